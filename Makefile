@@ -1,0 +1,31 @@
+# `make test` works on a fresh machine: it creates .venv, installs torch first (a CPU build;
+# override TORCH for a CUDA one), then the package and the tools, and runs lint and tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+
+.PHONY: setup test lint format clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements-infra.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ./model_build -r requirements-dev.txt
+	touch $@
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint
+	$(PY) -m pytest
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache

@@ -1,0 +1,118 @@
+"""Informer training throughput (windows/s) for one process against DDP, through the real step.
+
+Every layout runs the training entry point as SageMaker would start it, on the ETTh1 channels,
+for a fixed number of batches per epoch; the first epoch is warm-up and is not counted:
+
+    python benchmarks/ddp_throughput.py --sizes default paper --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from informer_etth1 import CONFIGS, SHARED_ETTH1
+from machine import print_table, spread, write_result
+
+from forecasting.steps import preprocess
+
+# (name, processes per host, threads per process, simulated hosts)
+LAYOUTS = [
+    ("1 rank x 1 thread", 1, 1, 1),
+    ("1 rank x 2 threads", 1, 2, 1),
+    ("2 ranks x 1 thread", 2, 1, 1),
+    ("2 hosts x 1 rank x 1 thread", 1, 1, 2),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_layout(
+    channels: Path, work: Path, size: str, per_host: int, threads: int, hosts: int, batches: int
+) -> float:
+    """Median windows/s over the timed epochs of one training run."""
+    names = [f"algo-{i + 1}" for i in range(hosts)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    if hosts > 1:
+        env |= {"SM_HOSTS": json.dumps(names), "MASTER_ADDR": "127.0.0.1"}
+        env["MASTER_PORT"] = str(free_port())
+    processes = []
+    for name in names:
+        args = [
+            "--train", str(channels / "train"), "--validation", str(channels / "validation"),
+            "--model-dir", str(work / name / "model"),
+            "--output-data-dir", str(work / name / "output"),
+            "--checkpoint-dir", str(work / name / "checkpoints"),
+            "--processes-per-host", str(per_host), "--threads-per-process", str(threads),
+            "--limit-train-batches", str(batches), "--max-epochs", "3", "--patience", "10",
+            "--progress-bar", "false", *CONFIGS[size],
+        ]  # fmt: skip
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "forecasting.steps.train", *args],
+                env={**env, "SM_CURRENT_HOST": name},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for process in processes:
+        _, err = process.communicate()
+        if process.returncode:
+            raise RuntimeError(err[-3000:])
+    summary = json.loads((work / names[0] / "output" / "training_summary.json").read_text())
+    timed = summary["train_windows_per_second"][1:]  # epoch 0 warms up allocators and threads
+    return sorted(timed)[len(timed) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED_ETTH1)
+    parser.add_argument("--sizes", nargs="+", choices=sorted(CONFIGS), default=["default"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=40, help="training batches per epoch")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        channels = Path(scratch) / "channels"
+        preprocess.main(["--data", str(args.data), "--output-dir", str(channels)])
+        for size in args.sizes:
+            batches = args.batches if size == "default" else max(4, args.batches // 8)
+            baseline = None
+            for layout, per_host, threads, hosts in LAYOUTS:
+                runs = [
+                    run_layout(channels, Path(scratch) / f"{size}{i}{layout}", size,
+                               per_host, threads, hosts, batches)
+                    for i in range(args.repeats)
+                ]  # fmt: skip
+                stats = spread(runs)
+                baseline = baseline or stats["median"]
+                rows.append(
+                    {
+                        "size": size,
+                        "layout": layout,
+                        "windows_per_s": stats["median"],
+                        "min": stats["min"],
+                        "max": stats["max"],
+                        "vs_1x1": stats["median"] / baseline,
+                        "runs": runs,
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    print_table(rows, ["size", "layout", "windows_per_s", "min", "max", "vs_1x1"])
+    write_result("ddp_throughput", {"batches_per_epoch": args.batches, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

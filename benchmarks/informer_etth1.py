@@ -1,0 +1,87 @@
+"""ETTh1 multivariate accuracy on the standard protocol, beside the Informer paper's numbers.
+
+Runs the real preprocess, train and evaluate steps (the code SageMaker runs) in a scratch folder:
+
+    python benchmarks/informer_etth1.py --horizons 24 48 168 --config default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from machine import print_table, write_result
+
+from forecasting.steps import evaluate, preprocess, train
+
+SHARED_ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" / "ETTh1.csv"
+PAPER = {24: (0.577, 0.549), 48: (0.685, 0.625), 168: (0.931, 0.752), 336: (1.128, 0.873)}
+LABEL_LEN = {24: 48, 48: 48, 168: 168, 336: 168}  # the paper's start-token lengths
+
+CONFIGS: dict[str, list[str]] = {
+    # Informer paper / official defaults: d_model 512, 8 heads, 2+1 layers, d_ff 2048.
+    "paper": ["--d-model", "512", "--n-heads", "8", "--d-ff", "2048", "--revin", "false",
+              "--dropout", "0.05", "--max-epochs", "6", "--patience", "3"],
+    # Our default: the train step's own defaults.
+    "default": [],
+}  # fmt: skip
+
+
+def run(horizon: int, config: str, data: Path, extra: list[str], work: Path) -> dict[str, Any]:
+    seq_len = 96
+    channels = work / "channels"
+    preprocess.main(["--data", str(data), "--seq-len", str(seq_len), "--output-dir", str(channels)])
+    label = str(min(LABEL_LEN[horizon], seq_len))
+    summary = train.main(
+        [
+            "--train", str(channels / "train"), "--validation", str(channels / "validation"),
+            "--model-dir", str(work / "model"), "--output-data-dir", str(work / "output"),
+            "--checkpoint-dir", str(work / "checkpoints"),
+            "--seq-len", str(seq_len), "--label-len", label, "--pred-len", str(horizon),
+            "--progress-bar", "false", *CONFIGS[config], *extra,
+        ]
+    )  # fmt: skip
+    report = evaluate.main(
+        ["--model-dir", str(work / "model"), "--test", str(channels / "test"),
+         "--output-dir", str(work / "evaluation")]
+    )  # fmt: skip
+    metrics = report["regression_metrics"]
+    paper_mse, paper_mae = PAPER.get(horizon, (None, None))
+    return {
+        "horizon": horizon,
+        "config": config,
+        "mse": metrics["mse"]["value"],
+        "mae": metrics["mae"]["value"],
+        "paper_mse": paper_mse,
+        "paper_mae": paper_mae,
+        "epochs": summary["epochs_completed"],
+        "best_val_loss": summary["best_val_loss"],
+        "fit_seconds": summary["fit_seconds"],
+        "windows_per_s": max(summary["train_windows_per_second"] or [0.0]),
+        "arguments": [*CONFIGS[config], *extra],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED_ETTH1)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[24])
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
+    parser.add_argument("--name", default=None, help="result file name")
+    args, extra = parser.parse_known_args()
+    rows = []
+    for horizon in args.horizons:
+        with tempfile.TemporaryDirectory() as scratch:
+            rows.append(run(horizon, args.config, args.data, extra, Path(scratch)))
+        print(json.dumps(rows[-1]))
+    print_table(rows, ["horizon", "config", "mse", "mae", "paper_mse", "paper_mae", "epochs",
+                       "fit_seconds", "windows_per_s"])  # fmt: skip
+    name = args.name or f"informer_etth1_{args.config}"
+    write_result(name, {"protocol": "ETTh1 M, Informer Dataset_ETT_hour split", "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CDK constructs for the forecasting MLOps stack, one module per concern."""

@@ -1,0 +1,282 @@
+"""Typed, validated settings for the CDK app, parsed once from the cdk.json context.
+
+`app.py` turns the context into a frozen `Settings` and passes it down; constructs never
+read the context themselves, so a bad value fails before any resource is defined and every
+error names the context key to fix. This module imports no CDK code, so it can be tested
+without starting jsii.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+ContextLookup = Callable[[str], Any]
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+# SageMaker pipeline and model package group names allow [a-zA-Z0-9-]; KMS aliases, stack
+# names and bucket-name-safe prefixes all accept this stricter lowercase form.
+_PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+_QUICKSIGHT_ARN = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)/.+$")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+_GIT_NAME = re.compile(r"^[\w.-]+$")
+# Git refs may contain "/", but not whitespace, "..", "~", "^", ":" or a leading "-".
+_BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[^\s~^:?*\[\\]+$")
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class SettingsError(ValueError):
+    """One or more context values are missing or invalid; the message names every key."""
+
+
+class SourceType(StrEnum):
+    """Where the model-build code lives: a CodeCommit repo created by the stack, or an
+    external repository reached through a CodeConnections connection (for accounts that
+    cannot create CodeCommit repositories)."""
+
+    CODECOMMIT = "codecommit"
+    CODECONNECTIONS = "codeconnections"
+
+
+class RemovalMode(StrEnum):
+    """What `cdk destroy` does with data: keep buckets and key (default) or delete them."""
+
+    RETAIN = "retain"
+    DESTROY = "destroy"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """The repository that CodePipeline watches."""
+
+    type: SourceType
+    repository_name: str
+    branch: str
+    connection_arn: str | None = None
+    repository_owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the stack needs to know, checked once."""
+
+    project_name: str
+    training_instance_type: str
+    training_instance_count: int
+    processing_instance_type: str
+    metric_name: str
+    metric_threshold: float
+    source: SourceSettings
+    removal_mode: RemovalMode
+    quicksight_principal_arn: str | None = None
+    notification_email: str | None = None
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> Settings:
+        """Parse the context (a mapping, or a lookup such as `app.node.try_get_context`).
+
+        All problems are collected and raised together as one `SettingsError`, so a user
+        fixes cdk.json in one pass instead of one key per synth.
+        """
+        lookup: ContextLookup = context.get if isinstance(context, Mapping) else context
+        parser = _Parser(lookup)
+        project_name = parser.pattern(
+            "projectName", _PROJECT_NAME, "3-32 lowercase letters, digits or hyphens"
+        )
+        settings = cls(
+            project_name=project_name,
+            training_instance_type=parser.instance_type("trainingInstanceType"),
+            training_instance_count=parser.positive_int("trainingInstanceCount"),
+            processing_instance_type=parser.instance_type("processingInstanceType"),
+            metric_name=parser.pattern(
+                "metricName", _METRIC_NAME, "an identifier such as mse or val_loss"
+            ),
+            metric_threshold=parser.positive_float("metricThreshold"),
+            source=_parse_source(parser, default_repository=project_name),
+            # The fallback is never used: a failed key makes raise_if_errors raise below.
+            removal_mode=parser.choice("removalPolicy", RemovalMode) or RemovalMode.RETAIN,
+            quicksight_principal_arn=parser.optional_pattern(
+                "quickSightPrincipalArn",
+                _QUICKSIGHT_ARN,
+                "a QuickSight user or group ARN (arn:aws:quicksight:REGION:ACCOUNT:user/...)",
+            ),
+            notification_email=parser.optional_pattern(
+                "notificationEmail", _EMAIL, "an e-mail address"
+            ),
+        )
+        parser.raise_if_errors()
+        return settings
+
+
+# Every context key the app reads; tests check cdk.json holds no key outside this set.
+CONTEXT_KEYS: frozenset[str] = frozenset(
+    {
+        "projectName",
+        "trainingInstanceType",
+        "trainingInstanceCount",
+        "processingInstanceType",
+        "metricName",
+        "metricThreshold",
+        "sourceType",
+        "connectionArn",
+        "repositoryOwner",
+        "repositoryName",
+        "branch",
+        "quickSightPrincipalArn",
+        "notificationEmail",
+        "removalPolicy",
+    }
+)
+
+
+def load_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The context defaults in cdk.json, as the CDK CLI would pass them to the app.
+
+    Used when app.py runs without the CLI, and by the tests, so both see what `cdk synth` sees.
+    """
+    return dict(json.loads(path.read_text(encoding="utf-8"))["context"])
+
+
+def _parse_source(parser: _Parser, default_repository: str) -> SourceSettings:
+    """The CodeConnections source needs a connection, an owner and a repository name; the
+    CodeCommit repository is created by the stack and defaults to the project name."""
+    source_type = parser.choice("sourceType", SourceType)
+    branch = parser.optional_pattern("branch", _BRANCH, "a git branch name") or "main"
+    repository_name = parser.optional_pattern(
+        "repositoryName", _GIT_NAME, "a repository name (letters, digits, . _ -)"
+    )
+    connection_arn = parser.optional_pattern(
+        "connectionArn",
+        _CONNECTION_ARN,
+        "a connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)",
+    )
+    owner = parser.optional_pattern(
+        "repositoryOwner", _GIT_NAME, "a repository owner (letters, digits, . _ -)"
+    )
+    if source_type is SourceType.CODECONNECTIONS:
+        for key, value in (
+            ("connectionArn", connection_arn),
+            ("repositoryOwner", owner),
+            ("repositoryName", repository_name),
+        ):
+            if value is None and key not in parser.failed_keys:
+                parser.error(key, 'a value when sourceType is "codeconnections"', value)
+    return SourceSettings(
+        type=source_type if source_type is not None else SourceType.CODECOMMIT,
+        repository_name=repository_name or default_repository,
+        branch=branch,
+        connection_arn=connection_arn,
+        repository_owner=owner,
+    )
+
+
+class _Parser:
+    """Reads context keys, converts them and records an error per bad key.
+
+    Values given with `cdk synth -c key=value` arrive as strings, so numbers are accepted in
+    string form too. An empty string counts as unset for optional keys, so `-c key=` clears
+    a default.
+    """
+
+    def __init__(self, lookup: ContextLookup) -> None:
+        self._lookup = lookup
+        self._errors: list[str] = []
+        self.failed_keys: set[str] = set()
+
+    def error(self, key: str, expected: str, value: Any) -> None:
+        self.failed_keys.add(key)
+        got = "nothing (missing)" if value is None else f"{value!r}"
+        self._errors.append(f'context key "{key}": expected {expected}, got {got}')
+
+    def raise_if_errors(self) -> None:
+        if self._errors:
+            lines = "\n  ".join(self._errors)
+            raise SettingsError(f"invalid CDK context (cdk.json or -c):\n  {lines}")
+
+    def _required(self, key: str, expected: str) -> Any:
+        value = self._lookup(key)
+        if value is None or value == "":
+            self.error(key, expected, None)
+            return None
+        return value
+
+    def pattern(self, key: str, regex: re.Pattern[str], expected: str) -> str:
+        value = self._required(key, expected)
+        if value is None:
+            return ""
+        if not isinstance(value, str) or not regex.fullmatch(value):
+            self.error(key, expected, value)
+            return ""
+        return value
+
+    def optional_pattern(self, key: str, regex: re.Pattern[str], expected: str) -> str | None:
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not regex.fullmatch(value):
+            self.error(key, f"null or {expected}", value)
+            return None
+        return value
+
+    def instance_type(self, key: str) -> str:
+        return self.pattern(key, _INSTANCE_TYPE, 'a SageMaker instance type ("ml.*")')
+
+    def positive_int(self, key: str) -> int:
+        expected = "an integer >= 1"
+        value = self._required(key, expected)
+        if value is None:
+            return 0
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        # JSON numbers may cross jsii as floats; 2.0 is still a whole count.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        # bool is an int subclass: reject `true` explicitly.
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.error(key, expected, value)
+            return 0
+        return value
+
+    def positive_float(self, key: str) -> float:
+        expected = "a finite number > 0"
+        value = self._required(key, expected)
+        if value is None:
+            return 0.0
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):  # a non-numeric string is reported below
+                value = float(value)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            self.error(key, expected, value)
+            return 0.0
+        return float(value)
+
+    def choice(self, key: str, enum: type[_E]) -> _E | None:
+        expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)
+        value = self._required(key, expected)
+        if value is None:
+            return None
+        try:
+            return enum(value)
+        except ValueError:
+            self.error(key, expected, value)
+            return None

@@ -1,0 +1,72 @@
+"""The model directory (``model.tar.gz`` once SageMaker packs it): everything inference needs.
+
+``model.pt`` holds only tensors and ``config.json`` only JSON, so loading never unpickles code:
+the architecture is rebuilt from the recorded hyperparameters and the fitted preprocessing
+travels with the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from forecasting import __version__
+from forecasting.errors import DataValidationError
+from forecasting.models.informer.model import Informer
+
+WEIGHTS_FILE = "model.pt"
+CONFIG_FILE = "config.json"
+FORMAT_VERSION = 1
+
+
+def save(
+    model_dir: Path,
+    *,
+    model: torch.nn.Module,
+    model_config: dict[str, Any],
+    preprocessing: dict[str, Any],
+    training: dict[str, Any],
+) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), model_dir / WEIGHTS_FILE)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "model": model_config,
+        "preprocessing": preprocessing,
+        "training": training,
+    }
+    (model_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def unpack(model_dir: Path) -> Path:
+    """A SageMaker Processing input holds ``model.tar.gz``; extract it beside itself once."""
+    archive = model_dir / "model.tar.gz"
+    if archive.is_file() and not (model_dir / CONFIG_FILE).is_file():
+        with tarfile.open(archive) as tar:
+            tar.extractall(model_dir, filter="data")
+    return model_dir
+
+
+def load(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model from ``config.json`` and load its weights, on the CPU, in eval mode."""
+    path = unpack(Path(model_dir))
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        raise DataValidationError(f"{config_path} is missing: {path} is not a model directory")
+    config = json.loads(config_path.read_text())
+    if config.get("format_version") != FORMAT_VERSION:
+        raise DataValidationError(
+            f"{config_path}: format_version {config.get('format_version')!r} is not supported "
+            f"(expected {FORMAT_VERSION})"
+        )
+    family = config["model"]["family"]
+    if family != "informer":
+        raise DataValidationError(f"{config_path}: unknown model family {family!r}")
+    model = Informer(**config["model"]["hparams"])
+    model.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+    return model.eval(), config

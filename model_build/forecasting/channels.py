@@ -1,0 +1,91 @@
+"""The folders that pass data between steps, laid out as SageMaker channels.
+
+Preprocess writes one folder per split (``train``, ``validation``, ``test``), each holding the
+raw rows of that split as ``series.parquet`` and the fitted preprocessing as
+``preprocessing.json``. Every later step and every rank reads the same fitted parameters from
+there instead of fitting its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.scaling import StandardScaler
+from forecasting.data.time_features import time_features
+from forecasting.data.windows import WindowDataset
+from forecasting.errors import ConfigError, DataValidationError
+
+SERIES_FILE = "series.parquet"
+PREPROCESSING_FILE = "preprocessing.json"
+SPLITS = ("train", "validation", "test")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One split as read back from its folder."""
+
+    frame: pd.DataFrame
+    preprocessing: dict[str, Any]
+    path: Path
+
+    @property
+    def scaler(self) -> StandardScaler:
+        return StandardScaler.from_dict(self.preprocessing["scaler"])
+
+    def target_index(self) -> list[int]:
+        columns = self.preprocessing["columns"]
+        return [columns.index(name) for name in self.preprocessing["targets"]]
+
+    def scaled_values(self) -> np.ndarray:
+        values = self.frame[self.preprocessing["columns"]].to_numpy(dtype=np.float64)
+        return self.scaler.transform(values).astype(np.float32)
+
+    def windows(self, seq_len: int, label_len: int, pred_len: int) -> WindowDataset:
+        context = self.preprocessing["context_length"]
+        if self.path.name != "train" and seq_len > context:
+            raise ConfigError(
+                f"seq_len {seq_len} is longer than the {context} rows of context that preprocess "
+                f"kept before the {self.path.name} split; rerun preprocess with --seq-len {seq_len}"
+            )
+        marks = time_features(pd.DatetimeIndex(self.frame.index), self.preprocessing["freq"])
+        return WindowDataset(
+            self.scaled_values(),
+            marks.astype(np.float32),
+            seq_len=seq_len,
+            label_len=label_len,
+            pred_len=pred_len,
+            target_idx=self.target_index(),
+        )
+
+
+def write_channel(directory: Path, frame: pd.DataFrame, preprocessing: dict[str, Any]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(directory / SERIES_FILE)
+    text = json.dumps({"format_version": FORMAT_VERSION, **preprocessing}, indent=2, sort_keys=True)
+    (directory / PREPROCESSING_FILE).write_text(text + "\n")
+
+
+def read_channel(directory: str | Path) -> Channel:
+    path = Path(directory)
+    series, meta = path / SERIES_FILE, path / PREPROCESSING_FILE
+    for required in (series, meta):
+        if not required.is_file():
+            raise DataValidationError(
+                f"{required} is missing: the channel folder {path} must hold {SERIES_FILE} and "
+                f"{PREPROCESSING_FILE} as written by the preprocess step"
+            )
+    preprocessing = json.loads(meta.read_text())
+    version = preprocessing.get("format_version")
+    if version != FORMAT_VERSION:
+        raise DataValidationError(
+            f"{meta}: format_version {version!r} is not supported (expected {FORMAT_VERSION}); "
+            "rerun the preprocess step with this version of the package"
+        )
+    return Channel(frame=pd.read_parquet(series), preprocessing=preprocessing, path=path)

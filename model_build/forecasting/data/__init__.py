@@ -1,0 +1,35 @@
+"""Data loading, validation, splitting, scaling and windowing for the forecasting models."""
+
+from forecasting.data.ett import ETT_COLUMNS, Splits, load_ett, make_splits, split_bounds
+from forecasting.data.panel import load_stallion
+from forecasting.data.scaling import StandardScaler
+from forecasting.data.series import SeriesFrame, load_csv_series
+from forecasting.data.sources import (
+    DATASETS,
+    DatasetUnavailableError,
+    demo_ett,
+    fetch,
+    resolve_dataset,
+)
+from forecasting.data.time_features import n_time_features, time_features
+from forecasting.data.windows import WindowDataset
+
+__all__ = [
+    "DATASETS",
+    "ETT_COLUMNS",
+    "DatasetUnavailableError",
+    "SeriesFrame",
+    "Splits",
+    "StandardScaler",
+    "WindowDataset",
+    "demo_ett",
+    "fetch",
+    "load_csv_series",
+    "load_ett",
+    "load_stallion",
+    "make_splits",
+    "n_time_features",
+    "resolve_dataset",
+    "split_bounds",
+    "time_features",
+]

@@ -1,0 +1,31 @@
+"""Point-forecast metrics, computed the way the published benchmarks compute them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def regression_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """MSE, MAE and RMSE over every element, as in the Informer/DLinear/PatchTST tables."""
+    error = prediction.astype(np.float64) - truth.astype(np.float64)
+    mse = float(np.mean(error**2))
+    return {"mse": mse, "mae": float(np.mean(np.abs(error))), "rmse": mse**0.5}
+
+
+def percentage_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """MAPE over the elements whose truth is not zero, and sMAPE (0-200 %) where it is defined.
+
+    Both need the original scale: on standardised data the truth crosses zero and MAPE explodes.
+    A metric with no defined element is left out rather than reported as 0 or infinity.
+    """
+    pred, true = prediction.astype(np.float64), truth.astype(np.float64)
+    out: dict[str, float] = {}
+    nonzero = true != 0
+    if nonzero.any():
+        out["mape"] = float(np.mean(np.abs((pred - true)[nonzero] / true[nonzero])) * 100)
+    denominator = np.abs(pred) + np.abs(true)
+    defined = denominator > 0
+    if defined.any():
+        ratio = 2 * np.abs(pred - true)[defined] / denominator[defined]
+        out["smape"] = float(np.mean(ratio) * 100)
+    return out

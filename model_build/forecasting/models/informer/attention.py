@@ -1,0 +1,138 @@
+"""Attention for the Informer (Zhou et al., AAAI 2021, arXiv 2012.07436).
+
+Inner attentions take and return per-head tensors ``[B, H, L, D]``; `AttentionLayer` owns the
+projections. Full attention runs through `F.scaled_dot_product_attention` (fused on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class FullAttention(nn.Module):
+    """Canonical scaled dot-product attention, softmax(QKᵀ/√d)V (paper Eq. 1).
+
+    Used for the decoder cross-attention and when ``attention="full"``.
+    """
+
+    def __init__(self, causal: bool = False, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.causal = causal
+        self.dropout = dropout
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """q [B,H,L_Q,D], k/v [B,H,L_K,D] -> [B,H,L_Q,D]."""
+        p = self.dropout if self.training else 0.0
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+
+
+def _sample_count(factor: int, length: int) -> int:
+    """c·⌈ln L⌉ (paper Sec. "ProbSparse Self-attention"), capped at L."""
+    return min(factor * math.ceil(math.log(length)), length)
+
+
+def sampled_scores(q: Tensor, k: Tensor, index: Tensor, dense: bool) -> Tensor:
+    """Scores q_i·k_j for the sampled keys j = index[i, :]; shape [B,H,L_Q,U].
+
+    q [B,H,L_Q,D], k [B,H,L_K,D], index [L_Q,U] (shared over batch and heads, as in the paper).
+    ``dense`` reads them from the full score matrix, which is smaller than the gathered keys
+    ([B,H,L_Q,U,D]) whenever L_K < U·D — true for every paper setting and much faster on CPU.
+    Otherwise the sampled keys are gathered so memory stays O(L_Q·U) per head, as in the paper.
+    """
+    if dense:
+        scores = q @ k.transpose(-2, -1)
+        return scores.gather(-1, index.expand(*scores.shape[:2], *index.shape))
+    keys = k[:, :, index]  # [B,H,L_Q,U,D]
+    return (keys @ q.unsqueeze(-1)).squeeze(-1)
+
+
+class ProbAttention(nn.Module):
+    """ProbSparse self-attention (paper Sec. "ProbSparse Self-attention", Eq. 3-4).
+
+    Only the u = c·⌈ln L_Q⌉ "active" queries with the largest sparsity measurement
+    M̄(q, K) = max_j(q·k_j/√d) − mean_j(q·k_j/√d), estimated on U = c·⌈ln L_K⌉ randomly sampled
+    keys per query, attend over all keys; the lazy queries get the trivial output mean(V)
+    (or cumsum(V) under the causal mask, as in the official code). The scale is dropped when
+    ranking M̄ since it does not change the order. When U ≥ L_K all keys are used, so with
+    u = L_Q the result equals full attention exactly. As in the official code no attention
+    dropout is applied here. Sampling draws from ``generator`` (or the global RNG), so it is
+    reproducible under ``torch.manual_seed``.
+    """
+
+    def __init__(
+        self, causal: bool = False, factor: int = 5, generator: torch.Generator | None = None
+    ) -> None:
+        super().__init__()
+        self.causal = causal
+        self.factor = factor
+        self.generator = generator
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """q [B,H,L_Q,D], k/v [B,H,L_K,D] -> [B,H,L_Q,D]."""
+        b, h, l_q, d = q.shape
+        l_k = k.shape[2]
+        if self.causal and l_q != l_k:
+            raise ValueError(f"causal ProbSparse attention needs L_Q == L_K, got {l_q} and {l_k}")
+        n_sample = _sample_count(self.factor, l_k)
+        n_top = _sample_count(self.factor, l_q)
+
+        # The top-u selection is an index, so no gradient flows through M̄.
+        with torch.no_grad():
+            if n_sample >= l_k:
+                scores = q @ k.transpose(-2, -1)
+            else:
+                index = torch.randint(
+                    l_k, (l_q, n_sample), generator=self.generator, device=q.device
+                )
+                scores = sampled_scores(q, k, index, dense=l_k < n_sample * d)
+            sparsity = scores.amax(-1) - scores.mean(-1)  # [B,H,L_Q]
+            top = sparsity.topk(n_top, dim=-1, sorted=False).indices  # [B,H,u]
+
+        top_d = top.unsqueeze(-1).expand(b, h, n_top, d)
+        mask = None
+        if self.causal:  # active query i may only see keys j <= i
+            mask = torch.arange(l_k, device=q.device) <= top.unsqueeze(-1)  # [B,H,u,L_K]
+        active = F.scaled_dot_product_attention(q.gather(2, top_d), k, v, attn_mask=mask)
+
+        lazy = v.cumsum(-2) if self.causal else v.mean(-2, keepdim=True).expand(b, h, l_q, d)
+        return lazy.to(active.dtype).scatter(2, top_d, active)
+
+
+class AttentionLayer(nn.Module):
+    """Multi-head projections around an inner attention.
+
+    ``mix=True`` reproduces the official code's "mix" of the decoder self-attention: the
+    [B,H,L,D] head outputs are flattened as if they were [B,L,H,D], so each output position mixes
+    several positions of one head. This breaks decoder causality, which is part of the paper's
+    configuration (mix is on only in the decoder self-attention).
+    """
+
+    def __init__(self, attention: nn.Module, d_model: int, n_heads: int, mix: bool = False) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.attention = attention
+        self.n_heads = n_heads
+        self.mix = mix
+        self.query = nn.Linear(d_model, d_model)
+        self.key = nn.Linear(d_model, d_model)
+        self.value = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def _heads(self, x: Tensor) -> Tensor:
+        b, length, _ = x.shape
+        return x.view(b, length, self.n_heads, -1).transpose(1, 2)
+
+    def forward(self, queries: Tensor, keys: Tensor, values: Tensor) -> Tensor:
+        """queries [B,L_Q,d_model], keys/values [B,L_K,d_model] -> [B,L_Q,d_model]."""
+        b, l_q, d_model = queries.shape
+        q = self._heads(self.query(queries))
+        k = self._heads(self.key(keys))
+        v = self._heads(self.value(values))
+        out = self.attention(q, k, v)  # [B,H,L_Q,D]
+        out = out.reshape(b, l_q, d_model) if self.mix else out.transpose(1, 2).reshape(b, l_q, -1)
+        return self.out(out)

@@ -1,0 +1,133 @@
+"""Evaluation step: score the trained model on the test split and write ``evaluation.json``.
+
+The file has the SageMaker model-metrics shape (``{"regression_metrics": {"mse": {"value": ...}}}``)
+so the pipeline's condition step can read it with ``JsonGet`` and the registry can show it.
+MSE/MAE/RMSE are on the standardised scale, as every published ETT table reports them; MAPE and
+sMAPE are on the original scale, where they mean something; the original-scale errors are
+reported beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from forecasting import artifact
+from forecasting.channels import read_channel
+from forecasting.data.scaling import StandardScaler
+from forecasting.data.windows import WindowDataset
+from forecasting.errors import DataValidationError
+from forecasting.metrics import percentage_metrics, regression_metrics
+from forecasting.models.informer.model import make_decoder_input
+from forecasting.steps.arguments import add_option, run_step
+
+log = logging.getLogger("forecasting.evaluate")
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def _processing_default(path: str, local: str) -> str:
+    return path if Path(path).exists() else local
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_option(p, "model-dir", default=_processing_default("/opt/ml/processing/model", "model"))
+    add_option(p, "test", default=_processing_default("/opt/ml/processing/test", "data/test"))
+    add_option(
+        p,
+        "output-dir",
+        default=_processing_default("/opt/ml/processing/evaluation", "evaluation"),
+    )
+    add_option(p, "batch-size", type=int, default=256)
+    return p.parse_args(argv)
+
+
+@torch.no_grad()
+def predict_windows(
+    model: torch.nn.Module, windows: WindowDataset, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forecast every window; returns (prediction, truth), both [N, pred_len, targets], scaled."""
+    model.eval()
+    label_len, pred_len = windows.label_len, windows.pred_len
+    predictions, truths = [], []
+    for x, x_mark, y, y_mark in DataLoader(windows, batch_size=batch_size):
+        decoder_input = make_decoder_input(y, label_len, pred_len)
+        predictions.append(model(x, x_mark, decoder_input, y_mark).numpy())
+        truths.append(y[:, -pred_len:, :].numpy())
+    return np.concatenate(predictions), np.concatenate(truths)
+
+
+def target_scaler(preprocessing: dict[str, Any]) -> StandardScaler:
+    """The scaler restricted to the target columns, to bring forecasts back to original units."""
+    full = StandardScaler.from_dict(preprocessing["scaler"])
+    index = [full.columns.index(name) for name in preprocessing["targets"]]
+    return StandardScaler(
+        mean=[full.mean[i] for i in index],
+        std=[full.std[i] for i in index],
+        columns=[full.columns[i] for i in index],
+    )
+
+
+def evaluation_report(
+    prediction: np.ndarray, truth: np.ndarray, preprocessing: dict[str, Any]
+) -> dict[str, Any]:
+    scaler = target_scaler(preprocessing)
+    shape = prediction.shape
+    original_pred = scaler.inverse_transform(prediction.reshape(-1, shape[-1])).reshape(shape)
+    original_true = scaler.inverse_transform(truth.reshape(-1, shape[-1])).reshape(shape)
+    per_window_mse = ((prediction - truth) ** 2).mean(axis=(1, 2))
+    scaled = regression_metrics(prediction, truth)
+    metrics = {name: {"value": value} for name, value in scaled.items()}
+    metrics["mse"]["standard_deviation"] = float(per_window_mse.std())
+    for name, value in percentage_metrics(original_pred, original_true).items():
+        metrics[name] = {"value": value}
+    return {
+        "regression_metrics": metrics,
+        "original_scale_metrics": {
+            name: {"value": value}
+            for name, value in regression_metrics(original_pred, original_true).items()
+        },
+        "evaluation": {
+            "split": "test",
+            "scale": "standardized (scaler fitted on the training rows)",
+            "windows": int(shape[0]),
+            "horizon": int(shape[1]),
+            "targets": preprocessing["targets"],
+            "source": preprocessing["source"],
+            "synthetic": bool(preprocessing["synthetic"]),
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    model, config = artifact.load(args.model_dir)
+    test = read_channel(args.test)
+    if test.preprocessing["scaler"] != config["preprocessing"]["scaler"]:
+        raise DataValidationError(
+            f"{args.test} was preprocessed differently from the data the model in "
+            f"{args.model_dir} was trained on (the fitted scalers differ)"
+        )
+    hparams = config["model"]["hparams"]
+    windows = test.windows(hparams["seq_len"], hparams["label_len"], hparams["pred_len"])
+    prediction, truth = predict_windows(model, windows, args.batch_size)
+    report = evaluation_report(prediction, truth, config["preprocessing"])
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    summary = ", ".join(f"{k} {v['value']:.4f}" for k, v in report["regression_metrics"].items())
+    log.info("test %s (%d windows) -> %s", summary, len(windows), output / EVALUATION_FILE)
+    return report
+
+
+if __name__ == "__main__":
+    run_step(main)

@@ -1,0 +1,302 @@
+"""Training step: the SageMaker script-mode entry point, also run as is outside SageMaker.
+
+One process, several processes on one host, or several hosts (under ``torchrun`` or under plain
+SageMaker multi-host, where the cluster comes from ``SM_HOSTS``). Data comes from the channels
+that preprocess wrote; checkpoints go to ``/opt/ml/checkpoints`` every epoch and a restarted job
+resumes from the last one; only global rank 0 writes the model directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.strategies import DDPStrategy
+from torch.utils.data import DataLoader
+
+from forecasting import artifact
+from forecasting.channels import Channel, read_channel
+from forecasting.distributed import (
+    ClusterSpec,
+    choose_backend,
+    export_rendezvous,
+    num_cpus,
+    resolve_cluster,
+    smddp_available,
+)
+from forecasting.errors import ConfigError
+from forecasting.models.forecaster import InformerForecaster
+from forecasting.steps.arguments import (
+    add_option,
+    env_path,
+    run_step,
+    sagemaker_checkpoint_dir,
+    str2bool,
+)
+
+log = logging.getLogger("forecasting.train")
+
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    paths = p.add_argument_group("paths (SageMaker sets these through SM_* variables)")
+    add_option(paths, "train", default=env_path("SM_CHANNEL_TRAIN", "data/train"))
+    add_option(paths, "validation", default=env_path("SM_CHANNEL_VALIDATION", "data/validation"))
+    add_option(paths, "model-dir", default=env_path("SM_MODEL_DIR", "model"))
+    add_option(paths, "output-data-dir", default=env_path("SM_OUTPUT_DATA_DIR", "output"))
+    add_option(paths, "checkpoint-dir", default=sagemaker_checkpoint_dir())
+
+    model = p.add_argument_group("model (Informer; defaults are the small default size)")
+    add_option(model, "model", default="informer", choices=["informer"])
+    add_option(model, "seq-len", type=int, default=96, help="encoder input length")
+    add_option(model, "label-len", type=int, default=48, help="decoder start-token length")
+    add_option(model, "pred-len", type=int, default=24, help="forecast horizon")
+    add_option(model, "d-model", type=int, default=64)
+    add_option(model, "n-heads", type=int, default=4)
+    add_option(model, "e-layers", type=int, default=2)
+    add_option(model, "d-layers", type=int, default=1)
+    add_option(model, "d-ff", type=int, default=128)
+    add_option(model, "factor", type=int, default=5, help="ProbSparse sampling factor c")
+    add_option(model, "dropout", type=float, default=0.05)
+    add_option(model, "attention", default="prob", choices=["prob", "full"])
+    add_option(model, "activation", default="gelu", choices=["gelu", "relu"])
+    add_option(model, "distil", type=str2bool, default=True, help="self-attention distilling")
+    add_option(model, "mix", type=str2bool, default=True, help="mix heads in decoder attention")
+    add_option(model, "revin", type=str2bool, default=True, help="reversible instance norm")
+
+    fit = p.add_argument_group("training")
+    add_option(fit, "batch-size", type=int, default=32, help="global batch, split across ranks")
+    add_option(fit, "learning-rate", type=float, default=1e-4)
+    add_option(fit, "lr-decay", type=float, default=0.5, help="lr factor per epoch (paper: 0.5)")
+    add_option(fit, "max-epochs", type=int, default=6)
+    add_option(fit, "patience", type=int, default=3, help="early-stopping patience in epochs")
+    add_option(fit, "limit-train-batches", type=int, default=0, help="0 = every batch")
+    add_option(fit, "precision", default="32", choices=["32", "bf16-mixed", "16-mixed"])
+    add_option(fit, "seed", type=int, default=2021)
+    add_option(fit, "progress-bar", type=str2bool, default=True)
+
+    dist = p.add_argument_group("distribution")
+    add_option(dist, "processes-per-host", type=int, default=0, help="0 = one per GPU, else 1")
+    add_option(dist, "backend", default="auto", choices=["auto", "gloo", "nccl", "smddp"])
+    add_option(dist, "threads-per-process", type=int, default=0, help="0 = cores / processes")
+    return p.parse_args(argv)
+
+
+def model_hparams(args: argparse.Namespace, channel: Channel) -> dict[str, Any]:
+    """Everything that defines the network, in plain types (checkpoints stay weights_only-safe)."""
+    n_columns = len(channel.preprocessing["columns"])
+    return {
+        "enc_in": n_columns,
+        "dec_in": n_columns,
+        "c_out": len(channel.preprocessing["targets"]),
+        "seq_len": args.seq_len,
+        "label_len": args.label_len,
+        "pred_len": args.pred_len,
+        "n_time_features": channel.preprocessing["n_time_features"],
+        "factor": args.factor,
+        "d_model": args.d_model,
+        "n_heads": args.n_heads,
+        "e_layers": args.e_layers,
+        "d_layers": args.d_layers,
+        "d_ff": args.d_ff,
+        "dropout": args.dropout,
+        "attention": args.attention,
+        "activation": args.activation,
+        "distil": args.distil,
+        "mix": args.mix,
+        "revin": args.revin,
+    }
+
+
+def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
+    if args.label_len > args.seq_len:
+        raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
+    for name in ("seq_len", "pred_len", "batch_size", "max_epochs"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(args, name)}")
+    if args.batch_size < spec.world_size or args.batch_size % spec.world_size:
+        raise ConfigError(
+            f"batch size {args.batch_size} is the global batch and must be a multiple of the "
+            f"world size {spec.world_size} ({spec.num_nodes} hosts x {spec.devices_per_node} "
+            "processes)"
+        )
+    if args.d_model % args.n_heads:
+        raise ConfigError(f"d_model {args.d_model} must be divisible by n_heads {args.n_heads}")
+
+
+class EpochSummary(Callback):
+    """Times each training epoch and prints one plain line per epoch on rank 0.
+
+    The line is what the SageMaker metric definitions match, so CloudWatch shows loss curves.
+    """
+
+    def __init__(self, global_batch_size: int) -> None:
+        self.global_batch_size = global_batch_size
+        self.windows_per_second: list[float] = []
+        self._started = 0.0
+        self._seconds = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._seconds = time.perf_counter() - self._started
+        windows = trainer.num_training_batches * self.global_batch_size
+        self.windows_per_second.append(windows / self._seconds)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        parts = " ".join(f"{k}={v:.6f}" for k, v in sorted(metrics.items()))
+        print(
+            f"epoch={trainer.current_epoch} {parts} epoch_seconds={self._seconds:.2f}", flush=True
+        )
+
+
+def parameter_fingerprint(module: torch.nn.Module) -> list[float]:
+    """Sum and sum of squares of all parameters: equal on every rank when DDP kept them in sync."""
+    with torch.no_grad():
+        flat = torch.cat([p.detach().double().flatten() for p in module.parameters()])
+    return [float(flat.sum()), float((flat * flat).sum())]
+
+
+def gather_rank_states(trainer: pl.Trainer, module: torch.nn.Module) -> list[dict[str, Any]]:
+    """Each rank's parameter fingerprint and logged val_loss, collected for a consistency check."""
+    state = {
+        "rank": trainer.global_rank,
+        "param_fingerprint": parameter_fingerprint(module),
+        "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
+    }
+    if trainer.world_size == 1:
+        return [state]
+    gathered: list[Any] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(gathered, state)
+    return gathered
+
+
+def build_trainer(args: argparse.Namespace, spec: ClusterSpec, has_cuda: bool) -> pl.Trainer:
+    checkpoint = ModelCheckpoint(
+        dirpath=args.checkpoint_dir,
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_last=True,
+        every_n_epochs=1,
+    )
+    strategy: Any = "auto"
+    if spec.world_size > 1:
+        backend = choose_backend(args.backend, has_cuda, smddp_available())
+        if backend == "smddp":  # registers the backend with torch.distributed
+            import smdistributed.dataparallel.torch.torch_smddp  # noqa: F401
+        strategy = DDPStrategy(process_group_backend=backend)
+    return pl.Trainer(
+        accelerator="gpu" if has_cuda else "cpu",
+        devices=spec.devices_per_node,
+        num_nodes=spec.num_nodes,
+        strategy=strategy,
+        precision=args.precision,
+        max_epochs=args.max_epochs,
+        limit_train_batches=args.limit_train_batches or None,
+        callbacks=[
+            checkpoint,
+            EarlyStopping(monitor="val_loss", mode="min", patience=args.patience),
+            EpochSummary(args.batch_size),
+        ],
+        logger=CSVLogger(args.output_data_dir, name="logs"),
+        enable_progress_bar=args.progress_bar,
+        deterministic=False,
+        use_distributed_sampler=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    has_cuda = torch.cuda.is_available()
+    per_host = args.processes_per_host
+    if not per_host:  # one process per GPU, else one per host (it uses all the host's cores)
+        per_host = (
+            int(os.environ.get("SM_NUM_GPUS") or torch.cuda.device_count()) if has_cuda else 1
+        )
+    spec = resolve_cluster(os.environ, per_host)
+    check_config(args, spec)
+    export_rendezvous(spec, os.environ)
+    threads = args.threads_per_process or max(1, num_cpus() // spec.devices_per_node)
+    torch.set_num_threads(threads)
+
+    train, validation = read_channel(args.train), read_channel(args.validation)
+    if train.preprocessing["scaler"] != validation.preprocessing["scaler"]:
+        raise ConfigError(f"{args.train} and {args.validation} come from different preprocess runs")
+    hparams = model_hparams(args, train)
+    windows = {
+        name: channel.windows(args.seq_len, args.label_len, args.pred_len)
+        for name, channel in (("train", train), ("validation", validation))
+    }
+    pl.seed_everything(args.seed, workers=True, verbose=False)
+    module = InformerForecaster(**hparams, learning_rate=args.learning_rate, lr_decay=args.lr_decay)
+    per_rank_batch = args.batch_size // spec.world_size
+    loaders = {
+        name: DataLoader(ds, batch_size=per_rank_batch, shuffle=name == "train", drop_last=False)
+        for name, ds in windows.items()
+    }
+    trainer = build_trainer(args, spec, has_cuda)
+    timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
+    last = Path(args.checkpoint_dir) / LAST_CHECKPOINT
+    resume = str(last) if last.is_file() else None
+    if resume and trainer.is_global_zero:
+        log.info("resuming from %s", resume)
+    started = time.perf_counter()
+    trainer.fit(module, loaders["train"], loaders["validation"], ckpt_path=resume)
+    fit_seconds = time.perf_counter() - started
+
+    ranks = gather_rank_states(trainer, module)
+    summary = {
+        "resumed_from": resume,
+        "epochs_completed": trainer.current_epoch,
+        "global_steps": trainer.global_step,
+        "fit_seconds": round(fit_seconds, 3),
+        "train_windows": len(windows["train"]),
+        "train_windows_per_second": [round(w, 2) for w in timing.windows_per_second],
+        "world_size": spec.world_size,
+        "num_nodes": spec.num_nodes,
+        "launcher": spec.launcher,
+        "threads_per_process": threads,
+        "precision": args.precision,
+        "best_checkpoint": trainer.checkpoint_callback.best_model_path,
+        "best_val_loss": float(trainer.checkpoint_callback.best_model_score or float("nan")),
+        "ranks": ranks,
+    }
+    if trainer.is_global_zero:
+        best = trainer.checkpoint_callback.best_model_path
+        if best:  # the artifact carries the best epoch, not the last
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        artifact.save(
+            Path(args.model_dir),
+            model=module.model,
+            model_config={"family": "informer", "hparams": hparams},
+            preprocessing=train.preprocessing,
+            training=summary,
+        )
+        output = Path(args.output_data_dir)
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log.info("model written to %s", args.model_dir)
+    return summary
+
+
+if __name__ == "__main__":
+    run_step(main)

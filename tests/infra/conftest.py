@@ -1,0 +1,64 @@
+"""Shared fixtures for the CDK tests.
+
+Each app is built from the cdk.json context with the same `create_app` that app.py uses,
+and synthesized once per session: a synth pays ~8-12 s of jsii start-up the first time.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must be set before aws_cdk is imported: jsii prints a Node 20 end-of-life banner otherwise.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.application import create_app
+from infra.settings import load_cdk_json_context
+from tests.infra.synthesized import SynthesizedApp
+
+BuildApp = Callable[..., SynthesizedApp]
+
+
+@pytest.fixture(scope="session")
+def cdk_context() -> dict[str, Any]:
+    return load_cdk_json_context()
+
+
+@pytest.fixture(scope="session")
+def build_app(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any]) -> BuildApp:
+    """Synthesize the app with cdk.json's context plus `overrides`; not bound to an
+    account or region, as on a machine with no AWS credentials."""
+
+    def build(**overrides: Any) -> SynthesizedApp:
+        outdir = tmp_path_factory.mktemp("cdk.out")
+        app, stack = create_app({**cdk_context, **overrides}, outdir=str(outdir))
+        app.synth()
+        return SynthesizedApp(app=app, stack=stack, template=Template.from_stack(stack))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def default_app(build_app: BuildApp) -> SynthesizedApp:
+    """The app exactly as cdk.json configures it (removalPolicy retain)."""
+    return build_app()
+
+
+@pytest.fixture(scope="session")
+def destroy_app(build_app: BuildApp) -> SynthesizedApp:
+    """removalPolicy destroy adds the auto-delete custom resource, a different resource set
+    that the compliance checks must also pass."""
+    return build_app(removalPolicy="destroy")
+
+
+@pytest.fixture(scope="session", params=["retain", "destroy"])
+def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
+    """Both removal modes, for checks that must hold whatever cdk.json chooses."""
+    name = "default_app" if request.param == "retain" else "destroy_app"
+    app: SynthesizedApp = request.getfixturevalue(name)
+    return app

@@ -1,0 +1,175 @@
+"""Settings parsing: cdk.json defaults, and a clear error naming the key for bad values."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from infra.settings import (
+    CONTEXT_KEYS,
+    RemovalMode,
+    Settings,
+    SettingsError,
+    SourceType,
+    load_cdk_json_context,
+)
+
+CONNECTION_ARN = (
+    "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+)
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    return load_cdk_json_context()
+
+
+def test_cdk_json_defaults_parse(context: dict[str, Any]) -> None:
+    settings = Settings.from_context(context)
+
+    assert settings.project_name == "ts-forecasting"
+    assert settings.training_instance_type == "ml.g5.xlarge"
+    assert settings.training_instance_count == 1
+    assert settings.processing_instance_type == "ml.m5.xlarge"
+    assert settings.metric_name == "mse"
+    assert settings.metric_threshold == 0.6
+    assert settings.source.type is SourceType.CODECOMMIT
+    assert settings.source.repository_name == "ts-forecasting"
+    assert settings.source.branch == "main"
+    assert settings.source.connection_arn is None
+    assert settings.removal_mode is RemovalMode.RETAIN
+    assert settings.quicksight_principal_arn is None
+    assert settings.notification_email is None
+
+
+def test_cdk_json_holds_exactly_the_known_keys(context: dict[str, Any]) -> None:
+    """A misspelt key in cdk.json would otherwise be ignored silently."""
+    assert set(context) == CONTEXT_KEYS
+
+
+def test_settings_are_frozen(context: dict[str, Any]) -> None:
+    settings = Settings.from_context(context)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.project_name = "other"  # type: ignore[misc]
+
+
+def test_accepts_a_lookup_function(context: dict[str, Any]) -> None:
+    """app.py passes `app.node.try_get_context`, not a dict."""
+    assert Settings.from_context(context.get) == Settings.from_context(context)
+
+
+def test_cli_string_values_are_converted(context: dict[str, Any]) -> None:
+    """`cdk synth -c trainingInstanceCount=2` delivers strings."""
+    context |= {"trainingInstanceCount": "2", "metricThreshold": "0.25", "notificationEmail": ""}
+    settings = Settings.from_context(context)
+    assert settings.training_instance_count == 2
+    assert settings.metric_threshold == 0.25
+    assert settings.notification_email is None
+
+
+def test_optional_values_are_kept(context: dict[str, Any]) -> None:
+    context |= {
+        "quickSightPrincipalArn": "arn:aws:quicksight:eu-west-1:123456789012:user/default/analyst",
+        "notificationEmail": "ml-team@example.com",
+        "removalPolicy": "destroy",
+        "branch": "release/2024-q3",
+    }
+    settings = Settings.from_context(context)
+    assert settings.quicksight_principal_arn is not None
+    assert settings.notification_email == "ml-team@example.com"
+    assert settings.removal_mode is RemovalMode.DESTROY
+    assert settings.source.branch == "release/2024-q3"
+
+
+def test_codeconnections_source(context: dict[str, Any]) -> None:
+    context |= {
+        "sourceType": "codeconnections",
+        "connectionArn": CONNECTION_ARN,
+        "repositoryOwner": "my-org",
+        "repositoryName": "forecasting-model-build",
+    }
+    source = Settings.from_context(context).source
+    assert source.type is SourceType.CODECONNECTIONS
+    assert source.connection_arn == CONNECTION_ARN
+    assert source.repository_owner == "my-org"
+    assert source.repository_name == "forecasting-model-build"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("projectName", "TS_Forecasting"),
+        ("projectName", "x"),
+        ("projectName", 42),
+        ("trainingInstanceType", "g5.xlarge"),
+        ("trainingInstanceType", "ml.g5"),
+        ("processingInstanceType", "m5.xlarge"),
+        ("trainingInstanceCount", 0),
+        ("trainingInstanceCount", -1),
+        ("trainingInstanceCount", 1.5),
+        ("trainingInstanceCount", True),
+        ("trainingInstanceCount", "two"),
+        ("metricName", "mean squared"),
+        ("metricThreshold", 0),
+        ("metricThreshold", -0.1),
+        ("metricThreshold", "high"),
+        ("metricThreshold", float("nan")),
+        ("metricThreshold", False),
+        ("sourceType", "github"),
+        ("removalPolicy", "snapshot"),
+        ("removalPolicy", "RETAIN"),
+        ("connectionArn", "arn:aws:s3:::bucket"),
+        ("quickSightPrincipalArn", "analyst"),
+        ("notificationEmail", "not-an-email"),
+        ("branch", "bad..branch"),
+        ("repositoryName", "has space"),
+    ],
+)
+def test_bad_value_raises_naming_the_key(context: dict[str, Any], key: str, value: Any) -> None:
+    context[key] = value
+    with pytest.raises(SettingsError, match=f'context key "{key}": expected '):
+        Settings.from_context(context)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "projectName",
+        "trainingInstanceType",
+        "trainingInstanceCount",
+        "processingInstanceType",
+        "metricName",
+        "metricThreshold",
+        "sourceType",
+        "removalPolicy",
+    ],
+)
+def test_missing_required_key_raises_naming_the_key(context: dict[str, Any], key: str) -> None:
+    del context[key]
+    with pytest.raises(SettingsError, match=f'context key "{key}": .*got nothing'):
+        Settings.from_context(context)
+
+
+@pytest.mark.parametrize("key", ["connectionArn", "repositoryOwner", "repositoryName"])
+def test_codeconnections_requires_its_keys(context: dict[str, Any], key: str) -> None:
+    context |= {
+        "sourceType": "codeconnections",
+        "connectionArn": CONNECTION_ARN,
+        "repositoryOwner": "my-org",
+        "repositoryName": "forecasting-model-build",
+    }
+    context[key] = None
+    with pytest.raises(SettingsError, match=f'"{key}": expected a value when sourceType is'):
+        Settings.from_context(context)
+
+
+def test_all_errors_are_reported_together(context: dict[str, Any]) -> None:
+    """One synth lists every problem, so cdk.json is fixed in one pass."""
+    context |= {"trainingInstanceCount": 0, "removalPolicy": "keep", "metricThreshold": -1}
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_context(context)
+    message = str(raised.value)
+    for key in ("trainingInstanceCount", "removalPolicy", "metricThreshold"):
+        assert f'"{key}"' in message

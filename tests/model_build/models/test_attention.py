@@ -1,0 +1,89 @@
+import pytest
+import torch
+
+from forecasting.models.informer.attention import (
+    AttentionLayer,
+    FullAttention,
+    ProbAttention,
+    sampled_scores,
+)
+
+
+def qkv(length=16, batch=2, heads=2, dim=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, heads, length, dim, generator=g) for _ in range(3)]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_probsparse_equals_full_when_sampling_covers_everything(causal):
+    q, k, v = qkv(length=16)  # factor 10: 10*ceil(ln 16) = 30 >= 16 keys and queries
+    prob = ProbAttention(causal=causal, factor=10)(q, k, v)
+    full = FullAttention(causal=causal)(q, k, v)
+    torch.testing.assert_close(prob, full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_probsparse_active_rows_are_exact_and_lazy_rows_trivial(causal):
+    q, k, v = qkv(length=32)
+    out = ProbAttention(causal=causal, factor=1)(q, k, v)  # u = ceil(ln 32) = 4 active queries
+    full = FullAttention(causal=causal)(q, k, v)
+    lazy = v.cumsum(-2) if causal else v.mean(-2, keepdim=True).expand_as(v)
+    is_active = torch.isclose(out, full, atol=1e-5).all(-1)
+    is_lazy = torch.isclose(out, lazy, atol=1e-5).all(-1)
+    assert (is_active | is_lazy).all()
+    # Causal row 0 attends only to itself, so its exact and lazy outputs coincide.
+    n_exact = (is_active & ~is_lazy).sum(-1)
+    assert ((n_exact == 4) | (causal & (n_exact == 3))).all()
+
+
+def test_probsparse_sampling_is_reproducible():
+    q, k, v = qkv(length=64)
+    out1 = ProbAttention(factor=1, generator=torch.Generator().manual_seed(3))(q, k, v)
+    out2 = ProbAttention(factor=1, generator=torch.Generator().manual_seed(3))(q, k, v)
+    torch.testing.assert_close(out1, out2, atol=0, rtol=0)
+    torch.manual_seed(5)
+    out3 = ProbAttention(factor=1)(q, k, v)
+    torch.manual_seed(5)
+    torch.testing.assert_close(ProbAttention(factor=1)(q, k, v), out3, atol=0, rtol=0)
+
+
+def test_sampled_scores_dense_and_gathered_agree():
+    q, k, _ = qkv(length=20)
+    index = torch.randint(20, (20, 6))
+    dense = sampled_scores(q, k, index, dense=True)
+    gathered = sampled_scores(q, k, index, dense=False)
+    assert dense.shape == (2, 2, 20, 6)
+    torch.testing.assert_close(dense, gathered, atol=1e-5, rtol=1e-5)
+
+
+def test_probsparse_cross_lengths_and_gradients():
+    q, _, _ = qkv(length=24)
+    _, k, v = qkv(length=40, seed=1)
+    q.requires_grad_()
+    out = ProbAttention(factor=2)(q, k, v)
+    assert out.shape == q.shape
+    out.sum().backward()
+    assert q.grad is not None and torch.isfinite(q.grad).all()
+
+
+@pytest.mark.parametrize("mix", [False, True])
+def test_attention_layer_shapes(mix):
+    layer = AttentionLayer(ProbAttention(factor=2), d_model=16, n_heads=4, mix=mix)
+    x, memory = torch.randn(2, 12, 16), torch.randn(2, 20, 16)
+    assert layer(x, x, x).shape == (2, 12, 16)
+    cross = AttentionLayer(FullAttention(), d_model=16, n_heads=4, mix=mix)
+    assert cross(x, memory, memory).shape == (2, 12, 16)
+
+
+def test_mix_flattens_heads_as_if_sequence_major():
+    layer = AttentionLayer(FullAttention(), d_model=4, n_heads=2, mix=True)
+    layer.out = torch.nn.Identity()
+
+    class Fixed(torch.nn.Module):
+        def forward(self, q, k, v):
+            return torch.arange(2 * 3 * 2).float().view(1, 2, 3, 2)  # [B,H,L,D]
+
+    layer.attention = Fixed()
+    x = torch.zeros(1, 3, 4)
+    expected = torch.arange(12).float().view(1, 3, 4)  # [B,H,L,D] memory read as [B,L,H*D]
+    torch.testing.assert_close(layer(x, x, x), expected)

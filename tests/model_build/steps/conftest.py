@@ -1,0 +1,73 @@
+"""Tiny data and a tiny model, so each step runs in seconds on 2 cores."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.steps import preprocess
+
+TINY_MODEL = [
+    "--seq-len", "16", "--label-len", "8", "--pred-len", "4",
+    "--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--factor", "3",
+    "--batch-size", "16", "--progress-bar", "false", "--threads-per-process", "1",
+]  # fmt: skip
+
+
+def write_tiny_csv(path: Path, rows: int = 400) -> Path:
+    rng = np.random.default_rng(0)
+    t = np.arange(rows)
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=rows, freq="h"),
+            "load": np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(rows),
+            "temp": np.cos(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(rows),
+            "price": 10 + np.sin(2 * np.pi * t / 168) + 0.1 * rng.standard_normal(rows),
+        }
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def channels(tmp_path: Path) -> Path:
+    """Train/validation/test channels written by the real preprocess step."""
+    csv = write_tiny_csv(tmp_path / "tiny.csv")
+    out = tmp_path / "channels"
+    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(out)])
+    return out
+
+
+def train_paths(tmp_path: Path, channels: Path) -> list[str]:
+    return [
+        "--train", str(channels / "train"),
+        "--validation", str(channels / "validation"),
+        "--model-dir", str(tmp_path / "model"),
+        "--output-data-dir", str(tmp_path / "output"),
+        "--checkpoint-dir", str(tmp_path / "checkpoints"),
+    ]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def train_process(args: list[str], **env: str) -> subprocess.Popen[str]:
+    """The training step as SageMaker starts it: a fresh interpreter running the module."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "forecasting.steps.train", *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )

@@ -1,0 +1,40 @@
+import argparse
+
+import pytest
+
+from forecasting.steps import train
+from forecasting.steps.arguments import str2bool
+
+
+@pytest.mark.parametrize("text", ["true", "True", "TRUE", "1", "yes", "on"])
+def test_true_values(text):
+    assert str2bool(text) is True
+
+
+@pytest.mark.parametrize("text", ["false", "False", "0", "no", "off", " false "])
+def test_false_values(text):
+    assert str2bool(text) is False
+
+
+def test_other_text_is_rejected():
+    with pytest.raises(argparse.ArgumentTypeError, match="expected true or false"):
+        str2bool("maybe")
+
+
+def test_flags_mean_what_they_say():
+    args = train.parse_args(["--distil", "false", "--mix", "true", "--revin", "False"])
+    assert (args.distil, args.mix, args.revin) == (False, True, False)
+    defaults = train.parse_args([])
+    assert (defaults.distil, defaults.mix) == (True, True)
+
+
+def test_snake_case_hyperparameters_as_sagemaker_may_pass_them():
+    args = train.parse_args(["--seq_len", "48", "--pred-len", "12", "--batch_size", "8"])
+    assert (args.seq_len, args.pred_len, args.batch_size) == (48, 12, 8)
+
+
+def test_sagemaker_paths_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")
+    monkeypatch.setenv("SM_MODEL_DIR", "/opt/ml/model")
+    args = train.parse_args([])
+    assert (args.train, args.model_dir) == ("/opt/ml/input/data/train", "/opt/ml/model")
