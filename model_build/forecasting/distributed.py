@@ -107,7 +107,7 @@ def export_rendezvous(spec: ClusterSpec, environ: MutableMapping[str, str]) -> N
 
 
 def choose_backend(requested: str, has_cuda: bool, has_smddp: bool) -> str:
-    """``auto``: smddp where SageMaker's library is installed on GPU, else nccl on GPU, gloo on CPU."""
+    """``auto``: smddp if installed on GPU, else nccl on GPU, gloo on CPU."""
     if requested != "auto":
         if requested not in {"gloo", "nccl", "smddp"}:
             raise ConfigError(f"unknown backend {requested!r}; expected auto, gloo, nccl or smddp")

@@ -87,3 +87,11 @@ def test_mix_flattens_heads_as_if_sequence_major():
     x = torch.zeros(1, 3, 4)
     expected = torch.arange(12).float().view(1, 3, 4)  # [B,H,L,D] memory read as [B,L,H*D]
     torch.testing.assert_close(layer(x, x, x), expected)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_probsparse_very_short_sequences(causal, length):
+    q, k, v = qkv(length=length)
+    out = ProbAttention(causal=causal, factor=5)(q, k, v)
+    torch.testing.assert_close(out, FullAttention(causal=causal)(q, k, v), atol=1e-5, rtol=1e-5)

@@ -31,8 +31,8 @@ class FullAttention(nn.Module):
 
 
 def _sample_count(factor: int, length: int) -> int:
-    """c·⌈ln L⌉ (paper Sec. "ProbSparse Self-attention"), capped at L."""
-    return min(factor * math.ceil(math.log(length)), length)
+    """c·⌈ln L⌉ (paper Sec. "ProbSparse Self-attention"), within [1, L] (ln 1 = 0)."""
+    return min(max(factor * math.ceil(math.log(length)), 1), length)
 
 
 def sampled_scores(q: Tensor, k: Tensor, index: Tensor, dense: bool) -> Tensor:
@@ -56,11 +56,13 @@ class ProbAttention(nn.Module):
     Only the u = c·⌈ln L_Q⌉ "active" queries with the largest sparsity measurement
     M̄(q, K) = max_j(q·k_j/√d) − mean_j(q·k_j/√d), estimated on U = c·⌈ln L_K⌉ randomly sampled
     keys per query, attend over all keys; the lazy queries get the trivial output mean(V)
-    (or cumsum(V) under the causal mask, as in the official code). The scale is dropped when
-    ranking M̄ since it does not change the order. When U ≥ L_K all keys are used, so with
-    u = L_Q the result equals full attention exactly. As in the official code no attention
-    dropout is applied here. Sampling draws from ``generator`` (or the global RNG), so it is
-    reproducible under ``torch.manual_seed``.
+    (or cumsum(V) under the causal mask, as in the official code).
+
+    The scale is dropped when ranking M̄ (it does not change the order) and, as in the official code,
+    the ranking ignores the causal mask (the decoder's future inputs are known placeholders).
+    When U ≥ L_K all keys are used, so with u = L_Q the result equals full attention exactly.
+    As in the official code no attention dropout is applied here. Sampling draws from
+    ``generator`` (or the global RNG), so it is reproducible under ``torch.manual_seed``.
     """
 
     def __init__(

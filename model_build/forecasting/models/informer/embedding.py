@@ -1,4 +1,4 @@
-"""Input representation of the Informer (paper Sec. "Appendix B", Fig. 6).
+"""Input representation of the Informer (paper Appendix B, "The Uniform Input Representation").
 
 The input is the sum of a scalar projection of the values, a fixed positional encoding and a
 learned projection of the calendar ("global time stamp") features.
@@ -27,7 +27,7 @@ class TokenEmbedding(nn.Module):
 
 
 class PositionalEmbedding(nn.Module):
-    """Fixed sinusoidal encoding (Vaswani et al. 2017; paper Eq. in Appendix B)."""
+    """Fixed sinusoidal local time stamp encoding (Vaswani et al. 2017; paper Appendix B)."""
 
     def __init__(self, d_model: int, max_len: int = 5000) -> None:
         super().__init__()
