@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-.PHONY: setup test lint format clean
+RUN := runs/$(shell date +%Y%m%d-%H%M%S)
+DATASET ?= ETTh1
+DATA ?=
+
+.PHONY: setup run test lint format clean
 
 setup: $(VENV)/.installed
 
@@ -15,6 +19,16 @@ $(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ./model_build -r requirements-dev.txt
 	touch $@
+
+# The pipeline's steps on this machine, laid out as SageMaker lays out channels and model dirs.
+run: setup
+	$(PY) -m forecasting.steps.preprocess --dataset $(DATASET) $(if $(DATA),--data $(DATA)) \
+		--output-dir $(RUN)/data
+	$(PY) -m forecasting.steps.train --train $(RUN)/data/train --validation $(RUN)/data/validation \
+		--model-dir $(RUN)/model --output-data-dir $(RUN)/output --checkpoint-dir $(RUN)/checkpoints
+	$(PY) -m forecasting.steps.evaluate --model-dir $(RUN)/model --test $(RUN)/data/test \
+		--output-dir $(RUN)/evaluation
+	@echo "metrics: $(RUN)/evaluation/evaluation.json"
 
 lint: setup
 	$(PY) -m ruff check .
@@ -28,4 +42,4 @@ format: setup
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache
+	rm -rf $(VENV) cdk.out .pytest_cache runs

@@ -33,15 +33,15 @@ class RevIN(nn.Module):
         std = torch.sqrt(x.var(1, keepdim=True, unbiased=False) + self.eps).detach()
         return mean, std
 
-    def normalize(self, x: Tensor, stats: Stats) -> Tensor:
-        """x [B,L,C] -> normalised [B,L,C]."""
-        mean, std = stats
+    def normalize(self, x: Tensor, stats: Stats, channels: int | None = None) -> Tensor:
+        """x [B,L,C'] -> normalised [B,L,C'], using the first C' = ``channels`` channels' stats."""
+        mean, std = (s[..., :channels] for s in stats)
         x = (x - mean) / std
-        return x * self.weight + self.bias if self.affine else x
+        return x * self.weight[:channels] + self.bias[:channels] if self.affine else x
 
-    def denormalize(self, x: Tensor, stats: Stats) -> Tensor:
-        """Inverse of `normalize`: x [B,L,C] -> [B,L,C] in the original scale."""
-        mean, std = stats
+    def denormalize(self, x: Tensor, stats: Stats, channels: int | None = None) -> Tensor:
+        """Inverse of `normalize`: x [B,L,C'] -> [B,L,C'] in the original scale."""
+        mean, std = (s[..., :channels] for s in stats)
         if self.affine:
-            x = (x - self.bias) / (self.weight + self.eps * self.eps)
+            x = (x - self.bias[:channels]) / (self.weight[:channels] + self.eps * self.eps)
         return x * std + mean

@@ -48,6 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=_processing_default("/opt/ml/processing/evaluation", "evaluation"),
     )
     add_option(p, "batch-size", type=int, default=256)
+    add_option(p, "seed", type=int, default=0, help="seeds ProbSparse's key sampling")
     return p.parse_args(argv)
 
 
@@ -119,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
     hparams = config["model"]["hparams"]
     windows = test.windows(hparams["seq_len"], hparams["label_len"], hparams["pred_len"])
+    torch.manual_seed(args.seed)  # ProbSparse samples keys even in eval mode
     prediction, truth = predict_windows(model, windows, args.batch_size)
     report = evaluation_report(prediction, truth, config["preprocessing"])
     output = Path(args.output_dir)

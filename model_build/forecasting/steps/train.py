@@ -96,11 +96,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def model_hparams(args: argparse.Namespace, channel: Channel) -> dict[str, Any]:
     """Everything that defines the network, in plain types (checkpoints stay weights_only-safe)."""
-    n_columns = len(channel.preprocessing["columns"])
-    return {
-        "enc_in": n_columns,
-        "dec_in": n_columns,
-        "c_out": len(channel.preprocessing["targets"]),
+    n_targets = len(channel.preprocessing["targets"])
+    return {  # the decoder's start token holds the targets; covariates feed the encoder
+        "enc_in": len(channel.preprocessing["columns"]),
+        "dec_in": n_targets,
+        "c_out": n_targets,
         "seq_len": args.seq_len,
         "label_len": args.label_len,
         "pred_len": args.pred_len,
@@ -137,7 +137,7 @@ def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
 
 
 class EpochSummary(Callback):
-    """Times each training epoch and prints one plain line per epoch on rank 0.
+    """Times the training part of each epoch and prints one plain line per epoch on rank 0.
 
     The line is what the SageMaker metric definitions match, so CloudWatch shows loss curves.
     """
@@ -145,24 +145,31 @@ class EpochSummary(Callback):
     def __init__(self, global_batch_size: int) -> None:
         self.global_batch_size = global_batch_size
         self.windows_per_second: list[float] = []
-        self._started = 0.0
-        self._seconds = 0.0
+        self._started: float | None = None
+        self._seconds = float("nan")
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._seconds = time.perf_counter() - self._started
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._started is not None and not trainer.sanity_checking:
+            self._training_finished(trainer)
+
+    def _training_finished(self, trainer: pl.Trainer) -> None:
+        self._seconds = time.perf_counter() - (self._started or 0.0)
+        self._started = None
         windows = trainer.num_training_batches * self.global_batch_size
         self.windows_per_second.append(windows / self._seconds)
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._started is not None:  # an epoch without validation
+            self._training_finished(trainer)
+        if not trainer.is_global_zero:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         parts = " ".join(f"{k}={v:.6f}" for k, v in sorted(metrics.items()))
         print(
-            f"epoch={trainer.current_epoch} {parts} epoch_seconds={self._seconds:.2f}", flush=True
+            f"epoch={trainer.current_epoch} {parts} train_seconds={self._seconds:.2f}", flush=True
         )
 
 
@@ -187,7 +194,9 @@ def gather_rank_states(trainer: pl.Trainer, module: torch.nn.Module) -> list[dic
     return gathered
 
 
-def build_trainer(args: argparse.Namespace, spec: ClusterSpec, has_cuda: bool) -> pl.Trainer:
+def build_trainer(
+    args: argparse.Namespace, spec: ClusterSpec, has_cuda: bool, batches_per_epoch: int
+) -> pl.Trainer:
     checkpoint = ModelCheckpoint(
         dirpath=args.checkpoint_dir,
         filename="best",
@@ -218,6 +227,7 @@ def build_trainer(args: argparse.Namespace, spec: ClusterSpec, has_cuda: bool) -
         ],
         logger=CSVLogger(args.output_data_dir, name="logs"),
         enable_progress_bar=args.progress_bar,
+        log_every_n_steps=max(1, min(50, batches_per_epoch)),
         deterministic=False,
         use_distributed_sampler=True,
     )
@@ -252,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         name: DataLoader(ds, batch_size=per_rank_batch, shuffle=name == "train", drop_last=False)
         for name, ds in windows.items()
     }
-    trainer = build_trainer(args, spec, has_cuda)
+    trainer = build_trainer(args, spec, has_cuda, len(loaders["train"]))
     timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
     last = Path(args.checkpoint_dir) / LAST_CHECKPOINT
     resume = str(last) if last.is_file() else None

@@ -89,10 +89,27 @@ def test_revin_round_trip_and_scale_equivariance():
     torch.testing.assert_close(out, expected, atol=1e-3, rtol=1e-4)
 
 
+def test_revin_with_covariates_normalises_targets_with_their_own_statistics():
+    """Targets are the first c_out encoder channels; shifting them shifts the forecast."""
+    model = Informer(**tiny_kwargs(revin=True, dec_in=1, c_out=1)).eval()
+    x, x_mark, x_dec, y_mark = model_inputs(tiny_batch())
+    x_dec = x_dec[..., :1]
+    shifted_x, shifted_dec = x.clone(), x_dec.clone()
+    shifted_x[..., 0] = shifted_x[..., 0] * 10 + 5
+    shifted_dec[:, :LABEL] = shifted_dec[:, :LABEL] * 10 + 5
+    torch.manual_seed(1)
+    out = model(shifted_x, x_mark, shifted_dec, y_mark)
+    torch.manual_seed(1)
+    expected = model(x, x_mark, x_dec, y_mark) * 10 + 5
+    assert out.shape == (x.shape[0], PRED, 1)
+    torch.testing.assert_close(out, expected, atol=1e-3, rtol=1e-4)
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"revin": True, "c_out": 1},
+        {"revin": True, "c_out": 1},  # the decoder input must have the targets only
+        {"revin": True, "enc_in": 1, "dec_in": 2, "c_out": 2},
         {"attention": "linear"},
         {"activation": "tanh"},
         {"n_heads": 3},

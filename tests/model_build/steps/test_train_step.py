@@ -9,9 +9,9 @@ import torch
 
 from forecasting import artifact
 from forecasting.errors import ConfigError
-from forecasting.steps import evaluate, train
+from forecasting.steps import evaluate, preprocess, train
 
-from .conftest import TINY_MODEL, train_paths
+from .conftest import TINY_MODEL, train_paths, train_process, write_tiny_csv
 
 
 def test_train_then_evaluate_writes_model_and_sagemaker_metrics(tmp_path, channels):
@@ -42,6 +42,24 @@ def test_train_then_evaluate_writes_model_and_sagemaker_metrics(tmp_path, channe
     assert written["evaluation"]["windows"] == 80 - 4 + 1
 
 
+def test_targets_with_covariates_train_and_evaluate(tmp_path):
+    csv = write_tiny_csv(tmp_path / "tiny.csv")
+    channels = tmp_path / "channels"
+    preprocess.main(
+        ["--data", str(csv), "--targets", "load", "--covariates", "temp,price",
+         "--seq-len", "16", "--output-dir", str(channels)]
+    )  # fmt: skip
+    train.main([*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "1"])
+    evaluate.main(
+        ["--model-dir", str(tmp_path / "model"), "--test", str(channels / "test"),
+         "--output-dir", str(tmp_path / "evaluation")]
+    )  # fmt: skip
+    report = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
+    assert report["evaluation"]["targets"] == ["load"]
+    _, config = artifact.load(tmp_path / "model")
+    assert (config["model"]["hparams"]["enc_in"], config["model"]["hparams"]["c_out"]) == (3, 1)
+
+
 def test_checkpoints_load_under_weights_only(tmp_path, channels):
     train.main([*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "1"])
     for name in ("last.ckpt", "best.ckpt"):
@@ -65,3 +83,20 @@ def test_seq_len_beyond_the_preprocessed_context_is_a_config_error(tmp_path, cha
     args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--seq-len", "32"]
     with pytest.raises(ConfigError, match="rerun preprocess with --seq-len 32"):
         train.main(args)
+
+
+def test_a_user_mistake_ends_in_one_line_without_a_traceback(tmp_path, channels):
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--label-len", "64"]
+    process = train_process(args)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert "configuration error: label_len 64 must not exceed seq_len 16" in output
+    assert "Traceback" not in output
+
+
+def test_missing_channel_names_the_file_and_the_step_that_writes_it(tmp_path):
+    process = train_process(["--train", str(tmp_path / "nowhere"), "--progress-bar", "false"])
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert f"{tmp_path / 'nowhere' / 'series.parquet'} is missing" in output
+    assert "preprocess step" in output

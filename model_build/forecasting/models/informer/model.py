@@ -35,7 +35,9 @@ class Informer(nn.Module):
     cross-attention is always full. ``mix`` applies to the decoder self-attention only, as in
     the official code (note it makes the decoder non-causal). ``revin=True`` wraps the model in
     RevIN: x_enc and the start-token part of x_dec are normalised with x_enc's per-window
-    statistics and the output is denormalised, which requires ``enc_in == dec_in == c_out``.
+    statistics and the output is denormalised. The decoder sees the targets only, which must be
+    the first ``c_out`` encoder channels (covariates follow them), so it needs
+    ``dec_in == c_out <= enc_in``.
     """
 
     def __init__(
@@ -74,13 +76,14 @@ class Informer(nn.Module):
             raise ConfigError(
                 "enc_in, dec_in, c_out, seq_len, pred_len, layers and factor must be >= 1"
             )
-        if revin and not enc_in == dec_in == c_out:
+        if revin and not dec_in == c_out <= enc_in:
             raise ConfigError(
-                f"revin=True needs enc_in == dec_in == c_out (got {enc_in}, {dec_in}, {c_out}): "
-                "outputs are denormalised with the input channels' statistics"
+                f"revin=True needs dec_in == c_out <= enc_in (got {enc_in}, {dec_in}, {c_out}): "
+                "outputs are denormalised with the statistics of the first c_out input channels"
             )
         self.label_len = label_len
         self.pred_len = pred_len
+        self.c_out = c_out
 
         def self_attention(causal: bool, mix_heads: bool) -> AttentionLayer:
             inner = (
@@ -127,12 +130,12 @@ class Informer(nn.Module):
         if self.revin is not None:
             stats = self.revin.statistics(x_enc)
             x_enc = self.revin.normalize(x_enc, stats)
-            start = self.revin.normalize(x_dec[:, : self.label_len], stats)
+            start = self.revin.normalize(x_dec[:, : self.label_len], stats, self.c_out)
             x_dec = torch.cat([start, x_dec[:, self.label_len :]], dim=1)
         memory = self.encoder(self.enc_embedding(x_enc, x_mark_enc))
         out = self.decoder(self.dec_embedding(x_dec, x_mark_dec), memory)
         # The projection is position-wise, so only the horizon needs it.
         out = self.projection(out[:, -self.pred_len :])
         if stats is not None:
-            out = self.revin.denormalize(out, stats)
+            out = self.revin.denormalize(out, stats, self.c_out)
         return out
