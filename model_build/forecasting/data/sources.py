@@ -223,6 +223,8 @@ def resolve_dataset(
     targets: Sequence[str] | None = None,
     covariates: Sequence[str] = (),
     freq: str | None = None,
+    encoder_length: int = 0,
+    horizon: int = 0,
 ) -> SeriesFrame:
     """The series a run should use: ``data`` if given, else the named public set or the demo.
 
@@ -238,7 +240,10 @@ def resolve_dataset(
             name = path.stem if path.stem in ETT_FREQ else dataset
             if name in ETT_FREQ:
                 return load_ett(path, name)
-        return load_csv_series(path, time_column, targets, covariates, freq)
+        return load_csv_series(
+            path, time_column, targets, covariates, freq,
+            encoder_length=encoder_length, horizon=horizon,
+        )  # fmt: skip
     if dataset == DEMO:
         return demo_ett()
     if dataset == "ETTh1":

@@ -45,10 +45,12 @@ def split_kind(series: SeriesFrame, requested: str) -> str:
     return "ett_minute" if name.startswith("ETTM") else "ratio"
 
 
-def prepare(series: SeriesFrame, seq_len: int, split: str = "auto") -> PreparedData:
+def prepare(
+    series: SeriesFrame, seq_len: int, pred_len: int = 1, split: str = "auto"
+) -> PreparedData:
     """Split into train/validation/test and fit the scaler on the training rows only."""
     kind = split_kind(series, split)
-    borders = split_bounds(len(series.frame), seq_len, kind=kind)
+    borders = split_bounds(len(series.frame), seq_len, kind=kind, pred_len=pred_len)
     bounds = {"train": borders["train"], "validation": borders["val"], "test": borders["test"]}
     columns = [*series.targets, *series.covariates]
     splits = {
@@ -87,6 +89,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_option(parser, "covariates", default="", help="comma-separated covariate columns")
     add_option(parser, "freq", default=None, help="pandas frequency; inferred when omitted")
     add_option(parser, "seq-len", type=int, default=96, help="context rows kept before val/test")
+    add_option(parser, "pred-len", type=int, default=24, help="horizon, to check series length")
     add_option(parser, "split", default="auto", choices=["auto", "ett_hour", "ett_minute", "ratio"])
     default_out = str(PROCESSING_OUTPUT) if PROCESSING_OUTPUT.parent.exists() else "data"
     add_option(parser, "output-dir", default=default_out)
@@ -110,8 +113,10 @@ def main(argv: Sequence[str] | None = None) -> PreparedData:
         targets=_names(args.targets),
         covariates=_names(args.covariates) or (),
         freq=args.freq,
+        encoder_length=args.seq_len,
+        horizon=args.pred_len,
     )
-    prepared = prepare(series, seq_len=args.seq_len, split=args.split)
+    prepared = prepare(series, seq_len=args.seq_len, pred_len=args.pred_len, split=args.split)
     write_prepared(prepared, Path(args.output_dir))
     sizes = ", ".join(f"{k} {len(v)} rows" for k, v in prepared.splits.items())
     log.info("wrote %s to %s (%s)", sizes, args.output_dir, series.source)

@@ -181,11 +181,12 @@ def parameter_fingerprint(module: torch.nn.Module) -> list[float]:
 
 
 def gather_rank_states(trainer: pl.Trainer, module: torch.nn.Module) -> list[dict[str, Any]]:
-    """Each rank's parameter fingerprint and logged val_loss, collected for a consistency check."""
+    """Each rank's parameter fingerprint, val_loss and shard size, for a consistency check."""
     state = {
         "rank": trainer.global_rank,
         "param_fingerprint": parameter_fingerprint(module),
         "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
+        "train_windows_seen_per_epoch": len(trainer.train_dataloader.sampler),
     }
     if trainer.world_size == 1:
         return [state]

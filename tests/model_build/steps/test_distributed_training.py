@@ -33,6 +33,9 @@ def test_two_processes_on_one_host_end_in_sync(tmp_path, channels):
     summary = json.loads((tmp_path / "output" / "training_summary.json").read_text())
     assert summary["world_size"] == 2
     assert_ranks_agree(summary, 2)
+    # each rank trains on its own half of the windows (DistributedSampler), not on all of them
+    half = -(-summary["train_windows"] // 2)
+    assert [r["train_windows_seen_per_epoch"] for r in summary["ranks"]] == [half, half]
 
 
 def test_two_separately_started_hosts_train_together(tmp_path, channels):

@@ -55,3 +55,10 @@ def test_unknown_column_is_named(tmp_path):
         preprocess.main(
             ["--data", str(csv), "--targets", "humidity", "--output-dir", str(tmp_path)]
         )
+
+
+def test_a_series_too_short_for_its_windows_is_named(tmp_path):
+    csv = write_tiny_csv(tmp_path / "tiny.csv", rows=50)
+    args = ["--data", str(csv), "--seq-len", "48", "--pred-len", "24"]
+    with pytest.raises(DataValidationError, match=r"tiny.*50 rows.*72"):
+        preprocess.main([*args, "--output-dir", str(tmp_path)])
