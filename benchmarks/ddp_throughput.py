@@ -55,7 +55,8 @@ def run_layout(
             "--output-data-dir", str(work / name / "output"),
             "--checkpoint-dir", str(work / name / "checkpoints"),
             "--processes-per-host", str(per_host), "--threads-per-process", str(threads),
-            "--limit-train-batches", str(batches), "--max-epochs", "3", "--patience", "10",
+            "--limit-train-batches", str(batches), "--limit-val-batches", "2",
+            "--max-epochs", "3", "--patience", "10",
             "--progress-bar", "false", *CONFIGS[size],
         ]  # fmt: skip
         processes.append(

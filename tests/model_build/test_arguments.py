@@ -38,3 +38,12 @@ def test_sagemaker_paths_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("SM_MODEL_DIR", "/opt/ml/model")
     args = train.parse_args([])
     assert (args.train, args.model_dir) == ("/opt/ml/input/data/train", "/opt/ml/model")
+
+
+@pytest.mark.parametrize("step", ["preprocess", "train", "evaluate"])
+def test_every_step_has_help(step, capsys):
+    module = __import__(f"forecasting.steps.{step}", fromlist=["parse_args"])
+    with pytest.raises(SystemExit) as exit_info:
+        module.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
