@@ -8,6 +8,7 @@ travels with the weights.
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,15 @@ def save(
     preprocessing: dict[str, Any],
     training: dict[str, Any],
 ) -> None:
+    """Write the weights, then ``config.json``; each file appears whole or not at all.
+
+    ``config.json`` goes last because `load` looks for it: a first save that crashes leaves no
+    directory that looks like a model.
+    """
     model_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), model_dir / WEIGHTS_FILE)
+    weights = model_dir / f".{WEIGHTS_FILE}.partial"
+    torch.save(model.state_dict(), weights)
+    os.replace(weights, model_dir / WEIGHTS_FILE)
     config = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
@@ -40,7 +48,9 @@ def save(
         "preprocessing": preprocessing,
         "training": training,
     }
-    (model_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    partial = model_dir / f".{CONFIG_FILE}.partial"
+    partial.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, model_dir / CONFIG_FILE)
 
 
 def unpack(model_dir: Path) -> Path:

@@ -178,6 +178,26 @@ class EpochSummary(Callback):
         )
 
 
+def resumable_checkpoint(checkpoint_dir: str, hparams: dict[str, Any]) -> str | None:
+    """``last.ckpt`` if there is one and it was trained with the same architecture, else None.
+
+    A checkpoint of another architecture would fail deep inside ``load_state_dict``; name the
+    difference instead.
+    """
+    last = Path(checkpoint_dir) / LAST_CHECKPOINT
+    if not last.is_file():
+        return None
+    saved = torch.load(last, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+    changed = {k: (saved.get(k), v) for k, v in hparams.items() if saved.get(k) != v}
+    if changed:
+        details = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
+        raise ConfigError(
+            f"{last} is from a run with other model settings ({details}); resume with the same "
+            "settings or point --checkpoint-dir at an empty folder"
+        )
+    return str(last)
+
+
 def parameter_fingerprint(module: torch.nn.Module) -> list[float]:
     """Sum and sum of squares of all parameters: equal on every rank when DDP kept them in sync."""
     with torch.no_grad():
@@ -271,8 +291,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     trainer = build_trainer(args, spec, has_cuda, len(loaders["train"]))
     timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
-    last = Path(args.checkpoint_dir) / LAST_CHECKPOINT
-    resume = str(last) if last.is_file() else None
+    resume = resumable_checkpoint(args.checkpoint_dir, hparams)
     if resume and trainer.is_global_zero:
         log.info("resuming from %s", resume)
     started = time.perf_counter()

@@ -100,3 +100,10 @@ def test_missing_channel_names_the_file_and_the_step_that_writes_it(tmp_path):
     assert process.returncode == 2
     assert f"{tmp_path / 'nowhere' / 'series.parquet'} is missing" in output
     assert "preprocess step" in output
+
+
+def test_resuming_with_another_architecture_names_the_difference(tmp_path, channels):
+    train.main([*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "1"])
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--d-model", "32", "--max-epochs", "2"]
+    with pytest.raises(ConfigError, match="d_model 16 -> 32"):
+        train.main(args)
