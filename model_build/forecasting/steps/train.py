@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,12 @@ from forecasting.steps.arguments import (
 )
 
 log = logging.getLogger("forecasting.train")
+
+# Lightning 2.6 builds torch's deprecated pytree LeafSpec on every batch; torch 2.13 warns once
+# per process, which is noise in every job log and not ours to fix.
+warnings.filterwarnings(
+    "ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning
+)
 
 LAST_CHECKPOINT = "last.ckpt"
 
