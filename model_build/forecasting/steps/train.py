@@ -338,6 +338,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         output.mkdir(parents=True, exist_ok=True)
         (output / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         log.info("model written to %s", args.model_dir)
+    if torch.distributed.is_initialized():
+        # No rank may exit while another still talks to it: gloo aborts a process whose peer
+        # has gone, and the other hosts should end only once rank 0 has saved the model.
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return summary
 
 

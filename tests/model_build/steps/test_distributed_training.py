@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -36,6 +39,23 @@ def test_two_processes_on_one_host_end_in_sync(tmp_path, channels):
     # each rank trains on its own half of the windows (DistributedSampler), not on all of them
     half = -(-summary["train_windows"] // 2)
     assert [r["train_windows_seen_per_epoch"] for r in summary["ranks"]] == [half, half]
+
+
+def test_torchrun_launches_the_ranks(tmp_path, channels):
+    """SageMaker's torch_distributed option starts the entry point under torchrun."""
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "1"]
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "forecasting.steps.train", *args,
+    ]  # fmt: skip
+    process = subprocess.run(
+        command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr[-4000:]
+    summary = json.loads((tmp_path / "output" / "training_summary.json").read_text())
+    assert (summary["launcher"], summary["world_size"]) == ("torchrun", 2)
+    assert_ranks_agree(summary, 2)
 
 
 def test_two_separately_started_hosts_train_together(tmp_path, channels):
