@@ -17,6 +17,7 @@ PAPER_MSE, PAPER_MAE = 0.577, 0.549  # Informer, ETTh1 multivariate, horizon 24
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # about 1.5 minutes alone on 2 cores; far more on a busy machine
     pytest.mark.skipif(not ETTH1.is_file(), reason=f"the real data set is absent: {ETTH1}"),
 ]
 
