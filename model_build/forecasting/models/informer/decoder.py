@@ -7,7 +7,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from forecasting.models.informer.attention import AttentionLayer
-from forecasting.models.informer.encoder import activation_fn
+from forecasting.models.informer.encoder import FeedForward
 
 
 class DecoderLayer(nn.Module):
@@ -25,20 +25,17 @@ class DecoderLayer(nn.Module):
         super().__init__()
         self.self_attention = self_attention
         self.cross_attention = cross_attention
-        self.ff1 = nn.Linear(d_model, d_ff)
-        self.ff2 = nn.Linear(d_ff, d_model)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
-        self.activation = activation_fn(activation)
 
     def forward(self, x: Tensor, memory: Tensor) -> Tensor:
         """x [B,L_dec,d_model], memory (encoder output) [B,L_enc,d_model] -> [B,L_dec,d_model]."""
         x = self.norm1(x + self.dropout(self.self_attention(x, x, x)))
         x = self.norm2(x + self.dropout(self.cross_attention(x, memory, memory)))
-        y = self.dropout(self.ff2(self.dropout(self.activation(self.ff1(x)))))
-        return self.norm3(x + y)
+        return self.norm3(x + self.feed_forward(x))
 
 
 class Decoder(nn.Module):

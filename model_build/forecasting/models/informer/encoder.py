@@ -15,11 +15,26 @@ def activation_fn(name: str):
     return F.gelu if name == "gelu" else F.relu
 
 
-class EncoderLayer(nn.Module):
-    """Post-norm Transformer layer: attention, then a position-wise FFN.
+class FeedForward(nn.Module):
+    """Position-wise FFN of the encoder and decoder layers, dropout on its hidden and output.
 
-    The FFN is two linear maps (the official code uses equivalent kernel-1 conv1d layers).
+    Two linear maps (the official code uses equivalent kernel-1 conv1d layers).
     """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str) -> None:
+        super().__init__()
+        self.inner = nn.Linear(d_model, d_ff)
+        self.outer = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.activation = activation_fn(activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x [B,L,d_model] -> [B,L,d_model]."""
+        return self.dropout(self.outer(self.dropout(self.activation(self.inner(x)))))
+
+
+class EncoderLayer(nn.Module):
+    """Post-norm Transformer layer: attention, then a position-wise FFN."""
 
     def __init__(
         self,
@@ -31,18 +46,15 @@ class EncoderLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.attention = attention
-        self.ff1 = nn.Linear(d_model, d_ff)
-        self.ff2 = nn.Linear(d_ff, d_model)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
-        self.activation = activation_fn(activation)
 
     def forward(self, x: Tensor) -> Tensor:
         """x [B,L,d_model] -> [B,L,d_model]."""
         x = self.norm1(x + self.dropout(self.attention(x, x, x)))
-        y = self.dropout(self.ff2(self.dropout(self.activation(self.ff1(x)))))
-        return self.norm2(x + y)
+        return self.norm2(x + self.feed_forward(x))
 
 
 class DistillingLayer(nn.Module):
