@@ -48,15 +48,25 @@ class Channel:
         return self.scaler.transform(values).astype(np.float32)
 
     def windows(self, seq_len: int, label_len: int, pred_len: int) -> WindowDataset:
-        context = self.preprocessing["context_length"]
-        if self.path.name != "train" and seq_len > context:
-            raise ConfigError(
-                f"seq_len {seq_len} is longer than the {context} rows of context that preprocess "
-                f"kept before the {self.path.name} split; rerun preprocess with --seq-len {seq_len}"
-            )
-        marks = time_features(pd.DatetimeIndex(self.frame.index), self.preprocessing["freq"])
+        """Windows whose forecasts all fall inside this split.
+
+        Validation and test folders start with ``context_length`` rows from before the split;
+        a shorter ``seq_len`` skips the surplus, so no forecast starts before the split border.
+        """
+        skip = 0
+        if self.path.name != "train":
+            context = self.preprocessing["context_length"]
+            if seq_len > context:
+                raise ConfigError(
+                    f"seq_len {seq_len} is longer than the {context} rows of context that "
+                    f"preprocess kept before the {self.path.name} split; rerun preprocess with "
+                    f"--seq-len {seq_len}"
+                )
+            skip = context - seq_len
+        index = pd.DatetimeIndex(self.frame.index[skip:])
+        marks = time_features(index, self.preprocessing["freq"])
         return WindowDataset(
-            self.scaled_values(),
+            self.scaled_values()[skip:],
             marks.astype(np.float32),
             seq_len=seq_len,
             label_len=label_len,

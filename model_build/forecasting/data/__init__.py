@@ -1,6 +1,6 @@
 """Data loading, validation, splitting, scaling and windowing for the forecasting models."""
 
-from forecasting.data.ett import ETT_COLUMNS, Splits, load_ett, make_splits, split_bounds
+from forecasting.data.ett import ETT_COLUMNS, load_ett, split_bounds
 from forecasting.data.panel import load_stallion
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame, load_csv_series
@@ -19,7 +19,6 @@ __all__ = [
     "ETT_COLUMNS",
     "DatasetUnavailableError",
     "SeriesFrame",
-    "Splits",
     "StandardScaler",
     "WindowDataset",
     "demo_ett",
@@ -27,7 +26,6 @@ __all__ = [
     "load_csv_series",
     "load_ett",
     "load_stallion",
-    "make_splits",
     "n_time_features",
     "resolve_dataset",
     "split_bounds",

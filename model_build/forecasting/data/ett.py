@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame, load_csv_series, read_header_columns
-from forecasting.data.time_features import time_features
-from forecasting.data.validation import Location, require_columns
-from forecasting.data.windows import WindowDataset
 from forecasting.errors import ConfigError, ForecastingError
 
 log = logging.getLogger(__name__)
@@ -34,7 +29,6 @@ ETT_HOUR_BORDERS = {
 }
 ETT_MINUTE_BORDERS = {name: (4 * a, 4 * b) for name, (a, b) in ETT_HOUR_BORDERS.items()}
 SPLIT_KINDS = ("ett_hour", "ett_minute", "ratio")
-FEATURES = ("M", "MS", "S")
 
 
 def _check_segments(
@@ -126,55 +120,3 @@ def is_ett_file(path: str | Path) -> bool:
     except (ForecastingError, OSError):
         return False
     return all(name in columns for name in ("date", *ETT_COLUMNS))
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Train/val/test windows plus what is needed to undo the scaling and report the setup."""
-
-    train: WindowDataset
-    val: WindowDataset
-    test: WindowDataset
-    scaler: StandardScaler
-    bounds: dict[str, tuple[int, int]]
-    inputs: list[str]  # columns of x_enc, in order
-    outputs: list[str]  # columns of y and of the model's output, in order
-
-
-def make_splits(
-    series: SeriesFrame,
-    *,
-    seq_len: int,
-    label_len: int,
-    pred_len: int,
-    kind: str = "ratio",
-    ratios: Sequence[float] = (0.7, 0.1, 0.2),
-    features: str = "M",
-    target: str | None = None,
-) -> Splits:
-    """Split, scale (statistics from the training rows only) and window a series.
-
-    ``features``: 'M' = all columns in, all targets out; 'MS' = all in, ``target`` out;
-    'S' = ``target`` in and out. ``target`` defaults to the last target column (ETT: OT).
-    """
-    if features not in FEATURES:
-        raise ConfigError(f"Unknown features {features!r}; expected one of {list(FEATURES)}")
-    target = series.targets[-1] if target is None else target
-    if features != "M":
-        require_columns(series.columns, [target], Location(series.source, header_line=None))
-    inputs = [target] if features == "S" else series.columns
-    outputs = series.targets if features == "M" else [target]
-
-    bounds = split_bounds(len(series), seq_len, kind, ratios, pred_len=pred_len)
-    train_start, train_end = bounds["train"]
-    scaler = StandardScaler.fit(series.frame.iloc[train_start:train_end], inputs)
-    values = scaler.transform(series.frame[inputs].to_numpy()).astype("float32")
-    marks = time_features(series.frame.index, series.freq)
-    target_idx = None if outputs == inputs else [inputs.index(name) for name in outputs]
-    windows = {
-        name: WindowDataset(
-            values[start:end], marks[start:end], seq_len, label_len, pred_len, target_idx
-        )
-        for name, (start, end) in bounds.items()
-    }
-    return Splits(**windows, scaler=scaler, bounds=bounds, inputs=inputs, outputs=outputs)

@@ -10,7 +10,7 @@ import csv
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,24 @@ class SeriesFrame:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def with_roles(self, targets: Sequence[str], covariates: Sequence[str] = ()) -> SeriesFrame:
+        """The same series with other columns as targets and covariates (others dropped)."""
+        targets, covariates = list(targets), list(covariates)
+        missing = [c for c in [*targets, *covariates] if c not in self.frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"{self.source}: missing column {missing[0]!r}; the columns are "
+                f"{list(self.frame.columns)}"
+            )
+        if not targets or set(targets) & set(covariates):
+            raise ConfigError(
+                f"expected at least one target and no column both target and covariate, got "
+                f"targets {targets} and covariates {covariates}"
+            )
+        return replace(
+            self, frame=self.frame[[*targets, *covariates]], targets=targets, covariates=covariates
+        )
 
 
 def read_header_columns(path: str | Path) -> list[str]:

@@ -228,27 +228,27 @@ def resolve_dataset(
 ) -> SeriesFrame:
     """The series a run should use: ``data`` if given, else the named public set or the demo.
 
-    A local file with ETT's columns (and no custom column roles) is loaded and checked as ETT;
-    any other file goes through :func:`load_csv_series` with the given column roles. A named
-    public set that cannot be downloaded falls back to :func:`demo_ett` with a warning; a
-    checksum mismatch does not (it is raised), since that data must not be trusted.
+    A local file with ETT's columns (and no custom time column or frequency) is loaded and
+    checked as ETT; any other file goes through :func:`load_csv_series`. ``targets`` and
+    ``covariates`` pick the column roles either way. A named public set that cannot be
+    downloaded falls back to :func:`demo_ett` with a warning; a checksum mismatch does not (it
+    is raised), since that data must not be trusted.
     """
     if data:
         path = Path(data)
-        custom = time_column != "date" or targets is not None or covariates or freq
-        if not custom and is_ett_file(path):
+        if time_column == "date" and not freq and is_ett_file(path):
             name = path.stem if path.stem in ETT_FREQ else dataset
             if name in ETT_FREQ:
-                return load_ett(path, name)
+                return _with_roles(load_ett(path, name), targets, covariates)
         return load_csv_series(
             path, time_column, targets, covariates, freq,
             encoder_length=encoder_length, horizon=horizon,
         )  # fmt: skip
     if dataset == DEMO:
-        return demo_ett()
+        return _with_roles(demo_ett(), targets, covariates)
     if dataset == "ETTh1":
         try:
-            return load_ett(fetch(dataset), dataset)
+            series = load_ett(fetch(dataset), dataset)
         except DatasetUnavailableError as error:
             log.warning("%s", error)
             log.warning(
@@ -256,7 +256,8 @@ def resolve_dataset(
                 "synthetic and is NOT an %s result",
                 dataset,
             )
-            return demo_ett()
+            series = demo_ett()
+        return _with_roles(series, targets, covariates)
     if dataset in DATASETS:
         raise ConfigError(
             f"{dataset!r} is a panel data set, not a single series; use load_stallion(fetch(...))"
@@ -264,3 +265,13 @@ def resolve_dataset(
     raise ConfigError(
         f"Unknown data set {dataset!r}; expected 'ETTh1' or {DEMO!r}, or a file with --data PATH"
     )
+
+
+def _with_roles(
+    series: SeriesFrame, targets: Sequence[str] | None, covariates: Sequence[str]
+) -> SeriesFrame:
+    if targets is None and not covariates:
+        return series
+    covariates = list(covariates)
+    chosen = list(targets) if targets is not None else series.columns
+    return series.with_roles([c for c in chosen if c not in covariates], covariates)

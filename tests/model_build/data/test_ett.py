@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from forecasting.data.ett import ETT_COLUMNS, load_ett, make_splits, split_bounds
+from forecasting.data.ett import ETT_COLUMNS, load_ett, split_bounds
 from forecasting.data.sources import demo_ett
 from forecasting.errors import ConfigError, DataValidationError
 
@@ -45,48 +44,6 @@ def test_ratio_split_matches_informer_dataset_custom(n_rows):
     }
 
 
-@pytest.mark.parametrize(("seq_len", "pred_len"), [(96, 24), (96, 720), (336, 168)])
-def test_window_counts_follow_the_protocol(etth1, seq_len, pred_len):
-    splits = make_splits(etth1, seq_len=seq_len, label_len=48, pred_len=pred_len, kind="ett_hour")
-    assert len(splits.train) == 8640 - seq_len - pred_len + 1
-    assert len(splits.val) == 2880 - pred_len + 1
-    assert len(splits.test) == 2880 - pred_len + 1
-    if (seq_len, pred_len) == (96, 24):
-        assert (len(splits.train), len(splits.val), len(splits.test)) == (8521, 2857, 2857)
-
-
-def test_first_val_window_starts_seq_len_before_the_border(etth1):
-    splits = make_splits(etth1, seq_len=96, label_len=48, pred_len=24, kind="ett_hour")
-    scaled = splits.scaler.transform(etth1.frame[ETT_COLUMNS].to_numpy())
-    x, _, y, _ = splits.val[0]
-    np.testing.assert_allclose(x.numpy(), scaled[8544:8640], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(y.numpy(), scaled[8640 - 48 : 8640 + 24], rtol=1e-5, atol=1e-5)
-    # The last test window's horizon ends on row 14399, the last row of the protocol.
-    last_y = splits.test[len(splits.test) - 1][2]
-    np.testing.assert_allclose(last_y[-1].numpy(), scaled[14399], rtol=1e-5, atol=1e-5)
-
-
-def test_scaler_is_fitted_on_train_rows_only(etth1):
-    splits = make_splits(etth1, seq_len=96, label_len=48, pred_len=24, kind="ett_hour")
-    train = etth1.frame.iloc[:8640]
-    np.testing.assert_allclose(splits.scaler.mean, train.mean().to_numpy())
-    np.testing.assert_allclose(splits.scaler.std, train.std(ddof=0).to_numpy())
-    assert not np.allclose(splits.scaler.mean, etth1.frame.mean().to_numpy())
-
-
-@pytest.mark.parametrize(
-    ("features", "x_width", "y_width", "outputs"),
-    [("M", 7, 7, ETT_COLUMNS), ("MS", 7, 1, ["OT"]), ("S", 1, 1, ["OT"])],
-)
-def test_feature_modes(features, x_width, y_width, outputs):
-    series = demo_ett(2000)
-    splits = make_splits(series, seq_len=32, label_len=16, pred_len=8, features=features)
-    x, x_mark, y, y_mark = splits.train[0]
-    assert x.shape == (32, x_width) and y.shape == (24, y_width)
-    assert x_mark.shape == (32, 4) and y_mark.shape == (24, 4)
-    assert splits.outputs == outputs
-
-
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
@@ -103,14 +60,6 @@ def test_feature_modes(features, x_width, y_width, outputs):
 def test_impossible_splits_are_config_errors(args, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         split_bounds(*args, **kwargs)
-
-
-def test_make_splits_rejects_unknown_features_and_targets():
-    series = demo_ett(2000)
-    with pytest.raises(ConfigError, match="Unknown features"):
-        make_splits(series, seq_len=8, label_len=4, pred_len=4, features="X")
-    with pytest.raises(DataValidationError, match="missing column 'nope'"):
-        make_splits(series, seq_len=8, label_len=4, pred_len=4, features="MS", target="nope")
 
 
 def test_load_ett_reads_a_small_ett_file(tmp_path, ett_frame):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from forecasting.channels import read_channel
+from forecasting.data.ett import load_ett
+from forecasting.data.sources import demo_ett
 from forecasting.errors import DataValidationError
 from forecasting.steps import preprocess
+from forecasting.steps.preprocess import write_prepared
 
 from .conftest import write_tiny_csv
 
@@ -62,3 +66,57 @@ def test_a_series_too_short_for_its_windows_is_named(tmp_path):
     args = ["--data", str(csv), "--seq-len", "48", "--pred-len", "24"]
     with pytest.raises(DataValidationError, match=r"tiny.*50 rows.*72"):
         preprocess.main([*args, "--output-dir", str(tmp_path)])
+
+
+# The ETT protocol through the real path: preprocess -> channel folders -> windows.
+REAL_ETTH1 = Path(__file__).resolve().parents[4] / "shared" / "data" / "ett" / "ETTh1.csv"
+
+
+@pytest.fixture(scope="module")
+def etth1():
+    """Real ETTh1 when present, else the synthetic set of the same length (17420 hourly rows)."""
+    return load_ett(REAL_ETTH1) if REAL_ETTH1.is_file() else demo_ett(17420)
+
+
+@pytest.fixture(scope="module")
+def etth1_channels(tmp_path_factory, etth1):
+    """Channels kept with 336 rows of context, read back as every later step reads them."""
+    out = tmp_path_factory.mktemp("etth1")
+    write_prepared(preprocess.prepare(etth1, seq_len=336), out)
+    return {name: read_channel(out / name) for name in ("train", "validation", "test")}
+
+
+@pytest.mark.parametrize(("seq_len", "pred_len"), [(96, 24), (96, 720), (336, 168)])
+def test_window_counts_follow_the_protocol(etth1_channels, seq_len, pred_len):
+    counts = [len(etth1_channels[n].windows(seq_len, 48, pred_len)) for n in etth1_channels]
+    assert counts == [8640 - seq_len - pred_len + 1, 2880 - pred_len + 1, 2880 - pred_len + 1]
+    if (seq_len, pred_len) == (96, 24):
+        assert counts == [8521, 2857, 2857]
+
+
+def test_first_validation_window_starts_seq_len_before_the_border(etth1, etth1_channels):
+    rows = etth1_channels["train"].scaler.transform(etth1.frame.to_numpy())
+    x, _, y, _ = etth1_channels["validation"].windows(96, 48, 24)[0]
+    np.testing.assert_allclose(x.numpy(), rows[8544:8640], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.numpy(), rows[8640 - 48 : 8640 + 24], rtol=1e-5, atol=1e-5)
+    test = etth1_channels["test"].windows(96, 48, 24)
+    last_y = test[len(test) - 1][2]  # the last horizon ends on row 14399, the protocol's last
+    np.testing.assert_allclose(last_y[-1].numpy(), rows[14399], rtol=1e-5, atol=1e-5)
+
+
+def test_ett_scaler_is_fitted_on_the_training_rows_only(etth1, etth1_channels):
+    scaler = etth1_channels["train"].scaler
+    train = etth1.frame.iloc[:8640]
+    assert etth1_channels["train"].frame.equals(train)
+    np.testing.assert_allclose(scaler.mean, train.mean().to_numpy())
+    np.testing.assert_allclose(scaler.std, train.std(ddof=0).to_numpy())
+    assert not np.allclose(scaler.mean, etth1.frame.mean().to_numpy())
+
+
+def test_single_target_mode_windows_only_the_target(tmp_path):
+    prepared = preprocess.main(
+        ["--dataset", "demo", "--targets", "OT", "--output-dir", str(tmp_path)]
+    )
+    assert prepared.preprocessing["columns"] == ["OT"]
+    x, _, y, _ = read_channel(tmp_path / "train").windows(96, 48, 24)[0]
+    assert (x.shape, y.shape) == ((96, 1), (72, 1))
