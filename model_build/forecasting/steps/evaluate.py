@@ -67,24 +67,14 @@ def predict_windows(
     return np.concatenate(predictions), np.concatenate(truths)
 
 
-def target_scaler(preprocessing: dict[str, Any]) -> StandardScaler:
-    """The scaler restricted to the target columns, to bring forecasts back to original units."""
-    full = StandardScaler.from_dict(preprocessing["scaler"])
-    index = [full.columns.index(name) for name in preprocessing["targets"]]
-    return StandardScaler(
-        mean=[full.mean[i] for i in index],
-        std=[full.std[i] for i in index],
-        columns=[full.columns[i] for i in index],
-    )
-
-
 def evaluation_report(
     prediction: np.ndarray, truth: np.ndarray, preprocessing: dict[str, Any]
 ) -> dict[str, Any]:
-    scaler = target_scaler(preprocessing)
+    scaler = StandardScaler.from_dict(preprocessing["scaler"])
+    targets = preprocessing["targets"]
     shape = prediction.shape
-    original_pred = scaler.inverse_transform(prediction.reshape(-1, shape[-1])).reshape(shape)
-    original_true = scaler.inverse_transform(truth.reshape(-1, shape[-1])).reshape(shape)
+    original_pred = scaler.inverse_transform(prediction, columns=targets)
+    original_true = scaler.inverse_transform(truth, columns=targets)
     per_window_mse = ((prediction - truth) ** 2).mean(axis=(1, 2))
     scaled = regression_metrics(prediction, truth)
     metrics = {name: {"value": value} for name, value in scaled.items()}
