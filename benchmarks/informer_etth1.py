@@ -21,13 +21,9 @@ SHARED_ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" /
 PAPER = {24: (0.577, 0.549), 48: (0.685, 0.625), 168: (0.931, 0.752), 336: (1.128, 0.873)}
 
 CONFIGS: dict[str, list[str]] = {
-    # Informer paper / official defaults: d_model 512, 8 heads, 2+1 layers, d_ff 2048.
-    "paper": ["--d-model", "512", "--n-heads", "8", "--d-ff", "2048", "--attention", "prob",
-              "--revin", "false", "--dropout", "0.05", "--learning-rate", "1e-4",
-              "--lr-decay", "0.5", "--max-epochs", "6", "--patience", "3"],
-    # Our default: the train step's own defaults.
-    "default": [],
-}  # fmt: skip
+    "paper": list(train.PAPER_ARGUMENTS),  # d_model 512, 8 heads, ProbSparse, lr 1e-4 halved
+    "default": [],  # the train step's own defaults
+}
 
 
 def run(
