@@ -75,8 +75,13 @@ def load(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"(expected {FORMAT_VERSION})"
         )
     family = config["model"]["family"]
-    if family != "informer":
+    if family == "informer":
+        model: torch.nn.Module = Informer(**config["model"]["hparams"])
+    elif family == "tft":  # imported here: pytorch-forecasting takes seconds to import
+        from forecasting.models.tft.module import TFTForecaster
+
+        model = TFTForecaster.from_constructor_arguments(config["model"]["constructor"])
+    else:
         raise DataValidationError(f"{config_path}: unknown model family {family!r}")
-    model = Informer(**config["model"]["hparams"])
     model.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
     return model.eval(), config

@@ -29,3 +29,25 @@ def percentage_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, f
         ratio = 2 * np.abs(pred - true)[defined] / denominator[defined]
         out["smape"] = float(np.mean(ratio) * 100)
     return out
+
+
+def quantile_metrics(
+    prediction: np.ndarray, truth: np.ndarray, quantiles: list[float]
+) -> dict[str, float]:
+    """Pinball loss over quantile forecasts ``prediction[..., q]`` of ``truth[...]``.
+
+    ``quantile_loss`` is the mean over points and quantiles (pytorch-forecasting's QuantileLoss);
+    ``q_risk_p50``/``q_risk_p90`` are the TFT paper's normalised losses,
+    2 * sum(pinball_q) / sum(|y|).
+    """
+    true = truth.astype(np.float64)[..., None]
+    error = true - prediction.astype(np.float64)
+    q = np.asarray(quantiles, dtype=np.float64)
+    pinball = np.maximum(q * error, (q - 1) * error)
+    out = {"quantile_loss": float(pinball.mean())}
+    scale = float(np.abs(truth).sum())
+    for level in (0.5, 0.9):
+        match = np.flatnonzero(np.isclose(q, level))
+        if len(match) and scale > 0:
+            out[f"q_risk_p{round(level * 100)}"] = 2 * float(pinball[..., match[0]].sum()) / scale
+    return out

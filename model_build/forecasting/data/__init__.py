@@ -1,7 +1,15 @@
 """Data loading, validation, splitting, scaling and windowing for the forecasting models."""
 
 from forecasting.data.ett import ETT_COLUMNS, load_ett, split_bounds
-from forecasting.data.panel import load_stallion
+from forecasting.data.panel import (
+    STALLION_SCHEMA,
+    TIME_IDX,
+    PanelFrame,
+    PanelSchema,
+    demo_panel,
+    load_panel,
+    stallion,
+)
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame, load_csv_series
 from forecasting.data.sources import (
@@ -10,6 +18,7 @@ from forecasting.data.sources import (
     demo_ett,
     fetch,
     resolve_dataset,
+    resolve_panel,
 )
 from forecasting.data.time_features import n_time_features, time_features
 from forecasting.data.windows import WindowDataset
@@ -17,17 +26,24 @@ from forecasting.data.windows import WindowDataset
 __all__ = [
     "DATASETS",
     "ETT_COLUMNS",
+    "STALLION_SCHEMA",
+    "TIME_IDX",
     "DatasetUnavailableError",
+    "PanelFrame",
+    "PanelSchema",
     "SeriesFrame",
     "StandardScaler",
     "WindowDataset",
     "demo_ett",
+    "demo_panel",
     "fetch",
     "load_csv_series",
     "load_ett",
-    "load_stallion",
+    "load_panel",
     "n_time_features",
     "resolve_dataset",
+    "resolve_panel",
     "split_bounds",
+    "stallion",
     "time_features",
 ]

@@ -24,6 +24,14 @@ import pandas as pd
 
 from forecasting import __version__
 from forecasting.data.ett import ETT_COLUMNS, ETT_FREQ, is_ett_file, load_ett
+from forecasting.data.panel import (
+    PanelFrame,
+    PanelSchema,
+    check_panel_lengths,
+    demo_panel,
+    load_panel,
+    stallion,
+)
 from forecasting.data.series import SeriesFrame, load_csv_series
 from forecasting.errors import ConfigError, DataValidationError, ForecastingError
 
@@ -260,7 +268,7 @@ def resolve_dataset(
         return _with_roles(series, targets, covariates)
     if dataset in DATASETS:
         raise ConfigError(
-            f"{dataset!r} is a panel data set, not a single series; use load_stallion(fetch(...))"
+            f"{dataset!r} is a panel data set, not a single series; train on it with --model tft"
         )
     raise ConfigError(
         f"Unknown data set {dataset!r}; expected 'ETTh1' or {DEMO!r}, or a file with --data PATH"
@@ -275,3 +283,47 @@ def _with_roles(
     covariates = list(covariates)
     chosen = list(targets) if targets is not None else series.columns
     return series.with_roles([c for c in chosen if c not in covariates], covariates)
+
+
+def resolve_panel(
+    dataset: str, data: str | Path | None, schema: PanelSchema | None, *, min_length: int
+) -> PanelFrame:
+    """The panel a TFT run should use: ``data`` with ``schema``, else Stallion or the demo.
+
+    A local file needs its column roles, except a Stallion file (``dataset == "stallion"``),
+    whose roles and features are the tutorial's. Stallion that cannot be downloaded falls back to
+    :func:`demo_panel` with a warning, as :func:`resolve_dataset` does for ETTh1.
+    """
+    if data:
+        if schema is not None:
+            return load_panel(data, schema, min_length=min_length)
+        if dataset == "stallion":
+            return stallion(data, min_length=min_length)
+        raise ConfigError(
+            f"--data {data}: the column roles of a panel file are needed; pass at least "
+            "--group-columns (the series id columns) and --target, plus --time-column and the "
+            "covariate flags as needed, or --dataset stallion for a Stallion file"
+        )
+    if schema is not None:
+        log.warning("Column roles apply to --data files only; ignoring them for %r", dataset)
+    if dataset == DEMO:
+        panel = demo_panel()
+    elif dataset == "stallion":
+        try:
+            return stallion(fetch(dataset), min_length=min_length)
+        except DatasetUnavailableError as error:
+            log.warning("%s", error)
+            log.warning(
+                "Falling back to the synthetic demo panel: every output of this run is "
+                "synthetic and is NOT a Stallion result"
+            )
+            panel = demo_panel()
+    else:
+        raise ConfigError(
+            f"Unknown panel data set {dataset!r}; expected 'stallion' or {DEMO!r}, or a file "
+            "with --data PATH"
+        )
+    check_panel_lengths(
+        panel.frame, panel.schema.group_columns, min_length=min_length, source=panel.source
+    )
+    return panel

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from forecasting import artifact
-from forecasting.channels import read_channel
+from forecasting.channels import Channel, read_channel
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.windows import WindowDataset
 from forecasting.errors import DataValidationError
@@ -32,6 +32,12 @@ from forecasting.steps.arguments import add_option, run_step
 log = logging.getLogger("forecasting.evaluate")
 
 EVALUATION_FILE = "evaluation.json"
+INTERPRETATION_FILE = "interpretation.json"  # TFT: variable importances, encoder attention
+FORECASTS_FILE = "forecasts.csv"  # TFT: p10/p50/p90 beside the actuals of the test horizon
+
+
+def _summary(report: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v['value']:.4f}" for k, v in report["regression_metrics"].items())
 
 
 def _processing_default(path: str, local: str) -> str:
@@ -99,11 +105,38 @@ def evaluation_report(
     }
 
 
+def evaluate_tft(model: torch.nn.Module, config: dict[str, Any], test: Channel, output: Path):
+    """TFT: quantile metrics in evaluation.json, plus interpretation and forecasts beside it."""
+    from forecasting.models.tft.evaluation import evaluate_split, save_figures
+
+    if (
+        test.preprocessing.get("dataset_parameters")
+        != config["preprocessing"]["dataset_parameters"]
+    ):
+        raise DataValidationError(
+            f"{test.path} was preprocessed differently from the data the model was trained on "
+            "(the fitted encoders and normalizer differ)"
+        )
+    result = evaluate_split(model, test.frame, config["preprocessing"])
+    output.mkdir(parents=True, exist_ok=True)
+    result.forecasts.to_csv(output / FORECASTS_FILE, index=False)
+    figures = save_figures(result.figures, output)
+    interpretation = {**result.interpretation, "figures": figures}
+    (output / INTERPRETATION_FILE).write_text(json.dumps(interpretation, indent=2) + "\n")
+    return result.report
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     model, config = artifact.load(args.model_dir)
     test = read_channel(args.test)
-    if test.preprocessing["scaler"] != config["preprocessing"]["scaler"]:
+    output = Path(args.output_dir)
+    if config["model"]["family"] == "tft":
+        report = evaluate_tft(model, config, test, output)
+        (output / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
+        log.info("test %s -> %s", _summary(report), output / EVALUATION_FILE)
+        return report
+    if test.preprocessing.get("scaler") != config["preprocessing"]["scaler"]:
         raise DataValidationError(
             f"{args.test} was preprocessed differently from the data the model in "
             f"{args.model_dir} was trained on (the fitted scalers differ)"
@@ -113,11 +146,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     torch.manual_seed(args.seed)  # ProbSparse samples keys even in eval mode
     prediction, truth = predict_windows(model, windows, args.batch_size)
     report = evaluation_report(prediction, truth, config["preprocessing"])
-    output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     (output / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    summary = ", ".join(f"{k} {v['value']:.4f}" for k, v in report["regression_metrics"].items())
-    log.info("test %s (%d windows) -> %s", summary, len(windows), output / EVALUATION_FILE)
+    log.info("test %s (%d windows) -> %s", _summary(report), len(windows), output / EVALUATION_FILE)
     return report
 
 

@@ -17,14 +17,25 @@ import pandas as pd
 
 from forecasting.channels import SPLITS, write_channel
 from forecasting.data.ett import split_bounds
+from forecasting.data.panel import PanelSchema
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame
-from forecasting.data.sources import resolve_dataset
+from forecasting.data.sources import resolve_dataset, resolve_panel
 from forecasting.data.time_features import n_time_features
+from forecasting.errors import ConfigError
+from forecasting.models.tft.dataset import PROTOCOLS, prepare_panel
 from forecasting.steps.arguments import add_option, run_step
 
 log = logging.getLogger("forecasting.preprocess")
 
+PANEL_ROLES = (
+    "static_categoricals",
+    "static_reals",
+    "known_categoricals",
+    "known_reals",
+    "unknown_categoricals",
+    "unknown_reals",
+)
 PROCESSING_INPUT = Path("/opt/ml/processing/input/data")
 PROCESSING_OUTPUT = Path("/opt/ml/processing/output")
 
@@ -82,15 +93,31 @@ def write_prepared(prepared: PreparedData, output_dir: Path) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = str(PROCESSING_INPUT) if PROCESSING_INPUT.exists() else None
-    add_option(parser, "dataset", default="ETTh1", help="ETTh1 (downloaded and cached) or demo")
-    add_option(parser, "data", default=default_data, help="a local CSV used as is")
-    add_option(parser, "time-column", default="date", help="timestamp column of a user CSV")
-    add_option(parser, "targets", default=None, help="comma-separated target columns")
-    add_option(parser, "covariates", default="", help="comma-separated covariate columns")
+    add_option(parser, "model", default="informer", choices=["informer", "tft"])
+    add_option(
+        parser, "dataset", help="informer: ETTh1 (default) or demo; tft: stallion (default) or demo"
+    )
+    add_option(parser, "data", default=default_data, help="a local CSV (or Parquet) used as is")
+    add_option(parser, "time-column", default="date", help="timestamp column of a user file")
+    add_option(parser, "targets", default=None, help="comma-separated target columns (tft: one)")
+    add_option(parser, "covariates", default="", help="informer: comma-separated covariates")
     add_option(parser, "freq", default=None, help="pandas frequency; inferred when omitted")
-    add_option(parser, "seq-len", type=int, default=96, help="context rows kept before val/test")
-    add_option(parser, "pred-len", type=int, default=24, help="horizon, to check series length")
-    add_option(parser, "split", default="auto", choices=["auto", "ett_hour", "ett_minute", "ratio"])
+    add_option(parser, "seq-len", type=int, help="encoder length (informer 96, tft 24)")
+    add_option(parser, "pred-len", type=int, help="horizon (informer 24, tft 6)")
+    add_option(
+        parser,
+        "split",
+        default="auto",
+        choices=["auto", "ett_hour", "ett_minute", "ratio", *PROTOCOLS],
+        help="auto: ETT borders for ETT files, else 70/10/20; panels: holdout",
+    )
+    panel = parser.add_argument_group(
+        "panel column roles for --model tft with --data (comma lists)"
+    )
+    add_option(panel, "group-columns", help="series id column(s)")
+    for role in PANEL_ROLES:
+        add_option(panel, role.replace("_", "-"), default="")
+    add_option(panel, "min-encoder-length", type=int, help="shortest encoder (seq-len / 2)")
     default_out = str(PROCESSING_OUTPUT) if PROCESSING_OUTPUT.parent.exists() else "data"
     add_option(parser, "output-dir", default=default_out)
     return parser.parse_args(argv)
@@ -100,14 +127,58 @@ def _names(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
+def panel_schema(args: argparse.Namespace) -> PanelSchema | None:
+    if not args.group_columns:
+        return None
+    targets = _names(args.targets) or []
+    if len(targets) != 1:
+        raise ConfigError(f"--model tft takes one target column, got --targets {args.targets!r}")
+    return PanelSchema(
+        group_columns=tuple(_names(args.group_columns) or ()),
+        time_column=args.time_column,
+        target=targets[0],
+        freq=args.freq,
+        **{role: tuple(_names(getattr(args, role)) or ()) for role in PANEL_ROLES},
+    )
+
+
+def prepare_tft(args: argparse.Namespace) -> PreparedData:
+    seq_len, pred_len = args.seq_len or 24, args.pred_len or 6
+    min_encoder = args.min_encoder_length or max(1, seq_len // 2)
+    panel = resolve_panel(
+        args.dataset or "stallion",
+        args.data,
+        panel_schema(args),
+        min_length=min_encoder + pred_len,
+    )
+    splits, preprocessing = prepare_panel(
+        panel,
+        max_encoder_length=seq_len,
+        min_encoder_length=min_encoder,
+        horizon=pred_len,
+        protocol="holdout" if args.split == "auto" else args.split,
+    )
+    return PreparedData(splits=splits, preprocessing=preprocessing)
+
+
 def main(argv: Sequence[str] | None = None) -> PreparedData:
     args = parse_args(argv)
     data = args.data
     if data and Path(data).is_dir():  # a Processing input is a folder: take its single file
         files = sorted(p for p in Path(data).iterdir() if p.suffix in {".csv", ".parquet"})
-        data = str(files[0]) if len(files) == 1 else data
+        data = args.data = str(files[0]) if len(files) == 1 else data
+    if args.model == "tft":
+        if args.split not in ("auto", *PROTOCOLS):
+            raise ConfigError(f"--split {args.split} is for single series; use one of {PROTOCOLS}")
+        prepared = prepare_tft(args)
+        write_prepared(prepared, Path(args.output_dir))
+        log.info("wrote train/validation/test panels to %s", args.output_dir)
+        return prepared
+    if args.split in PROTOCOLS:
+        raise ConfigError(f"--split {args.split} is for panels (--model tft)")
+    args.seq_len, args.pred_len = args.seq_len or 96, args.pred_len or 24
     series = resolve_dataset(
-        args.dataset,
+        args.dataset or "ETTh1",
         data,
         time_column=args.time_column,
         targets=_names(args.targets),

@@ -37,6 +37,8 @@ from forecasting.distributed import (
 )
 from forecasting.errors import ConfigError
 from forecasting.models.forecaster import InformerForecaster
+from forecasting.models.tft import training as tft_training
+from forecasting.models.training_setup import TrainingSetup
 from forecasting.steps.arguments import (
     add_option,
     env_path,
@@ -62,6 +64,16 @@ PAPER_ARGUMENTS = (
 )  # fmt: skip
 
 
+TFT_DEFAULTS = {"hidden_size": 16, "attention_head_size": 2, "hidden_continuous_size": 8}
+# Shared flags whose good values differ by family (the TFT's are the Stallion tutorial's).
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "informer": {"batch_size": 32, "learning_rate": 1e-3, "gradient_clip": None,
+                 "max_epochs": 10, "patience": 3, "limit_train_batches": 0},
+    "tft": {"batch_size": 128, "learning_rate": 0.03, "gradient_clip": 0.1,
+            "max_epochs": 30, "patience": 10, "limit_train_batches": 0},
+}  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     paths = p.add_argument_group("paths (SageMaker sets these through SM_* variables)")
@@ -71,11 +83,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_option(paths, "output-data-dir", default=env_path("SM_OUTPUT_DATA_DIR", "output"))
     add_option(paths, "checkpoint-dir", default=sagemaker_checkpoint_dir())
 
+    add_option(p, "model", default="informer", choices=["informer", "tft"], help="model family")
     model = p.add_argument_group(
-        "model (Informer). Defaults: our small configuration, tuned on ETTh1's validation split; "
+        "Informer. Defaults: our small configuration, tuned on ETTh1's validation split; "
         f"the paper's is {' '.join(PAPER_ARGUMENTS)}"
     )
-    add_option(model, "model", default="informer", choices=["informer"])
     add_option(model, "seq-len", type=int, default=96, help="encoder input length")
     add_option(model, "label-len", type=int, default=48, help="decoder start-token length")
     add_option(model, "pred-len", type=int, default=24, help="forecast horizon")
@@ -85,20 +97,36 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_option(model, "d-layers", type=int, default=1)
     add_option(model, "d-ff", type=int, default=128)
     add_option(model, "factor", type=int, default=5, help="ProbSparse sampling factor c")
-    add_option(model, "dropout", type=float, default=0.1)
     add_option(model, "attention", default="full", choices=["prob", "full"])
     add_option(model, "activation", default="gelu", choices=["gelu", "relu"])
     add_option(model, "distil", type=str2bool, default=True, help="self-attention distilling")
     add_option(model, "mix", type=str2bool, default=True, help="mix heads in decoder attention")
     add_option(model, "revin", type=str2bool, default=True, help="reversible instance norm")
 
-    fit = p.add_argument_group("training")
-    add_option(fit, "batch-size", type=int, default=32, help="global batch, split across ranks")
-    add_option(fit, "learning-rate", type=float, default=1e-3)
-    add_option(fit, "lr-decay", type=float, default=0.8, help="lr factor per epoch (paper: 0.5)")
-    add_option(fit, "max-epochs", type=int, default=10)
-    add_option(fit, "patience", type=int, default=3, help="early-stopping patience in epochs")
-    add_option(fit, "limit-train-batches", type=int, default=0, help="0 = every batch")
+    tft = p.add_argument_group(
+        "Temporal Fusion Transformer (encoder length and horizon come from preprocess)"
+    )
+    add_option(tft, "hidden-size", type=int, default=TFT_DEFAULTS["hidden_size"])
+    add_option(tft, "attention-head-size", type=int, default=TFT_DEFAULTS["attention_head_size"])
+    add_option(
+        tft, "hidden-continuous-size", type=int, default=TFT_DEFAULTS["hidden_continuous_size"]
+    )
+    add_option(tft, "lstm-layers", type=int, default=1)
+    add_option(tft, "reduce-on-plateau-patience", type=int, default=4, help="epochs, then lr/10")
+    add_option(
+        tft, "fast-data", type=str2bool, default=True,
+        help="materialise windows once (false: pytorch-forecasting's per-sample loader)",
+    )  # fmt: skip
+
+    fit = p.add_argument_group("training (family defaults: informer / tft)")
+    add_option(fit, "dropout", type=float, default=0.1)
+    add_option(fit, "batch-size", type=int, help="global batch, split across ranks (32 / 128)")
+    add_option(fit, "learning-rate", type=float, help="(1e-3 / 0.03)")
+    add_option(fit, "lr-decay", type=float, default=0.8, help="Informer: lr factor per epoch")
+    add_option(fit, "gradient-clip", type=float, help="gradient norm clip (none / 0.1)")
+    add_option(fit, "max-epochs", type=int, help="(10 / 30)")
+    add_option(fit, "patience", type=int, help="early-stopping patience in epochs (3 / 10)")
+    add_option(fit, "limit-train-batches", type=int, help="batches per epoch; 0 = all (0 / 0)")
     add_option(fit, "limit-val-batches", type=int, default=0, help="0 = every batch")
     add_option(fit, "precision", default="32", choices=["32", "bf16-mixed", "16-mixed"])
     add_option(fit, "seed", type=int, default=2021)
@@ -108,7 +136,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_option(dist, "processes-per-host", type=int, default=0, help="0 = one per GPU, else 1")
     add_option(dist, "backend", default="auto", choices=["auto", "gloo", "nccl", "smddp"])
     add_option(dist, "threads-per-process", type=int, default=0, help="0 = cores / processes")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name, value in FAMILY_DEFAULTS[args.model].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
 
 
 def model_hparams(args: argparse.Namespace, channel: Channel) -> dict[str, Any]:
@@ -137,6 +169,42 @@ def model_hparams(args: argparse.Namespace, channel: Channel) -> dict[str, Any]:
     }
 
 
+def check_channels(args: argparse.Namespace, train: Channel, validation: Channel) -> None:
+    family = train.preprocessing.get("model", "informer")
+    if family != args.model:
+        raise ConfigError(
+            f"{args.train} was preprocessed for the {family} (preprocess --model {family}); "
+            f"train with --model {family} or rerun preprocess with --model {args.model}"
+        )
+    key = "dataset_parameters" if family == "tft" else "scaler"
+    if train.preprocessing[key] != validation.preprocessing[key]:
+        raise ConfigError(f"{args.train} and {args.validation} come from different preprocess runs")
+
+
+def informer_setup(
+    args: argparse.Namespace, train: Channel, validation: Channel, per_rank_batch: int
+) -> TrainingSetup:
+    hparams = model_hparams(args, train)
+    windows = {
+        name: channel.windows(args.seq_len, args.label_len, args.pred_len)
+        for name, channel in (("train", train), ("validation", validation))
+    }
+    module = InformerForecaster(**hparams, learning_rate=args.learning_rate, lr_decay=args.lr_decay)
+    loaders = {
+        name: DataLoader(ds, batch_size=per_rank_batch, shuffle=name == "train", drop_last=False)
+        for name, ds in windows.items()
+    }
+    return TrainingSetup(
+        module=module,
+        train_loader=loaders["train"],
+        val_loader=loaders["validation"],
+        hparams=hparams,
+        model_config={"family": "informer", "hparams": hparams},
+        network=module.model,
+        train_windows=len(windows["train"]),
+    )
+
+
 def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
     if args.label_len > args.seq_len:
         raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
@@ -149,8 +217,13 @@ def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
             f"world size {spec.world_size} ({spec.num_nodes} hosts x {spec.devices_per_node} "
             "processes)"
         )
-    if args.d_model % args.n_heads:
+    if args.model == "informer" and args.d_model % args.n_heads:
         raise ConfigError(f"d_model {args.d_model} must be divisible by n_heads {args.n_heads}")
+    if args.model == "tft" and args.hidden_size % args.attention_head_size:
+        raise ConfigError(
+            f"hidden_size {args.hidden_size} must be divisible by attention_head_size "
+            f"{args.attention_head_size}"
+        )
 
 
 class EpochSummary(Callback):
@@ -233,7 +306,11 @@ def gather_rank_states(trainer: pl.Trainer, module: torch.nn.Module) -> list[dic
 
 
 def build_trainer(
-    args: argparse.Namespace, spec: ClusterSpec, has_cuda: bool, batches_per_epoch: int
+    args: argparse.Namespace,
+    spec: ClusterSpec,
+    has_cuda: bool,
+    batches_per_epoch: int,
+    gradient_clip: float | None = None,
 ) -> pl.Trainer:
     checkpoint = ModelCheckpoint(
         dirpath=args.checkpoint_dir,
@@ -258,6 +335,7 @@ def build_trainer(
         precision=args.precision,
         max_epochs=args.max_epochs,
         limit_train_batches=args.limit_train_batches or None,
+        gradient_clip_val=gradient_clip,
         limit_val_batches=args.limit_val_batches or None,
         callbacks=[
             checkpoint,
@@ -287,27 +365,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(threads)
 
     train, validation = read_channel(args.train), read_channel(args.validation)
-    if train.preprocessing["scaler"] != validation.preprocessing["scaler"]:
-        raise ConfigError(f"{args.train} and {args.validation} come from different preprocess runs")
-    hparams = model_hparams(args, train)
-    windows = {
-        name: channel.windows(args.seq_len, args.label_len, args.pred_len)
-        for name, channel in (("train", train), ("validation", validation))
-    }
+    check_channels(args, train, validation)
     pl.seed_everything(args.seed, workers=True, verbose=False)
-    module = InformerForecaster(**hparams, learning_rate=args.learning_rate, lr_decay=args.lr_decay)
     per_rank_batch = args.batch_size // spec.world_size
-    loaders = {
-        name: DataLoader(ds, batch_size=per_rank_batch, shuffle=name == "train", drop_last=False)
-        for name, ds in windows.items()
-    }
-    trainer = build_trainer(args, spec, has_cuda, len(loaders["train"]))
+    if args.model == "tft":
+        setup = tft_training.setup(args, train, validation, per_rank_batch)
+    else:
+        setup = informer_setup(args, train, validation, per_rank_batch)
+    module, hparams = setup.module, setup.hparams
+    trainer = build_trainer(args, spec, has_cuda, len(setup.train_loader), setup.gradient_clip)
     timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
     resume = resumable_checkpoint(args.checkpoint_dir, hparams)
     if resume and trainer.is_global_zero:
         log.info("resuming from %s", resume)
     started = time.perf_counter()
-    trainer.fit(module, loaders["train"], loaders["validation"], ckpt_path=resume)
+    trainer.fit(module, setup.train_loader, setup.val_loader, ckpt_path=resume)
     fit_seconds = time.perf_counter() - started
 
     ranks = gather_rank_states(trainer, module)
@@ -316,7 +388,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "epochs_completed": trainer.current_epoch,
         "global_steps": trainer.global_step,
         "fit_seconds": round(fit_seconds, 3),
-        "train_windows": len(windows["train"]),
+        "model": args.model,
+        "train_windows": setup.train_windows,
         "train_windows_per_second": [round(w, 2) for w in timing.windows_per_second],
         "world_size": spec.world_size,
         "num_nodes": spec.num_nodes,
@@ -326,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "best_checkpoint": trainer.checkpoint_callback.best_model_path,
         "best_val_loss": float(trainer.checkpoint_callback.best_model_score or float("nan")),
         "ranks": ranks,
+        **setup.summary,
     }
     if trainer.is_global_zero:
         best = trainer.checkpoint_callback.best_model_path
@@ -334,8 +408,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             module.load_state_dict(state)
         artifact.save(
             Path(args.model_dir),
-            model=module.model,
-            model_config={"family": "informer", "hparams": hparams},
+            model=setup.network,
+            model_config=setup.model_config,
             preprocessing=train.preprocessing,
             training=summary,
         )

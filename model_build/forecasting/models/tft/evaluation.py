@@ -1,0 +1,140 @@
+"""Scoring a trained TFT on a split: quantile forecasts, metrics and interpretation.
+
+Everything here is computed from one forward pass over the split's windows (one per series),
+so the numbers, the forecasts file and the plots always describe the same predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from forecasting.data.panel import TIME_IDX
+from forecasting.metrics import percentage_metrics, quantile_metrics, regression_metrics
+from forecasting.models.tft.dataset import split_dataset
+from forecasting.models.tft.module import TFTForecaster
+from forecasting.models.tft.windows import MaterializedWindows
+
+BAND = (0.1, 0.5, 0.9)  # the quantiles written out: p10, p50 (the point forecast), p90
+
+
+@dataclass(frozen=True)
+class TFTEvaluation:
+    report: dict[str, Any]  # evaluation.json
+    interpretation: dict[str, Any]  # interpretation.json
+    forecasts: pd.DataFrame  # one row per series x horizon step
+    figures: dict[str, Any]  # matplotlib figures by name
+
+
+def _quantile_index(quantiles: list[float], q: float) -> int:
+    matches = [i for i, value in enumerate(quantiles) if abs(value - q) < 1e-9]
+    if not matches:
+        raise ValueError(f"the model has no {q} quantile (it has {quantiles})")
+    return matches[0]
+
+
+def _shares(values: torch.Tensor, names: list[str]) -> dict[str, float]:
+    total = float(values.sum()) or 1.0
+    shares = {name: float(v) / total for name, v in zip(names, values.tolist(), strict=True)}
+    return dict(sorted(shares.items(), key=lambda item: -item[1]))
+
+
+@torch.no_grad()
+def evaluate_split(
+    model: TFTForecaster, frame: pd.DataFrame, preprocessing: dict[str, Any], split: str = "test"
+) -> TFTEvaluation:
+    dataset = split_dataset(frame, preprocessing, split)
+    windows = MaterializedWindows(dataset)
+    x, (truth, _) = windows.__getitems__(range(len(windows)))
+    model.eval()
+    output = model(x)
+    prediction = output["prediction"]  # [series, horizon, quantiles], in the target's units
+    quantiles = model.quantiles
+    steps = torch.arange(truth.shape[1])[None, :] < x["decoder_lengths"][:, None]
+    mask = steps.numpy()
+    band = {q: prediction[..., _quantile_index(quantiles, q)].numpy() for q in BAND}
+    true = truth.numpy()
+    point = band[0.5]
+    metrics = {
+        **regression_metrics(point[mask], true[mask]),
+        **percentage_metrics(point[mask], true[mask]),
+        **quantile_metrics(prediction.numpy()[mask], true[mask], quantiles),
+    }
+    cutoffs = preprocessing["cutoffs"]
+    report = {
+        "regression_metrics": {name: {"value": value} for name, value in metrics.items()},
+        "evaluation": {
+            "split": split,
+            "protocol": cutoffs["protocol"],
+            "scale": f"original units of {preprocessing['targets'][0]!r}",
+            "point_forecast": "p50",
+            "series": len(windows),
+            "forecast_points": int(mask.sum()),
+            "horizon": int(truth.shape[1]),
+            "targets": preprocessing["targets"],
+            "source": preprocessing["source"],
+            "synthetic": bool(preprocessing["synthetic"]),
+        },
+    }
+    forecasts = _forecast_table(dataset, x, preprocessing, true, band, mask)
+    time_column = preprocessing["time_column"]
+    stamps = frame[[TIME_IDX, time_column]].drop_duplicates(TIME_IDX)
+    forecasts = forecasts.merge(stamps, on=TIME_IDX, how="left")
+    interpretation, figures = _interpret(model, output)
+    return TFTEvaluation(report, interpretation, forecasts, figures)
+
+
+def _forecast_table(dataset, x, preprocessing, true, band, mask) -> pd.DataFrame:
+    index = dataset.x_to_index(x)  # decoded series ids and the first forecast time_idx
+    schema = preprocessing["schema"]
+    rows = []
+    for step in range(true.shape[1]):
+        part = index[schema["group_columns"]].copy()
+        part[TIME_IDX] = index[TIME_IDX].to_numpy() + step  # pytorch-forecasting's own index
+        part["horizon_step"] = step + 1
+        part["actual"] = true[:, step]
+        for q, values in band.items():
+            part[f"p{round(q * 100)}"] = values[:, step]
+        rows.append(part[mask[:, step]])
+    table = pd.concat(rows).sort_values([*schema["group_columns"], TIME_IDX], kind="stable")
+    return table.reset_index(drop=True)
+
+
+def _interpret(model: TFTForecaster, output: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    summed = model.interpret_output(output, reduction="sum")
+    positions = range(-model.hparams.max_encoder_length, 0)
+    attention = summed["attention"][: len(positions)]
+    attention = attention / attention.sum()
+    interpretation = {
+        "variable_importance": {
+            "static": _shares(summed["static_variables"], model.static_variables),
+            "encoder": _shares(summed["encoder_variables"], model.encoder_variables),
+            "decoder": _shares(summed["decoder_variables"], model.decoder_variables),
+        },
+        "encoder_attention": {
+            "description": "share of attention from the first forecast step to each encoder "
+            "step, summed over series (position -1 is the last observed step)",
+            "position": list(positions),
+            "share": [float(v) for v in attention],
+        },
+    }
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window, also on a headless job
+    return interpretation, model.plot_interpretation(summed)
+
+
+def save_figures(figures: dict[str, Any], directory: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, figure in figures.items():
+        path = directory / f"interpretation_{name}.png"
+        figure.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(figure)
+        written.append(path.name)
+    return written

@@ -1,0 +1,25 @@
+"""What the train step needs from a model family, so one entry point trains every family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+
+@dataclass
+class TrainingSetup:
+    module: pl.LightningModule
+    train_loader: DataLoader
+    val_loader: DataLoader
+    # The architecture in plain types: checkpoints carry it and resume compares it.
+    hparams: dict[str, Any]
+    # The artifact's "model" section; `network` is what its weights file holds.
+    model_config: dict[str, Any]
+    network: torch.nn.Module
+    train_windows: int
+    gradient_clip: float | None = None
+    summary: dict[str, Any] = field(default_factory=dict)  # family-specific facts for the log
