@@ -6,7 +6,8 @@ TORCH ?= torch==2.13.0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
 RUN := runs/$(shell date +%Y%m%d-%H%M%S)
-DATASET ?= ETTh1
+MODEL ?= informer
+DATASET ?= $(if $(filter tft,$(MODEL)),stallion,ETTh1)
 DATA ?=
 
 .PHONY: setup run test lint format clean
@@ -22,9 +23,10 @@ $(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements
 
 # The pipeline's steps on this machine, laid out as SageMaker lays out channels and model dirs.
 run: setup
-	$(PY) -m forecasting.steps.preprocess --dataset $(DATASET) $(if $(DATA),--data $(DATA)) \
-		--output-dir $(RUN)/data
-	$(PY) -m forecasting.steps.train --train $(RUN)/data/train --validation $(RUN)/data/validation \
+	$(PY) -m forecasting.steps.preprocess --model $(MODEL) --dataset $(DATASET) \
+		$(if $(DATA),--data $(DATA)) --output-dir $(RUN)/data
+	$(PY) -m forecasting.steps.train --model $(MODEL) \
+		--train $(RUN)/data/train --validation $(RUN)/data/validation \
 		--model-dir $(RUN)/model --output-data-dir $(RUN)/output --checkpoint-dir $(RUN)/checkpoints
 	$(PY) -m forecasting.steps.evaluate --model-dir $(RUN)/model --test $(RUN)/data/test \
 		--output-dir $(RUN)/evaluation

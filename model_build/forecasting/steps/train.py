@@ -290,9 +290,12 @@ def parameter_fingerprint(module: torch.nn.Module) -> list[float]:
     return [float(flat.sum()), float((flat * flat).sum())]
 
 
-def gather_rank_states(trainer: pl.Trainer, module: torch.nn.Module) -> list[dict[str, Any]]:
+def gather_rank_states(
+    trainer: pl.Trainer, module: torch.nn.Module, extra: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Each rank's parameter fingerprint, val_loss and shard size, for a consistency check."""
     state = {
+        **(extra or {}),
         "rank": trainer.global_rank,
         "param_fingerprint": parameter_fingerprint(module),
         "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
@@ -382,7 +385,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     trainer.fit(module, setup.train_loader, setup.val_loader, ckpt_path=resume)
     fit_seconds = time.perf_counter() - started
 
-    ranks = gather_rank_states(trainer, module)
+    # The TFT's ranks also report the digest of the encoders they loaded: all must be equal.
+    digest = {k: v for k, v in setup.summary.items() if k == "parameters_sha256"}
+    ranks = gather_rank_states(trainer, module, digest)
     summary = {
         "resumed_from": resume,
         "epochs_completed": trainer.current_epoch,

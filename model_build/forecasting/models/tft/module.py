@@ -54,6 +54,10 @@ class TFTForecaster(TemporalFusionTransformer):
             checkpoint.pop(key, None)
         checkpoint[self.CHECKPOINT_HYPER_PARAMS_KEY] = dict(self.plain_hparams)
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Nothing to restore beyond the weights: pytorch-forecasting's version reads the
+        pickled extras that `on_save_checkpoint` leaves out, and this module already holds them."""
+
     @property
     def quantiles(self) -> list[float]:
         return list(self.loss.quantiles)
