@@ -316,21 +316,6 @@ def _nominal_step(offset: BaseOffset) -> pd.Timedelta | None:
     return _fixed_step(offset)
 
 
-def _freq_of_step(step: pd.Timedelta, stamps: pd.DatetimeIndex) -> str:
-    """A frequency alias for the most common step: a month of 28-31 days is one calendar month."""
-    days = step / pd.Timedelta(days=1)
-    calendar = ((28, 31, "MS", "ME"), (89, 92, "QS", "QE"), (365, 366, "YS", "YE"))
-    for low, high, start, end in calendar:
-        if low <= days <= high:
-            if stamps.is_month_start.mean() > 0.5:
-                return start
-            if stamps.is_month_end.mean() > 0.5:
-                return end
-    if days >= 1 and days == int(days):
-        return "D" if days == 1 else f"{int(days)}D"
-    return normalize_freq(to_offset(step).freqstr)
-
-
 def _infer_freq(stamps: pd.DatetimeIndex, starts: np.ndarray, column: str, where: Location) -> str:
     """The panel's frequency: pandas' inference on all timestamps, or the most common step.
 
@@ -353,7 +338,7 @@ def _infer_freq(stamps: pd.DatetimeIndex, starts: np.ndarray, column: str, where
             f"{where.source}, column {column!r}: cannot infer the frequency, no series has two "
             "rows; expected longer series, or pass the frequency explicitly"
         )
-    return _freq_of_step(mode, union)
+    return normalize_freq(validation.freq_of_step(mode, union))
 
 
 def _step_index(

@@ -188,15 +188,20 @@ def _guess_freq(index: pd.DatetimeIndex) -> str | None:
     if steps.empty:
         return None
     mode = steps.value_counts().sort_index(kind="stable").idxmax()
-    days = mode / pd.Timedelta(days=1)
+    return freq_of_step(mode, index)
+
+
+def freq_of_step(step: pd.Timedelta, stamps: pd.DatetimeIndex) -> str:
+    """A frequency alias for a step: a month of 28-31 days is one calendar month."""
+    days = step / pd.Timedelta(days=1)
     calendar = ((28, 31, "MS", "ME"), (89, 92, "QS", "QE"), (365, 366, "YS", "YE"))
     for low, high, start, end in calendar:
         if low <= days <= high:
-            if index.is_month_start.mean() > 0.5:
+            if stamps.is_month_start.mean() > 0.5:
                 return start
-            if index.is_month_end.mean() > 0.5:
+            if stamps.is_month_end.mean() > 0.5:
                 return end
-    return _step_alias(mode)
+    return _step_alias(step)
 
 
 def check_frequency(index: pd.DatetimeIndex, freq: str | None, column: str, where: Location) -> str:

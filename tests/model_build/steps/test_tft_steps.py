@@ -25,7 +25,7 @@ from forecasting.models.tft.training import parameters_digest
 from forecasting.steps import evaluate, preprocess, train
 from forecasting.steps.arguments import run_step
 
-from .conftest import free_port, train_process
+from .conftest import free_port, train_paths, train_process
 
 SEQ_LEN, PRED_LEN = 8, 3
 TINY_TFT = [
@@ -48,16 +48,6 @@ def preprocess_demo(output: Path, *extra: str) -> Path:
          "--pred-len", str(PRED_LEN), "--output-dir", str(output), *extra]
     )  # fmt: skip
     return output
-
-
-def tft_paths(run: Path, channels: Path) -> list[str]:
-    return [
-        "--train", str(channels / "train"),
-        "--validation", str(channels / "validation"),
-        "--model-dir", str(run / "model"),
-        "--output-data-dir", str(run / "output"),
-        "--checkpoint-dir", str(run / "checkpoints"),
-    ]  # fmt: skip
 
 
 def read_summary(run: Path) -> dict:
@@ -92,7 +82,7 @@ def tft_channels(tmp_path_factory) -> Path:
 def trained(tmp_path_factory, tft_channels):
     """preprocess -> train (2 epochs) -> evaluate once; the tests below read what they wrote."""
     run = tmp_path_factory.mktemp("tft_run")
-    summary = train.main([*TINY_TFT, *tft_paths(run, tft_channels), "--max-epochs", "2"])
+    summary = train.main([*TINY_TFT, *train_paths(run, tft_channels), "--max-epochs", "2"])
     report = evaluate_run(run, tft_channels / "test")
     return run, summary, report
 
@@ -134,7 +124,7 @@ def test_a_panel_file_with_column_roles_trains_and_evaluates(tmp_path, panel_csv
     assert meta["schema"]["known_reals"] == ["time_idx", "price_regular"]
     assert meta["cutoffs"] == {"train": 26, "validation": 29, "test": 29, "protocol": "tutorial"}
     assert meta["freq"] == "MS" and meta["synthetic"] is False
-    summary = train.main([*TINY_TFT, *tft_paths(tmp_path, channels), "--max-epochs", "1"])
+    summary = train.main([*TINY_TFT, *train_paths(tmp_path, channels), "--max-epochs", "1"])
     assert summary["validation_windows"] == 6
     report = evaluate_run(tmp_path, channels / "test")
     assert report["evaluation"]["protocol"] == "tutorial"
@@ -277,7 +267,7 @@ def assert_tft_ranks_agree(summary: dict, channels: Path) -> None:
 
 @pytest.mark.ddp
 def test_two_tft_processes_on_one_host_end_in_sync(tmp_path, tft_channels):
-    args = [*TINY_TFT, *tft_paths(tmp_path, tft_channels), "--max-epochs", "2"]
+    args = [*TINY_TFT, *train_paths(tmp_path, tft_channels), "--max-epochs", "2"]
     finish(train_process([*args, "--processes-per-host", "2", "--backend", "gloo"]))
     summary = read_summary(tmp_path)
     assert (summary["world_size"], summary["num_nodes"]) == (2, 1)
@@ -291,7 +281,7 @@ def test_two_separately_started_tft_hosts_train_together(tmp_path, tft_channels)
     env["MASTER_PORT"] = str(free_port())
     hosts = [
         train_process(
-            [*TINY_TFT, *tft_paths(tmp_path / name, tft_channels), "--max-epochs", "2"],
+            [*TINY_TFT, *train_paths(tmp_path / name, tft_channels), "--max-epochs", "2"],
             SM_CURRENT_HOST=name,
             **env,
         )
@@ -310,7 +300,7 @@ def test_two_separately_started_tft_hosts_train_together(tmp_path, tft_channels)
 
 
 def test_a_stopped_run_resumes_from_its_last_checkpoint(tmp_path, tft_channels, capsys):
-    args = [*TINY_TFT, *tft_paths(tmp_path, tft_channels)]
+    args = [*TINY_TFT, *train_paths(tmp_path, tft_channels)]
     first = train.main([*args, "--max-epochs", "1"])
     last = tmp_path / "checkpoints" / "last.ckpt"
     assert first["epochs_completed"] == 1 and last.is_file()
@@ -326,7 +316,7 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(tmp_path, tft_channels, 
 
 
 def test_resuming_with_another_hidden_size_names_it(tmp_path, tft_channels, capsys):
-    args = [*TINY_TFT, *tft_paths(tmp_path, tft_channels)]
+    args = [*TINY_TFT, *train_paths(tmp_path, tft_channels)]
     train.main([*args, "--max-epochs", "1"])
     last = tmp_path / "checkpoints" / "last.ckpt"
     capsys.readouterr()
@@ -339,7 +329,7 @@ def test_resuming_with_another_hidden_size_names_it(tmp_path, tft_channels, caps
 
 
 def test_tft_training_on_informer_channels_names_the_preprocess_flag(tmp_path, channels, capsys):
-    line = step_error(capsys, train.main, [*TINY_TFT, *tft_paths(tmp_path, channels)])
+    line = step_error(capsys, train.main, [*TINY_TFT, *train_paths(tmp_path, channels)])
     assert "preprocessed for the informer (preprocess --model informer)" in line
     assert "rerun preprocess with --model tft" in line
 
@@ -347,7 +337,7 @@ def test_tft_training_on_informer_channels_names_the_preprocess_flag(tmp_path, c
 def test_informer_training_on_tft_channels_names_the_preprocess_flag(tmp_path, tft_channels):
     """Through a fresh interpreter, exactly as SageMaker runs the entry point."""
     process = train_process(
-        [*tft_paths(tmp_path, tft_channels), "--model", "informer", "--progress-bar", "false"]
+        [*train_paths(tmp_path, tft_channels), "--model", "informer", "--progress-bar", "false"]
     )
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2, output[-4000:]
@@ -432,7 +422,7 @@ def test_a_series_with_one_training_row_is_refused_or_forecast(tmp_path):
     except (ConfigError, DataValidationError) as error:  # refusing it is one right answer
         assert "Agency_02" in str(error) and "SKU_03" in str(error)
         return
-    train.main([*TINY_TFT, *tft_paths(tmp_path, channels), "--max-epochs", "1"])
+    train.main([*TINY_TFT, *train_paths(tmp_path, channels), "--max-epochs", "1"])
     report = evaluate_run(tmp_path, channels / "test")
     metrics = {name: entry["value"] for name, entry in report["regression_metrics"].items()}
     assert all(math.isfinite(v) for v in metrics.values()), metrics  # forecasting it is the other
@@ -446,7 +436,7 @@ def test_the_demo_panel_too_short_for_the_encoder_is_refused(tmp_path):
 
 
 def test_hidden_size_must_divide_into_the_heads(tmp_path, tft_channels):
-    args = [*TINY_TFT, *tft_paths(tmp_path, tft_channels), "--attention-head-size", "3"]
+    args = [*TINY_TFT, *train_paths(tmp_path, tft_channels), "--attention-head-size", "3"]
     with pytest.raises(ConfigError, match="hidden_size 8 must be divisible by attention_head_size"):
         train.main(args)
 
@@ -468,7 +458,7 @@ def test_the_pytorch_forecasting_loader_trains_to_the_same_result(tmp_path, tft_
     for fast in ("true", "false"):
         run = tmp_path / fast
         summary = train.main(
-            [*TINY_TFT, *tft_paths(run, tft_channels), "--max-epochs", "1", "--fast-data", fast]
+            [*TINY_TFT, *train_paths(run, tft_channels), "--max-epochs", "1", "--fast-data", fast]
         )
         assert summary["fast_data"] is (fast == "true")
         assert summary["epochs_completed"] == 1 and summary["global_steps"] == 528 // 32
