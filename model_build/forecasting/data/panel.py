@@ -361,20 +361,28 @@ def _step_index(
 
 
 def check_panel_lengths(
-    frame: pd.DataFrame, group_columns: Sequence[str], *, min_length: int, source: str
+    frame: pd.DataFrame,
+    group_columns: Sequence[str],
+    *,
+    min_length: int,
+    source: str,
+    up_to: int | None = None,
+    why: str = "one encoder window plus the forecast horizon",
 ) -> None:
-    """Every series needs ``min_length`` rows (one encoder window plus the horizon)."""
+    """Every series needs ``min_length`` rows, counting only ``time_idx <= up_to`` if given."""
     if min_length <= 0 or frame.empty:
         return
-    sizes = frame.groupby(list(group_columns), sort=True, observed=True).size()
+    counted = frame[TIME_IDX] <= up_to if up_to is not None else pd.Series(True, frame.index)
+    sizes = counted.groupby([frame[c] for c in group_columns], sort=True, observed=True).sum()
     short = sizes[sizes < min_length]
     if len(short):
         more = len(short) - 1
         others = f" ({more} more series are shorter)" if more else ""
+        where = f" up to time_idx {up_to}" if up_to is not None else ""
         raise DataValidationError(
             f"{source}: series {series_name(group_columns, short.index[0])} has "
-            f"{int(short.iloc[0])} rows; expected at least {min_length} per series "
-            f"(min_length: one encoder window plus the forecast horizon){others}"
+            f"{int(short.iloc[0])} rows{where}; expected at least {min_length} per series "
+            f"({why}){others}"
         )
 
 

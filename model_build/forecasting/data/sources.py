@@ -286,12 +286,13 @@ def _with_roles(
 
 
 def resolve_panel(
-    dataset: str, data: str | Path | None, schema: PanelSchema | None, *, min_length: int
+    dataset: str | None, data: str | Path | None, schema: PanelSchema | None, *, min_length: int
 ) -> PanelFrame:
     """The panel a TFT run should use: ``data`` with ``schema``, else Stallion or the demo.
 
     A local file needs its column roles, except a Stallion file (``dataset == "stallion"``),
-    whose roles and features are the tutorial's. Stallion that cannot be downloaded falls back to
+    whose roles and features are the tutorial's. Without ``data``, ``dataset`` defaults to
+    Stallion. Stallion that cannot be downloaded falls back to
     :func:`demo_panel` with a warning, as :func:`resolve_dataset` does for ETTh1.
     """
     if data:
@@ -301,9 +302,10 @@ def resolve_panel(
             return stallion(data, min_length=min_length)
         raise ConfigError(
             f"--data {data}: the column roles of a panel file are needed; pass at least "
-            "--group-columns (the series id columns) and --target, plus --time-column and the "
+            "--group-columns (the series id columns) and --targets, plus --time-column and the "
             "covariate flags as needed, or --dataset stallion for a Stallion file"
         )
+    dataset = dataset or "stallion"
     if schema is not None:
         log.warning("Column roles apply to --data files only; ignoring them for %r", dataset)
     if dataset == DEMO:

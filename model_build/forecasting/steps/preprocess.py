@@ -146,7 +146,7 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
     seq_len, pred_len = args.seq_len or 24, args.pred_len or 6
     min_encoder = args.min_encoder_length or max(1, seq_len // 2)
     panel = resolve_panel(
-        args.dataset or "stallion",
+        args.dataset,
         args.data,
         panel_schema(args),
         min_length=min_encoder + pred_len,

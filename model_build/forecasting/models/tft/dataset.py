@@ -15,7 +15,7 @@ import pandas as pd
 from pytorch_forecasting import TimeSeriesDataSet
 from pytorch_forecasting.data import GroupNormalizer
 
-from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema
+from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema, check_panel_lengths
 from forecasting.errors import ConfigError
 from forecasting.models.tft import codec
 
@@ -148,6 +148,17 @@ def prepare_panel(
             f"leave no training window of {min_encoder_length} encoder steps and 1 forecast "
             f"step; use more history, a shorter --min-encoder-length, or --split tutorial"
         )
+    # A series seen only after the cutoff gets no training window, and GroupNormalizer gives a
+    # single training row a NaN scale, which turns every forecast of it into NaN.
+    check_panel_lengths(
+        frame,
+        panel.schema.group_columns,
+        min_length=min_encoder_length + 1,
+        source=panel.source,
+        up_to=cutoffs.train,
+        why="a training window: --min-encoder-length steps and one forecast step before the "
+        "validation split; drop the series or lower --min-encoder-length",
+    )
     dataset = fit_dataset(
         panel,
         train_end=cutoffs.train,
