@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tarfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,35 @@ from forecasting.models.informer.model import Informer
 
 WEIGHTS_FILE = "model.pt"
 CONFIG_FILE = "config.json"
+CODE_DIR = "code"  # what the SageMaker PyTorch inference container imports and installs
 FORMAT_VERSION = 1
+# Pinned in code/requirements.txt at the versions that trained the model; torch and numpy come
+# with the container.
+INFERENCE_REQUIREMENTS = ("lightning", "pytorch-forecasting", "pandas", "pyarrow", "matplotlib")
+INFERENCE_ENTRY = """\
+# SageMaker PyTorch inference entry point, written by the train step.
+from forecasting.inference.handler import input_fn, model_fn, output_fn, predict_fn
+
+__all__ = ["input_fn", "model_fn", "output_fn", "predict_fn"]
+"""
+
+
+def write_inference_code(model_dir: Path) -> None:
+    """``code/``: the entry point, its pinned requirements and this package's source.
+
+    Shipping the source makes the artifact self-contained: the registered model package serves
+    with the exact code that trained it, and no repack step is needed.
+    """
+    code = model_dir / CODE_DIR
+    staging = model_dir / f".{CODE_DIR}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    package = Path(__file__).resolve().parent
+    shutil.copytree(package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+    (staging / "inference.py").write_text(INFERENCE_ENTRY)
+    pins = [f"{name}=={metadata.version(name)}" for name in INFERENCE_REQUIREMENTS]
+    (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
+    shutil.rmtree(code, ignore_errors=True)
+    os.replace(staging, code)
 
 
 def save(
@@ -41,6 +71,7 @@ def save(
     weights = model_dir / f".{WEIGHTS_FILE}.partial"
     torch.save(model.state_dict(), weights)
     os.replace(weights, model_dir / WEIGHTS_FILE)
+    write_inference_code(model_dir)
     config = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,

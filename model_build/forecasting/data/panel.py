@@ -449,6 +449,31 @@ def _validate(
     return PanelFrame(frame=frame, schema=replace(schema, freq=freq), source=where.source)
 
 
+def validate_panel(
+    raw: pd.DataFrame, schema: PanelSchema, where: Location, origin: pd.Timestamp
+) -> PanelFrame:
+    """Validate rows that continue a panel whose ``time_idx`` 0 was at ``origin`` (inference).
+
+    ``time_idx`` is a model input (a known real, scaled at fit time), so new rows must count
+    steps from the training data's first timestamp, not from their own.
+    """
+    panel = _validate(raw, schema, where, 0)
+    first = panel.frame[schema.time_column].min()
+    if first < origin:
+        raise DataValidationError(
+            f"{where.source}: the first timestamp {_stamp(first)} is before {_stamp(origin)}, "
+            "where the training data started; expected rows from then on"
+        )
+    shift, on_grid, _ = _step_index(pd.DatetimeIndex([first]), to_offset(panel.schema.freq), origin)
+    if not on_grid[0]:
+        raise DataValidationError(
+            f"{where.source}: timestamp {_stamp(first)} is not on the {panel.schema.freq!r} grid "
+            f"of the training data, which started at {_stamp(origin)}"
+        )
+    panel.frame[TIME_IDX] += int(shift[0])
+    return panel
+
+
 def _check_duplicates(frame: pd.DataFrame, groups: list[str], time: str, where: Location) -> None:
     """One row per series and time step, or pytorch-forecasting would mix two rows into one."""
     row = _first(frame.duplicated([*groups, time]).to_numpy())
@@ -583,6 +608,11 @@ def stallion(path: str | Path, *, min_length: int = 0) -> PanelFrame:
     ``"-"`` or their column name, grouped as ``special_days``. Roles: :data:`STALLION_SCHEMA`.
     """
     raw, where = read_table(path)
+    return _validate(stallion_features(raw, where), STALLION_SCHEMA, where, min_length)
+
+
+def stallion_features(raw: pd.DataFrame, where: Location) -> pd.DataFrame:
+    """The tutorial's features over raw Stallion rows (training files and inference requests)."""
     validation.require_columns(raw.columns, STALLION_COLUMNS, where)
     raw = raw.reset_index(drop=True)
     for column in STALLION_SCHEMA.group_columns:  # the averages below group by them
@@ -618,7 +648,7 @@ def stallion(path: str | Path, *, min_length: int = 0) -> PanelFrame:
         raw[f"avg_volume_by_{by}"] = volume.groupby([dates, raw[by]]).transform("mean")
     for name in STALLION_SPECIAL_DAYS:
         raw[name] = np.where(flags[name].to_numpy() == 1, name, "-")
-    return _validate(raw, STALLION_SCHEMA, where, min_length)
+    return raw
 
 
 # --- synthetic demo ------------------------------------------------------------------------

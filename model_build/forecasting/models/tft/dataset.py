@@ -181,6 +181,8 @@ def prepare_panel(
         "schema": panel.schema.to_dict(),
         "time_column": panel.schema.time_column,
         "freq": panel.schema.freq,
+        # time_idx 0: inference counts the steps of new rows from here (see validate_panel)
+        "time_origin": frame[panel.schema.time_column].min().isoformat(),
         "targets": [panel.schema.target],
         "cutoffs": cutoffs.to_dict(),
         "max_encoder_length": max_encoder_length,
@@ -204,3 +206,21 @@ def split_dataset(
     if cutoffs["protocol"] == "tutorial" and split == "test":
         previous = cutoffs["train"]  # the tutorial scores its validation horizon
     return from_parameters(parameters, channel_frame, predict=True, min_prediction_idx=previous + 1)
+
+
+def trained_series(encoded: dict[str, Any], group_columns: list[str]) -> set[tuple[str, ...]]:
+    """The series the model was fitted on: the groups its target normalizer has a scale for.
+
+    Any other series has no fitted scale (pytorch-forecasting would silently give it a default
+    one), so inference refuses it by name.
+    """
+    parameters = codec.decode(encoded)
+    labels = []
+    for column in group_columns:
+        classes = parameters["categorical_encoders"][f"__group_id__{column}"].classes_
+        labels.append({index: label for label, index in classes.items()})
+    index = parameters["target_normalizer"].norm_.index
+    return {
+        tuple(str(labels[i][code]) for i, code in enumerate(key if len(labels) > 1 else (key,)))
+        for key in index
+    }

@@ -30,7 +30,7 @@ class TFTEvaluation:
     figures: dict[str, Any]  # matplotlib figures by name
 
 
-def _quantile_index(quantiles: list[float], q: float) -> int:
+def quantile_index(quantiles: list[float], q: float) -> int:
     matches = [i for i, value in enumerate(quantiles) if abs(value - q) < 1e-9]
     if not matches:
         raise ValueError(f"the model has no {q} quantile (it has {quantiles})")
@@ -56,7 +56,7 @@ def evaluate_split(
     quantiles = model.quantiles
     steps = torch.arange(truth.shape[1])[None, :] < x["decoder_lengths"][:, None]
     mask = steps.numpy()
-    band = {q: prediction[..., _quantile_index(quantiles, q)].numpy() for q in BAND}
+    band = {q: prediction[..., quantile_index(quantiles, q)].numpy() for q in BAND}
     true = truth.numpy()
     point = band[0.5]
     metrics = {

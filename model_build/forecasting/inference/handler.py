@@ -1,0 +1,125 @@
+"""SageMaker PyTorch inference handlers (``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn``).
+
+The model artifact carries ``code/inference.py``, which re-exports these, ``code/requirements.txt``
+and a copy of this package, so a registered model package serves as is, with no repack step.
+
+Batch Transform settings these handlers expect (the approval Lambda and local mode use
+:data:`TRANSFORM_SETTINGS`):
+
+* ``ContentType`` ``text/csv`` (or ``application/jsonlines``), ``Accept`` the same: the history
+  of one or many series, with a header, one row per series and time step.
+* ``SplitType`` ``None``: one file is one request. Splitting by line would cut a series'
+  history apart, and every forecast needs the whole window.
+* ``BatchStrategy`` ``SingleRecord`` and ``MaxPayloadInMB`` 100 (the largest SageMaker allows):
+  a request file may be large; split big panels into several files, never inside a series.
+* ``AssembleWith`` ``None``: each ``X.csv`` gives ``X.csv.out``, one complete CSV with its header.
+
+A request either succeeds whole or fails with a message naming the series and row; nothing is
+written for a failed request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+
+from forecasting import artifact
+from forecasting.data.validation import Location
+from forecasting.errors import DataValidationError
+from forecasting.inference import payload
+
+FORECAST_COLUMNS = (
+    "series_id",
+    "target",
+    "timestamp",
+    "horizon_step",
+    "p50",
+    "p10",
+    "p90",
+    "model",
+    "model_version",
+)
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # what QuickSight parses as a date without settings
+MODEL_NAME_ENV = "FORECAST_MODEL_NAME"
+MODEL_VERSION_ENV = "FORECAST_MODEL_VERSION"  # the model package version, set on the Model
+TRANSFORM_SETTINGS = {
+    "ContentType": payload.CSV,
+    "SplitType": "None",
+    "BatchStrategy": "SingleRecord",
+    "MaxPayloadInMB": 100,
+    "AssembleWith": "None",
+    "Accept": payload.CSV,
+}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    network: torch.nn.Module
+    config: dict[str, Any]
+    name: str
+    version: str
+
+    @property
+    def family(self) -> str:
+        return self.config["model"]["family"]
+
+
+def model_fn(model_dir: str) -> LoadedModel:
+    """Load once per container: weights, config and the fitted preprocessing."""
+    network, config = artifact.load(model_dir)
+    family = config["model"]["family"]
+    return LoadedModel(
+        network,
+        config,
+        name=os.environ.get(MODEL_NAME_ENV, family),
+        version=os.environ.get(MODEL_VERSION_ENV, "unregistered"),
+    )
+
+
+def input_fn(request_body: bytes | str, request_content_type: str) -> tuple[pd.DataFrame, Location]:
+    return payload.decode(request_body, request_content_type)
+
+
+def predict_fn(input_data: tuple[pd.DataFrame, Location], model: LoadedModel) -> pd.DataFrame:
+    """Validate the whole request, then forecast every series in one forward pass."""
+    raw, where = input_data
+    if model.family == "tft":
+        from forecasting.inference import tft  # pytorch-forecasting takes seconds to import
+
+        table = tft.forecast(model.network, model.config, raw, where)
+    else:
+        from forecasting.inference import informer
+
+        table = informer.forecast(model.network, model.config, raw, where)
+        table["p10"] = table["p90"] = float("nan")  # the Informer gives a point forecast only
+    table["timestamp"] = pd.DatetimeIndex(table["timestamp"]).strftime(TIMESTAMP_FORMAT)
+    table["model"], table["model_version"] = model.name, model.version
+    return table[list(FORECAST_COLUMNS)]
+
+
+def output_fn(prediction: pd.DataFrame, accept: str) -> str:
+    kind = (accept or payload.CSV).split(";")[0].strip().lower()
+    if kind in (payload.CSV, "*/*"):
+        return prediction.to_csv(index=False, float_format="%.6g")
+    if kind == payload.JSON_LINES:
+        records = prediction.astype(object).where(prediction.notna(), None)
+        return "".join(json.dumps(r) + "\n" for r in records.to_dict(orient="records"))
+    raise DataValidationError(
+        f"accept type {accept!r} is not supported; expected {payload.CSV} or {payload.JSON_LINES}"
+    )
+
+
+def transform(body: bytes | str, model: LoadedModel, content_type: str = payload.CSV) -> str:
+    """One request end to end, as the container runs it (local mode and tests)."""
+    return output_fn(predict_fn(input_fn(body, content_type), model), content_type)
+
+
+def read_forecasts(text: str) -> pd.DataFrame:
+    """A handler's CSV output back as a table (tests, benchmarks)."""
+    return pd.read_csv(io.StringIO(text), keep_default_na=True)

@@ -1,0 +1,130 @@
+"""TFT forecasts for a request: quantiles for the horizon after each series' history.
+
+A request has the columns of the training file (raw Stallion columns for a Stallion model).
+Each series gives its history, then exactly ``horizon`` rows to forecast: the target left empty
+and the known covariates (prices, calendar) filled in, since the decoder reads them. Unknown
+covariates of those rows may be empty too. A model without known covariates may leave the
+forecast rows out; they are added.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecasting.data import validation
+from forecasting.data.panel import (
+    STALLION_COLUMNS,
+    STALLION_SCHEMA,
+    TIME_IDX,
+    PanelSchema,
+    series_name,
+    stallion_features,
+    validate_panel,
+)
+from forecasting.data.validation import Location
+from forecasting.errors import DataValidationError
+from forecasting.inference.history import check_increasing, too_short
+from forecasting.models.tft.dataset import from_parameters, schema_of, trained_series
+from forecasting.models.tft.evaluation import BAND, quantile_index
+from forecasting.models.tft.windows import MaterializedWindows
+
+PLACEHOLDER = "0"  # stands in for values the decoder never reads (target, unknown reals)
+
+
+def _needs_future_rows(schema: PanelSchema) -> bool:
+    return bool(schema.known_categoricals) or any(c != TIME_IDX for c in schema.known_reals)
+
+
+def _with_forecast_rows(
+    raw: pd.DataFrame, schema: PanelSchema, horizon: int, where: Location
+) -> pd.DataFrame:
+    """Check (or add) each series' forecast rows; fill what the decoder never reads."""
+    groups, time, target = list(schema.group_columns), schema.time_column, schema.target
+    stamps = validation.parse_timestamps(raw[time], time, where)
+    keys = raw[groups].apply(tuple, axis=1)
+    names = keys.map(lambda key: series_name(groups, key))
+    check_increasing(keys, stamps, names, where, time)
+    future = (raw[target].astype(str).str.strip() == "").to_numpy()
+    added = []
+    for rows in keys.groupby(keys, sort=False).indices.values():
+        name, n_future = names.iat[rows[0]], int(future[rows].sum())
+        if n_future == 0 and not _needs_future_rows(schema):
+            last = raw.iloc[[rows[-1]] * horizon].copy()
+            steps = pd.date_range(stamps[rows[-1]], periods=horizon + 1, freq=schema.freq)[1:]
+            last[time] = [stamp.isoformat() for stamp in steps]
+            last[target] = ""
+            added.append(last)
+            continue
+        if n_future != horizon or future[rows[: len(rows) - horizon]].any():
+            raise DataValidationError(
+                f"{where.source}: series {name} has {n_future} rows with an empty {target!r}; "
+                f"expected its last {horizon} rows (the horizon) to have an empty {target!r} "
+                "and the known covariates filled in, after its history"
+            )
+    if added:
+        raw = pd.concat([raw, *added], ignore_index=True)
+        future = np.concatenate([future, np.ones(len(raw) - len(future), dtype=bool)])
+    raw = raw.copy()
+    for column in [c for c in (target, *schema.unknown_reals) if c in raw.columns]:
+        raw.loc[future, column] = raw.loc[future, column].where(
+            raw.loc[future, column].astype(str).str.strip() != "", PLACEHOLDER
+        )
+    raw["_future"] = future
+    return raw
+
+
+@torch.no_grad()
+def forecast(
+    model: torch.nn.Module, config: dict[str, Any], raw: pd.DataFrame, where: Location
+) -> pd.DataFrame:
+    """One row per series and step: series_id, target, timestamp, horizon_step, p50, p10, p90."""
+    pre = config["preprocessing"]
+    schema, horizon = schema_of(pre), pre["horizon"]
+    is_stallion = schema.to_dict() == STALLION_SCHEMA.to_dict()
+    required = STALLION_COLUMNS if is_stallion else schema.columns()
+    validation.require_columns(raw.columns, required, where)
+    groups = list(schema.group_columns)
+    raw = _with_forecast_rows(raw, schema, horizon, where)
+    future = raw.pop("_future").to_numpy()
+    if is_stallion:
+        raw = stallion_features(raw, where)
+    history = raw.loc[~future].groupby(groups, sort=False).size()
+    for key, rows in history.items():
+        name = series_name(groups, key)
+        too_short(name, int(rows), pre["min_encoder_length"], "the minimum encoder length", where)
+    known = trained_series(pre["dataset_parameters"], groups)
+    for key in history.index:
+        labels = tuple(str(v) for v in (key if isinstance(key, tuple) else (key,)))
+        if labels not in known:
+            raise DataValidationError(
+                f"{where.source}: series {series_name(groups, key)} is not one the model was "
+                f"trained on ({len(known)} series); expected a known series, or retrain with it"
+            )
+    panel = validate_panel(raw, schema, where, pd.Timestamp(pre["time_origin"]))
+
+    dataset = from_parameters(pre["dataset_parameters"], panel.frame, predict=True)
+    windows = MaterializedWindows(dataset)
+    x, _ = windows.__getitems__(range(len(windows)))
+    model.eval()
+    prediction = model(x)["prediction"]  # [series, horizon, quantiles], in target units
+    index = dataset.x_to_index(x)
+    stamps = panel.frame.drop_duplicates(TIME_IDX).set_index(TIME_IDX)[schema.time_column]
+    parts = []
+    for step in range(horizon):
+        part = pd.DataFrame(
+            {
+                "series_id": index[groups].astype(str).agg("/".join, axis=1),
+                "target": schema.target,
+                "timestamp": stamps.reindex(index[TIME_IDX].to_numpy() + step).to_numpy(),
+                "horizon_step": step + 1,
+            }
+        )
+        for q in BAND:
+            part[f"p{round(q * 100)}"] = prediction[:, step, quantile_index(model.quantiles, q)]
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    return table.sort_values(["series_id", "horizon_step"], kind="stable", ignore_index=True)
