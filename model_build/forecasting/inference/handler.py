@@ -106,7 +106,7 @@ def predict_fn(input_data: tuple[pd.DataFrame, Location], model: LoadedModel) ->
 def output_fn(prediction: pd.DataFrame, accept: str) -> str:
     kind = (accept or payload.CSV).split(";")[0].strip().lower()
     if kind in (payload.CSV, "*/*"):
-        return prediction.to_csv(index=False, float_format="%.6g")
+        return prediction.to_csv(index=False, float_format="%.10g")
     if kind == payload.JSON_LINES:
         records = prediction.astype(object).where(prediction.notna(), None)
         return "".join(json.dumps(r) + "\n" for r in records.to_dict(orient="records"))

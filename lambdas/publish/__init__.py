@@ -1,0 +1,1 @@
+"""Publish Batch Transform forecasts as a partitioned, QuickSight-ready data set."""

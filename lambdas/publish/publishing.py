@@ -1,0 +1,665 @@
+"""Turn Batch Transform outputs into a partitioned, QuickSight-ready forecast data set.
+
+Standard library only: the same code runs in the publish Lambda (S3 in, S3 out) and in local
+mode (files in, files out); all I/O goes through a :class:`~lambdas.publish.stores.Store`, so
+everything here apart from :func:`publish` is pure.
+
+Messages for bad input follow the project's convention: where first (file, line, column), then
+the offending value and what was expected. Line numbers are the ones an editor shows: the
+header is line 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from lambdas.publish import report
+from lambdas.publish.stores import Store
+
+FORECAST_COLUMNS = (
+    "series_id",
+    "target",
+    "timestamp",
+    "horizon_step",
+    "p50",
+    "p10",
+    "p90",
+    "model",
+    "model_version",
+)
+ACTUAL_COLUMNS = ("series_id", "target", "timestamp", "value")
+# What the published CSV holds: the forecast, the truth beside it (empty while unknown) and the
+# run, so a QuickSight data set spanning several runs can still tell them apart.
+PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run")
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the inference handler's format; QuickSight parses it
+TRANSFORM_SUFFIX = ".out"
+FORECASTS_FILE = "forecasts.csv"
+REPORT_FILE = "report.html"
+
+SeriesKey = tuple[str, str]  # (series_id, target)
+
+
+class PublishError(ValueError):
+    """Input that cannot be published; the message says where and what was expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastRow:
+    """One forecast step of one series, and where it came from (for messages)."""
+
+    series_id: str
+    target: str
+    timestamp: datetime
+    horizon_step: int
+    p50: float
+    p10: float | None
+    p90: float | None
+    model: str
+    model_version: str
+    source: str
+    line: int
+
+    @property
+    def series(self) -> SeriesKey:
+        return (self.series_id, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class ActualRow:
+    """One observed value of one series: the history before a forecast and the truth after."""
+
+    series_id: str
+    target: str
+    timestamp: datetime
+    value: float
+    source: str
+    line: int
+
+    @property
+    def series(self) -> SeriesKey:
+        return (self.series_id, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedRow:
+    """A forecast row with the actual value at its timestamp, or None while it is unknown."""
+
+    forecast: ForecastRow
+    actual: float | None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What :func:`publish` wrote, in write order per kind."""
+
+    run: str
+    rows: int
+    series: int
+    csv_keys: tuple[str, ...]
+    plot_keys: tuple[str, ...]
+    report_keys: tuple[str, ...]
+    manifest_keys: tuple[str, ...]
+    manifest_uris: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types, for the Lambda's return value and logs."""
+        return {
+            "run": self.run,
+            "rows": self.rows,
+            "series": self.series,
+            "csv_keys": list(self.csv_keys),
+            "plot_keys": list(self.plot_keys),
+            "report_keys": list(self.report_keys),
+            "manifest_keys": list(self.manifest_keys),
+            "manifest_uris": list(self.manifest_uris),
+        }
+
+
+# --- parsing and validation -------------------------------------------------------------------
+
+
+def parse_forecasts(text: str | bytes, source: str) -> list[ForecastRow]:
+    """Parse one ``*.out`` file and reject anything QuickSight or the report would misread."""
+    rows = [
+        _forecast_row(fields, source, line)
+        for line, fields in _records(text, source, FORECAST_COLUMNS)
+    ]
+    check_unique_forecasts(rows)
+    return rows
+
+
+def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
+    """Parse the long actuals CSV (``series_id,target,timestamp,value``)."""
+    rows = [
+        ActualRow(
+            series_id=_required_text(fields[0], source, line, "series_id"),
+            target=_required_text(fields[1], source, line, "target"),
+            timestamp=_timestamp(fields[2], source, line, "timestamp"),
+            value=_number(fields[3], source, line, "value"),
+            source=source,
+            line=line,
+        )
+        for line, fields in _records(text, source, ACTUAL_COLUMNS)
+    ]
+    seen: dict[tuple[str, str, datetime], ActualRow] = {}
+    for row in rows:
+        key = (row.series_id, row.target, row.timestamp)
+        if key in seen:
+            raise PublishError(
+                f"{_where(source, row.line, 'timestamp')}: duplicate value "
+                f"{_format_time(row.timestamp)!r} for series {row.series_id!r}, target "
+                f"{row.target!r} (first at line {seen[key].line}); expected one value per "
+                "series_id, target and timestamp"
+            )
+        seen[key] = row
+    return rows
+
+
+def check_unique_forecasts(rows: Sequence[ForecastRow]) -> None:
+    """One forecast per model, version, series, target and timestamp, across all files.
+
+    Two rows for the same point would both land in QuickSight and double every sum.
+    """
+    seen: dict[tuple[str, str, str, str, datetime], ForecastRow] = {}
+    for row in rows:
+        key = (row.model, row.model_version, row.series_id, row.target, row.timestamp)
+        first = seen.setdefault(key, row)
+        if first is not row:
+            first_at = (
+                f"line {first.line}"
+                if first.source == row.source
+                else f"{first.source}, line {first.line}"
+            )
+            raise PublishError(
+                f"{_where(row.source, row.line, 'timestamp')}: duplicate value "
+                f"{_format_time(row.timestamp)!r} for series {row.series_id!r}, target "
+                f"{row.target!r}, model {row.model!r} version {row.model_version!r} "
+                f"(first at {first_at}); expected one row per series_id, target and timestamp"
+            )
+
+
+def _records(
+    text: str | bytes, source: str, columns: Sequence[str]
+) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank data row, after checking the header."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise PublishError(
+                f"{source}: byte {error.start} is not UTF-8; expected a UTF-8 CSV file"
+            ) from None
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not header:
+            header = next(reader, None)
+        if header is None:
+            raise PublishError(
+                f"{source}: the file is empty; expected the header {','.join(columns)!r} "
+                "and data rows"
+            )
+        _check_header([name.strip() for name in header], source, reader.line_num, columns)
+        n_rows = 0
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank lines (a trailing newline too many) carry no data
+            if len(fields) != len(columns):
+                raise PublishError(
+                    f"{source}, line {reader.line_num}: {len(fields)} fields; expected "
+                    f"{len(columns)} ({','.join(columns)})"
+                )
+            n_rows += 1
+            yield reader.line_num, fields
+    except csv.Error as error:
+        raise PublishError(
+            f"{source}, line {reader.line_num}: not valid CSV ({error}); expected "
+            "comma-separated fields with double-quoted text"
+        ) from None
+    if n_rows == 0:
+        raise PublishError(f"{source}: no data rows below the header; expected at least one")
+
+
+def _check_header(header: Sequence[str], source: str, line: int, columns: Sequence[str]) -> None:
+    if tuple(header) == tuple(columns):
+        return
+    expected = ",".join(columns)
+    for position, (found, wanted) in enumerate(zip(header, columns, strict=False), start=1):
+        if found != wanted:
+            raise PublishError(
+                f"{source}, line {line}: column {position} is {found!r}; expected {wanted!r} "
+                f"(the header must be exactly {expected!r})"
+            )
+    raise PublishError(
+        f"{source}, line {line}: the header has {len(header)} columns; expected "
+        f"{len(columns)}, exactly {expected!r}"
+    )
+
+
+def _forecast_row(fields: list[str], source: str, line: int) -> ForecastRow:
+    series_id, target, stamp, step, p50, p10, p90, model, version = fields
+    row = ForecastRow(
+        series_id=_required_text(series_id, source, line, "series_id"),
+        target=_required_text(target, source, line, "target"),
+        timestamp=_timestamp(stamp, source, line, "timestamp"),
+        horizon_step=_horizon_step(step, source, line),
+        p50=_number(p50, source, line, "p50"),
+        p10=_optional_number(p10, source, line, "p10"),
+        p90=_optional_number(p90, source, line, "p90"),
+        model=_partition_text(model, source, line, "model"),
+        model_version=_partition_text(version, source, line, "model_version"),
+        source=source,
+        line=line,
+    )
+    if (row.p10 is None) != (row.p90 is None):
+        missing = "p10" if row.p10 is None else "p90"
+        raise PublishError(
+            f"{_where(source, line, missing)}: empty while the other quantile is given; "
+            "expected both p10 and p90, or neither (a point forecast)"
+        )
+    return row
+
+
+def _where(source: str, line: int, column: str) -> str:
+    return f"{source}, line {line}, column {column!r}"
+
+
+def _required_text(value: str, source: str, line: int, column: str) -> str:
+    text = value.strip()
+    if not text:
+        raise PublishError(f"{_where(source, line, column)}: empty; expected a name")
+    return text
+
+
+def _partition_text(value: str, source: str, line: int, column: str) -> str:
+    text = _required_text(value, source, line, column)
+    problem = _partition_problem(text)
+    if problem:
+        raise PublishError(f"{_where(source, line, column)}: {text!r} {problem}")
+    return text
+
+
+def _timestamp(value: str, source: str, line: int, column: str) -> datetime:
+    text = value.strip()
+    if not text:
+        raise PublishError(
+            f"{_where(source, line, column)}: empty; expected an ISO 8601 date/time "
+            "like '2017-07-01 00:00:00'"
+        )
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise PublishError(
+            f"{_where(source, line, column)}: cannot parse timestamp {text!r}; expected an "
+            "ISO 8601 date/time like '2017-07-01 00:00:00' or '2017-07-01T00:00:00'"
+        ) from None
+    if stamp.tzinfo is not None:
+        raise PublishError(
+            f"{_where(source, line, column)}: timestamp {text!r} has a time-zone offset; "
+            "expected a local date/time without one, as the inference handler writes"
+        )
+    return stamp
+
+
+def _horizon_step(value: str, source: str, line: int) -> int:
+    text = value.strip()
+    try:
+        step = int(text)
+    except ValueError:
+        raise PublishError(
+            f"{_where(source, line, 'horizon_step')}: {text!r} is not a whole number; "
+            "expected an integer of at least 1"
+        ) from None
+    if step < 1:
+        raise PublishError(
+            f"{_where(source, line, 'horizon_step')}: {step}; expected an integer of at least 1"
+        )
+    return step
+
+
+def _number(value: str, source: str, line: int, column: str) -> float:
+    number = _optional_number(value, source, line, column, expected="a finite number")
+    if number is None:
+        raise PublishError(f"{_where(source, line, column)}: empty; expected a number")
+    return number
+
+
+def _optional_number(
+    value: str,
+    source: str,
+    line: int,
+    column: str,
+    expected: str = "a finite number or an empty cell",
+) -> float | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise PublishError(f"{_where(source, line, column)}: {text!r}; expected {expected}")
+    return number
+
+
+# --- joining, grouping and formatting ---------------------------------------------------------
+
+
+def join_actuals(rows: Sequence[ForecastRow], actuals: Sequence[ActualRow] = ()) -> list[JoinedRow]:
+    """Put the actual value beside each forecast, so forecast and truth sit side by side."""
+    known = {(row.series_id, row.target, row.timestamp): row.value for row in actuals}
+    return [JoinedRow(row, known.get((row.series_id, row.target, row.timestamp))) for row in rows]
+
+
+def group_by_model(rows: Sequence[JoinedRow]) -> dict[tuple[str, str], list[JoinedRow]]:
+    """Rows per (model, model_version), each sorted by series, target and time.
+
+    Sorting makes the published file independent of how the transform split its inputs, so
+    publishing the same outputs again writes byte-identical files.
+    """
+    groups: dict[tuple[str, str], list[JoinedRow]] = defaultdict(list)
+    for row in rows:
+        groups[(row.forecast.model, row.forecast.model_version)].append(row)
+    return {
+        key: sorted(
+            group,
+            key=lambda r: (r.forecast.series_id, r.forecast.target, r.forecast.timestamp),
+        )
+        for key, group in sorted(groups.items())
+    }
+
+
+def format_csv(rows: Sequence[JoinedRow], run: str) -> str:
+    """The published CSV: :data:`PUBLISHED_COLUMNS`, plain decimals, one timestamp format."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PUBLISHED_COLUMNS)
+    for joined in rows:
+        row = joined.forecast
+        writer.writerow(
+            (
+                row.series_id,
+                row.target,
+                _format_time(row.timestamp),
+                row.horizon_step,
+                _format_number(row.p50),
+                _format_number(row.p10),
+                _format_number(row.p90),
+                row.model,
+                row.model_version,
+                _format_number(joined.actual),
+                run,
+            )
+        )
+    return buffer.getvalue()
+
+
+def _format_time(stamp: datetime) -> str:
+    return stamp.strftime(TIMESTAMP_FORMAT)
+
+
+def _format_number(value: float | None) -> str:
+    """Shortest round-trip digits, never scientific notation (QuickSight reads it as text)."""
+    return "" if value is None else format(Decimal(repr(value)), "f")
+
+
+def top_series(
+    rows: Sequence[ForecastRow],
+    k: int = 6,
+    score: Callable[[Sequence[ForecastRow]], float] | None = None,
+) -> list[SeriesKey]:
+    """The ``k`` most important series; by default those with the largest total |p50|.
+
+    Ties are broken by name, so the same input always plots the same series.
+    """
+    by_series: dict[SeriesKey, list[ForecastRow]] = defaultdict(list)
+    for row in rows:
+        by_series[row.series].append(row)
+    measure = score or (lambda series_rows: sum(abs(r.p50) for r in series_rows))
+    ranked = sorted(by_series, key=lambda key: (-measure(by_series[key]), key))
+    return ranked[: max(k, 0)]
+
+
+# --- keys and the QuickSight manifest ---------------------------------------------------------
+
+
+def partition_key(prefix: str, model: str, version: str, run: str) -> str:
+    """``{prefix}/model={model}/version={version}/run={run}/forecasts.csv``."""
+    return _join(prefix, _partition_path(model, version, run), FORECASTS_FILE)
+
+
+def report_prefix(prefix: str, model: str, version: str, run: str) -> str:
+    """Folder of one partition's plots and report, kept apart from the CSV partitions."""
+    return _join(prefix, "reports", _partition_path(model, version, run))
+
+
+def manifest_key(prefix: str, model: str, version: str, run: str) -> str:
+    """One manifest per partition: a QuickSight data set per model, version and run."""
+    parts = _partition_path(model, version, run)
+    return _join(prefix, "manifests", f"{parts}.json")
+
+
+def quicksight_manifest(uri_prefixes: Sequence[str]) -> dict[str, Any]:
+    """A QuickSight S3 manifest that reads the published CSV files and nothing else.
+
+    Raw transform outputs (``*.out``) share no columns with the published data (no ``actual``,
+    no ``run``) and would break the data set's schema, so pointing at one is refused.
+    """
+    if not uri_prefixes:
+        raise ValueError("no URI prefixes; expected at least one published CSV location")
+    for uri in uri_prefixes:
+        if not uri:
+            raise ValueError("empty URI prefix; expected a published CSV location")
+        if uri.endswith(TRANSFORM_SUFFIX):
+            raise ValueError(
+                f"URI prefix {uri!r} is a raw transform output; expected a published CSV"
+            )
+    return {
+        "fileLocations": [{"URIPrefixes": list(uri_prefixes)}],
+        "globalUploadSettings": {
+            "format": "CSV",
+            "delimiter": ",",
+            "textqualifier": '"',
+            "containsHeader": "true",
+        },
+    }
+
+
+def check_partition_part(name: str, value: str) -> str:
+    """A partition value must not be empty nor contain ``/`` or ``=`` (Hive-style keys)."""
+    problem = _partition_problem(value)
+    if problem:
+        raise PublishError(f"{name} {value!r} {problem}")
+    return value
+
+
+def _partition_problem(value: str) -> str | None:
+    if not value:
+        return "is empty; expected a non-empty name"
+    if "/" in value or "=" in value:
+        return "contains '/' or '='; expected a name without them (it becomes part of a key)"
+    return None
+
+
+def _partition_path(model: str, version: str, run: str) -> str:
+    check_partition_part("model", model)
+    check_partition_part("model version", version)
+    check_partition_part("run", run)
+    return f"model={model}/version={version}/run={run}"
+
+
+def _join(*parts: str) -> str:
+    return "/".join(part.strip("/") for part in parts if part.strip("/"))
+
+
+def safe_file_name(name: str) -> str:
+    """Letters, digits, ``.``, ``_`` and ``-`` only, so a series id is a harmless file name."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return cleaned or "series"
+
+
+# --- orchestration ----------------------------------------------------------------------------
+
+
+def publish(
+    store: Store,
+    *,
+    transform_prefix: str,
+    output_prefix: str,
+    run: str,
+    actuals_key: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    top_k: int = 6,
+    transform_store: Store | None = None,
+    actuals_store: Store | None = None,
+) -> PublishResult:
+    """Publish every ``*.out`` under ``transform_prefix`` as CSV partitions, reports, manifests.
+
+    All inputs are read and validated before anything is written, so a bad file leaves the
+    output untouched. Manifests are written last: a QuickSight refresh that sees a manifest
+    finds its CSV complete. Keys depend only on the run, model and version, so publishing a
+    run again overwrites the same objects. ``transform_store`` and ``actuals_store`` read from
+    other locations (another bucket) and default to ``store``.
+    """
+    check_partition_part("run", run)
+    forecasts = read_transform_outputs(transform_store or store, transform_prefix)
+    actuals: list[ActualRow] = []
+    if actuals_key:
+        reader = actuals_store or store
+        actuals = parse_actuals(reader.read(actuals_key), reader.uri(actuals_key))
+    groups = group_by_model(join_actuals(forecasts, actuals))
+    for model, version in groups:
+        _partition_path(model, version, run)  # fail before the first write, not halfway
+
+    written = [
+        _write_partition(
+            store,
+            output_prefix=output_prefix,
+            run=run,
+            model=model,
+            version=version,
+            rows=rows,
+            actuals=actuals,
+            metrics=metrics or {},
+            top_k=top_k,
+        )
+        for (model, version), rows in groups.items()
+    ]
+    manifest_keys = []
+    for (model, version), (csv_key, _, _) in zip(groups, written, strict=True):
+        key = manifest_key(output_prefix, model, version, run)
+        manifest = quicksight_manifest([store.uri(csv_key)])
+        store.write(key, json.dumps(manifest, indent=2).encode(), "application/json")
+        manifest_keys.append(key)
+    return PublishResult(
+        run=run,
+        rows=len(forecasts),
+        series=len({row.series for row in forecasts}),
+        csv_keys=tuple(csv_key for csv_key, _, _ in written),
+        plot_keys=tuple(key for _, plot_keys, _ in written for key in plot_keys),
+        report_keys=tuple(report_key for _, _, report_key in written),
+        manifest_keys=tuple(manifest_keys),
+        manifest_uris=tuple(store.uri(key) for key in manifest_keys),
+    )
+
+
+def read_transform_outputs(store: Store, transform_prefix: str) -> list[ForecastRow]:
+    """Every forecast row of every ``*.out`` file in the folder, validated across files."""
+    folder = transform_prefix.strip("/")
+    folder = f"{folder}/" if folder else ""  # "job-1" must not also match "job-10/"
+    keys = [key for key in store.list(folder) if key.endswith(TRANSFORM_SUFFIX)]
+    if not keys:
+        raise PublishError(
+            f"{store.uri(folder)}: no {TRANSFORM_SUFFIX} files; expected the Batch Transform "
+            "outputs of the run"
+        )
+    forecasts: list[ForecastRow] = []
+    for key in sorted(keys):
+        forecasts.extend(parse_forecasts(store.read(key), store.uri(key)))
+    check_unique_forecasts(forecasts)
+    return forecasts
+
+
+def _write_partition(
+    store: Store,
+    *,
+    output_prefix: str,
+    run: str,
+    model: str,
+    version: str,
+    rows: Sequence[JoinedRow],
+    actuals: Sequence[ActualRow],
+    metrics: Mapping[str, Any],
+    top_k: int,
+) -> tuple[str, list[str], str]:
+    """The CSV, the plots and the report of one (model, version); returns their keys."""
+    csv_key = partition_key(output_prefix, model, version, run)
+    store.write(csv_key, format_csv(rows, run).encode(), "text/csv")
+    folder = report_prefix(output_prefix, model, version, run)
+    figures = _figures([row.forecast for row in rows], actuals, top_k)
+    plot_keys = []
+    for figure in figures:
+        plot_keys.append(f"{folder}/{figure.file_name}")
+        store.write(plot_keys[-1], figure.png, "image/png")
+    page = report.render_html(
+        run=run,
+        model=model,
+        version=version,
+        metrics=metrics,
+        accuracy=report.accuracy(
+            (row.forecast.p10, row.forecast.p50, row.forecast.p90, row.actual) for row in rows
+        ),
+        figures=figures,
+        rows=len(rows),
+        series=len({row.forecast.series for row in rows}),
+        data_uri=store.uri(csv_key),
+    )
+    report_key = f"{folder}/{REPORT_FILE}"
+    store.write(report_key, page.encode(), "text/html; charset=utf-8")
+    return csv_key, plot_keys, report_key
+
+
+def _figures(
+    rows: Sequence[ForecastRow], actuals: Sequence[ActualRow], top_k: int
+) -> list[report.Figure]:
+    """Plots of the most important series, with file names unique after sanitising."""
+    chosen = top_series(rows, top_k)
+    history: dict[SeriesKey, list[tuple[datetime, float]]] = defaultdict(list)
+    wanted = set(chosen)
+    for actual in actuals:
+        if actual.series in wanted:
+            history[actual.series].append((actual.timestamp, actual.value))
+    figures = []
+    used: set[str] = set()
+    for series_id, target in chosen:
+        series_rows = sorted(
+            (row for row in rows if row.series == (series_id, target)), key=lambda r: r.timestamp
+        )
+        base = safe_file_name(series_id if series_id == target else f"{series_id}__{target}")
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        figures.append(
+            report.plot_series(
+                series_id=series_id,
+                target=target,
+                forecast=[(r.timestamp, r.p10, r.p50, r.p90) for r in series_rows],
+                history=sorted(history[(series_id, target)]),
+                file_name=f"{name}.png",
+            )
+        )
+    return figures

@@ -1,0 +1,496 @@
+"""Publishing logic on a LocalStore: parsing, validation, CSV, keys, manifest, plots, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+import zlib
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lambdas.publish import publishing, raster, report
+from lambdas.publish.publishing import (
+    ACTUAL_COLUMNS,
+    FORECAST_COLUMNS,
+    PublishError,
+    join_actuals,
+    manifest_key,
+    parse_actuals,
+    parse_forecasts,
+    partition_key,
+    publish,
+    quicksight_manifest,
+    top_series,
+)
+from lambdas.publish.stores import LocalStore
+
+HEADER = ",".join(FORECAST_COLUMNS)
+TRANSFORM = "transform/job-1"
+
+
+def forecast_csv(rows: list[str]) -> str:
+    return "\n".join([HEADER, *rows]) + "\n"
+
+
+def tft_rows(series_id: str, base: float, steps: int = 3, version: str = "3") -> list[str]:
+    return [
+        f"{series_id},volume,2017-{step:02d}-01 00:00:00,{step},{base + step},"
+        f"{base + step - 2},{base + step + 2},tft,{version}"
+        for step in range(1, steps + 1)
+    ]
+
+
+ACTUALS = "\n".join(
+    [
+        ",".join(ACTUAL_COLUMNS),
+        *(f"Agency_01/SKU_01,volume,2016-{month:02d}-01,{90 + month}" for month in range(1, 13)),
+        "Agency_01/SKU_01,volume,2017-01-01T00:00:00,100",  # truth of step 1 only
+        "Agency_01/SKU_01,volume,2017-02-01 00:00:00,106",  # outside p10-p90 of step 2
+    ]
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    store = LocalStore(tmp_path)
+    rows = tft_rows("Agency_01/SKU_01", 100) + tft_rows("Agency_02/SKU_03", 10)
+    store.write(f"{TRANSFORM}/part-1.csv.out", forecast_csv(rows).encode(), "text/csv")
+    store.write("data/actuals.csv", ACTUALS.encode(), "text/csv")
+    return store
+
+
+def publish_run(store: LocalStore, **kwargs) -> publishing.PublishResult:
+    options = {
+        "transform_prefix": TRANSFORM,
+        "output_prefix": "forecasts",
+        "run": "job-1",
+        "actuals_key": "data/actuals.csv",
+        "metrics": {"quantile_loss": 1.25, "mae": 0.5},
+    } | kwargs
+    return publish(store, **options)
+
+
+def read_csv(store: LocalStore, key: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(store.read(key).decode())))
+
+
+# --- happy path -------------------------------------------------------------------------------
+
+
+def test_publish_writes_csv_with_actuals_beside_forecasts(store):
+    result = publish_run(store)
+
+    assert result.csv_keys == ("forecasts/model=tft/version=3/run=job-1/forecasts.csv",)
+    assert (result.rows, result.series) == (6, 2)
+    rows = read_csv(store, result.csv_keys[0])
+    assert list(rows[0]) == [*FORECAST_COLUMNS, "actual", "run"]
+    first = rows[0]
+    assert first == {
+        "series_id": "Agency_01/SKU_01",
+        "target": "volume",
+        "timestamp": "2017-01-01 00:00:00",
+        "horizon_step": "1",
+        "p50": "101.0",
+        "p10": "99.0",
+        "p90": "103.0",
+        "model": "tft",
+        "model_version": "3",
+        "actual": "100.0",  # joined although the actuals file wrote the time with a "T"
+        "run": "job-1",
+    }
+    assert [row["actual"] for row in rows] == ["100.0", "106.0", "", "", "", ""]
+    assert [row["series_id"] for row in rows] == ["Agency_01/SKU_01"] * 3 + ["Agency_02/SKU_03"] * 3
+
+
+def test_publish_writes_plots_report_and_manifest(store):
+    result = publish_run(store)
+    folder = "forecasts/reports/model=tft/version=3/run=job-1"
+
+    assert result.plot_keys == (
+        f"{folder}/Agency_01_SKU_01__volume.png",
+        f"{folder}/Agency_02_SKU_03__volume.png",
+    )
+    assert result.report_keys == (f"{folder}/report.html",)
+    assert result.manifest_keys == ("forecasts/manifests/model=tft/version=3/run=job-1.json",)
+    manifest = json.loads(store.read(result.manifest_keys[0]))
+    assert manifest["fileLocations"] == [{"URIPrefixes": [store.uri(result.csv_keys[0])]}]
+    assert all(png_size(store.read(key)) == (720, 320) for key in result.plot_keys)
+
+
+def test_manifest_is_written_last(store):
+    written: list[str] = []
+    original = store.write
+
+    def recording_write(key: str, data: bytes, content_type: str) -> None:
+        written.append(key)
+        original(key, data, content_type)
+
+    store.write = recording_write  # type: ignore[method-assign]
+    publish_run(store)
+    assert written[-1].startswith("forecasts/manifests/")
+    assert sum(key.startswith("forecasts/manifests/") for key in written) == 1
+
+
+def test_republishing_overwrites_the_same_keys(store, tmp_path):
+    first = publish_run(store)
+    contents = {key: store.read(key) for key in store.list("forecasts/")}
+    second = publish_run(store)
+
+    assert second == first
+    assert {key: store.read(key) for key in store.list("forecasts/")} == contents
+    assert not [path for path in tmp_path.rglob("*.tmp")]
+
+
+def test_each_model_version_gets_its_own_partition_and_manifest(tmp_path):
+    store = LocalStore(tmp_path)
+    informer = (
+        "OT,OT,2018-06-26 20:00:00,1,12.5,,,informer,local-1\n"
+        "OT,OT,2018-06-26T21:00:00,2,12.75,,,informer,local-1\n"
+    )
+    store.write(f"{TRANSFORM}/a.csv.out", forecast_csv(tft_rows("A", 5)).encode(), "text/csv")
+    store.write(f"{TRANSFORM}/b.csv.out", (HEADER + "\n" + informer).encode(), "text/csv")
+
+    result = publish(store, transform_prefix=TRANSFORM, output_prefix="out", run="r1")
+
+    assert result.csv_keys == (
+        "out/model=informer/version=local-1/run=r1/forecasts.csv",
+        "out/model=tft/version=3/run=r1/forecasts.csv",
+    )
+    assert len(result.manifest_keys) == 2
+    rows = read_csv(store, result.csv_keys[0])
+    assert [(row["p10"], row["p90"], row["actual"]) for row in rows] == [("", "", "")] * 2
+    html = store.read(result.report_keys[0]).decode()
+    assert "point forecast only" in html
+    assert "no actuals known yet" in html
+
+
+def test_transform_prefix_is_a_folder_not_a_string_prefix(store):
+    other = forecast_csv(tft_rows("Z", 1))
+    store.write(f"{TRANSFORM}0/x.csv.out", other.encode(), "text/csv")  # transform/job-10/
+    assert publish_run(store).series == 2
+
+
+# --- validation: each bad input names where it is and writes nothing ----------------------------
+
+GOOD = tft_rows("A", 5, steps=2)
+BAD_FORECASTS = [
+    (
+        HEADER.replace("timestamp", "time") + "\n" + GOOD[0],
+        "part.csv.out, line 1: column 3 is 'time'; expected 'timestamp'",
+    ),
+    (HEADER + ",extra\n", "line 1: the header has 10 columns; expected 9"),
+    ("", "part.csv.out: the file is empty"),
+    (HEADER + "\n\n", "part.csv.out: no data rows below the header"),
+    (
+        forecast_csv([GOOD[0], "A,volume,2017-02-01,2,abc,1,2,tft,3"]),
+        "part.csv.out, line 3, column 'p50': 'abc'; expected a finite number",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01,2,4,nan,5,tft,3"]),
+        "line 2, column 'p10': 'nan'; expected a finite number or an empty cell",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01,2,4,,5,tft,3"]),
+        "line 2, column 'p10': empty while the other quantile is given",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01,2,,1,5,tft,3"]),
+        "line 2, column 'p50': empty; expected a number",
+    ),
+    (
+        forecast_csv(["A,volume,01/02/2017,2,4,1,5,tft,3"]),
+        "line 2, column 'timestamp': cannot parse timestamp '01/02/2017'; expected an ISO 8601",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01T00:00:00+02:00,2,4,1,5,tft,3"]),
+        "line 2, column 'timestamp': timestamp '2017-02-01T00:00:00+02:00' has a time-zone",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01,0,4,1,5,tft,3"]),
+        "line 2, column 'horizon_step': 0; expected an integer of at least 1",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01,1.5,4,1,5,tft,3"]),
+        "line 2, column 'horizon_step': '1.5' is not a whole number",
+    ),
+    (
+        forecast_csv([*GOOD, "A,volume,2017-01-01T00:00:00,1,4,1,5,tft,3"]),
+        "line 4, column 'timestamp': duplicate value '2017-01-01 00:00:00' for series 'A', "
+        "target 'volume', model 'tft' version '3' (first at line 2)",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01,1,4,1,5,tft,3,extra"]),
+        "part.csv.out, line 2: 10 fields; expected 9",
+    ),
+    (
+        forecast_csv([",volume,2017-02-01,1,4,1,5,tft,3"]),
+        "line 2, column 'series_id': empty; expected a name",
+    ),
+    (
+        forecast_csv(["A,volume,2017-02-01,1,4,1,5,tft,v=3"]),
+        "line 2, column 'model_version': 'v=3' contains '/' or '='",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_FORECASTS)
+def test_bad_forecast_file_is_named_and_nothing_is_written(store, text, message):
+    key = f"{TRANSFORM}/part.csv.out"
+    store.write(key, text.encode(), "text/csv")
+    inputs = store.list("")
+
+    with pytest.raises(PublishError, match=r"part\.csv\.out") as caught:
+        publish_run(store)
+
+    assert message in str(caught.value)
+    assert store.list("") == inputs
+
+
+def test_duplicate_across_files_names_both(store):
+    again = forecast_csv(tft_rows("Agency_02/SKU_03", 10, steps=1))
+    store.write(f"{TRANSFORM}/part-2.csv.out", again.encode(), "text/csv")
+    inputs = store.list("")
+
+    with pytest.raises(PublishError, match=r"part-2\.csv\.out, line 2, column 'timestamp'") as e:
+        publish_run(store)
+    assert "first at file://" in str(e.value) and "part-1.csv.out, line 5" in str(e.value)
+    assert store.list("") == inputs
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("series_id,target,time,value\nA,v,2017-01-01,1\n", "column 3 is 'time'"),
+        ("series_id,target,timestamp,value\nA,v,2017-01-01,x\n", "line 2, column 'value': 'x'"),
+        (
+            "series_id,target,timestamp,value\nA,v,2017-01-01,1\nA,v,2017-01-01 00:00,2\n",
+            "line 3, column 'timestamp': duplicate value '2017-01-01 00:00:00'",
+        ),
+    ],
+)
+def test_bad_actuals_are_named_and_nothing_is_written(store, text, message):
+    store.write("data/actuals.csv", text.encode(), "text/csv")
+    inputs = store.list("")
+
+    with pytest.raises(PublishError, match=r"actuals\.csv") as caught:
+        publish_run(store)
+    assert message in str(caught.value)
+    assert store.list("") == inputs
+
+
+def test_no_transform_outputs_is_an_error(tmp_path):
+    store = LocalStore(tmp_path)
+    store.write(f"{TRANSFORM}/part.csv", forecast_csv(GOOD).encode(), "text/csv")
+    with pytest.raises(PublishError, match=r"job-1: no \.out files"):
+        publish(store, transform_prefix=TRANSFORM, output_prefix="out", run="r")
+    assert store.list("out") == []
+
+
+def test_bad_run_name_is_refused_before_reading(store):
+    with pytest.raises(PublishError, match="run 'a/b' contains '/'"):
+        publish_run(store, run="a/b")
+    assert store.list("forecasts") == []
+
+
+def test_parse_accepts_the_timestamp_spellings_and_a_bom():
+    text = "\ufeff" + forecast_csv(
+        [
+            "A,v,2017-07-01T00:00:00,1,1,,,informer,unregistered",
+            "A,v,2017-07-02 00:00:00,2,1,,,informer,unregistered",
+            "A,v,2017-07-03,3,1,,,informer,unregistered",
+        ]
+    )
+    rows = parse_forecasts(text.encode(), "x.out")
+    assert [row.timestamp.day for row in rows] == [1, 2, 3]
+    assert rows[0].p10 is None and rows[0].line == 2
+
+
+# --- pure pieces ------------------------------------------------------------------------------
+
+
+def test_join_leaves_unknown_actuals_empty():
+    forecasts = parse_forecasts(forecast_csv(tft_rows("A", 0, steps=2)), "f.out")
+    actuals = parse_actuals("series_id,target,timestamp,value\nA,volume,2017-02-01,7\n", "a.csv")
+    assert [row.actual for row in join_actuals(forecasts, actuals)] == [None, 7.0]
+
+
+def test_partition_keys():
+    assert partition_key("forecasts/", "tft", "3", "job") == (
+        "forecasts/model=tft/version=3/run=job/forecasts.csv"
+    )
+    assert partition_key("", "tft", "3", "job") == "model=tft/version=3/run=job/forecasts.csv"
+    assert manifest_key("f", "tft", "3", "job") == "f/manifests/model=tft/version=3/run=job.json"
+
+
+@pytest.mark.parametrize(("model", "version", "run"), [("", "3", "r"), ("t", "a/b", "r")])
+def test_partition_parts_are_checked(model, version, run):
+    with pytest.raises(PublishError, match=r"expected a (non-empty )?name"):
+        partition_key("p", model, version, run)
+
+
+def test_quicksight_manifest_has_the_fields_quicksight_requires():
+    uri = "s3://bucket/forecasts/model=tft/version=3/run=r/forecasts.csv"
+    manifest = quicksight_manifest([uri])
+    assert manifest == {
+        "fileLocations": [{"URIPrefixes": [uri]}],
+        "globalUploadSettings": {
+            "format": "CSV",
+            "delimiter": ",",
+            "textqualifier": '"',
+            "containsHeader": "true",
+        },
+    }
+    json.dumps(manifest)  # plain JSON types only
+
+
+@pytest.mark.parametrize("uris", [[], ["s3://b/transform/x.csv.out"], [""]])
+def test_quicksight_manifest_never_points_at_transform_outputs(uris):
+    with pytest.raises(ValueError, match="expected"):
+        quicksight_manifest(uris)
+
+
+def test_published_manifest_points_only_at_published_csv(store):
+    result = publish_run(store)
+    for key in result.manifest_keys:
+        prefixes = json.loads(store.read(key))["fileLocations"][0]["URIPrefixes"]
+        assert prefixes and all(p.endswith("/forecasts.csv") for p in prefixes)
+        assert not any(".out" in p or "transform" in p for p in prefixes)
+
+
+def test_top_series_ranks_by_total_absolute_p50_then_name():
+    rows = parse_forecasts(
+        forecast_csv(
+            [
+                "small,v,2017-01-01,1,1,,,m,1",
+                "neg,v,2017-01-01,1,-50,,,m,1",
+                "big,v,2017-01-01,1,30,,,m,1",
+                "big,v,2017-01-02,2,30,,,m,1",
+                "tie,v,2017-01-01,1,1,,,m,1",
+            ]
+        ),
+        "f.out",
+    )
+    assert top_series(rows, 3) == [("big", "v"), ("neg", "v"), ("small", "v")]
+    assert top_series(rows, 10, score=lambda r: -len(r))[0] == ("neg", "v")
+
+
+def test_safe_file_names_are_unique(tmp_path):
+    store = LocalStore(tmp_path)
+    rows = tft_rows("a/b", 5) + tft_rows("a b", 5)
+    store.write(f"{TRANSFORM}/x.out", forecast_csv(rows).encode(), "text/csv")
+    result = publish(store, transform_prefix=TRANSFORM, output_prefix="o", run="r")
+    names = [key.rsplit("/", 1)[1] for key in result.plot_keys]
+    assert names == ["a_b__volume.png", "a_b__volume-2.png"]
+
+
+# --- PNG and HTML -----------------------------------------------------------------------------
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Walk the chunks of a PNG, checking each CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, offset = [], 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
+        body = data[offset + 8 : offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        chunks.append((kind, body))
+        offset += 12 + length
+    return chunks
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    chunks = png_chunks(data)
+    assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
+    width, height, depth, color, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
+    assert (depth, color) == (8, 2)
+    assert len(zlib.decompress(chunks[1][1])) == height * (1 + 3 * width)
+    return width, height
+
+
+def test_png_encoder_writes_a_valid_png():
+    canvas = raster.Canvas(7, 5)
+    canvas.set(2, 3, (255, 0, 0))
+    data = canvas.to_png()
+
+    assert png_size(data) == (7, 5)
+    raw = zlib.decompress(png_chunks(data)[1][1])
+    row = raw[3 * 22 : 4 * 22]  # scanline 3: filter byte then 7 RGB pixels
+    assert row[0] == 0 and row[1 + 3 * 2 : 1 + 3 * 3] == b"\xff\x00\x00"
+
+
+def test_canvas_draws_lines_and_fills_a_band():
+    canvas = raster.Canvas(20, 20)
+    canvas.fill_between([(0, 5), (19, 5)], [(0, 15), (19, 15)], (0, 0, 255))
+    canvas.line((0, 0), (19, 19), (255, 0, 0))
+    assert canvas.get(10, 10) == (255, 0, 0)  # the line is drawn over the band
+    assert canvas.get(3, 10) == (0, 0, 255)
+    assert canvas.get(3, 2) == raster.WHITE
+    with pytest.raises(ValueError, match="expected 1200 for a 20x20"):
+        raster.encode_png(20, 20, b"")
+
+
+def test_plot_shows_band_and_median_of_a_series():
+    forecast = [(datetime(2017, 1, day), 8.0, 10.0, 12.0) for day in range(1, 11)]
+    history = [(datetime(2016, 12, day), 9.0) for day in range(1, 32)]
+    figure = report.plot_series(
+        series_id="A", target="v", forecast=forecast, history=history, file_name="A.png"
+    )
+    assert figure.has_band and figure.has_history
+    # history is cut to 3 × horizon = 30 points before the forecast: 2 to 31 December
+    assert figure.start == datetime(2016, 12, 2) and figure.end == datetime(2017, 1, 10)
+    assert png_size(figure.png) == (figure.width, figure.height)
+
+
+def test_report_contains_metrics_images_and_escapes_names(tmp_path):
+    store = LocalStore(tmp_path)
+    rows = tft_rows("<b>&co", 5)
+    store.write(f"{TRANSFORM}/x.out", forecast_csv(rows).encode(), "text/csv")
+    result = publish(
+        store,
+        transform_prefix=TRANSFORM,
+        output_prefix="o",
+        run="r",
+        metrics={"mase<1>": 0.912345, "note": "a & b"},
+    )
+    html = store.read(result.report_keys[0]).decode()
+
+    assert "<b>&co" not in html and "&lt;b&gt;&amp;co" in html
+    assert "mase&lt;1&gt;</th><td>0.9123</td>" in html
+    assert "a &amp; b" in html
+    assert '<img src="b_co__volume.png"' in html
+    assert "run r" in html and "tft" in html
+
+
+def test_report_computes_mae_and_coverage_where_actuals_are_known(store):
+    result = publish_run(store)
+    html = store.read(result.report_keys[0]).decode()
+    # step 1: p50 101 vs 100 (inside 99..103); step 2: p50 102 vs 106 (outside 100..104)
+    assert "MAE of p50 vs actual</th><td>2.5 (2 rows)" in html
+    assert "coverage (nominal 80 %)</th><td>50.0% (2 rows)" in html
+    assert "quantile_loss</th><td>1.25" in html
+
+
+# --- LocalStore -------------------------------------------------------------------------------
+
+
+def test_local_store_lists_by_prefix_and_refuses_keys_outside_the_root(tmp_path):
+    store = LocalStore(tmp_path / "root")
+    assert store.list("") == []
+    store.write("a/b/c.txt", b"1", "text/plain")
+    store.write("a/bc.txt", b"2", "text/plain")
+    store.write("a/b/c.txt", b"3", "text/plain")
+
+    assert store.list("a/b") == ["a/b/c.txt", "a/bc.txt"]
+    assert store.list("a/b/") == ["a/b/c.txt"]
+    assert store.read("a/b/c.txt") == b"3"
+    assert store.uri("a/b/c.txt") == (tmp_path / "root/a/b/c.txt").resolve().as_uri()
+    for key in ("../x", "/etc/passwd", ""):
+        with pytest.raises(ValueError, match="expected a relative path"):
+            store.write(key, b"", "text/plain")
