@@ -6,6 +6,8 @@ find the bad line in a file of thousands of series.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +16,11 @@ from forecasting.errors import DataValidationError
 
 
 def check_increasing(
-    keys: pd.Series, stamps: pd.DatetimeIndex, names: pd.Series, where: Location, column: str
+    keys: pd.Series,
+    stamps: pd.DatetimeIndex,
+    name_of: Callable[[int], str],
+    where: Location,
+    column: str,
 ) -> None:
     """Within each series (``keys``), timestamps must strictly increase in request order.
 
@@ -31,7 +37,7 @@ def check_increasing(
         ].iloc[-1]
         relation = "repeats" if order.at[row, "stamp"] == earlier else "is earlier than"
         raise DataValidationError(
-            f"{where.row(row, column)}: series {names.iat[row]}: timestamp "
+            f"{where.row(row, column)}: series {name_of(row)}: timestamp "
             f"{order.at[row, 'stamp']} {relation} {earlier} on the line before it for this "
             "series; expected increasing timestamps within each series"
         )

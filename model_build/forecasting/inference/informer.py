@@ -48,50 +48,51 @@ def forecast(
     stamps = validation.parse_timestamps(raw[time_column], time_column, where)
     values = validation.parse_numbers(raw[columns], where).to_numpy(np.float64)
     keys = raw[SERIES_ID] if SERIES_ID in raw.columns else pd.Series([""] * len(raw))
-    names = keys.map(lambda key: repr(key) if key else "(the only one)")
-    check_increasing(keys, stamps, names, where, time_column)
+
+    def name_of(row: int) -> str:
+        return repr(keys.iat[row]) if keys.iat[row] else "(the only one)"
+
+    check_increasing(keys, stamps, name_of, where, time_column)
 
     scaler = StandardScaler.from_dict(pre["scaler"])
     target_idx = [columns.index(name) for name in targets]
-    encoder, encoder_marks, start, decoder_marks, futures, ids = [], [], [], [], [], []
+    lasts, futures, ids = [], [], []
     for key, rows in keys.groupby(keys, sort=False).indices.items():
-        too_short(names.iat[rows[0]], len(rows), seq_len, "the encoder length seq_len", where)
-        _check_steps(stamps[rows], pre["freq"], names.iat[rows[0]], rows, where)
-        last = rows[-seq_len:]
-        future = pd.date_range(stamps[last[-1]], periods=pred_len + 1, freq=pre["freq"])[1:]
-        scaled = scaler.transform(values[last]).astype(np.float32)
-        encoder.append(scaled)
-        encoder_marks.append(time_features(stamps[last], pre["freq"]))
-        start.append(scaled[seq_len - label_len :, target_idx])
-        decoder_marks.append(
-            time_features(stamps[last[seq_len - label_len :]].append(future), pre["freq"])
-        )
-        futures.append(future)
+        too_short(name_of(rows[0]), len(rows), seq_len, "the encoder length seq_len", where)
+        _check_steps(stamps[rows], pre["freq"], name_of(rows[0]), rows, where)
+        lasts.append(rows[-seq_len:])
+        futures.append(pd.date_range(stamps[rows[-1]], periods=pred_len + 1, freq=pre["freq"])[1:])
         ids.append(key)
 
-    x = torch.from_numpy(np.stack(encoder))
-    y = torch.from_numpy(np.stack(start))
+    n, n_targets = len(ids), len(targets)
+    last = np.stack(lasts)  # [series, seq_len] row numbers
+    x = scaler.transform(values[last.reshape(-1)]).astype(np.float32).reshape(n, seq_len, -1)
+    start = x[:, seq_len - label_len :, target_idx]
+    known = stamps[last[:, seq_len - label_len :].reshape(-1)].to_numpy().reshape(n, label_len)
+    ahead = np.stack([future.to_numpy() for future in futures])  # [series, pred_len]
+    decoder_stamps = np.concatenate([known, ahead], axis=1).reshape(-1)
     model.eval()
     torch.manual_seed(0)  # ProbSparse samples keys even in eval mode: same request, same answer
     scaled_forecast = model(
-        x,
-        torch.from_numpy(np.stack(encoder_marks)),
-        make_decoder_input(y, label_len, pred_len),
-        torch.from_numpy(np.stack(decoder_marks)),
+        torch.from_numpy(x),
+        torch.from_numpy(
+            time_features(stamps[last.reshape(-1)], pre["freq"]).reshape(n, seq_len, -1)
+        ),
+        make_decoder_input(torch.from_numpy(np.ascontiguousarray(start)), label_len, pred_len),
+        torch.from_numpy(
+            time_features(pd.DatetimeIndex(decoder_stamps), pre["freq"]).reshape(
+                n, label_len + pred_len, -1
+            )
+        ),
     ).numpy()
     point = scaler.inverse_transform(scaled_forecast, columns=targets)  # [series, step, target]
-    parts = []
-    for i, (key, future) in enumerate(zip(ids, futures, strict=True)):
-        for t, target in enumerate(targets):
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "series_id": f"{key}/{target}" if key else target,
-                        "target": target,
-                        "timestamp": future,
-                        "horizon_step": np.arange(1, pred_len + 1),
-                        "p50": point[i, :, t],
-                    }
-                )
-            )
-    return pd.concat(parts, ignore_index=True)
+    names = [f"{key}/{target}" if key else target for key in ids for target in targets]
+    return pd.DataFrame(
+        {
+            "series_id": np.repeat(names, pred_len),
+            "target": np.tile(np.repeat(targets, pred_len), n),
+            "timestamp": np.tile(ahead, (1, n_targets)).reshape(-1),
+            "horizon_step": np.tile(np.arange(1, pred_len + 1), n * n_targets),
+            "p50": point.transpose(0, 2, 1).reshape(-1),  # series, then target, then step
+        }
+    )

@@ -35,6 +35,12 @@ from forecasting.models.tft.windows import MaterializedWindows
 PLACEHOLDER = "0"  # stands in for values the decoder never reads (target, unknown reals)
 
 
+def _joined(frame: pd.DataFrame, columns: list[str], separator: str) -> pd.Series:
+    """One text key per row from several id columns, without a slow row-wise apply."""
+    text = frame[columns].astype(str)
+    return text[columns[0]].str.cat([text[c] for c in columns[1:]], sep=separator)
+
+
 def _needs_future_rows(schema: PanelSchema) -> bool:
     return bool(schema.known_categoricals) or any(c != TIME_IDX for c in schema.known_reals)
 
@@ -45,13 +51,16 @@ def _with_forecast_rows(
     """Check (or add) each series' forecast rows; fill what the decoder never reads."""
     groups, time, target = list(schema.group_columns), schema.time_column, schema.target
     stamps = validation.parse_timestamps(raw[time], time, where)
-    keys = raw[groups].apply(tuple, axis=1)
-    names = keys.map(lambda key: series_name(groups, key))
-    check_increasing(keys, stamps, names, where, time)
+    keys = _joined(raw, groups, "\x1f")
+
+    def name_of(row: int) -> str:
+        return series_name(groups, tuple(raw[groups].iloc[row]))
+
+    check_increasing(keys, stamps, name_of, where, time)
     future = (raw[target].astype(str).str.strip() == "").to_numpy()
     added = []
     for rows in keys.groupby(keys, sort=False).indices.values():
-        name, n_future = names.iat[rows[0]], int(future[rows].sum())
+        n_future = int(future[rows].sum())
         if n_future == 0 and not _needs_future_rows(schema):
             last = raw.iloc[[rows[-1]] * horizon].copy()
             steps = pd.date_range(stamps[rows[-1]], periods=horizon + 1, freq=schema.freq)[1:]
@@ -61,7 +70,8 @@ def _with_forecast_rows(
             continue
         if n_future != horizon or future[rows[: len(rows) - horizon]].any():
             raise DataValidationError(
-                f"{where.source}: series {name} has {n_future} rows with an empty {target!r}; "
+                f"{where.source}: series {name_of(rows[0])} has {n_future} rows with an empty "
+                f"{target!r}; "
                 f"expected its last {horizon} rows (the horizon) to have an empty {target!r} "
                 "and the known covariates filled in, after its history"
             )
@@ -117,7 +127,7 @@ def forecast(
     for step in range(horizon):
         part = pd.DataFrame(
             {
-                "series_id": index[groups].astype(str).agg("/".join, axis=1),
+                "series_id": _joined(index, groups, "/"),
                 "target": schema.target,
                 "timestamp": stamps.reindex(index[TIME_IDX].to_numpy() + step).to_numpy(),
                 "horizon_step": step + 1,
