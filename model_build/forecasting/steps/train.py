@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 
 from forecasting import artifact
 from forecasting.channels import Channel, read_channel
+from forecasting.defaults import FAMILY_DEFAULTS
 from forecasting.distributed import (
     ClusterSpec,
     choose_backend,
@@ -65,15 +66,6 @@ PAPER_ARGUMENTS = (
 
 
 TFT_DEFAULTS = {"hidden_size": 16, "attention_head_size": 2, "hidden_continuous_size": 8}
-# Shared flags whose good values differ by family (the TFT's are the Stallion tutorial's).
-FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "informer": {"batch_size": 32, "learning_rate": 1e-3, "gradient_clip": None,
-                 "max_epochs": 10, "patience": 3, "limit_train_batches": 0},
-    # Full epochs at lr 0.01 beat the tutorial's 50 batches at 0.03 on Stallion's validation
-    # MAE (255-267 over 3 seeds against 269; see benchmarks/tft_stallion.py)
-    "tft": {"batch_size": 128, "learning_rate": 0.01, "gradient_clip": 0.1,
-            "max_epochs": 30, "patience": 10, "limit_train_batches": 0},
-}  # fmt: skip
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -1,0 +1,447 @@
+"""The SageMaker Pipeline definition (schema version 2020-12-01), built without AWS calls.
+
+The same settings and resources always give byte-identical JSON: no clocks, no uploads, no
+lookups beyond the SageMaker SDK's offline table of container images. CDK calls this at synth
+time with CloudFormation tokens for the role, buckets and key; the runner calls it in CodeBuild
+with real values. The steps and their folders come from :mod:`forecasting.pipeline.steps`, which
+the local runner uses too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from forecasting.defaults import FAMILY_DEFAULTS
+from forecasting.pipeline.settings import PipelineSettings
+from forecasting.pipeline.steps import (
+    EVALUATION_FILE,
+    EVALUATION_PROPERTY_FILE,
+    PROCESSING,
+    step,
+)
+
+VERSION = "2020-12-01"
+# The AWS PyTorch DLCs: 2.6.0 is the newest release with both a training and an inference image
+# in the SDK's table, and its Python 3.12 runs pandas 3 (which needs 3.11 or later).
+FRAMEWORK_VERSION = "2.6.0"
+PY_VERSION = "py312"
+CONTENT_TYPES = ["text/csv", "application/jsonlines"]
+CODE_DIR = f"{PROCESSING}/input/code"
+TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the source dir
+# Processing jobs get the source tarball as an input: unpack it, install the pinned
+# requirements, then run the step's module with the step's arguments ($0 is the module).
+PROCESSING_SCRIPT = (
+    f"set -euo pipefail; cd {CODE_DIR}; tar -xzf sourcedir.tar.gz; "
+    "pip install --quiet --disable-pip-version-check -r requirements.txt; "
+    'exec python -m "$0" "$@"'
+)
+# What CloudWatch plots: the train step prints "epoch=N ... train_loss=X ... val_loss=Y" per epoch.
+NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+METRIC_DEFINITIONS = [
+    {"Name": "train:loss", "Regex": f"train_loss={NUMBER}"},
+    {"Name": "validation:loss", "Regex": f"val_loss={NUMBER}"},
+]
+
+
+@dataclass(frozen=True)
+class Images:
+    training: str  # for the training instance type (CPU or GPU build)
+    processing: str  # CPU training image, for the processing steps
+    inference: str  # CPU inference image, for Batch Transform
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the deployment supplies: CDK tokens at synth, real values in CodeBuild."""
+
+    pipeline_name: str
+    role_arn: str
+    artifacts_bucket: str
+    code_uri: str  # s3://…/sourcedir.tar.gz
+    kms_key_id: str
+    region: str
+    model_package_group: str
+    data_uri: str  # the default input data
+    images: Images | None = None  # looked up for ``region`` when not given
+
+
+def _retrieve(region: str, instance_type: str, scope: str) -> str:
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the SDK needs one at import
+    from sagemaker.core import image_uris
+
+    return image_uris.retrieve(
+        framework="pytorch",
+        region=region,
+        version=FRAMEWORK_VERSION,
+        py_version=PY_VERSION,
+        instance_type=instance_type,
+        image_scope=scope,
+    )
+
+
+def lookup_images(settings: PipelineSettings, region: str) -> Images:
+    """The DLC URIs for ``region`` from the SageMaker SDK's table (offline)."""
+    return Images(
+        training=_retrieve(region, settings.training_instance_type, "training"),
+        processing=_retrieve(region, settings.processing_instance_type, "training"),
+        inference=_retrieve(region, settings.transform_instance_type, "inference"),
+    )
+
+
+def uses_gpu(instance_type: str) -> bool:
+    """Whether the SDK picks a GPU image for this type (any region gives the same answer)."""
+    return "-gpu-" in _retrieve("us-east-1", instance_type, "training")
+
+
+# --- expressions --------------------------------------------------------------------------
+
+
+def get(path: str) -> dict[str, str]:
+    return {"Get": path}
+
+
+def parameter(name: str) -> dict[str, str]:
+    return get(f"Parameters.{name}")
+
+
+def join(*values: Any, on: str = "") -> dict[str, Any]:
+    return {"Std:Join": {"On": on, "Values": list(values)}}
+
+
+def output_uri(step_name: str, output: str) -> dict[str, str]:
+    return get(f"Steps.{step_name}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri")
+
+
+MODEL_ARTIFACT = get("Steps.Train.ModelArtifacts.S3ModelArtifacts")
+
+
+def _execution_uri(resources: Resources, *parts: str) -> dict[str, Any]:
+    """s3://bucket/pipeline/<execution id>/<parts>: each execution keeps its own outputs."""
+    return join(
+        f"s3://{resources.artifacts_bucket}/{resources.pipeline_name}/",
+        get("Execution.PipelineExecutionId"),
+        "/" + "/".join(parts),
+    )
+
+
+def _flags(arguments: dict[str, Any]) -> list[str]:
+    flags: list[str] = []
+    for name, value in sorted(arguments.items()):
+        flags += [f"--{name.replace('_', '-')}", _text(value)]
+    return flags
+
+
+def _text(value: Any) -> str:
+    """A flag value as the step's parser reads it (booleans are true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+
+def parameters(settings: PipelineSettings, resources: Resources) -> list[dict[str, Any]]:
+    return [
+        {"Name": "InputDataUri", "Type": "String", "DefaultValue": resources.data_uri},
+        {"Name": "ModelFamily", "Type": "String", "DefaultValue": settings.model},
+        {"Name": "MaxEpochs", "Type": "Integer", "DefaultValue": _max_epochs(settings)},
+        {"Name": "TrainingInstanceType", "Type": "String",
+         "DefaultValue": settings.training_instance_type},
+        {"Name": "TrainingInstanceCount", "Type": "Integer",
+         "DefaultValue": settings.training_instance_count},
+        {"Name": "ProcessingInstanceType", "Type": "String",
+         "DefaultValue": settings.processing_instance_type},
+        {"Name": "MetricThreshold", "Type": "Float",
+         "DefaultValue": float(settings.metric_threshold)},
+        {"Name": "ModelApprovalStatus", "Type": "String",
+         "DefaultValue": settings.approval_status},
+    ]  # fmt: skip
+
+
+def _max_epochs(settings: PipelineSettings) -> int:
+    default = FAMILY_DEFAULTS[settings.model]["max_epochs"]
+    return int(settings.hyperparameters.get("max_epochs", default))
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+def _processing(
+    name: str,
+    resources: Resources,
+    images: Images,
+    settings: PipelineSettings,
+    inputs: dict[str, Any],
+    arguments: list[Any],
+) -> dict[str, Any]:
+    spec = step(name)
+    paths = dict(spec.inputs)
+    s3_inputs = [("code", resources.code_uri, CODE_DIR)] + [
+        (input_name, uri, paths[input_name]) for input_name, uri in inputs.items()
+    ]
+    return {
+        "Name": name,
+        "Type": "Processing",
+        "Arguments": {
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceType": parameter("ProcessingInstanceType"),
+                    "InstanceCount": 1,
+                    "VolumeSizeInGB": settings.volume_size_gb,
+                    "VolumeKmsKeyId": resources.kms_key_id,
+                }
+            },
+            "AppSpecification": {
+                "ImageUri": images.processing,
+                "ContainerEntrypoint": ["/bin/bash", "-c", PROCESSING_SCRIPT],
+                "ContainerArguments": [spec.module, *arguments],
+            },
+            "RoleArn": resources.role_arn,
+            "ProcessingInputs": [
+                {
+                    "InputName": input_name,
+                    "AppManaged": False,
+                    "S3Input": {
+                        "S3Uri": uri,
+                        "LocalPath": local,
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "FullyReplicated",
+                    },
+                }
+                for input_name, uri, local in s3_inputs
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": output,
+                        "AppManaged": False,
+                        "S3Output": {
+                            "S3Uri": _execution_uri(resources, name.lower(), output),
+                            "LocalPath": local,
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                    for output, local in spec.outputs
+                ],
+                "KmsKeyId": resources.kms_key_id,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+        },
+    }
+
+
+def preprocess_step(settings, resources, images) -> dict[str, Any]:
+    outputs = dict(step("Preprocess").outputs)
+    arguments = [
+        "--model", parameter("ModelFamily"),
+        "--data", dict(step("Preprocess").inputs)["data"],
+        "--output-dir", outputs["train"].rsplit("/", 1)[0],
+        *_flags(settings.preprocess_arguments),
+    ]  # fmt: skip
+    return _processing(
+        "Preprocess", resources, images, settings, {"data": parameter("InputDataUri")}, arguments
+    )
+
+
+def train_step(settings: PipelineSettings, resources: Resources, images: Images) -> dict[str, Any]:
+    hyperparameters = {
+        # script mode: the toolkit downloads and unpacks the source, installs requirements.txt
+        # and runs the program with every other hyperparameter as a --flag
+        "sagemaker_program": json.dumps(TRAIN_PROGRAM),
+        "sagemaker_submit_directory": json.dumps(resources.code_uri),
+        "sagemaker_region": json.dumps(resources.region),
+        "sagemaker_container_log_level": "20",
+        "model": parameter("ModelFamily"),
+        # hyperparameters are strings: Std:Join turns the Integer parameter into one
+        "max_epochs": join(parameter("MaxEpochs")),
+        **{k: _text(v) for k, v in sorted(settings.hyperparameters.items()) if k != "max_epochs"},
+    }
+    if uses_gpu(settings.training_instance_type):
+        # torchrun, one process per GPU on every host; on CPU types the entry point reads
+        # SM_HOSTS/SM_CURRENT_HOST instead and runs one process per host
+        hyperparameters["sagemaker_torch_distributed_enabled"] = "true"
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": settings.max_runtime_seconds}
+    if settings.use_spot:
+        stopping["MaxWaitTimeInSeconds"] = 2 * settings.max_runtime_seconds
+    channels = [
+        {
+            "ChannelName": split,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": output_uri("Preprocess", split),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+        for split, _ in step("Train").inputs
+    ]
+    return {
+        "Name": "Train",
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {
+                "TrainingImage": images.training,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": METRIC_DEFINITIONS,
+                "EnableSageMakerMetricsTimeSeries": True,
+            },
+            "HyperParameters": hyperparameters,
+            "InputDataConfig": channels,
+            "OutputDataConfig": {
+                "S3OutputPath": _execution_uri(resources, "train"),
+                "KmsKeyId": resources.kms_key_id,
+            },
+            "ResourceConfig": {
+                "InstanceType": parameter("TrainingInstanceType"),
+                "InstanceCount": parameter("TrainingInstanceCount"),
+                "VolumeSizeInGB": settings.volume_size_gb,
+                "VolumeKmsKeyId": resources.kms_key_id,
+            },
+            "RoleArn": resources.role_arn,
+            "StoppingCondition": stopping,
+            "EnableManagedSpotTraining": settings.use_spot,
+            # a spot restart or a retried execution resumes from the last checkpoint
+            "CheckpointConfig": {
+                "S3Uri": _execution_uri(resources, "checkpoints"),
+                "LocalPath": "/opt/ml/checkpoints",
+            },
+            "EnableInterContainerTrafficEncryption": True,
+        },
+    }
+
+
+def evaluate_step(settings, resources, images) -> dict[str, Any]:
+    inputs = dict(step("Evaluate").inputs)
+    definition = _processing(
+        "Evaluate",
+        resources,
+        images,
+        settings,
+        {"model": MODEL_ARTIFACT, "test": output_uri("Preprocess", "test")},
+        ["--model-dir", inputs["model"], "--test", inputs["test"],
+         "--output-dir", dict(step("Evaluate").outputs)["evaluation"]],
+    )  # fmt: skip
+    definition["PropertyFiles"] = [
+        {
+            "PropertyFileName": EVALUATION_PROPERTY_FILE,
+            "OutputName": "evaluation",
+            "FilePath": EVALUATION_FILE,
+        }
+    ]
+    return definition
+
+
+def metric_path(settings: PipelineSettings) -> str:
+    return f"regression_metrics.{settings.metric_name}.value"
+
+
+def metric_value(settings: PipelineSettings) -> dict[str, Any]:
+    return {
+        "Std:JsonGet": {
+            "PropertyFile": get(f"Steps.Evaluate.PropertyFiles.{EVALUATION_PROPERTY_FILE}"),
+            "Path": metric_path(settings),
+        }
+    }
+
+
+def register_step(settings, resources, images) -> dict[str, Any]:
+    return {
+        "Name": "Register",
+        "Type": "RegisterModel",
+        "Arguments": {
+            "ModelPackageGroupName": resources.model_package_group,
+            "ModelPackageDescription": f"{resources.pipeline_name}: gated on "
+            f"{settings.metric_name} <= threshold",
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": images.inference,
+                        "ModelDataUrl": MODEL_ARTIFACT,
+                        # the artifact carries code/inference.py: no repack step
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                            "SAGEMAKER_REGION": resources.region,
+                        },
+                    }
+                ],
+                "SupportedContentTypes": CONTENT_TYPES,
+                "SupportedResponseMIMETypes": CONTENT_TYPES,
+                "SupportedTransformInstanceTypes": [settings.transform_instance_type],
+            },
+            "ModelApprovalStatus": parameter("ModelApprovalStatus"),
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": join(output_uri("Evaluate", "evaluation"), "/" + EVALUATION_FILE),
+                    }
+                }
+            },
+            "CustomerMetadataProperties": {"model_family": settings.model},
+        },
+    }
+
+
+def condition_step(settings, resources, images) -> dict[str, Any]:
+    return {
+        "Name": "CheckMetric",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "LessThanOrEqualTo",
+                    "LeftValue": metric_value(settings),
+                    "RightValue": parameter("MetricThreshold"),
+                }
+            ],
+            "IfSteps": [register_step(settings, resources, images)],
+            "ElseSteps": [
+                {
+                    "Name": "MetricAboveThreshold",
+                    "Type": "Fail",
+                    "Arguments": {
+                        "ErrorMessage": join(
+                            f"test {settings.metric_name}",
+                            metric_value(settings),
+                            "is above the threshold",
+                            parameter("MetricThreshold"),
+                            "- the model was not registered",
+                            on=" ",
+                        )
+                    },
+                }
+            ],
+        },
+    }
+
+
+def build_definition(settings: PipelineSettings, resources: Resources) -> dict[str, Any]:
+    images = resources.images or lookup_images(settings, resources.region)
+    return {
+        "Version": VERSION,
+        "Metadata": {},
+        "Parameters": parameters(settings, resources),
+        "PipelineExperimentConfig": {
+            "ExperimentName": get("Execution.PipelineName"),
+            "TrialName": get("Execution.PipelineExecutionId"),
+        },
+        "Steps": [
+            preprocess_step(settings, resources, images),
+            train_step(settings, resources, images),
+            evaluate_step(settings, resources, images),
+            condition_step(settings, resources, images),
+        ],
+    }
+
+
+def render_definition(settings: PipelineSettings, resources: Resources) -> str:
+    """The definition as JSON; sorted keys make it byte-identical for the same inputs."""
+    return json.dumps(build_definition(settings, resources), sort_keys=True, indent=1) + "\n"

@@ -1,0 +1,110 @@
+"""What the SageMaker Pipeline is built from: checked settings, so mistakes fail at build time.
+
+A wrong instance type, a count below one, a threshold that is not a number or a metric the
+evaluate step never writes would otherwise surface as a failed execution an hour later. Instance
+types are checked against botocore's SageMaker service model, which lists every valid type.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from forecasting.errors import ConfigError
+
+FAMILIES = ("informer", "tft")
+# What evaluation.json's regression_metrics holds per family (see steps/evaluate.py); every one
+# is an error, so lower is better and the gate is "metric <= threshold".
+METRICS = {
+    "informer": ("mse", "mae", "rmse", "mape", "smape"),
+    "tft": ("mse", "mae", "rmse", "mape", "smape", "quantile_loss", "q_risk_p50", "q_risk_p90"),
+}
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+
+
+def _instance_types(shape: str) -> tuple[str, ...]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return tuple(model.shape_for(shape).enum)
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Defaults of the pipeline parameters and the choices fixed in the definition.
+
+    The metric name and spot training are fixed at build time: the condition's JSON path is
+    part of the definition, and SageMaker refuses a spot wait time on a job without spot.
+    """
+
+    model: str = "informer"
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # train step flags
+    preprocess_arguments: dict[str, Any] = field(default_factory=dict)  # preprocess flags
+    training_instance_type: str = "ml.c5.2xlarge"
+    training_instance_count: int = 1
+    processing_instance_type: str = "ml.m5.xlarge"
+    transform_instance_type: str = "ml.m5.xlarge"
+    metric_name: str = "mse"
+    metric_threshold: float = 0.6
+    approval_status: str = "PendingManualApproval"
+    use_spot: bool = False
+    max_runtime_seconds: int = 24 * 3600
+    volume_size_gb: int = 50
+
+    def __post_init__(self) -> None:
+        errors = list(self._problems())
+        if errors:
+            raise ConfigError("pipeline settings: " + "; ".join(errors))
+
+    def _problems(self):
+        if self.model not in FAMILIES:
+            yield f"model {self.model!r} is not one of {FAMILIES}"
+        for name, shape in (
+            ("training_instance_type", "TrainingInstanceType"),
+            ("processing_instance_type", "ProcessingInstanceType"),
+            ("transform_instance_type", "TransformInstanceType"),
+        ):
+            value = getattr(self, name)
+            if value not in _instance_types(shape):
+                yield (
+                    f"{name} {value!r} is not a SageMaker {shape} (expected e.g. ml.g5.xlarge "
+                    "for GPUs or ml.c5.2xlarge for CPUs)"
+                )
+        for name in ("training_instance_count", "max_runtime_seconds", "volume_size_gb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                yield f"{name} must be an integer >= 1, got {value!r}"
+        threshold = self.metric_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            yield f"metric_threshold must be a number, got {threshold!r}"
+        elif not math.isfinite(threshold):
+            yield f"metric_threshold must be finite, got {threshold!r}"
+        written = METRICS.get(self.model, ())
+        if written and self.metric_name not in written:
+            yield (
+                f"metric_name {self.metric_name!r} is not written by the evaluate step for "
+                f"{self.model}; expected one of {written}"
+            )
+        if self.approval_status not in APPROVAL_STATUSES:
+            yield f"approval_status {self.approval_status!r} is not one of {APPROVAL_STATUSES}"
+        if not isinstance(self.use_spot, bool):
+            yield f"use_spot must be true or false, got {self.use_spot!r}"
+        for name in ("hyperparameters", "preprocess_arguments"):
+            value = getattr(self, name)
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                yield f"{name} must be a mapping of flag names to values, got {value!r}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineSettings:
+        """From JSON (CDK context, the runner's --settings); unknown keys are refused by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"pipeline settings: unknown keys {unknown}; expected keys among {sorted(known)}"
+            )
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

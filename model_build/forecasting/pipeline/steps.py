@@ -1,0 +1,58 @@
+"""The pipeline's steps, in order: one list that the cloud definition and the local runner share.
+
+Each step names the entry point it runs and the folders it reads and writes, laid out as
+SageMaker lays them out, so a local run and a cloud run cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROCESSING = "/opt/ml/processing"
+EVALUATION_FILE = "evaluation.json"
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    kind: str  # the SageMaker Pipelines step type
+    module: str | None = None  # the entry point it runs, if any
+    inputs: tuple[tuple[str, str], ...] = ()  # (name, container path)
+    outputs: tuple[tuple[str, str], ...] = ()
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "Preprocess",
+        "Processing",
+        "forecasting.steps.preprocess",
+        inputs=(("data", f"{PROCESSING}/input/data"),),
+        outputs=tuple((split, f"{PROCESSING}/output/{split}") for split in SPLITS),
+    ),
+    Step(
+        "Train",
+        "Training",
+        "forecasting.steps.train",
+        inputs=(
+            ("train", "/opt/ml/input/data/train"),
+            ("validation", "/opt/ml/input/data/validation"),
+        ),
+        outputs=(("model", "/opt/ml/model"),),
+    ),
+    Step(
+        "Evaluate",
+        "Processing",
+        "forecasting.steps.evaluate",
+        inputs=(("model", f"{PROCESSING}/model"), ("test", f"{PROCESSING}/test")),
+        outputs=(("evaluation", f"{PROCESSING}/evaluation"),),
+    ),
+    Step("CheckMetric", "Condition"),
+    Step("Register", "RegisterModel"),
+    Step("MetricAboveThreshold", "Fail"),
+)
+
+
+def step(name: str) -> Step:
+    return next(s for s in STEPS if s.name == name)

@@ -1,0 +1,322 @@
+"""The pipeline definition, checked offline against botocore's SageMaker service model."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.exceptions import ParamValidationError
+from botocore.validate import validate_parameters
+
+from forecasting.errors import ConfigError
+from forecasting.pipeline import definition
+from forecasting.pipeline.definition import Images, Resources, build_definition
+from forecasting.pipeline.settings import METRICS, PipelineSettings
+from forecasting.pipeline.steps import STEPS
+from forecasting.steps import evaluate, preprocess, train
+from tests.model_build.steps.conftest import TINY_MODEL, train_paths, write_tiny_csv
+from tests.model_build.steps.test_tft_steps import TINY_TFT, preprocess_demo
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definition.json"
+SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
+RESOURCES = Resources(
+    pipeline_name="ts-forecasting",
+    role_arn="arn:aws:iam::123456789012:role/ts-forecasting-sagemaker",
+    artifacts_bucket="ts-forecasting-artifacts",
+    code_uri="s3://ts-forecasting-artifacts/code/0123abcd/sourcedir.tar.gz",
+    kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    region="eu-west-1",
+    model_package_group="ts-forecasting",
+    data_uri="s3://ts-forecasting-data/ETTh1/",
+)
+GPU = PipelineSettings(training_instance_type="ml.g5.xlarge", training_instance_count=2)
+EXECUTION_VARIABLES = {"PipelineExecutionId", "PipelineExecutionArn", "PipelineName"}
+
+
+def flat_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every step in execution order, the condition's branches after the condition."""
+    out = []
+    for s in steps:
+        out.append(s)
+        if s["Type"] == "Condition":
+            out += flat_steps(s["Arguments"]["IfSteps"] + s["Arguments"]["ElseSteps"])
+    return out
+
+
+def expressions(node: Any, kind: str) -> list[Any]:
+    if isinstance(node, dict):
+        found = [node[kind]] if kind in node and len(node) == 1 else []
+        return found + [e for value in node.values() for e in expressions(value, kind)]
+    if isinstance(node, list):
+        return [e for item in node for e in expressions(item, kind)]
+    return []
+
+
+def substitute(node: Any, defaults: dict[str, Any]) -> Any:
+    """Pipeline expressions -> values of the type SageMaker resolves them to."""
+    if isinstance(node, dict):
+        if set(node) == {"Get"}:
+            name = node["Get"]
+            if name.startswith("Parameters."):
+                return defaults[name.removeprefix("Parameters.")]
+            return "s3://resolved-at-run-time/object"
+        if set(node) == {"Std:Join"}:
+            return "s3://resolved-at-run-time/joined"
+        return {key: substitute(value, defaults) for key, value in node.items()}
+    if isinstance(node, list):
+        return [substitute(item, defaults) for item in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Any]:
+    return build_definition(GPU, RESOURCES)
+
+
+# --- shape -----------------------------------------------------------------------------------
+
+
+def test_steps_follow_the_shared_step_list(built):
+    names = [s["Name"] for s in flat_steps(built["Steps"])]
+    assert names == [s.name for s in STEPS]
+    kinds = [s["Type"] for s in flat_steps(built["Steps"])]
+    assert kinds == [s.kind for s in STEPS]
+
+
+OPERATIONS = {
+    "Processing": ("CreateProcessingJob", {"ProcessingJobName": "placeholder"}),
+    "Training": ("CreateTrainingJob", {"TrainingJobName": "placeholder"}),
+    "RegisterModel": ("CreateModelPackage", {}),
+}
+
+
+@pytest.mark.parametrize("settings", [GPU, PipelineSettings(use_spot=True)], ids=["gpu", "spot"])
+def test_every_job_step_matches_botocores_request_shape(settings):
+    built = build_definition(settings, RESOURCES)
+    defaults = {p["Name"]: p["DefaultValue"] for p in built["Parameters"]}
+    checked = 0
+    for s in flat_steps(built["Steps"]):
+        if s["Type"] in OPERATIONS:
+            operation, name = OPERATIONS[s["Type"]]
+            shape = SAGEMAKER.operation_model(operation).input_shape
+            validate_parameters({**substitute(s["Arguments"], defaults), **name}, shape)
+            checked += 1
+    assert checked == 4
+
+
+def test_the_validation_would_catch_a_mistyped_field(built):
+    """The check above is not vacuous: a string instance count is refused."""
+    defaults = {p["Name"]: p["DefaultValue"] for p in built["Parameters"]}
+    defaults["TrainingInstanceCount"] = "2"
+    train_args = substitute(flat_steps(built["Steps"])[1]["Arguments"], defaults)
+    shape = SAGEMAKER.operation_model("CreateTrainingJob").input_shape
+    with pytest.raises(ParamValidationError, match="InstanceCount"):
+        validate_parameters({**train_args, "TrainingJobName": "x"}, shape)
+
+
+def test_every_parameter_reference_is_declared(built):
+    declared = {p["Name"] for p in built["Parameters"]}
+    used = {
+        g.removeprefix("Parameters.")
+        for g in expressions(built, "Get")
+        if g.startswith("Parameters.")
+    }
+    assert used <= declared
+    assert declared <= used, f"declared but unused: {declared - used}"
+
+
+def test_every_step_reference_names_an_earlier_step_and_a_property_it_has(built):
+    steps = flat_steps(built["Steps"])
+    seen: dict[str, dict[str, Any]] = {}
+    for s in steps:
+        own = {k: v for k, v in s.items() if k not in ("Name",)}
+        if s["Type"] == "Condition":
+            own = {"Conditions": s["Arguments"]["Conditions"]}
+        for reference in expressions(own, "Get"):
+            scope, _, rest = reference.partition(".")
+            if scope == "Execution":
+                assert rest in EXECUTION_VARIABLES
+            elif scope == "Steps":
+                name, _, prop = rest.partition(".")
+                assert name in seen, f"{s['Name']} refers to {name}, which does not run before it"
+                earlier = seen[name]
+                if earlier["Type"] == "Training":
+                    assert prop == "ModelArtifacts.S3ModelArtifacts"
+                elif prop.startswith("PropertyFiles."):
+                    files = {f["PropertyFileName"] for f in earlier.get("PropertyFiles", [])}
+                    assert prop.removeprefix("PropertyFiles.") in files
+                else:
+                    match = re.fullmatch(
+                        r"ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri", prop
+                    )
+                    outputs = earlier["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+                    assert match and match[1] in {o["OutputName"] for o in outputs}, prop
+            else:
+                assert scope == "Parameters", reference
+        seen[s["Name"]] = s
+
+
+def test_gpu_training_uses_torchrun_and_cpu_training_uses_sm_hosts():
+    gpu = flat_steps(build_definition(GPU, RESOURCES)["Steps"])[1]["Arguments"]
+    cpu = flat_steps(build_definition(PipelineSettings(), RESOURCES)["Steps"])[1]["Arguments"]
+    assert gpu["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
+    assert "-gpu-" in gpu["AlgorithmSpecification"]["TrainingImage"]
+    assert "sagemaker_torch_distributed_enabled" not in cpu["HyperParameters"]
+    assert "-cpu-" in cpu["AlgorithmSpecification"]["TrainingImage"]
+    for args in (gpu, cpu):
+        assert args["EnableInterContainerTrafficEncryption"] is True
+        assert args["ResourceConfig"]["InstanceCount"] == {
+            "Get": "Parameters.TrainingInstanceCount"
+        }
+        assert args["ResourceConfig"]["VolumeKmsKeyId"] == RESOURCES.kms_key_id
+        assert args["OutputDataConfig"]["KmsKeyId"] == RESOURCES.kms_key_id
+        checkpoint = args["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
+        assert {"Get": "Execution.PipelineExecutionId"} in checkpoint
+
+
+def test_spot_sets_a_wait_time_only_when_on():
+    spot = flat_steps(build_definition(PipelineSettings(use_spot=True), RESOURCES)["Steps"])[1]
+    plain = flat_steps(build_definition(PipelineSettings(), RESOURCES)["Steps"])[1]
+    assert spot["Arguments"]["EnableManagedSpotTraining"] is True
+    stopping = spot["Arguments"]["StoppingCondition"]
+    assert stopping["MaxWaitTimeInSeconds"] >= stopping["MaxRuntimeInSeconds"]
+    assert plain["Arguments"]["EnableManagedSpotTraining"] is False
+    assert "MaxWaitTimeInSeconds" not in plain["Arguments"]["StoppingCondition"]
+
+
+def test_the_registered_model_serves_from_the_artifacts_own_code(built):
+    register = flat_steps(built["Steps"])[4]["Arguments"]
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert "pytorch-inference" in container["Image"]
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]
+    assert statistics["Values"][-1] == "/evaluation.json"
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+
+def test_same_inputs_give_byte_identical_json_across_processes():
+    script = (
+        "from tests.model_build.pipeline.test_definition import GPU, RESOURCES;"
+        "from forecasting.pipeline.definition import render_definition;"
+        "import sys; sys.stdout.write(render_definition(GPU, RESOURCES))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert outputs == {definition.render_definition(GPU, RESOURCES)}
+
+
+def test_the_definition_matches_its_snapshot():
+    """Any change to the definition shows up here; refresh with UPDATE_SNAPSHOTS=1 if meant."""
+    rendered = definition.render_definition(GPU, RESOURCES)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(rendered)
+    assert rendered == SNAPSHOT.read_text()
+
+
+def test_tokens_pass_through_unchanged():
+    """CDK passes CloudFormation tokens; the builder must not parse or alter them."""
+    images = Images("${Token[T1]}", "${Token[T2]}", "${Token[T3]}")
+    tokens = replace(
+        RESOURCES,
+        role_arn="${Token[TOKEN.123]}",
+        artifacts_bucket="${Token[TOKEN.456]}",
+        images=images,
+    )
+    text = definition.render_definition(PipelineSettings(), tokens)
+    assert "${Token[TOKEN.123]}" in text and "s3://${Token[TOKEN.456]}/" in text
+    assert "${Token[T3]}" in text
+
+
+# --- the gate reads what evaluate really writes ----------------------------------------------
+
+
+def resolve(document: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        document = document[part]
+    return document
+
+
+@pytest.fixture(scope="module")
+def evaluation_files(tmp_path_factory) -> dict[str, dict[str, Any]]:
+    """evaluation.json from the real steps, for a tiny model of each family."""
+    reports = {}
+    run = tmp_path_factory.mktemp("informer")
+    csv = write_tiny_csv(run / "tiny.csv")
+    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(run / "channels")])
+    train.main([*TINY_MODEL, *train_paths(run, run / "channels"), "--max-epochs", "1"])
+    reports["informer"] = evaluate.main(["--model-dir", str(run / "model"), "--test",
+                                         str(run / "channels" / "test"), "--output-dir",
+                                         str(run / "evaluation")])  # fmt: skip
+    run = tmp_path_factory.mktemp("tft")
+    channels = preprocess_demo(run / "channels")
+    train.main([*TINY_TFT, *train_paths(run, channels), "--max-epochs", "1"])
+    evaluate.main(["--model-dir", str(run / "model"), "--test", str(channels / "test"),
+                   "--output-dir", str(run / "evaluation")])  # fmt: skip
+    reports["tft"] = json.loads((run / "evaluation" / "evaluation.json").read_text())
+    return reports
+
+
+@pytest.mark.parametrize("family", ["informer", "tft"])
+def test_every_gate_metric_resolves_in_the_real_evaluation_json(evaluation_files, family):
+    for metric in METRICS[family]:
+        settings = PipelineSettings(model=family, metric_name=metric)
+        value = resolve(evaluation_files[family], definition.metric_path(settings))
+        assert isinstance(value, float), (family, metric)
+    written = set(evaluation_files[family]["regression_metrics"])
+    assert set(METRICS[family]) == written
+
+
+def test_the_loss_regexes_match_the_train_steps_epoch_lines(tmp_path, capfd):
+    csv = write_tiny_csv(tmp_path / "tiny.csv")
+    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(tmp_path / "ch")])
+    capfd.readouterr()
+    train.main([*TINY_MODEL, *train_paths(tmp_path, tmp_path / "ch"), "--max-epochs", "2"])
+    printed = capfd.readouterr().out
+    for metric in definition.METRIC_DEFINITIONS:
+        values = re.findall(metric["Regex"], printed)
+        assert len(values) == 2 and all(float(v) >= 0 for v in values), metric["Name"]
+
+
+# --- bad settings fail at build time ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"training_instance_type": "ml.q9.xlarge"},
+            "'ml.q9.xlarge' is not a SageMaker TrainingInstanceType",
+        ),
+        ({"training_instance_count": 0}, "training_instance_count must be an integer >= 1, got 0"),
+        ({"metric_threshold": "low"}, "metric_threshold must be a number, got 'low'"),
+        ({"metric_name": "accuracy"}, "metric_name 'accuracy' is not written by the evaluate step"),
+        ({"model": "prophet"}, "model 'prophet' is not one of"),
+        ({"approval_status": "Yes"}, "approval_status 'Yes' is not one of"),
+        ({"trainingInstanceType": "ml.g5.xlarge"}, "unknown keys ['trainingInstanceType']"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_value_named(change, message):
+    with pytest.raises(ConfigError) as error:
+        PipelineSettings.from_dict({**PipelineSettings().to_dict(), **change})
+    assert message in str(error.value)
