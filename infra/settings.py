@@ -13,10 +13,13 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+
+from forecasting.errors import ConfigError
+from forecasting.pipeline.settings import FAMILIES, PipelineSettings
 
 ContextLookup = Callable[[str], Any]
 
@@ -85,6 +88,9 @@ class Settings:
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
+    # The SageMaker Pipeline's settings, checked by the builder's own rules (instance types
+    # against botocore's model, the metric against what the evaluate step writes).
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> Settings:
@@ -119,8 +125,26 @@ class Settings:
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
         )
+        model_family = parser.one_of("modelFamily", FAMILIES)
+        use_spot = parser.boolean("useSpot")
+        hyperparameters = parser.mapping("hyperparameters")
+        preprocess_arguments = parser.mapping("preprocessArguments")
         parser.raise_if_errors()
-        return settings
+        try:
+            pipeline = PipelineSettings(
+                model=model_family,
+                hyperparameters=hyperparameters,
+                preprocess_arguments=preprocess_arguments,
+                training_instance_type=settings.training_instance_type,
+                training_instance_count=settings.training_instance_count,
+                processing_instance_type=settings.processing_instance_type,
+                metric_name=settings.metric_name,
+                metric_threshold=settings.metric_threshold,
+                use_spot=use_spot,
+            )
+        except ConfigError as error:
+            raise SettingsError(f"invalid CDK context (cdk.json or -c): {error}") from None
+        return replace(settings, pipeline=pipeline)
 
 
 # Every context key the app reads; tests check cdk.json holds no key outside this set.
@@ -140,6 +164,10 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "quickSightPrincipalArn",
         "notificationEmail",
         "removalPolicy",
+        "modelFamily",
+        "useSpot",
+        "hyperparameters",
+        "preprocessArguments",
     }
 )
 
@@ -269,6 +297,38 @@ class _Parser:
             self.error(key, expected, value)
             return 0.0
         return float(value)
+
+    def one_of(self, key: str, values: tuple[str, ...]) -> str:
+        expected = "one of " + ", ".join(f'"{v}"' for v in values)
+        value = self._required(key, expected)
+        if value is not None and value not in values:
+            self.error(key, expected, value)
+        return value if value in values else values[0]
+
+    def boolean(self, key: str) -> bool:
+        """true/false, false when unset; `-c key=true` arrives as a string."""
+        value = self._lookup(key)
+        if value is None or value == "":
+            return False
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            self.error(key, "true or false", value)
+            return False
+        return value
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        """A JSON object of flag names to values (an empty one when unset); `-c` gives text."""
+        value = self._lookup(key)
+        if value is None or value == "":
+            return {}
+        if isinstance(value, str):
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            self.error(key, "a JSON object of flag names to values", value)
+            return {}
+        return dict(value)
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)

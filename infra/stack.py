@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.sagemaker_pipeline import SageMakerPipelineConstruct
 from infra.settings import Settings
 from infra.storage import StorageConstruct
 
@@ -26,6 +27,9 @@ class ForecastingStack(Stack):
         Tags.of(self).add("project", settings.project_name)
 
         self.storage = self.setup_storage()
+        self.pipeline = SageMakerPipelineConstruct(
+            self, "SageMakerPipeline", settings=settings, storage=self.storage
+        )
         self.setup_outputs()
 
     def setup_storage(self) -> StorageConstruct:
@@ -46,3 +50,9 @@ class ForecastingStack(Stack):
         CfnOutput(self, "ForecastsBucketName", value=storage.forecasts_bucket.bucket_name)
         CfnOutput(self, "AccessLogsBucketName", value=storage.access_logs_bucket.bucket_name)
         CfnOutput(self, "DataKeyArn", value=storage.key.key_arn)
+        CfnOutput(self, "PipelineName", value=self.pipeline.pipeline.pipeline_name)
+        CfnOutput(
+            self,
+            "ModelPackageGroupName",
+            value=self.pipeline.model_package_group.ref,
+        )

@@ -24,15 +24,34 @@ from tests.infra.synthesized import SynthesizedApp
 ACKNOWLEDGED_ID = re.compile(r"^AwsSolutions::AwsSolutions-[A-Za-z]+\d+(\[.+\])?$")
 
 
+def _acknowledged(app: SynthesizedApp) -> dict[str, dict[str, str]]:
+    """Acknowledged rule ids (with reasons) by construct path."""
+    acknowledged: dict[str, dict[str, str]] = {}
+    for construct in app.app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                acknowledged.setdefault(construct.node.path, {}).update(entry.data)
+    return acknowledged
+
+
 def test_no_unacknowledged_findings(any_app: SynthesizedApp) -> None:
+    """The pack's raw report, less what is acknowledged on the resource or a parent (as synth
+    filters it; granular IAM5 findings are acknowledged one wildcard at a time)."""
+    acknowledged = _acknowledged(any_app)
+
+    def covered(rule: str, path: str) -> bool:
+        parts = path.split("/")
+        scopes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        return any(f"AwsSolutions::{rule}" in acknowledged.get(scope, {}) for scope in scopes)
+
     report = AwsSolutionsChecks().validate_scope(any_app.app)
     findings = [
-        f"{violation.rule_name} ({violation.severity}) on "
-        + ", ".join(str(resource.construct_path) for resource in violation.violating_resources)
+        f"{violation.rule_name} ({violation.severity}) on {resource.construct_path}"
         for violation in report.violations
+        for resource in violation.violating_resources
+        if not covered(violation.rule_name, str(resource.construct_path))
     ]
     assert findings == []
-    assert report.success
 
 
 def test_no_error_annotations(any_app: SynthesizedApp) -> None:
@@ -42,11 +61,7 @@ def test_no_error_annotations(any_app: SynthesizedApp) -> None:
 
 
 def test_every_acknowledgment_has_a_reason(any_app: SynthesizedApp) -> None:
-    acknowledged: dict[str, dict[str, str]] = {}
-    for construct in any_app.app.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
-                acknowledged.setdefault(construct.node.path, {}).update(entry.data)
+    acknowledged = _acknowledged(any_app)
 
     assert acknowledged, "expected at least the access-log bucket's AwsSolutions-S1"
     for path, rules in acknowledged.items():

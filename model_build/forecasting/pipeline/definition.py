@@ -34,7 +34,8 @@ TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the
 # Processing jobs get the source tarball as an input: unpack it, install the pinned
 # requirements, then run the step's module with the step's arguments ($0 is the module).
 PROCESSING_SCRIPT = (
-    f"set -euo pipefail; cd {CODE_DIR}; tar -xzf sourcedir.tar.gz; "
+    # the archive keeps its S3 name: sourcedir.tar.gz from the runner, <hash>.gz as a CDK asset
+    f'set -euo pipefail; cd {CODE_DIR}; for a in *.gz; do tar -xzf "$a"; done; '
     "pip install --quiet --disable-pip-version-check -r requirements.txt; "
     'exec python -m "$0" "$@"'
 )
@@ -429,10 +430,6 @@ def build_definition(settings: PipelineSettings, resources: Resources) -> dict[s
         "Version": VERSION,
         "Metadata": {},
         "Parameters": parameters(settings, resources),
-        "PipelineExperimentConfig": {
-            "ExperimentName": get("Execution.PipelineName"),
-            "TrialName": get("Execution.PipelineExecutionId"),
-        },
         "Steps": [
             preprocess_step(settings, resources, images),
             train_step(settings, resources, images),

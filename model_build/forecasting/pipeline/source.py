@@ -1,0 +1,132 @@
+"""The training code as SageMaker receives it: a reproducible ``sourcedir.tar.gz`` on S3.
+
+The tarball is built so that the same source tree always gives the same bytes (sorted entries,
+no timestamps, owners or umask in it). Its key carries the content digest, so an unchanged tree
+maps to the same S3 object and the same pipeline definition, and a rerun uploads nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from forecasting.errors import ConfigError
+
+log = logging.getLogger("forecasting.pipeline")
+
+PACKAGE = "forecasting"
+ARCHIVE_NAME = "sourcedir.tar.gz"
+# Files beside the package that belong in the tarball (pyproject.toml, requirements.txt,
+# buildspec.yml, README.md, the training entry point); data, models or checkpoints left in
+# the folder by a local run do not.
+TOP_LEVEL_SUFFIXES = frozenset({".py", ".toml", ".txt", ".yml", ".yaml", ".md", ".cfg"})
+EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
+EXCLUDED_NAMES = frozenset({"__pycache__"})
+
+
+def _excluded(name: str) -> bool:
+    """Caches, build metadata and hidden files (``.pytest_cache``, ``.DS_Store``, ``.git``)."""
+    return name.startswith(".") or name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES)
+
+
+def source_files(root: Path) -> list[tuple[str, Path]]:
+    """``(archive name, path)`` of every entry to pack, directories included, sorted by name."""
+    package = root / PACKAGE
+    if not package.is_dir():
+        raise ConfigError(
+            f"--source-dir {root} holds no {PACKAGE}/ package; point it at the model_build folder"
+        )
+    entries = [
+        (path.name, path)
+        for path in root.iterdir()
+        if path.is_file() and not _excluded(path.name) and path.suffix in TOP_LEVEL_SUFFIXES
+    ]
+    entries.append((PACKAGE, package))
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = [d for d in dirs if not _excluded(d)]
+        for name in [*dirs, *files]:
+            path = Path(folder, name)
+            if not _excluded(name) and (path.is_dir() or path.is_file()):
+                entries.append((path.relative_to(root).as_posix(), path))
+    return sorted(entries)
+
+
+def _tar_info(name: str, path: Path) -> tuple[tarfile.TarInfo, bytes | None]:
+    info = tarfile.TarInfo(name)
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if path.is_dir():
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        return info, None
+    data = path.read_bytes()
+    info.size = len(data)
+    # keep only whether the file is executable: the checkout's umask must not change the bytes
+    info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+    return info, data
+
+
+def package_source(root: Path) -> tuple[bytes, str]:
+    """The ``model_build`` folder as a deterministic ``sourcedir.tar.gz`` and its digest.
+
+    The digest is the SHA-256 of the uncompressed tar stream, not of the gzip bytes: two zlib
+    builds (a laptop and the CodeBuild image) may compress the same tar differently, and the
+    S3 key and pipeline definition should change only when the source does.
+    """
+    tar_buffer = io.BytesIO()
+    with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, path in source_files(Path(root)):
+            info, data = _tar_info(name, path)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    raw = tar_buffer.getvalue()
+    gz_buffer = io.BytesIO()
+    # filename="" and mtime=0 keep the gzip header free of names and clocks
+    with gzip.GzipFile(filename="", mode="wb", fileobj=gz_buffer, mtime=0, compresslevel=9) as gz:
+        gz.write(raw)
+    return gz_buffer.getvalue(), hashlib.sha256(raw).hexdigest()
+
+
+def source_key(prefix: str, digest: str) -> str:
+    """``{prefix}/{digest}/sourcedir.tar.gz``: one object per distinct source tree."""
+    return "/".join(part for part in (prefix.strip("/"), digest, ARCHIVE_NAME) if part)
+
+
+def upload_source(
+    s3_client: Any,
+    bucket: str,
+    prefix: str,
+    data: bytes,
+    digest: str,
+    kms_key_id: str | None = None,
+) -> str:
+    """Put the tarball under its digest unless it is there already; returns its ``s3://`` URI.
+
+    The key names the content, so an existing object is the same tarball: skipping the upload
+    saves time and keeps one object version per source tree in a versioned bucket.
+    """
+    from botocore.exceptions import ClientError
+
+    key = source_key(prefix, digest)
+    uri = f"s3://{bucket}/{key}"
+    try:
+        s3_client.head_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        # 403, not 404, is what S3 answers for a missing key without s3:ListBucket
+        if err.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound", "403"}:
+            raise
+    else:
+        log.info("source already at %s", uri)
+        return uri
+    extra: dict[str, str] = {}
+    if kms_key_id:
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    s3_client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/gzip", **extra)
+    log.info("uploaded the source to %s (%d bytes)", uri, len(data))
+    return uri
