@@ -1,0 +1,311 @@
+"""What an approved model package should run: pure decisions, no AWS calls.
+
+:func:`plan_transform` turns a ``SageMaker Model Package State Change`` event into the exact
+``create_model`` and ``create_transform_job`` requests (boto3 keyword arguments), or a
+:class:`Skip`. It imports nothing beyond the standard library, so local mode and the tests run
+the same decision the Lambda does, and the requests can be checked without AWS.
+
+Names depend only on the package group, its version and the input URI: a repeated event for the
+same version and input asks for the same job, and SageMaker's unique job names turn the repeat
+into a no-op instead of a second run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DETAIL_TYPE = "SageMaker Model Package State Change"
+SOURCE = "aws.sagemaker"
+APPROVED = "Approved"
+APPROVAL_STATUSES = frozenset({APPROVED, "Rejected", "PendingManualApproval"})
+DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+MAX_NAME_LENGTH = 63  # SageMaker's limit for model and transform job names
+# SageMaker's pattern for model, transform job and model package group names.
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+INPUT_DIGEST_LENGTH = 8
+
+# The Batch Transform settings forecasting.inference.handler documents as TRANSFORM_SETTINGS,
+# repeated here because the Lambda ships without model_build (a test keeps the two equal):
+# one file is one request (a series' history must not be split), each X.csv gives X.csv.out.
+TRANSFORM_SETTINGS: dict[str, Any] = {
+    "ContentType": "text/csv",
+    "SplitType": "None",
+    "BatchStrategy": "SingleRecord",
+    "MaxPayloadInMB": 100,
+    "AssembleWith": "None",
+    "Accept": "text/csv",
+}
+# A request that times out or fails must fail the job, never be retried into a partial result.
+MODEL_CLIENT_CONFIG = {"InvocationsTimeoutInSeconds": 3600, "InvocationsMaxRetries": 0}
+# How the SageMaker PyTorch container finds the entry point the artifact carries in code/.
+CONTAINER_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+}
+MODEL_NAME_ENV = "FORECAST_MODEL_NAME"
+MODEL_VERSION_ENV = "FORECAST_MODEL_VERSION"
+
+
+class InvalidEventError(ValueError):
+    """The event is not a well-formed model package state change."""
+
+
+class ConfigurationError(ValueError):
+    """A required environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_package_group: str
+    role_arn: str
+    input_uri: str
+    forecasts_bucket: str
+    kms_key_id: str
+    region: str
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    project: str = ""  # tag value; empty means the group name
+
+    @property
+    def project_tag(self) -> str:
+        return self.project or self.model_package_group
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        group = _required(environ, "MODEL_PACKAGE_GROUP", "the model package group to watch")
+        if not NAME_PATTERN.match(group):
+            raise ConfigurationError(
+                f"environment variable MODEL_PACKAGE_GROUP is {group!r}; expected a SageMaker "
+                "name (letters, digits and single hyphens, at most 63 characters)"
+            )
+        role = _required(environ, "SAGEMAKER_ROLE_ARN", "the role the model and job run as")
+        if not (role.startswith("arn:") and ":role/" in role):
+            raise ConfigurationError(
+                f"environment variable SAGEMAKER_ROLE_ARN is {role!r}; expected an IAM role ARN"
+            )
+        input_uri = _required(environ, "INPUT_URI", "the s3:// prefix of the histories")
+        bucket, _ = _split_s3_uri(input_uri)
+        if not bucket:
+            raise ConfigurationError(
+                f"environment variable INPUT_URI is {input_uri!r}; expected s3://bucket/prefix"
+            )
+        forecasts_bucket = _required(environ, "FORECASTS_BUCKET", "the transform output bucket")
+        if "/" in forecasts_bucket or ":" in forecasts_bucket:
+            raise ConfigurationError(
+                f"environment variable FORECASTS_BUCKET is {forecasts_bucket!r}; expected a "
+                "bucket name, not a URI"
+            )
+        # Lambda sets AWS_REGION; AWS_DEFAULT_REGION serves local runs.
+        region = environ.get("AWS_REGION", "").strip() or environ.get("AWS_DEFAULT_REGION", "")
+        if not region.strip():
+            raise ConfigurationError(
+                "environment variable AWS_REGION is not set; expected the region the model runs in"
+            )
+        return cls(
+            model_package_group=group,
+            role_arn=role,
+            input_uri=input_uri,
+            forecasts_bucket=forecasts_bucket,
+            kms_key_id=_required(environ, "KMS_KEY_ID", "the KMS key for output and volumes"),
+            region=region.strip(),
+            instance_type=environ.get("TRANSFORM_INSTANCE_TYPE", "").strip()
+            or DEFAULT_INSTANCE_TYPE,
+            project=environ.get("PROJECT", "").strip(),
+        )
+
+
+@dataclass(frozen=True)
+class TransformPlan:
+    """The requests that forecast with one approved package version (boto3 kwargs)."""
+
+    model_name: str
+    job_name: str
+    create_model: dict[str, Any]
+    create_transform_job: dict[str, Any]
+
+    @property
+    def output_path(self) -> str:
+        return self.create_transform_job["TransformOutput"]["S3OutputPath"]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The event is valid but asks for nothing (not approved, or another group)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class PackageEvent:
+    group: str
+    version: int
+    arn: str
+    approval_status: str
+
+
+def plan_transform(event: Any, settings: Settings) -> TransformPlan | Skip:
+    """Decide what an approval event should run; raise :class:`InvalidEventError` if malformed.
+
+    The container fields are checked only for packages this Lambda acts on, so an event from
+    another group or a package that is not approved is skipped whatever else it carries.
+    """
+    package = parse_event(event)
+    if package.group != settings.model_package_group:
+        return Skip(
+            f"model package group {package.group!r} is not {settings.model_package_group!r}"
+        )
+    if package.approval_status != APPROVED:
+        return Skip(f"{package.arn} is {package.approval_status}, not {APPROVED}")
+    image, model_data_url = parse_container(event["detail"])
+
+    model_name = resource_name(package.group, f"-v{package.version}")
+    job_name = resource_name(package.group, f"-v{package.version}-{input_digest(settings)}")
+    tags = [{"Key": "project", "Value": settings.project_tag}]
+    create_model = {
+        "ModelName": model_name,
+        "ExecutionRoleArn": settings.role_arn,
+        "PrimaryContainer": {
+            "Image": image,
+            "ModelDataUrl": model_data_url,
+            "Environment": {
+                **CONTAINER_ENVIRONMENT,
+                "SAGEMAKER_REGION": settings.region,
+                MODEL_NAME_ENV: package.group,
+                MODEL_VERSION_ENV: str(package.version),
+            },
+        },
+        # The container pip-installs code/requirements.txt when it starts, which needs network.
+        "EnableNetworkIsolation": False,
+        "Tags": tags,
+    }
+    create_transform_job = {
+        "TransformJobName": job_name,
+        "ModelName": model_name,
+        "BatchStrategy": TRANSFORM_SETTINGS["BatchStrategy"],
+        "MaxPayloadInMB": TRANSFORM_SETTINGS["MaxPayloadInMB"],
+        "ModelClientConfig": dict(MODEL_CLIENT_CONFIG),
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": settings.input_uri}},
+            "ContentType": TRANSFORM_SETTINGS["ContentType"],
+            "SplitType": TRANSFORM_SETTINGS["SplitType"],
+        },
+        "TransformOutput": {
+            "S3OutputPath": f"s3://{settings.forecasts_bucket}/transform/{job_name}/",
+            "Accept": TRANSFORM_SETTINGS["Accept"],
+            "AssembleWith": TRANSFORM_SETTINGS["AssembleWith"],
+            "KmsKeyId": settings.kms_key_id,
+        },
+        "TransformResources": {
+            "InstanceType": settings.instance_type,
+            "InstanceCount": 1,
+            "VolumeKmsKeyId": settings.kms_key_id,
+        },
+        "Tags": [dict(tag) for tag in tags],
+    }
+    return TransformPlan(model_name, job_name, create_model, create_transform_job)
+
+
+def resource_name(group: str, suffix: str) -> str:
+    """``group + suffix`` within SageMaker's 63 characters, shortening the group, not the suffix.
+
+    The suffix carries the version (and input digest) that make the name unique, so it is the
+    group part that gives way.
+    """
+    room = MAX_NAME_LENGTH - len(suffix)
+    return group[:room].rstrip("-") + suffix
+
+
+def input_digest(settings: Settings) -> str:
+    """The input URI's SHA-256, shortened: a new input gets a new job, a repeat does not."""
+    return hashlib.sha256(settings.input_uri.encode()).hexdigest()[:INPUT_DIGEST_LENGTH]
+
+
+def parse_event(event: Any) -> PackageEvent:
+    """Check the envelope and the package fields, naming the first one missing or invalid."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(
+            f"event is a {type(event).__name__}; expected an EventBridge event object"
+        )
+    for field, expected in (("detail-type", DETAIL_TYPE), ("source", SOURCE)):
+        if event.get(field) != expected:
+            raise InvalidEventError(
+                f"event field '{field}' is {event.get(field)!r}; expected {expected!r}"
+            )
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidEventError("event field 'detail' is missing or not an object")
+    group = _text_field(detail, "ModelPackageGroupName", "detail.")
+    arn = _text_field(detail, "ModelPackageArn", "detail.")
+    version = detail.get("ModelPackageVersion")
+    # bool is an int subclass; True must not pass as version 1.
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidEventError(
+            f"event field 'detail.ModelPackageVersion' is {_found(version)}; expected an "
+            "integer of at least 1"
+        )
+    status = _text_field(detail, "ModelApprovalStatus", "detail.")
+    if status not in APPROVAL_STATUSES:
+        raise InvalidEventError(
+            f"event field 'detail.ModelApprovalStatus' is {status!r}; expected one of "
+            f"{', '.join(sorted(APPROVAL_STATUSES))}"
+        )
+    return PackageEvent(group=group, version=version, arn=arn, approval_status=status)
+
+
+def parse_container(detail: Mapping[str, Any]) -> tuple[str, str]:
+    """The first container's image and model artifact: what the SageMaker Model runs."""
+    spec = detail.get("InferenceSpecification")
+    if not isinstance(spec, Mapping):
+        raise InvalidEventError(
+            "event field 'detail.InferenceSpecification' is missing or not an object"
+        )
+    containers = spec.get("Containers")
+    if not isinstance(containers, list) or not containers:
+        raise InvalidEventError(
+            "event field 'detail.InferenceSpecification.Containers' is "
+            f"{_found(containers)}; expected a non-empty list"
+        )
+    if not isinstance(containers[0], Mapping):
+        raise InvalidEventError(
+            "event field 'detail.InferenceSpecification.Containers[0]' is not an object"
+        )
+    path = "detail.InferenceSpecification.Containers[0]."
+    image = _text_field(containers[0], "Image", path)
+    model_data_url = _text_field(containers[0], "ModelDataUrl", path)
+    bucket, key = _split_s3_uri(model_data_url)
+    if not bucket or not key:
+        raise InvalidEventError(
+            f"event field '{path}ModelDataUrl' is {model_data_url!r}; expected s3://bucket/key"
+        )
+    return image, model_data_url
+
+
+def _text_field(parent: Mapping[str, Any], name: str, path: str) -> str:
+    value = parent.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEventError(
+            f"event field '{path}{name}' is {_found(value)}; expected a non-empty string"
+        )
+    return value.strip()
+
+
+def _found(value: Any) -> str:
+    return "missing" if value is None else repr(value)
+
+
+def _required(environ: Mapping[str, str], name: str, meaning: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set; expected {meaning}")
+    return value
+
+
+def _split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key); an empty bucket means it is not an S3 URI."""
+    scheme, _, rest = uri.partition("://")
+    bucket, _, key = rest.partition("/")
+    return (bucket, key.strip("/")) if scheme == "s3" else ("", "")

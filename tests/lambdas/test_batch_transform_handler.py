@@ -1,0 +1,218 @@
+"""The batch-transform Lambda against moto's SageMaker (stateful) and Stubber (pinned calls)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.models import SageMakerModelBackend
+
+from lambdas.batch_transform import handler as transform_handler
+from lambdas.batch_transform.handler import ConfigurationError, Settings, handle_event
+from lambdas.batch_transform.planning import TransformPlan, plan_transform
+from tests.lambdas.batch_transform_events import (
+    ENVIRON,
+    EVENT,
+    GROUP,
+    IMAGE,
+    MODEL_DATA_URL,
+    REGION,
+    event_with,
+)
+
+SETTINGS = Settings.from_env(ENVIRON)
+JOB = f"{GROUP}-v3-fa1e0e24"
+MODEL = f"{GROUP}-v3"
+
+
+@pytest.fixture
+def real_name_clashes(monkeypatch):
+    """Make moto refuse taken names as SageMaker does (moto 5.2 silently overwrites them)."""
+    create_model = SageMakerModelBackend.create_model
+    create_transform_job = SageMakerModelBackend.create_transform_job
+
+    def refuse_taken_model(self, model_name, *args, **kwargs):
+        if model_name in self._models:
+            arn = self._models[model_name].arn
+            raise ValidationError(message=f'Cannot create already existing model "{arn}".')
+        return create_model(self, model_name, *args, **kwargs)
+
+    def refuse_taken_job(self, transform_job_name, *args, **kwargs):
+        if transform_job_name in self.transform_jobs:
+            raise ResourceInUseException(
+                message=f"Transform job {transform_job_name} already exists. Choose another name."
+            )
+        return create_transform_job(self, transform_job_name, *args, **kwargs)
+
+    monkeypatch.setattr(SageMakerModelBackend, "create_model", refuse_taken_model)
+    monkeypatch.setattr(SageMakerModelBackend, "create_transform_job", refuse_taken_job)
+
+
+@pytest.fixture
+def sagemaker(monkeypatch, real_name_clashes):
+    """moto's SageMaker, the Lambda's environment, fake credentials and a fresh cached client."""
+    for name, value in {
+        **ENVIRON,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("TRANSFORM_INSTANCE_TYPE", "PROJECT", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        transform_handler.reset_client()
+        yield boto3.client("sagemaker", region_name=REGION)
+        transform_handler.reset_client()
+
+
+def test_approved_event_creates_the_model_and_starts_the_job(sagemaker):
+    result = transform_handler.handler(EVENT, None)
+
+    output = f"s3://demand-forecasting-forecasts/transform/{JOB}/"
+    assert result == {"started": True, "model": MODEL, "job": JOB, "output": output}
+    json.dumps(result)  # the Lambda's return value must serialise
+    model = sagemaker.describe_model(ModelName=MODEL)
+    assert model["ExecutionRoleArn"] == ENVIRON["SAGEMAKER_ROLE_ARN"]
+    container = model["PrimaryContainer"]
+    assert (container["Image"], container["ModelDataUrl"]) == (IMAGE, MODEL_DATA_URL)
+    assert container["Environment"]["FORECAST_MODEL_VERSION"] == "3"
+    job = sagemaker.describe_transform_job(TransformJobName=JOB)
+    assert job["ModelName"] == MODEL
+    assert (job["BatchStrategy"], job["MaxPayloadInMB"]) == ("SingleRecord", 100)
+    assert job["ModelClientConfig"] == {
+        "InvocationsTimeoutInSeconds": 3600,
+        "InvocationsMaxRetries": 0,
+    }
+    assert job["TransformInput"] == {
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": ENVIRON["INPUT_URI"]}},
+        "ContentType": "text/csv",
+        "SplitType": "None",
+    }
+    assert job["TransformOutput"] == {
+        "S3OutputPath": output,
+        "Accept": "text/csv",
+        "AssembleWith": "None",
+        "KmsKeyId": ENVIRON["KMS_KEY_ID"],
+    }
+    assert job["TransformResources"] == {
+        "InstanceType": "ml.m5.xlarge",
+        "InstanceCount": 1,
+        "VolumeKmsKeyId": ENVIRON["KMS_KEY_ID"],
+    }
+
+
+def test_a_repeated_event_starts_no_second_job(sagemaker):
+    first = transform_handler.handler(EVENT, None)
+    second = transform_handler.handler({**EVENT, "id": "a-second-delivery"}, None)
+
+    assert first["started"] is True
+    assert second == {**first, "started": False, "reason": "already running or done"}
+    jobs = sagemaker.list_transform_jobs()["TransformJobSummaries"]
+    assert [job["TransformJobName"] for job in jobs] == [JOB]
+    assert [m["ModelName"] for m in sagemaker.list_models()["Models"]] == [MODEL]
+
+
+def test_a_pending_package_creates_nothing(sagemaker):
+    result = transform_handler.handler(
+        event_with(ModelApprovalStatus="PendingManualApproval"), None
+    )
+
+    assert result["started"] is False
+    assert "PendingManualApproval" in result["reason"]
+    assert sagemaker.list_models()["Models"] == []
+    assert sagemaker.list_transform_jobs()["TransformJobSummaries"] == []
+
+
+def test_missing_settings_fail_before_any_call(sagemaker, monkeypatch):
+    monkeypatch.delenv("INPUT_URI")
+    with pytest.raises(ConfigurationError, match="INPUT_URI is not set"):
+        transform_handler.handler(EVENT, None)
+    assert sagemaker.list_models()["Models"] == []
+
+
+def offline_client():
+    return boto3.client(
+        "sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def approved_plan() -> TransformPlan:
+    plan = plan_transform(EVENT, SETTINGS)
+    assert isinstance(plan, TransformPlan)
+    return plan
+
+
+MODEL_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model/{MODEL}"
+JOB_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:transform-job/{JOB}"
+
+
+def test_skipped_events_make_no_calls():
+    client = offline_client()
+    with Stubber(client) as stub:  # nothing queued: any SageMaker call would fail the test
+        result = handle_event(event_with(ModelPackageGroupName="other-group"), SETTINGS, client)
+        stub.assert_no_pending_responses()
+    assert result["started"] is False
+
+
+def test_an_existing_model_is_reused():
+    client, plan = offline_client(), approved_plan()
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "create_model",
+            "ValidationException",
+            f'Cannot create already existing model "{MODEL_ARN}".',
+            expected_params=plan.create_model,
+        )
+        stub.add_response(
+            "create_transform_job", {"TransformJobArn": JOB_ARN}, plan.create_transform_job
+        )
+        result = handle_event(EVENT, SETTINGS, client)
+        stub.assert_no_pending_responses()
+    assert result["started"] is True
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ResourceInUse", f"Transform job {JOB} is in use."),
+        ("ValidationException", f"A transform job with name {JOB} already exists."),
+    ],
+)
+def test_an_existing_job_is_not_started_again(code, message):
+    client, plan = offline_client(), approved_plan()
+    with Stubber(client) as stub:
+        stub.add_response("create_model", {"ModelArn": MODEL_ARN}, plan.create_model)
+        stub.add_client_error(
+            "create_transform_job", code, message, expected_params=plan.create_transform_job
+        )
+        result = handle_event(EVENT, SETTINGS, client)
+        stub.assert_no_pending_responses()
+    assert result["started"] is False
+    assert result["reason"] == "already running or done"
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "message"),
+    [
+        ("create_model", "ValidationException", "Could not access model data at s3://..."),
+        ("create_model", "AccessDeniedException", "not authorized to perform iam:PassRole"),
+        ("create_transform_job", "ResourceLimitExceeded", "ml.m5.xlarge for transform job usage"),
+        ("create_transform_job", "ValidationException", "Could not find model"),
+    ],
+)
+def test_other_errors_raise(operation, code, message):
+    client = offline_client()
+    with Stubber(client) as stub:
+        if operation == "create_transform_job":
+            stub.add_response("create_model", {"ModelArn": MODEL_ARN})
+        stub.add_client_error(operation, code, message)
+        with pytest.raises(ClientError, match=code):
+            handle_event(EVENT, SETTINGS, client)
+        stub.assert_no_pending_responses()
