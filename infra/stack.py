@@ -7,17 +7,18 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.batch_inference import FORECASTS_PREFIX, MANIFEST_KEY, BatchInferenceConstruct
+from infra.quicksight import QuickSightConstruct
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
 from infra.settings import Settings
+from infra.source_pipeline import SourcePipelineConstruct
 from infra.storage import StorageConstruct
 
 
 class ForecastingStack(Stack):
-    """Everything `cdk deploy` provisions for the forecasting project.
-
-    Later concerns (source + CI, SageMaker pipeline and registry, batch inference,
-    QuickSight) are added as further constructs built from `settings`.
-    """
+    """Everything `cdk deploy` provisions for the forecasting project: storage, the SageMaker
+    Pipeline and registry, the source repository with the CodePipeline that runs it on every
+    push, the approval-to-forecast automation and, when configured, QuickSight."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any
@@ -30,6 +31,25 @@ class ForecastingStack(Stack):
         self.pipeline = SageMakerPipelineConstruct(
             self, "SageMakerPipeline", settings=settings, storage=self.storage
         )
+        self.source_pipeline = SourcePipelineConstruct(
+            self,
+            "SourcePipeline",
+            settings=settings,
+            storage=self.storage,
+            resources=self.pipeline.resources,
+            pipeline_role=self.pipeline.role,
+            sagemaker_pipeline=self.pipeline.pipeline,
+            model_package_group=self.pipeline.model_package_group,
+        )
+        self.quicksight = self.setup_quicksight()
+        self.batch_inference = BatchInferenceConstruct(
+            self,
+            "BatchInference",
+            settings=settings,
+            storage=self.storage,
+            pipeline=self.pipeline,
+            quicksight_data_set_id=self.quicksight.data_set_id if self.quicksight else None,
+        )
         self.setup_outputs()
 
     def setup_storage(self) -> StorageConstruct:
@@ -38,6 +58,21 @@ class ForecastingStack(Stack):
             "Storage",
             project_name=self.settings.project_name,
             removal_mode=self.settings.removal_mode,
+        )
+
+    def setup_quicksight(self) -> QuickSightConstruct | None:
+        """Only with a principal to own it: QuickSight is an account-level opt-in."""
+        principal = self.settings.quicksight_principal_arn
+        if principal is None:
+            return None
+        return QuickSightConstruct(
+            self,
+            "QuickSight",
+            project_name=self.settings.project_name,
+            principal_arn=principal,
+            storage=self.storage,
+            forecasts_prefix=FORECASTS_PREFIX,
+            manifest_key=MANIFEST_KEY,
         )
 
     def setup_outputs(self) -> None:
@@ -51,8 +86,34 @@ class ForecastingStack(Stack):
         CfnOutput(self, "AccessLogsBucketName", value=storage.access_logs_bucket.bucket_name)
         CfnOutput(self, "DataKeyArn", value=storage.key.key_arn)
         CfnOutput(self, "PipelineName", value=self.pipeline.pipeline.pipeline_name)
-        CfnOutput(
-            self,
-            "ModelPackageGroupName",
-            value=self.pipeline.model_package_group.ref,
-        )
+        group = self.pipeline.model_package_group
+        # Ref on a model package group is its ARN, not its name.
+        CfnOutput(self, "ModelPackageGroupName", value=group.model_package_group_name)
+        CfnOutput(self, "ModelPackageGroupArn", value=group.attr_model_package_group_arn)
+        self.setup_source_outputs()
+        self.setup_batch_inference_outputs()
+
+    def setup_source_outputs(self) -> None:
+        """Where to push model-build changes, and the CodePipeline that a push runs."""
+        source = self.settings.source
+        repository = self.source_pipeline.repository
+        if repository is not None:  # CodeCommit, created by the stack
+            CfnOutput(self, "RepositoryCloneUrlHttp", value=repository.repository_clone_url_http)
+            CfnOutput(self, "RepositoryCloneUrlGrc", value=repository.repository_clone_url_grc)
+        else:
+            CfnOutput(
+                self,
+                "SourceRepository",
+                value=f"{source.repository_owner}/{source.repository_name}@{source.branch}",
+            )
+        CfnOutput(self, "CodePipelineName", value=self.source_pipeline.pipeline.pipeline_name)
+
+    def setup_batch_inference_outputs(self) -> None:
+        """Where to put histories to forecast, where QuickSight reads, where failures go."""
+        inference = self.batch_inference
+        CfnOutput(self, "InferenceInputUri", value=inference.input_uri)
+        CfnOutput(self, "ForecastsManifestUri", value=inference.manifest_uri)
+        CfnOutput(self, "DeadLetterQueueUrl", value=inference.dead_letter_queue.queue_url)
+        CfnOutput(self, "NotificationTopicArn", value=inference.topic.topic_arn)
+        if self.quicksight is not None:
+            CfnOutput(self, "QuickSightDataSetId", value=self.quicksight.data_set_id)

@@ -22,6 +22,7 @@ from infra.settings import load_cdk_json_context
 from tests.infra.synthesized import SynthesizedApp
 
 BuildApp = Callable[..., SynthesizedApp]
+QUICKSIGHT_PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +55,14 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
     """removalPolicy destroy adds the auto-delete custom resource, a different resource set
     that the compliance checks must also pass."""
     return build_app(removalPolicy="destroy")
+
+
+@pytest.fixture(scope="session")
+def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
+    """The optional parts switched on: QuickSight and an e-mail subscription."""
+    return build_app(
+        quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL, notificationEmail="ops@example.com"
+    )
 
 
 @pytest.fixture(scope="session", params=["retain", "destroy"])

@@ -14,6 +14,11 @@ def _one(app: SynthesizedApp, resource_type: str) -> tuple[str, dict[str, Any]]:
     return found
 
 
+def _pipeline_role_id(app: SynthesizedApp) -> str:
+    """The execution role's logical id (the stack holds other constructs' roles too)."""
+    return str(app.stack.resolve(app.stack.pipeline.role.node.default_child.logical_id))
+
+
 def _placeholder(part: Any) -> str:
     """A CloudFormation intrinsic -> the kind of text it resolves to, for parsing."""
     if isinstance(part, str):
@@ -47,7 +52,7 @@ def test_the_pipeline_definition_has_every_step_and_resolved_resources(default_a
     branches = [s["Name"] for s in condition["IfSteps"] + condition["ElseSteps"]]
     assert names + branches == [s.name for s in STEPS]
     train = built["Steps"][1]["Arguments"]
-    role_id, _ = _one(default_app, "AWS::IAM::Role")
+    role_id = _pipeline_role_id(default_app)
     assert train["RoleArn"] == f"arn:aws:iam::123456789012:role/{role_id}"
     assert train["AlgorithmSpecification"]["TrainingImage"].endswith("/training:image")
     assert train["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"  # g5
@@ -78,7 +83,7 @@ def built_group(app: SynthesizedApp) -> str:
 
 
 def test_the_execution_role_passes_only_itself_and_has_no_service_wildcards(default_app):
-    role_id, _ = _one(default_app, "AWS::IAM::Role")
+    role_id = _pipeline_role_id(default_app)
     statements = [
         statement
         for policy in default_app.template.find_resources("AWS::IAM::Policy").values()

@@ -28,19 +28,20 @@ def _logical_id(app: SynthesizedApp, construct: Any) -> str:
 
 
 def _key_logical_id(app: SynthesizedApp) -> str:
-    (key_id,) = _resources(app, "AWS::KMS::Key")
-    return key_id
+    return _logical_id(app, app.stack.storage.key)
 
 
 def test_resource_counts(default_app: SynthesizedApp) -> None:
     template = default_app.template
-    template.resource_count_is("AWS::KMS::Key", 1)
-    template.resource_count_is("AWS::KMS::Alias", 1)
-    template.resource_count_is("AWS::S3::Bucket", 4)
-    template.resource_count_is("AWS::S3::BucketPolicy", 4)
-    # Retained data needs no clean-up Lambda.
+    # The data key, and batch inference's key for its failure notifications.
+    template.resource_count_is("AWS::KMS::Key", 2)
+    template.resource_count_is("AWS::KMS::Alias", 2)
+    # storage's four buckets + the CodePipeline artifact bucket (infra/source_pipeline.py)
+    template.resource_count_is("AWS::S3::Bucket", 5)
+    template.resource_count_is("AWS::S3::BucketPolicy", 5)
+    # Retained data needs no clean-up Lambda: only batch inference's two.
     template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
-    template.resource_count_is("AWS::Lambda::Function", 0)
+    template.resource_count_is("AWS::Lambda::Function", 2)
 
 
 def test_key_rotates_and_has_project_alias(default_app: SynthesizedApp) -> None:
@@ -165,7 +166,7 @@ def test_destroy_deletes_and_empties_buckets(destroy_app: SynthesizedApp) -> Non
     for resource_type in ("AWS::S3::Bucket", "AWS::KMS::Key"):
         for logical_id, resource in _resources(destroy_app, resource_type).items():
             assert resource["DeletionPolicy"] == "Delete", logical_id
-    destroy_app.template.resource_count_is("Custom::S3AutoDeleteObjects", 4)
+    destroy_app.template.resource_count_is("Custom::S3AutoDeleteObjects", 5)
 
 
 def test_outputs_name_buckets_and_key(default_app: SynthesizedApp) -> None:
@@ -178,6 +179,16 @@ def test_outputs_name_buckets_and_key(default_app: SynthesizedApp) -> None:
         "ForecastsBucketName": {"Ref": _logical_id(default_app, storage.forecasts_bucket)},
         "AccessLogsBucketName": {"Ref": _logical_id(default_app, storage.access_logs_bucket)},
         "DataKeyArn": {"Fn::GetAtt": [_key_logical_id(default_app), "Arn"]},
+        # the name itself: Ref on AWS::SageMaker::ModelPackageGroup would give its ARN
+        "ModelPackageGroupName": "ts-forecasting",
+        "ModelPackageGroupArn": {
+            "Fn::GetAtt": [
+                default_app.stack.resolve(
+                    default_app.stack.pipeline.model_package_group.logical_id
+                ),
+                "ModelPackageGroupArn",
+            ]
+        },
     }
     for name, value in expected.items():
         default_app.template.has_output(name, {"Value": value})

@@ -1,0 +1,396 @@
+"""Source + CI: a push to the model-build repository re-runs the SageMaker Pipeline.
+
+CodePipeline (V2) watches the repository, CodeBuild runs ``model_build/buildspec.yml``,
+which calls ``python -m forecasting.pipeline upsert --start --wait``: it uploads the source,
+updates the SageMaker Pipeline defined by :mod:`infra.sagemaker_pipeline` and follows the
+execution, so a failed training run shows up as a failed build.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from forecasting.pipeline.definition import Resources
+from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects
+from infra.sagemaker_pipeline import MODEL_BUILD
+from infra.settings import RemovalMode, Settings, SourceType
+from infra.storage import StorageConstruct
+
+ARTIFACTS_LOG_PREFIX = "codepipeline-artifacts/"
+# Left out of the repository's first commit: caches and build metadata of a local checkout.
+SEED_EXCLUDE = ["__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".ruff_cache", ".venv"]
+# CodeBuild's longest allowed build. The runner stops waiting a margin earlier, so the build
+# fails with its own message (the execution keeps running) instead of being killed mid-poll.
+BUILD_TIMEOUT = Duration.hours(8)
+WAIT_MARGIN = Duration.minutes(20)
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
+def runner_environment(resources: Resources, settings: Settings) -> dict[str, str]:
+    """The variables `forecasting.pipeline.runner` reads, from the stack's own resources.
+
+    AWS_REGION is not here: CodeBuild sets it. Tests check these names against the runner's.
+    """
+    wait_seconds = BUILD_TIMEOUT.to_seconds() - WAIT_MARGIN.to_seconds()
+    return {
+        "PIPELINE_NAME": resources.pipeline_name,
+        "PIPELINE_ROLE_ARN": resources.role_arn,
+        "ARTIFACTS_BUCKET": resources.artifacts_bucket,
+        "KMS_KEY_ID": resources.kms_key_id,
+        "MODEL_PACKAGE_GROUP": resources.model_package_group,
+        "DATA_URI": resources.data_uri,
+        "PROJECT_NAME": settings.project_name,
+        "PIPELINE_SETTINGS": json.dumps(settings.pipeline.to_dict(), sort_keys=True),
+        "PIPELINE_TIMEOUT_SECONDS": str(int(wait_seconds)),
+    }
+
+
+class SourcePipelineConstruct(Construct):
+    """Repository (or connection) -> CodePipeline V2 -> CodeBuild running the pipeline runner.
+
+    The artifact bucket is a dedicated one: CDK grants every action role read-write on the
+    whole artifact bucket, so reusing a data bucket would let the CI roles delete model
+    artifacts or data. It is encrypted with the project key, like every other bucket.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        storage: StorageConstruct,
+        resources: Resources,
+        pipeline_role: iam.IRole,
+        sagemaker_pipeline: sagemaker.CfnPipeline,
+        model_package_group: sagemaker.CfnModelPackageGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.settings = settings
+        self.storage = storage
+        self.resources = resources
+        self.pipeline_role = pipeline_role
+        self._removal_policy = (
+            RemovalPolicy.DESTROY
+            if settings.removal_mode is RemovalMode.DESTROY
+            else RemovalPolicy.RETAIN
+        )
+        name = f"{settings.project_name}-model-build"
+
+        self.repository: codecommit.Repository | None = None
+        self.connection_role: iam.Role | None = None
+        source_output = codepipeline.Artifact("Source")
+        self.source_action, triggers = self.setup_source(source_output)
+        self.log_group = self.setup_log_group(f"/aws/codebuild/{name}")
+        self.project = self.setup_project(name)
+        self.artifact_bucket = self.setup_artifact_bucket()
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=self.artifact_bucket,
+            # Run on the first deploy too, so the pipeline exists with the seeded code at once.
+            restart_execution_on_update=True,
+            triggers=triggers,
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[self.source_action]),
+                codepipeline.StageProps(
+                    stage_name="Build",
+                    actions=[
+                        actions.CodeBuildAction(
+                            action_name="UpsertAndRunPipeline",
+                            project=self.project,
+                            input=source_output,
+                        )
+                    ],
+                ),
+            ],
+        )
+        # The first execution starts as soon as CodePipeline exists; the runner would create
+        # the SageMaker Pipeline itself if it got there first, and CloudFormation would then
+        # fail to create it.
+        pipeline_resource = self.pipeline.node.default_child
+        assert isinstance(pipeline_resource, CfnResource)
+        pipeline_resource.add_dependency(sagemaker_pipeline)
+        pipeline_resource.add_dependency(model_package_group)
+        self.setup_role_policy()
+        self.acknowledge_findings()
+
+    # --- source -----------------------------------------------------------------------
+
+    def setup_source(
+        self, output: codepipeline.Artifact
+    ) -> tuple[codepipeline.IAction, list[codepipeline.TriggerProps]]:
+        """The source action, and the V2 triggers it needs (CodeCommit uses EventBridge)."""
+        source = self.settings.source
+        if source.type is SourceType.CODECOMMIT:
+            self.repository = self.setup_repository()
+            action = actions.CodeCommitSourceAction(
+                action_name="CodeCommit",
+                repository=self.repository,
+                branch=source.branch,
+                output=output,
+            )
+            return action, []
+        assert source.connection_arn and source.repository_owner  # checked by Settings
+        connection_action = actions.CodeStarConnectionsSourceAction(
+            action_name="CodeConnections",
+            connection_arn=source.connection_arn,
+            owner=source.repository_owner,
+            repo=source.repository_name,
+            branch=source.branch,
+            output=output,
+            role=self.setup_connection_role(source.connection_arn),
+        )
+        trigger = codepipeline.TriggerProps(
+            provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+            git_configuration=codepipeline.GitConfiguration(
+                source_action=connection_action,
+                push_filter=[codepipeline.GitPushFilter(branches_includes=[source.branch])],
+            ),
+        )
+        return connection_action, [trigger]
+
+    def setup_connection_role(self, connection_arn: str) -> iam.Role:
+        """The source action's role, made here to add the permission CDK leaves out.
+
+        CDK grants ``codestar-connections:UseConnection``, but IAM matches the action's
+        service prefix against the ARN's, and connections made since mid-2024 have
+        ``arn:aws:codeconnections:...`` ARNs, which need ``codeconnections:UseConnection``.
+        """
+        # The account as trusted principal, as in CDK's own action roles: of its principals,
+        # only CodePipeline's role is granted sts:AssumeRole on it.
+        role = iam.Role(
+            self,
+            "SourceActionRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            description=f"{self.settings.project_name}: CodePipeline source action",
+        )
+        service = connection_arn.split(":")[2]
+        if service != "codestar-connections":
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseConnection",
+                    actions=[f"{service}:UseConnection"],
+                    resources=[connection_arn],
+                )
+            )
+        self.connection_role = role
+        return role
+
+    def setup_repository(self) -> codecommit.Repository:
+        """A repository seeded with ``model_build/`` (CloudFormation commits it on creation
+        only; later changes are pushed by the user). An asset, not ``Code.from_directory``,
+        because only an asset can leave caches and build metadata out of the first commit."""
+        source = self.settings.source
+        seed = s3_assets.Asset(self, "SeedCode", path=str(MODEL_BUILD), exclude=SEED_EXCLUDE)
+        repository = codecommit.Repository(
+            self,
+            "Repository",
+            repository_name=source.repository_name,
+            description=f"{self.settings.project_name}: model-build code; a push to "
+            f"{source.branch} retrains",
+            code=codecommit.Code.from_asset(seed, source.branch),
+        )
+        # The repository holds the user's code: kept on `cdk destroy` unless removalPolicy is
+        # destroy, like the data.
+        repository.apply_removal_policy(self._removal_policy)
+        return repository
+
+    # --- build ------------------------------------------------------------------------
+
+    def setup_log_group(self, log_group_name: str) -> logs.LogGroup:
+        """Build logs encrypted with the project key and expired, not kept forever.
+
+        CloudWatch Logs may use the key only for this log group (the encryption-context
+        condition), which the key policy has to allow since the service is not an IAM principal.
+        """
+        stack = Stack.of(self)
+        log_group_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=log_group_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.storage.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CodeBuildLogs",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+            )
+        )
+        log_group = logs.LogGroup(
+            self,
+            "BuildLogs",
+            log_group_name=log_group_name,
+            encryption_key=self.storage.key,
+            retention=LOG_RETENTION,
+            removal_policy=self._removal_policy,
+        )
+        return log_group
+
+    def setup_project(self, name: str) -> codebuild.PipelineProject:
+        """The runner in CodeBuild, configured only through environment variables."""
+        return codebuild.PipelineProject(
+            self,
+            "Build",
+            project_name=name,
+            description=f"{self.settings.project_name}: upsert, start and follow the "
+            "SageMaker Pipeline",
+            build_spec=codebuild.BuildSpec.from_source_filename("buildspec.yml"),
+            environment=codebuild.BuildEnvironment(
+                # Ubuntu 22.04 with the python 3.12 runtime the buildspec asks for
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+            ),
+            environment_variables={
+                key: codebuild.BuildEnvironmentVariable(value=value)
+                for key, value in runner_environment(self.resources, self.settings).items()
+            },
+            encryption_key=self.storage.key,
+            timeout=BUILD_TIMEOUT,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
+            ),
+            # The build publishes no test reports: no report-group permissions.
+            grant_report_group_permissions=False,
+        )
+
+    def setup_artifact_bucket(self) -> s3.Bucket:
+        """Holds the source revision between stages; same guards as the data buckets."""
+        destroy = self._removal_policy is RemovalPolicy.DESTROY
+        return s3.Bucket(
+            self,
+            "ArtifactBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.storage.key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.storage.access_logs_bucket,
+            server_access_logs_prefix=ARTIFACTS_LOG_PREFIX,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireOldRevisions",
+                    # Each execution writes new keys and only it (or a retry of one of its
+                    # stages) reads them; the code itself lives in the repository.
+                    expiration=Duration.days(30),
+                    noncurrent_version_expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+            removal_policy=self._removal_policy,
+            auto_delete_objects=destroy,
+        )
+
+    # --- permissions ------------------------------------------------------------------
+
+    def _sagemaker_arn(self, resource: str) -> str:
+        return Stack.of(self).format_arn(service="sagemaker", resource=resource)
+
+    def setup_role_policy(self) -> None:
+        """Exactly the calls the runner makes, on this project's pipeline only."""
+        role = self.project.role
+        assert role is not None  # PipelineProject always creates one when none is given
+        resources = self.resources
+        name = resources.pipeline_name
+        pipeline_arn = self._sagemaker_arn(f"pipeline/{name}")
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="UploadSource",
+                # head_object needs GetObject; the runner never lists or deletes.
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[self.storage.model_artifacts_bucket.arn_for_objects(f"{name}/source/*")],
+            )
+        )
+        self.storage.key.grant_encrypt_decrypt(role)
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="UpsertPipeline",
+                actions=[
+                    "sagemaker:DescribePipeline",
+                    "sagemaker:CreatePipeline",
+                    "sagemaker:UpdatePipeline",
+                    "sagemaker:AddTags",
+                    "sagemaker:StartPipelineExecution",
+                ],
+                resources=[pipeline_arn],
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="FollowExecutions",
+                actions=[
+                    "sagemaker:DescribePipelineExecution",
+                    "sagemaker:ListPipelineExecutionSteps",
+                ],
+                resources=[self._sagemaker_arn(f"pipeline/{name}/execution/*")],
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PassPipelineRole",
+                actions=["iam:PassRole"],
+                resources=[self.pipeline_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+
+    def acknowledge_findings(self) -> None:
+        """IAM5 per wildcard on each role this construct creates (CDK's grants included)."""
+        name = self.resources.pipeline_name
+        sagemaker_arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+        artifacts = {
+            **CDK_GRANT_ACTIONS,
+            bucket_objects(self.artifact_bucket): "the CI artifact bucket, which holds "
+            "only this pipeline's source revisions",
+        }
+        project_role = self.project.role
+        assert project_role is not None
+        acknowledge_wildcards(
+            project_role.node.find_child("DefaultPolicy").node.default_child,
+            {
+                **artifacts,
+                f"{bucket_objects(self.storage.model_artifacts_bucket)[:-2]}/{name}/source/*": (
+                    "the source tarballs the runner uploads, one key per content digest"
+                ),
+                f"Resource::{sagemaker_arn}:pipeline/{name}/execution/*": "the executions of "
+                "this project's SageMaker Pipeline, to follow the one the build started",
+                "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+                f"/aws/codebuild/<{self._logical_id(self.project)}>:*": "CDK's default grant on "
+                "the streams of /aws/codebuild/<project>, the name this build's log group has",
+            },
+        )
+        # CodePipeline's role and each action role CDK creates under it get the same
+        # read-write grant on the artifact bucket and key; acknowledged once for all of them.
+        acknowledge_wildcards(self.pipeline, artifacts)
+        if self.connection_role is not None:
+            acknowledge_wildcards(self.connection_role, artifacts)
+
+    def _logical_id(self, construct: Construct) -> str:
+        stack = Stack.of(self)
+        return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))
