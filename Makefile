@@ -5,10 +5,12 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-RUN := runs/$(shell date +%Y%m%d-%H%M%S)
 MODEL ?= informer
 DATASET ?= $(if $(filter tft,$(MODEL)),stallion,ETTh1)
 DATA ?=
+HOSTS ?= 2
+LOCAL ?= local
+ARGS ?=
 
 .PHONY: setup run test lint format clean
 
@@ -21,16 +23,14 @@ $(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements
 	$(PY) -m pip install --quiet -e ./model_build -r requirements-dev.txt
 	touch $@
 
-# The pipeline's steps on this machine, laid out as SageMaker lays out channels and model dirs.
+# The local journey (local_mode/): preprocess, train on $(HOSTS) simulated SageMaker hosts,
+# evaluate, gate, register in $(LOCAL)/registry.db; then approve that version, which runs the
+# batch transform and publishes CSV, manifest, plots and an HTML report under $(LOCAL)/s3/.
+# ARGS passes more run options, e.g. ARGS="--max-epochs 2 -H d_model=32".
 run: setup
-	$(PY) -m forecasting.steps.preprocess --model $(MODEL) --dataset $(DATASET) \
-		$(if $(DATA),--data $(DATA)) --output-dir $(RUN)/data
-	$(PY) -m forecasting.steps.train --model $(MODEL) \
-		--train $(RUN)/data/train --validation $(RUN)/data/validation \
-		--model-dir $(RUN)/model --output-data-dir $(RUN)/output --checkpoint-dir $(RUN)/checkpoints
-	$(PY) -m forecasting.steps.evaluate --model-dir $(RUN)/model --test $(RUN)/data/test \
-		--output-dir $(RUN)/evaluation
-	@echo "metrics: $(RUN)/evaluation/evaluation.json"
+	$(PY) -m local_mode run --home $(LOCAL) --model $(MODEL) --dataset $(DATASET) \
+		$(if $(DATA),--data $(DATA)) --hosts $(HOSTS) $(ARGS)
+	$(PY) -m local_mode approve --home $(LOCAL) --latest
 
 lint: setup
 	$(PY) -m ruff check .

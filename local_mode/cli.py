@@ -1,0 +1,320 @@
+"""``python -m local_mode``: the whole pipeline on this machine, no AWS account, no Docker.
+
+Commands: ``run`` (data → preprocess → multi-host training → evaluate → gate → register),
+``models`` (the registry), ``approve`` / ``reject`` (status change → batch transform →
+published forecasts and report), ``forecast`` (an approved model on a history file).
+
+User mistakes end in one line and exit code 2 (``forecasting.steps.arguments.run_step``); a
+failed quality gate ends with the cloud Fail step's message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from forecasting.errors import ConfigError
+from forecasting.steps.arguments import run_step
+from local_mode.layout import DEFAULT_HOME, PROJECT, Home, check_run_id
+from local_mode.registry import APPROVED, REJECTED, ModelPackage, Registry
+
+RUN_OPTIONS = (
+    "model", "dataset", "data", "hosts", "max_epochs", "hyperparameters",
+    "preprocess_arguments", "metric", "threshold", "group",
+)  # fmt: skip
+TABLE_METRICS = {"informer": ("mse", "mae"), "tft": ("mae", "q_risk_p50")}
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip().replace("-", "_"), value.strip()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_mode",
+        description="The forecasting pipeline, registry, approval and batch inference, locally.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        type=Path,
+        default=DEFAULT_HOME,
+        help="folder of the registry, runs and local buckets (default: ./local)",
+    )
+    group_option = argparse.ArgumentParser(add_help=False)
+    group_option.add_argument(
+        "--group", default=PROJECT, help=f"model package group (default: {PROJECT})"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="preprocess, train on N local hosts, evaluate, gate and register a version",
+        description="Run the pipeline's steps in <home>/runs/<run-id>, laid out as SageMaker "
+        "lays out its containers (opt/ml/...). A rerun with --run-id skips finished steps and "
+        "resumes training from its last checkpoint.",
+    )
+    run.add_argument("--model", choices=["informer", "tft"], help="model family (informer)")
+    run.add_argument(
+        "--dataset", help="informer: ETTh1 (default) or demo; tft: stallion (default) or demo"
+    )
+    run.add_argument("--data", type=Path, help="a local CSV or Parquet file to train on")
+    run.add_argument(
+        "--hosts", type=_positive_int, help="simulated SageMaker training hosts (default 2)"
+    )
+    run.add_argument("--max-epochs", type=_positive_int, help="training epochs (family default)")
+    run.add_argument(
+        "-H", "--hyperparameter", dest="hyperparameters", type=_key_value, action="append",
+        metavar="KEY=VALUE", help="a train-step flag, e.g. -H d_model=32 (repeatable)",
+    )  # fmt: skip
+    run.add_argument(
+        "-P", "--preprocess-argument", dest="preprocess_arguments", type=_key_value,
+        action="append", metavar="KEY=VALUE",
+        help="a preprocess-step flag, e.g. -P seq_len=48 (repeatable)",
+    )  # fmt: skip
+    run.add_argument(
+        "--metric", help="gate metric from evaluation.json (informer: mse; tft: q_risk_p50)"
+    )
+    run.add_argument(
+        "--threshold", type=float, help="gate: metric <= threshold (informer 0.6; tft 0.5)"
+    )
+    run.add_argument("--group", help=f"model package group (default: {PROJECT})")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument(
+        "--run-id", help="name of the run; an existing run is resumed with its stored options"
+    )
+    which.add_argument("--resume", action="store_true", help="resume the latest unfinished run")
+    run.add_argument(
+        "--stop-after",
+        metavar="STEP",
+        help="stop after this step (Preprocess, Train, Evaluate, CheckMetric, Register, "
+        "TransformInput); continue later with --run-id",
+    )
+    run.set_defaults(handler=command_run)
+
+    models = commands.add_parser(
+        "models", parents=[common], help="list the registered model versions"
+    )
+    models.add_argument("--group", help="only this model package group")
+    models.set_defaults(handler=command_models)
+
+    for name, status in (("approve", APPROVED), ("reject", REJECTED)):
+        verb = "approve (then forecast and publish)" if status == APPROVED else "reject"
+        sub = commands.add_parser(
+            name,
+            parents=[common, group_option],
+            help=f"{verb} a model version",
+            description=f"Set a version's approval status to {status}. Allowed: "
+            "PendingManualApproval -> Approved or Rejected, Approved -> Rejected, Rejected -> "
+            "Approved. "
+            + (
+                "The approval event then runs the cloud's batch-transform plan locally and "
+                "publishes the forecasts (CSV, manifest, plots, HTML report)."
+                if status == APPROVED
+                else ""
+            ),
+        )
+        target = sub.add_mutually_exclusive_group(required=True)
+        target.add_argument("version", nargs="?", type=_positive_int, help="the version number")
+        target.add_argument("--latest", action="store_true", help="the highest version")
+        sub.add_argument("--description", help="approval description kept with the version")
+        sub.set_defaults(handler=command_status, status=status)
+
+    forecast = commands.add_parser(
+        "forecast",
+        parents=[common, group_option],
+        help="forecast a history file with an approved model version",
+        description="Run an approved version (the latest, or --version) on one history file "
+        "(the handler's CSV or JSON Lines input) through the same serving path as the batch "
+        "transform.",
+    )
+    forecast.add_argument("--history", type=Path, required=True, help="the history to forecast")
+    forecast.add_argument("--version", type=_positive_int, help="an approved version")
+    forecast.add_argument("--output", type=Path, help="where to write the forecast CSV")
+    forecast.set_defaults(handler=command_forecast)
+    return parser
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _home_flag(home: Home) -> str:
+    return "" if home.root == DEFAULT_HOME else f" --home {home.root}"
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from local_mode.runner import RunConfig, Runner, latest_unfinished, new_run_id, resolve_config
+
+    home = Home(args.home)
+    given: dict[str, Any] = {
+        name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None
+    }
+    for name in ("hyperparameters", "preprocess_arguments"):
+        if name in given:
+            given[name] = dict(given[name])
+    if "data" in given:
+        data = given["data"].expanduser().resolve()
+        if not data.is_file():
+            raise ConfigError(f"--data {given['data']}: no such file")
+        given["data"] = str(data)
+    if args.resume:
+        run_id = latest_unfinished(home)
+    elif args.run_id:
+        run_id = check_run_id(args.run_id)
+    else:
+        run_id = new_run_id(home)
+    config = resolve_config(home, run_id, given, RunConfig())
+    runner = Runner(home, run_id, config, say=_say)
+    resumed = (runner.dir / "run.json").is_file()
+    _say(f"{'resuming' if resumed else 'starting'} run {run_id} in {runner.dir}")
+    result = runner.execute(stop_after=args.stop_after)
+    flag = _home_flag(home)
+    if result.stopped_after:
+        _say(
+            f"stopped after {result.stopped_after}; continue with: python -m local_mode run"
+            f"{flag} --run-id {run_id}"
+        )
+        return
+    from local_mode.runner import evaluation_summary, gate_text
+
+    package = result.package
+    assert package is not None and result.evaluation is not None
+    _say("")
+    _say(f"run {run_id} finished")
+    _say(f"  test metrics:   {evaluation_summary(result.evaluation)}")
+    if result.gate:
+        _say(f"  quality gate:   {gate_text(result.gate)}: passed")
+    _say(f"  registered:     {package.group} version {package.version} ({package.approval_status})")
+    _say(f"  run folder:     {runner.dir}")
+    _say(f"  evaluation:     {runner.output('Evaluate', 'evaluation') / 'evaluation.json'}")
+    _say(f"  model artifact: {package.artifact_path}")
+    if result.transform_input:
+        _say(f"  inference input: {result.transform_input['request']}")
+        _say(f"  actuals:         {result.transform_input['actuals']}")
+    group = "" if package.group == PROJECT else f" --group {package.group}"
+    _say(f"next: python -m local_mode approve{flag}{group} {package.version}")
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _metrics_text(package: ModelPackage) -> str:
+    names = TABLE_METRICS.get(package.model_family, ("mse", "mae"))
+    parts = [f"{n}={v:.4g}" for n in names if (v := package.metric(n)) is not None]
+    return " ".join(parts) or "-"
+
+
+def command_models(args: argparse.Namespace) -> None:
+    home = Home(args.home)
+    packages = Registry(home.registry).list(args.group)
+    if not packages:
+        where = f" in group {args.group}" if args.group else ""
+        _say(f"no model versions{where} in {home.registry}; register one with: python -m "
+             f"local_mode run{_home_flag(home)}")  # fmt: skip
+        return
+    rows = [["GROUP", "VERSION", "STATUS", "FAMILY", "METRICS", "CREATED (UTC)", "RUN", "ARTIFACT"]]
+    for p in packages:
+        rows.append(
+            [
+                p.group,
+                str(p.version),
+                p.approval_status,
+                p.model_family,
+                _metrics_text(p),
+                p.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                p.run_id or "-",
+                p.artifact_path,
+            ]
+        )
+    _say(_table(rows))
+
+
+def command_status(args: argparse.Namespace) -> None:
+    from local_mode.approval import change_status
+
+    home = Home(args.home)
+    registry = Registry(home.registry)
+    version = registry.latest(args.group).version if args.latest else args.version
+    outcome = change_status(home, args.group, version, args.status, args.description, say=_say)
+    if outcome.job is None or outcome.published is None or outcome.publish_store is None:
+        return
+    job = outcome.job
+    if job.started:
+        _say(f"transform: {len(job.outputs)} request(s) served:")
+        for path in job.outputs:
+            _say(f"  {path}")
+    else:
+        _say(f"transform job {job.record['TransformJobName']} had completed; not run again")
+    root = outcome.publish_store.root
+    result = outcome.published
+    state = "already published" if outcome.already_published else "published"
+    _say(f"{state}: {result.rows} forecast rows of {result.series} series")
+    for label, keys in (
+        ("data", result.csv_keys),
+        ("report", result.report_keys),
+        ("manifest", result.manifest_keys),
+    ):
+        for key in keys:
+            _say(f"  {label + ':':9} {root / key}")
+    _say(f"  plots:    {len(result.plot_keys)} PNG beside the report")
+
+
+def command_forecast(args: argparse.Namespace) -> None:
+    from local_mode.approval import forecast
+
+    home = Home(args.home)
+    package, output = forecast(home, args.group, args.history, args.version, args.output)
+    _say(f"{package.group} version {package.version} forecast {args.history} -> {output}")
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def _dispatch(argv: Sequence[str] | None) -> None:
+    from local_mode.runner import GateFailedError, StepFailedError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except GateFailedError as failed:
+        print(f"quality gate failed: {failed}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except StepFailedError as failed:
+        print(f"error: {failed}", file=sys.stderr)
+        raise SystemExit(failed.exit_code) from None
+    except KeyboardInterrupt:
+        hint = ""
+        if args.command == "run":
+            hint = "; rerun with --resume (or --run-id) to continue where it stopped"
+        print(f"interrupted{hint}", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run_step(_dispatch, argv)

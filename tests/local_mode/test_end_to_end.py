@@ -1,0 +1,188 @@
+"""Local mode end to end on the synthetic demo series with a tiny Informer and 2 simulated hosts:
+run (interrupted, then resumed) → models → approve (transform + publish) → forecast; then a run
+that fails its gate after resuming training from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from forecasting.inference.handler import FORECAST_COLUMNS
+from lambdas.publish.publishing import PUBLISHED_COLUMNS
+from local_mode import cli
+from local_mode.layout import Home
+from local_mode.registry import APPROVED, Registry
+from local_mode.runner import new_run_id
+
+TINY = [
+    "--dataset", "demo", "--max-epochs", "1",
+    "-P", "seq_len=16", "-P", "pred_len=4",
+    "-H", "seq_len=16", "-H", "label_len=8", "-H", "pred_len=4", "-H", "d_model=16",
+    "-H", "n_heads=2", "-H", "d_ff=32", "-H", "factor=3", "-H", "batch_size=16",
+    "-H", "progress_bar=false", "-H", "limit_train_batches=4", "-H", "limit_val_batches=2",
+]  # fmt: skip
+TARGETS, PRED_LEN, SEQ_LEN = 7, 4, 16  # the demo's 7 ETT columns are all targets
+
+
+def cli_output(argv: list[str]) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli.main(argv)
+    return out.getvalue()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory) -> tuple[Home, dict[str, str]]:
+    home = Home(tmp_path_factory.mktemp("local"))
+    at = ["--home", str(home.root)]
+    outputs = {}
+    outputs["stopped"] = cli_output(
+        ["run", *at, "--run-id", "e2e", "--stop-after", "Preprocess", "--hosts", "2",
+         "--threshold", "100", *TINY]
+    )  # fmt: skip
+    outputs["versions after stop"] = str(len(Registry(home.registry).list()))
+    outputs["resumed"] = cli_output(["run", *at, "--run-id", "e2e"])  # its stored options
+    outputs["models"] = cli_output(["models", *at])
+    outputs["approve"] = cli_output(["approve", *at, "--latest"])
+    return home, outputs
+
+
+def test_an_interrupted_run_resumes_with_its_stored_options(local):
+    home, outputs = local
+    assert "stopped after Preprocess" in outputs["stopped"]
+    assert outputs["versions after stop"] == "0"
+    assert "Preprocess (Processing): already complete, skipped" in outputs["resumed"]
+    assert "registered:     ts-forecasting version 1 (PendingManualApproval)" in outputs["resumed"]
+    assert "next: python -m local_mode approve --home" in outputs["resumed"]
+    summary = json.loads(
+        (home.run_dir("e2e") / "opt/ml/output/data/training_summary.json").read_text()
+    )
+    assert (summary["launcher"], summary["num_nodes"], summary["world_size"]) == ("sagemaker", 2, 2)
+    assert summary["ranks"][0]["param_fingerprint"] == summary["ranks"][1]["param_fingerprint"]
+
+
+def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
+    home, _ = local
+    run = home.run_dir("e2e")
+    for folder in (
+        "opt/ml/processing/output/train", "opt/ml/processing/output/test",
+        "opt/ml/input/data/train", "opt/ml/input/data/validation", "opt/ml/processing/test",
+    ):  # fmt: skip
+        assert (run / folder / "preprocessing.json").is_file(), folder
+    assert (run / "opt/ml/model/code/inference.py").is_file()
+    assert (run / "opt/ml/checkpoints/last.ckpt").is_file()
+    assert (run / "opt/ml/processing/model/model.tar.gz").is_file()
+    assert (run / "opt/ml/processing/evaluation/evaluation.json").is_file()
+    markers = {p.stem for p in (run / "status").glob("*.json")}
+    assert markers == {
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "CheckMetric",
+        "Register",
+        "TransformInput",
+    }
+    assert not (run / "logs/train-algo-2.log").read_text().count("epoch=")  # rank 0 reports
+
+
+def test_models_lists_the_registered_version(local):
+    _, outputs = local
+    header, row = outputs["models"].splitlines()[:2]
+    assert header.split()[:5] == ["GROUP", "VERSION", "STATUS", "FAMILY", "METRICS"]
+    assert row.split()[:4] == ["ts-forecasting", "1", "PendingManualApproval", "informer"]
+    assert "mse=" in row and row.rstrip().endswith("model.tar.gz")
+
+
+def test_approval_forecasts_the_history_and_publishes_it(local):
+    home, outputs = local
+    package = Registry(home.registry).get("ts-forecasting", 1)
+    assert package.approval_status == APPROVED
+    assert "PendingManualApproval -> Approved" in outputs["approve"]
+    history = read_csv(home.local_path(home.input_uri("informer")) / "history.csv")
+    assert len(history) == SEQ_LEN
+    last_seen = datetime.fromisoformat(history[-1]["date"])
+
+    (out,) = home.local_path("s3://ts-forecasting-forecasts/transform/").rglob("*.csv.out")
+    assert out.name == "history.csv.out"
+    forecasts = read_csv(out)
+    assert list(forecasts[0]) == list(FORECAST_COLUMNS)
+    assert len(forecasts) == TARGETS * PRED_LEN
+    assert {(r["model"], r["model_version"]) for r in forecasts} == {("ts-forecasting", "1")}
+
+    forecasts_bucket = home.buckets / home.forecasts_bucket
+    (published,) = forecasts_bucket.glob("forecasts/model=ts-forecasting/version=1/run=*/*.csv")
+    rows = read_csv(published)
+    assert list(rows[0]) == list(PUBLISHED_COLUMNS)
+    assert len(rows) == TARGETS * PRED_LEN
+    assert all(datetime.fromisoformat(r["timestamp"]) > last_seen for r in rows)
+    assert all(r["actual"] for r in rows)  # the next horizon's truth is joined
+    run = published.parent.name.removeprefix("run=")
+    assert {r["run"] for r in rows} == {run} and out.parent.name == run
+
+    (manifest,) = forecasts_bucket.glob("forecasts/manifests/model=ts-forecasting/version=1/*.json")
+    (prefixes,) = json.loads(manifest.read_text())["fileLocations"]
+    assert prefixes["URIPrefixes"] == [published.resolve().as_uri()]
+    report = next(forecasts_bucket.glob("forecasts/reports/**/report.html"))
+    assert "SYNTHETIC demo series" in report.read_text()
+    assert len(list(report.parent.glob("*.png"))) == 6
+    assert str(published) in outputs["approve"] and str(report) in outputs["approve"]
+    served = json.loads(next(home.sagemaker.glob("transform-jobs/*/results.json")).read_text())
+    assert served[0]["served_from"].startswith(str(home.sagemaker / "models"))  # artifact's code
+
+
+def test_approving_again_redelivers_without_a_second_job(local):
+    home, _ = local
+    again = cli_output(["approve", "--home", str(home.root), "1"])
+    assert "already Approved; sending the approval event again" in again
+    assert "had completed; not run again" in again and "already published" in again
+
+
+def test_forecast_serves_a_history_file_with_the_approved_model(local, tmp_path):
+    home, _ = local
+    history = home.local_path(home.input_uri("informer")) / "history.csv"
+    target = tmp_path / "forecast.csv"
+    said = cli_output(
+        ["forecast", "--home", str(home.root), "--history", str(history), "--output", str(target)]
+    )
+    assert f"-> {target}" in said
+    (out,) = home.local_path("s3://ts-forecasting-forecasts/transform/").rglob("*.csv.out")
+    assert target.read_text() == out.read_text()  # same model, same input, same forecast
+
+
+def test_a_failed_gate_registers_nothing_after_training_resumes(local, capsys):
+    home, _ = local
+    at = ["--home", str(home.root), "--run-id", "gate"]
+    cli_output(["run", *at, "--hosts", "1", "--threshold", "0", "--stop-after", "Train", *TINY])
+    run = home.run_dir("gate")
+    (run / "status" / "Train.json").unlink()  # as if killed after its last checkpoint
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        cli_output(["run", *at])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "quality gate failed: test mse " in err
+    assert "is above the threshold 0.0 - the model was not registered" in err
+    summary = json.loads((run / "opt/ml/output/data/training_summary.json").read_text())
+    assert summary["resumed_from"] == str(run / "opt/ml/checkpoints" / "last.ckpt")
+    assert [p.version for p in Registry(home.registry).list()] == [1]
+    assert not (run / "status" / "Register.json").exists()
+
+
+def test_a_plain_rerun_gets_a_new_run_id(tmp_path):
+    home = Home(tmp_path)
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    first = new_run_id(home, now)
+    home.run_dir(first).mkdir(parents=True)
+    assert (first, new_run_id(home, now)) == ("20260102-030405", "20260102-030405-2")

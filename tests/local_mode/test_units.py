@@ -1,0 +1,279 @@
+"""Local mode's pure parts: URI mapping, the gate, host environments, events and inputs."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.distributed import export_rendezvous, resolve_cluster
+from forecasting.errors import ConfigError
+from forecasting.pipeline.settings import PipelineSettings
+from lambdas.batch_transform.planning import TransformPlan, plan_transform
+from local_mode import gate
+from local_mode.approval import local_settings, package_event
+from local_mode.hosts import TrainingPaths, host_environment, host_names
+from local_mode.inputs import informer_input, tft_input
+from local_mode.layout import Home, container_path
+from local_mode.registry import APPROVED, ModelPackage
+from local_mode.runner import RunConfig, flags, resolve_config
+from local_mode.transform import container_environment, output_key
+from tests.lambdas.batch_transform_events import EVENT
+
+
+def evaluation(mse: float) -> dict:
+    return {"regression_metrics": {"mse": {"value": mse}, "mae": {"value": 0.5}}}
+
+
+# --- layout ---------------------------------------------------------------------------------
+
+
+def test_s3_uris_map_into_the_local_buckets_and_back(tmp_path):
+    home = Home(tmp_path)
+    path = home.local_path("s3://data/transform-input/informer/history.csv")
+    assert path == tmp_path / "s3" / "data" / "transform-input" / "informer" / "history.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("x")
+    assert home.uri_of(path) == "s3://data/transform-input/informer/history.csv"
+
+
+@pytest.mark.parametrize("uri", ["file:///etc/passwd", "s3://", "s3://bucket/../../etc", "x"])
+def test_uris_outside_a_local_bucket_are_refused(tmp_path, uri):
+    with pytest.raises(ConfigError):
+        Home(tmp_path).local_path(uri)
+
+
+def test_container_paths_map_into_the_run_folder(tmp_path):
+    assert container_path(tmp_path, "/opt/ml/processing/output/train") == (
+        tmp_path / "opt" / "ml" / "processing" / "output" / "train"
+    )
+    with pytest.raises(ValueError, match="not a SageMaker container path"):
+        container_path(tmp_path, "/etc/passwd")
+
+
+# --- the gate -------------------------------------------------------------------------------
+
+
+def test_the_gate_is_the_cloud_condition_with_its_fail_message():
+    settings = PipelineSettings()  # mse <= 0.6
+    passed = gate.check(settings, evaluation(0.44))
+    assert passed.passed and passed.comparison == "LessThanOrEqualTo"
+    assert gate.check(settings, evaluation(0.6)).passed  # the threshold itself passes
+    failed = gate.check(settings, evaluation(0.71))
+    assert not failed.passed
+    assert (
+        failed.message == "test mse 0.71 is above the threshold 0.6 - the model was not registered"
+    )
+
+
+def test_the_gate_follows_the_definition_when_it_changes(monkeypatch):
+    original = gate.condition_step
+
+    def greater(settings, resources, images):
+        step = copy.deepcopy(original(settings, resources, images))
+        step["Arguments"]["Conditions"][0]["Type"] = "GreaterThan"
+        return step
+
+    monkeypatch.setattr(gate, "condition_step", greater)
+    assert gate.check(PipelineSettings(), evaluation(0.7)).passed
+
+
+def test_a_metric_missing_from_the_evaluation_is_named():
+    with pytest.raises(ConfigError, match=r"regression_metrics\.mse\.value"):
+        gate.check(PipelineSettings(), {"regression_metrics": {}})
+
+
+# --- run options ----------------------------------------------------------------------------
+
+
+def test_step_arguments_become_flags_as_in_the_cloud():
+    assert flags({"max_epochs": 2, "seq_len": "16", "revin": False}) == [
+        "--max-epochs", "2", "--revin", "false", "--seq-len", "16",
+    ]  # fmt: skip
+
+
+def test_run_settings_use_family_gates_and_refuse_unknown_metrics():
+    assert RunConfig().settings().metric_name == "mse"
+    tft = RunConfig(model="tft").settings()
+    assert (tft.metric_name, tft.metric_threshold) == ("q_risk_p50", 0.5)
+    assert RunConfig(max_epochs=3).settings().hyperparameters == {"max_epochs": "3"}
+    with pytest.raises(ConfigError, match="not written by the evaluate step"):
+        RunConfig(metric="quantile_loss").settings()
+    with pytest.raises(ConfigError, match="--hosts"):
+        RunConfig(hosts=0)
+
+
+def test_a_resumed_run_keeps_its_options_and_refuses_other_ones(tmp_path):
+    from local_mode import files
+
+    home = Home(tmp_path)
+    config = RunConfig(max_epochs=1, hyperparameters={"d_model": "16"})
+    files.atomic_write_json(home.run_dir("r1") / "run.json", config.to_dict())
+    assert resolve_config(home, "r1", {}, RunConfig()) == config
+    assert resolve_config(home, "r1", {"max_epochs": 1}, RunConfig()) == config
+    with pytest.raises(ConfigError, match="max_epochs was 1, now 2"):
+        resolve_config(home, "r1", {"max_epochs": 2}, RunConfig())
+    assert resolve_config(home, "new", {"hosts": 3}, RunConfig()).hosts == 3
+
+
+# --- simulated hosts ------------------------------------------------------------------------
+
+
+def test_each_host_is_told_what_sagemaker_tells_it_and_finds_the_master_locally(tmp_path):
+    names = host_names(2)
+    paths = TrainingPaths(tmp_path / "t", tmp_path / "v", tmp_path / "m", tmp_path / "o")
+    env = host_environment(
+        "algo-2", names, paths, cpus=4, master_port=29999, hyperparameters={"model": "informer"}
+    )
+    assert env["SM_HOSTS"] == '["algo-1", "algo-2"]'
+    assert (env["SM_CHANNEL_TRAIN"], env["SM_MODEL_DIR"]) == (
+        str(tmp_path / "t"),
+        str(paths.model_dir),
+    )
+    assert env["OMP_NUM_THREADS"] == env["SM_NUM_CPUS"] == "2"  # 4 cores over 2 hosts
+    spec = resolve_cluster(env, processes_per_host=1)  # what the training code derives
+    assert (spec.launcher, spec.num_nodes, spec.node_rank) == ("sagemaker", 2, 1)
+    exported: dict[str, str] = {}
+    export_rendezvous(spec, exported)
+    assert exported == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999", "NODE_RANK": "1"}
+
+
+# --- approval event and transform -----------------------------------------------------------
+
+
+def package(tmp_path: Path, status: str = APPROVED) -> ModelPackage:
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    return ModelPackage(
+        group="ts-forecasting",
+        version=3,
+        arn="arn:aws:sagemaker:local:000000000000:model-package/ts-forecasting/3",
+        approval_status=status,
+        approval_description="",
+        description="ts-forecasting: gated on mse <= threshold",
+        model_family="informer",
+        metrics=evaluation(0.4),
+        model_data_url="s3://ts-forecasting-artifacts/run/train/output/model.tar.gz",
+        artifact_path=str(tmp_path / "model.tar.gz"),
+        image="local",
+        inference_specification={
+            "Containers": [
+                {
+                    "Image": "local",
+                    "ModelDataUrl": "s3://ts-forecasting-artifacts/run/train/output/model.tar.gz",
+                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                }
+            ]
+        },
+        customer_metadata={"model_family": "informer"},
+        run_id="run",
+        created_at=moment,
+        updated_at=moment,
+    )
+
+
+def test_the_local_event_has_the_cloud_shape_and_plans_the_same_requests(tmp_path):
+    home = Home(tmp_path)
+    event = package_event(package(tmp_path), event_id="e-1", at=datetime.now(UTC))
+    assert set(event) == set(EVENT)
+    assert set(event["detail"]) == set(EVENT["detail"])
+    assert event["detail"]["CreationTime"] == 1767323045000  # epoch milliseconds
+    plan = plan_transform(event, local_settings(home, package(tmp_path)))
+    assert isinstance(plan, TransformPlan)
+    assert plan.model_name == "ts-forecasting-v3"
+    job = plan.create_transform_job
+    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        "s3://ts-forecasting-data/transform-input/informer/"
+    )
+    assert plan.output_path == f"s3://ts-forecasting-forecasts/transform/{plan.job_name}/"
+    rejected = package_event(package(tmp_path, "Rejected"), event_id="e-2", at=datetime.now(UTC))
+    assert not isinstance(
+        plan_transform(rejected, local_settings(home, package(tmp_path))), TransformPlan
+    )
+
+
+def test_outputs_keep_the_input_key_below_the_prefix():
+    assert output_key("in/a/X.csv", "in/", "transform/job/") == "transform/job/a/X.csv.out"
+    assert output_key("in/X.csv", "in/X.csv", "out") == "out/X.csv.out"
+
+
+def test_the_container_imports_the_artifacts_own_code(tmp_path):
+    from local_mode.transform import LocalModel
+
+    model = LocalModel(
+        "m", tmp_path / "model", {"SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}, True
+    )
+    env = container_environment(model)
+    assert env["SAGEMAKER_SUBMIT_DIRECTORY"] == str(tmp_path / "model" / "code")
+    assert env["PYTHONPATH"].split(":")[0] == str(tmp_path / "model" / "code")
+    assert env["SAGEMAKER_PROGRAM"] == "inference.py"
+
+
+# --- inference inputs -----------------------------------------------------------------------
+
+
+def test_informer_input_is_the_last_window_before_a_known_horizon():
+    index = pd.date_range("2024-01-01", periods=40, freq="h", name="date")
+    test = pd.DataFrame({"load": np.arange(40.0), "temp": np.arange(40.0) * 2}, index=index)
+    config = {
+        "preprocessing": {"columns": ["load", "temp"], "targets": ["load"], "time_column": "date"},
+        "model": {"hparams": {"seq_len": 16, "pred_len": 4}},
+    }
+    made = informer_input(test, config)
+    assert list(made.request.columns) == ["date", "load", "temp"]
+    assert len(made.request) == 16
+    assert made.request["date"].iloc[-1] == "2024-01-02 11:00:00"  # row 35 of 40
+    assert list(made.actuals.columns) == ["series_id", "target", "timestamp", "value"]
+    assert made.actuals["value"].tolist() == list(np.arange(20.0, 40.0))
+    assert set(made.actuals["series_id"]) == {"load"}
+
+
+def test_tft_input_leaves_the_horizon_target_empty_and_keeps_known_covariates():
+    from forecasting.data.panel import TIME_IDX, PanelSchema
+
+    schema = PanelSchema(
+        group_columns=("shop",), time_column="date", target="sales", freq="MS",
+        static_categoricals=("shop",), known_reals=(TIME_IDX, "price"), unknown_reals=("temp",),
+    )  # fmt: skip
+    months = pd.date_range("2020-01-01", periods=12, freq="MS")
+    test = pd.concat(
+        pd.DataFrame({"shop": shop, "date": months, TIME_IDX: range(12), "sales": range(12),
+                      "price": 1.5, "temp": 20.0})
+        for shop in ("a", "b")
+    )  # fmt: skip
+    config = {"preprocessing": {"schema": schema.to_dict(), "horizon": 3, "max_encoder_length": 4}}
+    made = tft_input(test, config)
+    assert len(made.request) == 2 * 7 and made.series == 2
+    horizon = made.request.groupby("shop").tail(3)
+    assert (horizon["sales"] == "").all() and (horizon["temp"] == "").all()
+    assert (horizon["price"] == 1.5).all()
+    assert set(made.actuals["series_id"]) == {"a", "b"}
+    assert made.actuals["timestamp"].iloc[-1] == "2020-12-01 00:00:00"
+
+
+def test_a_stallion_request_carries_the_raw_special_day_flags():
+    """Preprocess turns the flags into names; the handler's request wants the file's 0/1."""
+    from forecasting.data.panel import (
+        STALLION_COLUMNS,
+        STALLION_SCHEMA,
+        STALLION_SPECIAL_DAYS,
+        TIME_IDX,
+        stallion_features,
+    )
+    from forecasting.data.validation import Location
+
+    months = pd.date_range("2017-01-01", periods=12, freq="MS")
+    raw = pd.DataFrame({column: 1.0 for column in STALLION_COLUMNS}, index=range(12))
+    raw["agency"], raw["sku"], raw["date"] = "Agency_01", "SKU_01", months
+    raw[list(STALLION_SPECIAL_DAYS)] = 0
+    raw.loc[3, "easter_day"] = 1
+    channel = stallion_features(raw, Location("test")).assign(**{TIME_IDX: range(12)})
+    config = {"preprocessing": {"schema": STALLION_SCHEMA.to_dict(), "horizon": 2,
+                                "max_encoder_length": 10}}  # fmt: skip
+    request = tft_input(channel, config).request
+    assert list(request.columns) == list(STALLION_COLUMNS)
+    assert request["easter_day"].tolist() == [1 if i == 3 else 0 for i in range(12)]
+    assert request["christmas"].eq(0).all()
