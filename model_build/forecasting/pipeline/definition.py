@@ -9,6 +9,7 @@ the local runner uses too.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -69,18 +70,34 @@ class Resources:
     images: Images | None = None  # looked up for ``region`` when not given
 
 
+@functools.cache
+def _endpoint_resolver() -> Any:
+    from sagemaker.core import common_utils
+
+    return common_utils._botocore_resolver()
+
+
+@functools.cache
 def _retrieve(region: str, instance_type: str, scope: str) -> str:
     os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the SDK needs one at import
-    from sagemaker.core import image_uris
+    from sagemaker.core import common_utils, image_uris
 
-    return image_uris.retrieve(
-        framework="pytorch",
-        region=region,
-        version=FRAMEWORK_VERSION,
-        py_version=PY_VERSION,
-        instance_type=instance_type,
-        image_scope=scope,
-    )
+    # The SDK parses botocore's endpoint table (0.2 s) on every lookup, and CDK's region table
+    # makes over a hundred: lend it one parsed resolver for the duration of the call.
+    resolver = _endpoint_resolver()
+    original = common_utils._botocore_resolver
+    common_utils._botocore_resolver = lambda: resolver
+    try:
+        return image_uris.retrieve(
+            framework="pytorch",
+            region=region,
+            version=FRAMEWORK_VERSION,
+            py_version=PY_VERSION,
+            instance_type=instance_type,
+            image_scope=scope,
+        )
+    finally:
+        common_utils._botocore_resolver = original
 
 
 def lookup_images(settings: PipelineSettings, region: str) -> Images:
