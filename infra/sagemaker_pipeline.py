@@ -8,7 +8,6 @@ SDK's table, so one template deploys to any region the containers exist in.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from forecasting.pipeline import definition
+from forecasting.pipeline import definition, images
 from forecasting.pipeline.definition import Images, Resources
 from forecasting.pipeline.source import package_source
 from infra.nag import ASSETS_BUCKET, CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects
@@ -28,20 +27,6 @@ from infra.storage import StorageConstruct
 MODEL_BUILD = Path(__file__).resolve().parent.parent / "model_build"
 DLC_REPOSITORIES = "arn:aws:ecr:*:*:repository/pytorch-*"  # the AWS PyTorch DLCs
 DATA_PREFIX = "input/"  # where users upload the data the pipeline trains on
-
-
-def image_regions() -> list[str]:
-    """Regions with both the training and the inference image of the pinned framework."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the SDK needs one at import
-    from sagemaker.core import image_uris
-
-    config = image_uris.config_for_framework("pytorch")
-    regions = None
-    for scope in ("training", "inference"):
-        version = config[scope]["versions"][definition.FRAMEWORK_VERSION]
-        found = set(version["registries"])
-        regions = found if regions is None else regions & found
-    return sorted(regions or ())
 
 
 class SageMakerPipelineConstruct(Construct):
@@ -106,12 +91,12 @@ class SageMakerPipelineConstruct(Construct):
         """Fn::FindInMap on a region table built from the SDK, not a hand-kept list."""
         pipeline = self.settings.pipeline
         table = {}
-        for region in image_regions():
-            images = definition.lookup_images(pipeline, region)
+        for region in images.regions():
+            found = definition.lookup_images(pipeline, region)
             table[region] = {
-                "training": images.training,
-                "processing": images.processing,
-                "inference": images.inference,
+                "training": found.training,
+                "processing": found.processing,
+                "inference": found.inference,
             }
         mapping = CfnMapping(self, "ContainerImages", mapping=table)
         return Images(

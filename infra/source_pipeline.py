@@ -124,8 +124,8 @@ class SourcePipelineConstruct(Construct):
         # fail to create it.
         pipeline_resource = self.pipeline.node.default_child
         assert isinstance(pipeline_resource, CfnResource)
-        pipeline_resource.add_dependency(sagemaker_pipeline)
-        pipeline_resource.add_dependency(model_package_group)
+        pipeline_resource.add_resource_dependency(sagemaker_pipeline)
+        pipeline_resource.add_resource_dependency(model_package_group)
         self.setup_role_policy()
         self.acknowledge_findings()
 

@@ -9,13 +9,12 @@ the local runner uses too.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from forecasting.defaults import FAMILY_DEFAULTS
+from forecasting.pipeline.images import image_uri, uses_gpu
 from forecasting.pipeline.settings import PipelineSettings
 from forecasting.pipeline.steps import (
     EVALUATION_FILE,
@@ -25,10 +24,6 @@ from forecasting.pipeline.steps import (
 )
 
 VERSION = "2020-12-01"
-# The AWS PyTorch DLCs: 2.6.0 is the newest release with both a training and an inference image
-# in the SDK's table, and its Python 3.12 runs pandas 3 (which needs 3.11 or later).
-FRAMEWORK_VERSION = "2.6.0"
-PY_VERSION = "py312"
 CONTENT_TYPES = ["text/csv", "application/jsonlines"]
 CODE_DIR = f"{PROCESSING}/input/code"
 TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the source dir
@@ -70,48 +65,13 @@ class Resources:
     images: Images | None = None  # looked up for ``region`` when not given
 
 
-@functools.cache
-def _endpoint_resolver() -> Any:
-    from sagemaker.core import common_utils
-
-    return common_utils._botocore_resolver()
-
-
-@functools.cache
-def _retrieve(region: str, instance_type: str, scope: str) -> str:
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the SDK needs one at import
-    from sagemaker.core import common_utils, image_uris
-
-    # The SDK parses botocore's endpoint table (0.2 s) on every lookup, and CDK's region table
-    # makes over a hundred: lend it one parsed resolver for the duration of the call.
-    resolver = _endpoint_resolver()
-    original = common_utils._botocore_resolver
-    common_utils._botocore_resolver = lambda: resolver
-    try:
-        return image_uris.retrieve(
-            framework="pytorch",
-            region=region,
-            version=FRAMEWORK_VERSION,
-            py_version=PY_VERSION,
-            instance_type=instance_type,
-            image_scope=scope,
-        )
-    finally:
-        common_utils._botocore_resolver = original
-
-
 def lookup_images(settings: PipelineSettings, region: str) -> Images:
     """The DLC URIs for ``region`` from the SageMaker SDK's table (offline)."""
     return Images(
-        training=_retrieve(region, settings.training_instance_type, "training"),
-        processing=_retrieve(region, settings.processing_instance_type, "training"),
-        inference=_retrieve(region, settings.transform_instance_type, "inference"),
+        training=image_uri(region, settings.training_instance_type, "training"),
+        processing=image_uri(region, settings.processing_instance_type, "training"),
+        inference=image_uri(region, settings.transform_instance_type, "inference"),
     )
-
-
-def uses_gpu(instance_type: str) -> bool:
-    """Whether the SDK picks a GPU image for this type (any region gives the same answer)."""
-    return "-gpu-" in _retrieve("us-east-1", instance_type, "training")
 
 
 # --- expressions --------------------------------------------------------------------------
