@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Stack, Token, Validations
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -31,10 +31,27 @@ def bucket_objects(bucket: s3.IBucket) -> str:
     return f"Resource::<{logical_id}.Arn>/*"
 
 
+def as_printed(stack: Stack, finding: str) -> str:
+    """The finding as cdk-nag prints it for this stack: ``<AWS::Region>`` and the like stay
+    placeholders only while the stack is environment-agnostic. Under `cdk deploy` the CLI
+    binds the region (and the account, with credentials), and cdk-nag prints those values."""
+    for placeholder, value in (
+        ("<AWS::Region>", stack.region),
+        ("<AWS::AccountId>", stack.account),
+        ("<AWS::Partition>", stack.partition),
+    ):
+        if not Token.is_unresolved(value):
+            finding = finding.replace(placeholder, value)
+    return finding
+
+
 def acknowledge_wildcards(construct: Construct, findings: Mapping[str, str]) -> None:
     """Acknowledge AwsSolutions-IAM5 per wildcard, so a new wildcard still fails synth."""
+    stack = Stack.of(construct)
     for finding, reason in findings.items():
         text = reason if len(reason.split()) >= 8 else f"{reason}: scoped, nothing broader"
         Validations.of(construct).acknowledge(
-            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason=text)
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[{as_printed(stack, finding)}]", reason=text
+            )
         )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_cdk import Environment
 from aws_cdk.assertions import Template
 
 from infra.application import create_app
@@ -35,9 +36,9 @@ def build_app(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, A
     """Synthesize the app with cdk.json's context plus `overrides`; not bound to an
     account or region, as on a machine with no AWS credentials."""
 
-    def build(**overrides: Any) -> SynthesizedApp:
+    def build(env: Environment | None = None, **overrides: Any) -> SynthesizedApp:
         outdir = tmp_path_factory.mktemp("cdk.out")
-        app, stack = create_app({**cdk_context, **overrides}, outdir=str(outdir))
+        app, stack = create_app({**cdk_context, **overrides}, outdir=str(outdir), env=env)
         app.synth()
         return SynthesizedApp(app=app, stack=stack, template=Template.from_stack(stack))
 
@@ -65,9 +66,17 @@ def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
     )
 
 
-@pytest.fixture(scope="session", params=["retain", "destroy"])
+@pytest.fixture(scope="session")
+def bound_app(build_app: BuildApp) -> SynthesizedApp:
+    """Bound to an account and region, as `cdk deploy` binds it: ARNs then carry real values
+    instead of placeholders, and every acknowledgment must still match its finding."""
+    return build_app(env=Environment(account="123456789012", region="eu-west-1"))
+
+
+@pytest.fixture(scope="session", params=["retain", "destroy", "bound"])
 def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
-    """Both removal modes, for checks that must hold whatever cdk.json chooses."""
-    name = "default_app" if request.param == "retain" else "destroy_app"
-    app: SynthesizedApp = request.getfixturevalue(name)
+    """Both removal modes and a bound environment, for checks that must hold whatever
+    cdk.json chooses and wherever the stack is deployed."""
+    names = {"retain": "default_app", "destroy": "destroy_app", "bound": "bound_app"}
+    app: SynthesizedApp = request.getfixturevalue(names[request.param])
     return app
