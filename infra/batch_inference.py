@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -34,7 +34,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards
-from infra.sagemaker_pipeline import DLC_REPOSITORIES, SageMakerPipelineConstruct
+from infra.sagemaker_pipeline import (
+    DLC_REPOSITORIES,
+    SageMakerPipelineConstruct,
+    grant_job_basics,
+)
 from infra.settings import RemovalMode, Settings
 from infra.storage import StorageConstruct
 
@@ -221,7 +225,6 @@ class BatchInferenceConstruct(Construct):
         and write its output.
         """
         storage = self.storage
-        stack = Stack.of(self)
         name = self.settings.project_name
         role = iam.Role(
             self,
@@ -234,44 +237,7 @@ class BatchInferenceConstruct(Construct):
         storage.data_bucket.grant_read(role, f"{INFERENCE_PREFIX}*")
         storage.forecasts_bucket.grant_put(role, f"{TRANSFORM_PREFIX}*")
         storage.key.grant_encrypt_decrypt(role)
-        transform_logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/TransformJobs:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullDeepLearningContainers",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                resources=[DLC_REPOSITORIES],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TransformLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[transform_logs],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TransformMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            )
-        )
+        grant_job_basics(role, log_group_name="/aws/sagemaker/TransformJobs:*")
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {

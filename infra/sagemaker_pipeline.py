@@ -29,6 +29,49 @@ DLC_REPOSITORIES = "arn:aws:ecr:*:*:repository/pytorch-*"  # the AWS PyTorch DLC
 DATA_PREFIX = "input/"  # where users upload the data the pipeline trains on
 
 
+def grant_job_basics(role: iam.Role, *, log_group_name: str) -> None:
+    """What any SageMaker job's role needs: pull the AWS PyTorch images, write its logs and
+    its metrics (in the /aws/sagemaker namespaces only)."""
+    stack = Stack.of(role)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="PullDeepLearningContainers",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            resources=[DLC_REPOSITORIES],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="JobLogs",
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="JobMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        )
+    )
+
+
 class SageMakerPipelineConstruct(Construct):
     """Pipeline + registry. Training code ships as a file asset (a deterministic
     ``sourcedir.tar.gz``): a directory asset would be zipped, and script mode wants a tarball."""
@@ -161,45 +204,7 @@ class SageMakerPipelineConstruct(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullDeepLearningContainers",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                resources=[DLC_REPOSITORIES],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            )
-        )
+        grant_job_basics(role, log_group_name="/aws/sagemaker/*")
         sagemaker_arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
