@@ -309,14 +309,22 @@ def build_trainer(
     batches_per_epoch: int,
     gradient_clip: float | None = None,
 ) -> pl.Trainer:
-    checkpoint = ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=args.checkpoint_dir,
         filename="best",
         monitor="val_loss",
         mode="min",
         save_top_k=1,
-        save_last=True,
         every_n_epochs=1,
+    )
+    # Not save_last: Lightning 2.6 rewrites that only in epochs that improve val_loss, so a
+    # resume would redo every epoch since the best one. Without a monitor it is every epoch.
+    last = ModelCheckpoint(
+        dirpath=args.checkpoint_dir,
+        filename=Path(LAST_CHECKPOINT).stem,
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,
     )
     strategy: Any = "auto"
     if spec.world_size > 1:
@@ -335,7 +343,8 @@ def build_trainer(
         gradient_clip_val=gradient_clip,
         limit_val_batches=args.limit_val_batches or None,
         callbacks=[
-            checkpoint,
+            best,  # first: trainer.checkpoint_callback, whose best_model_path is reported
+            last,
             EarlyStopping(monitor="val_loss", mode="min", patience=args.patience),
             EpochSummary(args.batch_size),
         ],

@@ -67,6 +67,17 @@ def test_checkpoints_load_under_weights_only(tmp_path, channels):
         assert checkpoint["hyper_parameters"]["d_model"] == 16
 
 
+def test_last_checkpoint_is_the_latest_epoch_even_without_improvement(tmp_path, channels):
+    """At learning rate 0 validation never improves after epoch 0; last.ckpt must still be
+    the final epoch, or a resume would train the later epochs again."""
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "3"]
+    train.main([*args, "--learning-rate", "0", "--patience", "10"])
+    checkpoints = tmp_path / "checkpoints"
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert torch.load(checkpoints / "best.ckpt", weights_only=True)["epoch"] == 0
+    assert sorted(path.name for path in checkpoints.iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
 def test_batch_must_be_a_multiple_of_the_world_size(tmp_path, channels):
     args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--processes-per-host", "3"]
     with pytest.raises(ConfigError, match="multiple of the world size 3"):
