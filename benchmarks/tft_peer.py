@@ -366,7 +366,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         channels, frames = Path(scratch) / "channels", Path(scratch) / "peer"
         preprocess.main(["--model", "tft", "--dataset", "stallion", "--data", str(data),
-                         "--split", "tutorial", "--output-dir", str(channels)])  # fmt: skip
+                         "--split", "tutorial", "--target-normalizer", "group",
+                         "--output-dir", str(channels)])  # fmt: skip
         peer_frames(data, frames)
         for round_ in range(args.repeats):
             for variant in args.variants:

@@ -131,13 +131,16 @@ def tutorial(data: Path, work: Path, max_epochs: int) -> dict[str, Any]:
     }
 
 
-def ours(data: Path, work: Path, flags: list[str], max_epochs: int) -> dict[str, Any]:
+def ours(
+    data: Path, work: Path, flags: list[str], max_epochs: int, normalizer: str
+) -> dict[str, Any]:
     """Preprocess, then the train entry point as SageMaker starts it, then evaluate."""
     from forecasting.steps import evaluate, preprocess
 
     channels = work / "channels"
     preprocess.main(["--model", "tft", "--dataset", "stallion", "--data", str(data),
-                     "--split", "tutorial", "--output-dir", str(channels)])  # fmt: skip
+                     "--split", "tutorial", "--target-normalizer", normalizer,
+                     "--output-dir", str(channels)])  # fmt: skip
     command = [
         sys.executable, "-m", "forecasting.steps.train", "--model", "tft",
         "--train", str(channels / "train"), "--validation", str(channels / "validation"),
@@ -192,7 +195,11 @@ def main() -> None:
             if args.worker == "tutorial":
                 result = tutorial(args.data, Path(work), args.max_epochs)
             else:
-                result = ours(args.data, Path(work), VARIANTS[args.worker], args.max_epochs)
+                # Beside the tutorial, its target normalizer, so both see the same inputs;
+                # our default configuration with our default (per-window) normalizer.
+                normalizer = "encoder" if args.worker == "ours-default" else "group"
+                flags = VARIANTS[args.worker]
+                result = ours(args.data, Path(work), flags, args.max_epochs, normalizer)
         args.out.write_text(json.dumps(result))
         return
 

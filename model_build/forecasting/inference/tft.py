@@ -106,7 +106,7 @@ def forecast(
     for key, rows in history.items():
         name = series_name(groups, key)
         too_short(name, int(rows), pre["min_encoder_length"], "the minimum encoder length", where)
-    known = trained_series(pre["dataset_parameters"], groups)
+    known = trained_series(pre)
     for key in history.index:
         labels = tuple(str(v) for v in (key if isinstance(key, tuple) else (key,)))
         if labels not in known:

@@ -23,7 +23,7 @@ from forecasting.data.series import SeriesFrame
 from forecasting.data.sources import resolve_dataset, resolve_panel
 from forecasting.data.time_features import n_time_features
 from forecasting.errors import ConfigError
-from forecasting.models.tft.dataset import PROTOCOLS, prepare_panel
+from forecasting.models.tft.dataset import PROTOCOLS, TARGET_NORMALIZERS, prepare_panel
 from forecasting.steps.arguments import add_option, run_step
 
 log = logging.getLogger("forecasting.preprocess")
@@ -118,6 +118,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for role in PANEL_ROLES:
         add_option(panel, role.replace("_", "-"), default="")
     add_option(panel, "min-encoder-length", type=int, help="shortest encoder (seq-len / 2)")
+    add_option(
+        parser,
+        "target-normalizer",
+        default="encoder",
+        choices=list(TARGET_NORMALIZERS),
+        help="tft: scale each window by its encoder (default) or each series by its training "
+        "mean (group, the tutorial's)",
+    )
     default_out = str(PROCESSING_OUTPUT) if PROCESSING_OUTPUT.parent.exists() else "data"
     add_option(parser, "output-dir", default=default_out)
     return parser.parse_args(argv)
@@ -157,6 +165,7 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         min_encoder_length=min_encoder,
         horizon=pred_len,
         protocol="holdout" if args.split == "auto" else args.split,
+        normalizer=args.target_normalizer,
     )
     return PreparedData(splits=splits, preprocessing=preprocessing)
 

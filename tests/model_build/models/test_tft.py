@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch.trainer.states import RunningStage
 from lightning.pytorch.utilities.data import _update_dataloader
 from pytorch_forecasting import TemporalFusionTransformer, TimeSeriesDataSet
+from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer
 from pytorch_forecasting.metrics import QuantileLoss
 from torch.utils.data import BatchSampler, DistributedSampler
 
@@ -25,6 +26,7 @@ from forecasting.models.tft.dataset import (
     from_parameters,
     prepare_panel,
     split_dataset,
+    trained_series,
 )
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
 from forecasting.models.tft.windows import MaterializedWindows, fast_loader
@@ -440,3 +442,38 @@ def test_only_rank_zero_draws_figures(train_set, monkeypatch):
     module.log_interpretation([])
     module.log_embeddings()
     assert drawn == ["log_prediction", "log_interpretation", "log_embeddings"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("encoder", EncoderNormalizer), ("group", GroupNormalizer)]
+)
+def test_the_chosen_target_normalizer_is_fitted_saved_and_rebuilt(panel, name, kind):
+    splits, preprocessing = prepare_panel(
+        panel,
+        max_encoder_length=ENCODER,
+        min_encoder_length=MIN_ENCODER,
+        horizon=HORIZON,
+        normalizer=name,
+    )
+    preprocessing = json.loads(json.dumps(preprocessing))
+    assert preprocessing["target_normalizer"] == name
+    rebuilt = split_dataset(splits["validation"], preprocessing, "validation")
+    assert type(rebuilt.target_normalizer) is kind
+
+
+def test_trained_series_are_the_series_with_training_windows(panel, prepared):
+    _, preprocessing = prepared
+    groups = list(panel.schema.group_columns)
+    expected = set(panel.frame[groups].astype(str).itertuples(index=False, name=None))
+    assert trained_series(preprocessing) == expected
+
+
+def test_an_unknown_target_normalizer_is_named(panel):
+    with pytest.raises(ConfigError, match="target normalizer 'robust'"):
+        prepare_panel(
+            panel,
+            max_encoder_length=ENCODER,
+            min_encoder_length=MIN_ENCODER,
+            horizon=HORIZON,
+            normalizer="robust",
+        )
