@@ -642,8 +642,10 @@ def tft_section() -> list[str]:
         if default:
             notes += (
                 " `ours-default` is our default TFT configuration (lr 0.01, full epochs of "
-                f"{default['samples_per_epoch']:,} samples, 2 ranks × 1 thread), so its epoch "
-                "time is not comparable; its samples/s is."
+                f"{default['samples_per_epoch']:,} samples, 2 ranks × 1 thread, each window "
+                "scaled by its own encoder history), so its epoch time is not comparable; its "
+                "samples/s is. `ours` and `ours-2-ranks` keep the tutorial's per-series target "
+                "normalizer, so that they see exactly the tutorial's inputs."
             )
         lines += [
             f"**Against the targets:** our path's epoch is "
