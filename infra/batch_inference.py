@@ -33,7 +33,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards
+from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
 from infra.sagemaker_pipeline import (
     DLC_REPOSITORIES,
     SageMakerPipelineConstruct,
@@ -248,8 +248,9 @@ class BatchInferenceConstruct(Construct):
                 "input prefix of the data bucket, read-only",
                 prefixed_objects(storage.forecasts_bucket, f"{TRANSFORM_PREFIX}*"): "the "
                 "transform output prefix of the forecasts bucket, write-only",
-                "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                "/aws/sagemaker/TransformJobs:*": "the log group Batch Transform jobs write to",
+                regional_arn(
+                    "logs", "log-group:/aws/sagemaker/TransformJobs:*"
+                ): "the log group Batch Transform jobs write to",
                 f"Resource::{DLC_REPOSITORIES}": "the AWS PyTorch deep learning container "
                 "repositories, pull actions only",
                 "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no "
@@ -372,15 +373,13 @@ class BatchInferenceConstruct(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-        sagemaker_resource = (
-            "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
-        )
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {
-                f"{sagemaker_resource}:model/{group}-v*": "the models the handler names "
+                regional_arn("sagemaker", f"model/{group}-v*"): "the models the handler names "
                 "{group}-v{version}, one per approved package version",
-                f"{sagemaker_resource}:transform-job/{group}-v*": "the jobs the handler names "
+                regional_arn("sagemaker", f"transform-job/{group}-v*"): "the jobs the handler "
+                "names "
                 "{group}-v{version}-{input digest}",
             },
         )
@@ -439,8 +438,7 @@ class BatchInferenceConstruct(Construct):
         }
         if quicksight_data_set_id:
             findings[
-                "Resource::arn:<AWS::Partition>:quicksight:<AWS::Region>:<AWS::AccountId>:"
-                f"dataset/{quicksight_data_set_id}/ingestion/*"
+                regional_arn("quicksight", f"dataset/{quicksight_data_set_id}/ingestion/*")
             ] = "the SPICE ingestions of this project's one QuickSight data set"
         acknowledge_wildcards(role.node.find_child("DefaultPolicy").node.default_child, findings)
         return function

@@ -24,6 +24,12 @@ ASSETS_BUCKET = (
 )
 
 
+def regional_arn(service: str, resource: str) -> str:
+    """The finding for an ARN built with ``Stack.format_arn`` (placeholders for partition,
+    region and account, made concrete by :func:`as_printed` when the stack is bound)."""
+    return f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+
+
 def bucket_objects(bucket: s3.IBucket) -> str:
     """The finding for ``bucket/*`` as cdk-nag names it."""
     stack = Stack.of(bucket)

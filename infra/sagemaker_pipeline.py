@@ -20,7 +20,13 @@ from constructs import Construct
 from forecasting.pipeline import definition, images
 from forecasting.pipeline.definition import Images, Resources
 from forecasting.pipeline.source import package_source
-from infra.nag import ASSETS_BUCKET, CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects
+from infra.nag import (
+    ASSETS_BUCKET,
+    CDK_GRANT_ACTIONS,
+    acknowledge_wildcards,
+    bucket_objects,
+    regional_arn,
+)
 from infra.settings import Settings
 from infra.storage import StorageConstruct
 
@@ -205,7 +211,6 @@ class SageMakerPipelineConstruct(Construct):
             )
         )
         grant_job_basics(role, log_group_name="/aws/sagemaker/*")
-        sagemaker_arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {
@@ -214,14 +219,14 @@ class SageMakerPipelineConstruct(Construct):
                 bucket_objects(storage.model_artifacts_bucket): "objects of this project's "
                 "model-artifact bucket",
                 ASSETS_BUCKET: "the CDK asset bucket, read-only, for the training code bundle",
-                f"Resource::{sagemaker_arn}:processing-job/pipelines-*": "the processing jobs "
+                regional_arn("sagemaker", "processing-job/pipelines-*"): "the processing jobs "
                 "SageMaker Pipelines names pipelines-<execution>-<step>",
-                f"Resource::{sagemaker_arn}:training-job/pipelines-*": "the training jobs "
+                regional_arn("sagemaker", "training-job/pipelines-*"): "the training jobs "
                 "SageMaker Pipelines names pipelines-<execution>-<step>",
-                f"Resource::{sagemaker_arn}:model-package/{name}/*": "versions of this "
+                regional_arn("sagemaker", f"model-package/{name}/*"): "versions of this "
                 "project's model package group only",
-                "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-                "log-group:/aws/sagemaker/*": "the log groups SageMaker jobs write to",
+                regional_arn("logs", "log-group:/aws/sagemaker/*"): "the log groups SageMaker "
+                "jobs write to",
                 f"Resource::{DLC_REPOSITORIES}": "the AWS PyTorch deep learning container "
                 "repositories, pull actions only",
                 "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no "

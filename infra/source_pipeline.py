@@ -23,7 +23,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from forecasting.pipeline.definition import Resources
-from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects
+from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
 from infra.sagemaker_pipeline import MODEL_BUILD
 from infra.settings import RemovalMode, Settings, SourceType
 from infra.storage import StorageConstruct
@@ -363,7 +363,6 @@ class SourcePipelineConstruct(Construct):
     def acknowledge_findings(self) -> None:
         """IAM5 per wildcard on each role this construct creates (CDK's grants included)."""
         name = self.resources.pipeline_name
-        sagemaker_arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
         artifacts = {
             **CDK_GRANT_ACTIONS,
             bucket_objects(self.artifact_bucket): "the CI artifact bucket, which holds "
@@ -378,10 +377,11 @@ class SourcePipelineConstruct(Construct):
                 f"{bucket_objects(self.storage.model_artifacts_bucket)[:-2]}/{name}/source/*": (
                     "the source tarballs the runner uploads, one key per content digest"
                 ),
-                f"Resource::{sagemaker_arn}:pipeline/{name}/execution/*": "the executions of "
+                regional_arn("sagemaker", f"pipeline/{name}/execution/*"): "the executions of "
                 "this project's SageMaker Pipeline, to follow the one the build started",
-                "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                f"/aws/codebuild/<{self._logical_id(self.project)}>:*": "CDK's default grant on "
+                regional_arn(
+                    "logs", f"log-group:/aws/codebuild/<{self._logical_id(self.project)}>:*"
+                ): "CDK's default grant on "
                 "the streams of /aws/codebuild/<project>, the name this build's log group has",
             },
         )
