@@ -94,7 +94,8 @@ def step_seconds(size: str) -> dict[str, Any] | None:
     recorded = json.loads(path.read_text())
     batch = recorded.get("global_batch", 32)
     for row in recorded["rows"]:
-        if row["size"] == size and row["layout"] == "2 ranks x 1 thread":
+        strong = row.get("scaling", "strong") == "strong"  # the global batch split in two
+        if row["size"] == size and row["layout"] == "2 ranks x 1 thread" and strong:
             return {"seconds": batch / row["windows_per_s"], "source": "ddp_throughput.json"}
     return None
 

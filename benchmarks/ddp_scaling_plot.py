@@ -22,11 +22,15 @@ def plot(source: Path = RESULTS / "ddp_throughput.json", path: Path = PLOT) -> P
 
     recorded = json.loads(source.read_text())
     sizes = list(dict.fromkeys(row["size"] for row in recorded["rows"]))
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6.8 * len(sizes), 4.6), squeeze=False)
     for ax, size in zip(axes[0], sizes, strict=True):
         rows = [row for row in recorded["rows"] if row["size"] == size]
         base = rows[0]["windows_per_s"] / rows[0]["vs_1x1"]  # the 1 rank x 1 thread median
-        names = [row["layout"].replace(" x ", " × ").replace("thread", "thr") for row in rows]
+        names = [
+            row["layout"].replace(" x ", " × ").replace("thread", "thr")
+            + f"\n{row['scaling']}, {row['batch_per_rank']}/rank"
+            for row in rows
+        ]
         medians = [row["windows_per_s"] for row in rows]
         errors = [
             [row["windows_per_s"] - row["min"] for row in rows],
@@ -49,7 +53,8 @@ def plot(source: Path = RESULTS / "ddp_throughput.json", path: Path = PLOT) -> P
         ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
     runs = recorded["rows"][0].get("runs") or []
     fig.suptitle(
-        f"Training throughput by layout, 2-core CPU, global batch {recorded['global_batch']}, "
+        f"Training throughput by layout, 2-core CPU, one rank with batch {recorded['global_batch']}"
+        " against strong (same global batch) and weak (same batch per rank) scaling,\n"
         f"median of {len(runs)} runs (results/ddp_throughput.json)",
         fontsize=9,
     )

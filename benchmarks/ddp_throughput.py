@@ -1,7 +1,13 @@
 """Informer training throughput (windows/s) for one process against DDP, through the real step.
 
 Every layout runs the training entry point as SageMaker would start it, on the ETTh1 channels,
-for a fixed number of batches per epoch; the first epoch is warm-up and is not counted:
+for a fixed number of batches per epoch; the first epoch is warm-up and is not counted. Two
+scalings, both against one rank with the whole batch:
+
+* strong: the global batch stays 32, split across ranks, so training is unchanged and each
+  rank's step does half the work (what a user switching to 2 ranks gets as is);
+* weak: each rank keeps 32 windows (global batch 64), the convention of DDP scaling studies
+  (each device's step unchanged), and what a user gets who scales the batch with the ranks.
 
     python benchmarks/ddp_throughput.py --sizes default paper --repeats 3
 """
@@ -23,13 +29,21 @@ from machine import print_table, spread, write_result
 
 from forecasting.steps import preprocess
 
-# (name, processes per host, threads per process, simulated hosts)
+BATCH = 32  # the Informer's default global batch
+# (name, processes per host, threads per process, simulated hosts, scaling)
 LAYOUTS = [
-    ("1 rank x 1 thread", 1, 1, 1),
-    ("1 rank x 2 threads", 1, 2, 1),
-    ("2 ranks x 1 thread", 2, 1, 1),
-    ("2 hosts x 1 rank x 1 thread", 1, 1, 2),
+    ("1 rank x 1 thread", 1, 1, 1, "strong"),
+    ("1 rank x 2 threads", 1, 2, 1, "strong"),
+    ("2 ranks x 1 thread", 2, 1, 1, "strong"),
+    ("2 hosts x 1 rank x 1 thread", 1, 1, 2, "strong"),
+    ("2 ranks x 1 thread", 2, 1, 1, "weak"),
+    ("2 hosts x 1 rank x 1 thread", 1, 1, 2, "weak"),
 ]
+
+
+def global_batch(layout: tuple[str, int, int, int, str]) -> int:
+    _, per_host, _, hosts, scaling = layout
+    return BATCH * per_host * hosts if scaling == "weak" else BATCH
 
 
 def free_port() -> int:
@@ -39,9 +53,14 @@ def free_port() -> int:
 
 
 def run_layout(
-    channels: Path, work: Path, size: str, per_host: int, threads: int, hosts: int, batches: int
+    channels: Path,
+    work: Path,
+    size: str,
+    layout: tuple[str, int, int, int, str],
+    batches: int,
 ) -> float:
     """Median windows/s over the timed epochs of one training run."""
+    _, per_host, threads, hosts, _ = layout
     names = [f"algo-{i + 1}" for i in range(hosts)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     if hosts > 1:
@@ -56,7 +75,7 @@ def run_layout(
             "--checkpoint-dir", str(work / name / "checkpoints"),
             "--processes-per-host", str(per_host), "--threads-per-process", str(threads),
             "--limit-train-batches", str(batches), "--limit-val-batches", "2",
-            "--max-epochs", "3", "--patience", "10",
+            "--max-epochs", "3", "--patience", "10", "--batch-size", str(global_batch(layout)),
             "--progress-bar", "false", *CONFIGS[size],
         ]  # fmt: skip
         processes.append(
@@ -91,18 +110,20 @@ def main() -> None:
         for size in args.sizes:
             batches = args.batches if size == "default" else max(4, args.batches // 8)
             baseline = None
-            for layout, per_host, threads, hosts in LAYOUTS:
+            for layout in LAYOUTS:
+                work = Path(scratch) / size
                 runs = [
-                    run_layout(channels, Path(scratch) / f"{size}{i}{layout}", size,
-                               per_host, threads, hosts, batches)
+                    run_layout(channels, work / f"{i}{layout[0]}{layout[4]}", size, layout, batches)
                     for i in range(args.repeats)
-                ]  # fmt: skip
+                ]
                 stats = spread(runs)
                 baseline = baseline or stats["median"]
                 rows.append(
                     {
                         "size": size,
-                        "layout": layout,
+                        "layout": layout[0],
+                        "scaling": layout[4],
+                        "batch_per_rank": global_batch(layout) // (layout[1] * layout[3]),
                         "windows_per_s": stats["median"],
                         "min": stats["min"],
                         "max": stats["max"],
@@ -111,11 +132,11 @@ def main() -> None:
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
-    print_table(rows, ["size", "layout", "windows_per_s", "min", "max", "vs_1x1"])
+    print_table(rows, ["size", "layout", "scaling", "windows_per_s", "min", "max", "vs_1x1"])
     write_result(
         "ddp_throughput",
         {"batches_per_epoch": {"default": args.batches, "paper": max(4, args.batches // 8)},
-         "global_batch": 32, "rows": rows},
+         "global_batch": BATCH, "rows": rows},
     )  # fmt: skip
 
 

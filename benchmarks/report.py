@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -242,10 +243,13 @@ def ddp_section() -> list[str]:
     lines = [
         "## Informer training throughput and DDP scaling",
         "",
-        "Through the real training entry point on the ETTh1 channels, global batch 32 (split "
-        "across ranks), median of 3 runs, the first epoch of each run not counted "
+        "Through the real training entry point on the ETTh1 channels, median of 3 runs, the "
+        "first epoch of each run not counted "
         "(`python benchmarks/ddp_throughput.py --sizes default paper`). Target: two DDP ranks on "
-        "the two cores at **≥ 1.7×** one rank.",
+        "the two cores at **≥ 1.7×** one rank. Two scalings, each against one rank with a batch "
+        "of 32: *strong* keeps the global batch at 32, split across ranks (training unchanged, "
+        "each rank's step half as big); *weak* keeps 32 windows per rank (global batch 64), the "
+        "usual convention of DDP scaling studies, where each device's step is unchanged.",
         "",
     ]
     if data is None:
@@ -259,9 +263,11 @@ def ddp_section() -> list[str]:
             [
                 r["size"],
                 r["layout"],
+                r["scaling"],
+                str(r["batch_per_rank"]),
                 f"{r['windows_per_s']:.1f}",
                 f"{r['min']:.1f}–{r['max']:.1f}",
-                _fx(r["vs_1x1"]),
+                _fx(r["vs_1x1"], 3),
                 verdict,
                 _src("ddp_throughput"),
             ]
@@ -270,6 +276,8 @@ def ddp_section() -> list[str]:
         [
             "size",
             "layout",
+            "scaling",
+            "batch per rank",
             "windows/s (median)",
             "range",
             "vs 1 rank × 1 thread",
@@ -283,8 +291,10 @@ def ddp_section() -> list[str]:
         "",
         f"Sizes: {', '.join(sizes)} (default: d_model 64, 4 heads, d_ff 128, full attention, "
         "RevIN; paper: d_model 512, 8 heads, d_ff 2048, ProbSparse). At the paper's size the "
-        "step is matrix-multiply bound and two ranks scale past the target; the small default "
-        "model is bound by per-step overhead, and two ranks stay below it.",
+        "step is matrix-multiply bound. The small default model's step is short enough that its "
+        "fixed per-step cost (Python, optimizer, kernel launches) weighs, the more so when each "
+        "rank's batch is halved (strong scaling). Runs on this shared 2-core machine vary by up "
+        "to a fifth: read the ranges.",
         "",
     ]
     if reduce_ is None:
@@ -302,7 +312,9 @@ def ddp_section() -> list[str]:
     ]
     shares = {r["size"]: r["share_of_step"] for r in reduce_["rows"] if r["share_of_step"]}
     ddp_ratio = {
-        r["size"]: r["vs_1x1"] for r in data["rows"] if r["layout"] == "2 ranks x 1 thread"
+        r["size"]: r["vs_1x1"]
+        for r in data["rows"]
+        if r["layout"] == "2 ranks x 1 thread" and r["scaling"] == "strong"
     }
     rows = []
     for r in reduce_["rows"]:
@@ -629,7 +641,6 @@ def tft_section() -> list[str]:
     ours = data["results"].get("ours")
     if ours and "speedup_vs_tutorial" in ours:
         met = ours["speedup_vs_tutorial"] >= 3 and ours["mae"] <= data["results"]["tutorial"]["mae"]
-        best = min(r["mae"] for k, r in data["results"].items() if k != "tutorial")
         notes = ""
         two = data["results"].get("ours-2-ranks")
         if two:
@@ -638,26 +649,72 @@ def tft_section() -> list[str]:
                 f" Two DDP ranks × 1 thread run at {ratio:.2f}× the epoch rate of one process "
                 "with both threads."
             )
-        default = data["results"].get("ours-default")
+        default = default_tft_mae(data)
         if default:
+            seeds = ", ".join(str(seed) for seed in default["seeds"])
             notes += (
-                " `ours-default` is our default TFT configuration (lr 0.01, full epochs of "
+                " `ours-default-s<seed>` is our default TFT configuration (hidden 32, "
+                "hidden-continuous 16, lr 0.01, full epochs of "
                 f"{default['samples_per_epoch']:,} samples, 2 ranks × 1 thread, each window "
-                "scaled by its own encoder history), so its epoch time is not comparable; its "
-                "samples/s is. `ours` and `ours-2-ranks` keep the tutorial's per-series target "
-                "normalizer, so that they see exactly the tutorial's inputs."
+                f"scaled by its own encoder history), once per seed ({seeds}): its validation "
+                f"MAE is **{default['median']:.2f}** (median; {default['min']:.2f}–"
+                f"{default['max']:.2f}), target ≤ 240: "
+                f"**{'met' if default['median'] <= 240 else 'not met'}** (the published tutorial "
+                f"run reports {STALLION_TUTORIAL_MAE}). Its epoch time is not comparable with "
+                "the tutorial's; its samples/s is. `ours` and `ours-2-ranks` keep the tutorial's "
+                "per-series target normalizer, so that they see exactly the tutorial's inputs."
             )
         lines += [
             f"**Against the targets:** our path's epoch is "
             f"{ours['speedup_vs_tutorial']:.2f}× faster than the tutorial's with the same settings "
             f"(target 3×: **{'met' if met else 'not met'}**), at a validation MAE of "
             f"{ours['mae']:.2f} against the tutorial path's "
-            f"{data['results']['tutorial']['mae']:.2f} in the same run. The best MAE here is "
-            f"{best:.2f} (target ≤ 240: **{'met' if best <= 240 else 'not met'}**; the "
-            f"published tutorial run reports {STALLION_TUTORIAL_MAE})." + notes,
+            f"{data['results']['tutorial']['mae']:.2f} in the same run." + notes,
             "",
         ]
-    return lines
+    return lines + tft_step_lines()
+
+
+def tft_step_lines() -> list[str]:
+    """Why a data path cannot reach 3×: the network's own step (tft_step.json)."""
+    data, epochs = _load("tft_step"), _load("tft_stallion")
+    if data is None:
+        return _missing("tft_step", "python benchmarks/tft_step.py")
+    lines = [
+        "**Where a step's time goes** (`python benchmarks/tft_step.py`: the tutorial's data "
+        "sets and network, batch 128, median over interleaved rounds, ms per batch; the model "
+        "step is forward, loss, backward, clipping and Adam, without Lightning):",
+        "",
+    ]
+    rows = [
+        [r["part"], f"{r['median']:.1f}", f"{r['min']:.1f}–{r['max']:.1f}", _src("tft_step")]
+        for r in data["rows"]
+    ]
+    lines += _table(["part", "ms per batch (median)", "range", "source"], rows)
+    step = min(r["median"] for r in data["rows"] if r["part"].startswith("model step"))
+    text = (
+        f"Loading alone accounts for a speed-up of {data['data_path_ceiling']:.2f}×; our path "
+        "also drops the tutorial's per-batch training metrics and its prediction plots every 10 "
+        "batches, which is the rest of the measured gain. "
+    )
+    tutorial = (epochs or {}).get("results", {}).get("tutorial")
+    if tutorial:
+        per_batch = tutorial["epoch_seconds_median"] / 50 * 1e3  # the tutorial's 50 batches
+        text += (
+            f"The tutorial's epoch costs {per_batch:.0f} ms per batch, so 3× means "
+            f"{per_batch / 3:.0f} ms per batch, less than half the network's own step "
+            f"({step:.0f} ms). "
+        )
+    text += (
+        "That step is pytorch-forecasting's network: one gated residual network per input "
+        "variable, on small (hidden 16) tensors whose elementwise kernels are memory-bound. "
+        "Batching the per-variable networks into one matrix product per layer (same parameters, "
+        "same function) measured 0.98× at 1 thread and 1.04× at 2 threads, and `torch.compile` "
+        "1.26× after 199 s of compilation (one-off experiments, not part of this suite), so "
+        "neither is shipped: 3× on this CPU would need a different network, not a different "
+        "data path."
+    )
+    return [*lines, text, ""]
 
 
 TFT_PEER_DIFFERENCES = [
@@ -978,6 +1035,21 @@ def infrastructure_section() -> list[str]:
     return lines
 
 
+def default_tft_mae(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Validation MAE of our default TFT configuration over its seeds (tft_stallion.json)."""
+    runs = {k: r for k, r in data["results"].items() if k.startswith("ours-default-s")}
+    if not runs:
+        return None
+    maes = [r["mae"] for r in runs.values()]
+    return {
+        "seeds": [int(k.removeprefix("ours-default-s")) for k in runs],
+        "median": statistics.median(maes),
+        "min": min(maes),
+        "max": max(maes),
+        "samples_per_epoch": next(iter(runs.values()))["samples_per_epoch"],
+    }
+
+
 def targets_section() -> list[str]:
     """The targets from the anchors file, each with the measured figure and where it comes from."""
     rows: list[list[str]] = []
@@ -1066,22 +1138,25 @@ def targets_section() -> list[str]:
                     "[TFT](#tft-on-stallion)",
                 ]
             )
-        best = min(r["mae"] for k, r in tft["results"].items() if k != "tutorial")
-        rows.append(
-            [
-                "TFT Stallion validation MAE ≤ 240",
-                f"{best:.2f}",
-                "met" if best <= 240 else "**not met**",
-                "[TFT](#tft-on-stallion)",
-            ]
-        )
-    if ddp:
-        for size in dict.fromkeys(r["size"] for r in ddp["rows"]):
-            r = next(r for r in ddp["rows"] if r["size"] == size and r["layout"].startswith("2 r"))
+        default = default_tft_mae(tft)
+        if default:
             rows.append(
                 [
-                    f"DDP 2 ranks ≥ 1.7× one rank ({size} size)",
-                    _fx(r["vs_1x1"]),
+                    "TFT Stallion validation MAE ≤ 240 (our default configuration, median of "
+                    f"{len(default['seeds'])} seeds)",
+                    f"{default['median']:.2f} ({default['min']:.2f}–{default['max']:.2f})",
+                    "met" if default["median"] <= 240 else "**not met**",
+                    "[TFT](#tft-on-stallion)",
+                ]
+            )
+    if ddp:
+        for r in ddp["rows"]:
+            if r["layout"] != "2 ranks x 1 thread":
+                continue
+            rows.append(
+                [
+                    f"DDP 2 ranks ≥ 1.7× one rank ({r['size']} size, {r['scaling']} scaling)",
+                    _fx(r["vs_1x1"], 3),
                     "met" if r["vs_1x1"] >= 1.7 else "**not met**",
                     "[DDP](#informer-training-throughput-and-ddp-scaling)",
                 ]
