@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,9 @@ def run_layout(
                 text=True,
             )
         )
-    for process in processes:
-        _, err = process.communicate()
+    with ThreadPoolExecutor(len(processes)) as pool:  # drain every host's pipe at once
+        errors = list(pool.map(lambda p: p.communicate()[1], processes))
+    for process, err in zip(processes, errors, strict=True):
         if process.returncode:
             raise RuntimeError(err[-3000:])
     summary = json.loads((work / names[0] / "output" / "training_summary.json").read_text())

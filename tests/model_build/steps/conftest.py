@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +73,17 @@ def train_process(args: list[str], **env: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def finish_all(processes: Sequence[subprocess.Popen[str]], timeout: float = 240) -> list[str]:
+    """Outputs of processes that must all succeed, their pipes read at the same time: reading
+    one host to its end first would stall a run in which another host fills its pipe."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        outputs = list(pool.map(lambda p: p.communicate(timeout=timeout)[0], processes))
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-4000:]
+    return outputs
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 240) -> str:
+    return finish_all([process], timeout)[0]

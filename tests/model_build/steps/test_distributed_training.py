@@ -12,15 +12,9 @@ import time
 
 import pytest
 
-from .conftest import TINY_MODEL, free_port, train_paths, train_process
+from .conftest import TINY_MODEL, finish, finish_all, free_port, train_paths, train_process
 
 pytestmark = pytest.mark.ddp
-
-
-def finish(process, timeout: float = 240) -> str:
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output[-4000:]
-    return output
 
 
 def assert_ranks_agree(summary: dict, world_size: int) -> None:
@@ -70,7 +64,7 @@ def test_two_separately_started_hosts_train_together(tmp_path, channels):
         )
         for name in ("algo-1", "algo-2")
     ]
-    outputs = [finish(host) for host in hosts]
+    outputs = finish_all(hosts)
     summary = json.loads((tmp_path / "algo-1" / "output" / "training_summary.json").read_text())
     assert (summary["launcher"], summary["num_nodes"], summary["world_size"]) == ("sagemaker", 2, 2)
     assert_ranks_agree(summary, 2)

@@ -25,7 +25,7 @@ from forecasting.models.tft.training import parameters_digest
 from forecasting.steps import evaluate, preprocess, train
 from forecasting.steps.arguments import run_step
 
-from .conftest import free_port, train_paths, train_process
+from .conftest import finish, finish_all, free_port, train_paths, train_process
 
 SEQ_LEN, PRED_LEN = 8, 3
 TINY_TFT = [
@@ -247,12 +247,6 @@ def test_evaluating_on_channels_of_another_preprocess_run_is_refused(trained, tm
 # --- distributed ---------------------------------------------------------------------------
 
 
-def finish(process, timeout: float = 240) -> str:
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output[-4000:]
-    return output
-
-
 def assert_tft_ranks_agree(summary: dict, channels: Path) -> None:
     ranks = summary["ranks"]
     assert sorted(r["rank"] for r in ranks) == [0, 1]
@@ -287,7 +281,7 @@ def test_two_separately_started_tft_hosts_train_together(tmp_path, tft_channels)
         )
         for name in ("algo-1", "algo-2")
     ]
-    outputs = [finish(host) for host in hosts]
+    outputs = finish_all(hosts)
     summary = read_summary(tmp_path / "algo-1")
     assert (summary["launcher"], summary["num_nodes"], summary["world_size"]) == ("sagemaker", 2, 2)
     assert_tft_ranks_agree(summary, tft_channels)
