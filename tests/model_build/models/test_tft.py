@@ -29,7 +29,7 @@ from forecasting.models.tft.dataset import (
     trained_series,
 )
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
-from forecasting.models.tft.windows import MaterializedWindows, fast_loader
+from forecasting.models.tft.windows import MaterializedWindows, fast_loader, narrowest_code_dtype
 
 ENCODER, MIN_ENCODER, HORIZON = 8, 2, 3
 TINY_NETWORK = {"hidden_size": 8, "attention_head_size": 2, "hidden_continuous_size": 4}
@@ -260,6 +260,22 @@ def test_fast_batches_equal_pytorch_forecastings_collate(train_set, train_window
         trimmed["encoder"] |= batch[0]["encoder_cont"].shape[1] < ENCODER
         trimmed["decoder"] |= batch[0]["decoder_cont"].shape[1] < HORIZON
     assert trimmed == {"encoder": True, "decoder": True}
+
+
+def test_materialized_windows_store_categorical_codes_narrow(train_set, train_windows):
+    # the codes are stored in the narrowest type that holds them; batches are int64 (above)
+    assert int(train_set.data["categoricals"].max()) < 256
+    assert train_windows.encoder_cat.dtype == train_windows.decoder_cat.dtype == torch.uint8
+    assert train_windows[0][0]["encoder_cat"].dtype == torch.int64
+
+
+@pytest.mark.parametrize(
+    ("codes", "dtype"),
+    [([0, 255], torch.uint8), ([0, 256], torch.int16), ([-1, 3], torch.int16),
+     ([0, 40_000], torch.int32), ([0, 2**31], torch.int64), ([], torch.uint8)],
+)  # fmt: skip
+def test_categorical_codes_get_the_narrowest_type_that_holds_them(codes, dtype):
+    assert narrowest_code_dtype(torch.tensor(codes, dtype=torch.int64)) == dtype
 
 
 def test_fast_batches_equal_pf_collate_for_prediction_windows(prepared):
