@@ -12,7 +12,9 @@ the same seed. Each variant runs in its own process, so peak RSS is its own:
   logging), one process;
 * ``ours-2-ranks``: the same with 2 DDP ranks x 1 thread on this machine;
 * ``ours-default-s<seed>``: our default TFT configuration, for the accuracy target (MAE <= 240),
-  once per seed in DEFAULT_SEEDS: the target is judged on the median, not on a lucky seed.
+  once per seed in DEFAULT_SEEDS: the target is judged on the median, not on a lucky seed;
+* ``ours-ensemble3-s42``: the same configuration with ``--ensemble-size 3`` (members seeded 42,
+  43, 44, forecasts averaged quantile by quantile).
 
     python benchmarks/tft_stallion.py --data ../shared/data/stallion/stallion.parquet
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child import run_measured
 from machine import print_table, write_result
 
 SHARED_STALLION = Path(__file__).resolve().parents[2] / "shared/data/stallion/stallion.parquet"
@@ -52,7 +54,10 @@ VARIANTS = {
                                   "--seed", str(seed)]
         for seed in DEFAULT_SEEDS
     },
+    "ours-ensemble3-s42": ["--processes-per-host", "2", "--threads-per-process", "1",
+                           "--seed", "42", "--ensemble-size", "3"],
 }  # fmt: skip
+TUTORIAL_INPUTS = ("ours", "ours-2-ranks")  # the tutorial's target normalizer, not our default
 
 
 def tutorial_datasets(data: Path) -> tuple[Any, Any]:
@@ -187,13 +192,9 @@ def run_variant(name: str, data: Path, max_epochs: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, __file__, "--worker", name, "--data", str(data),
                    "--max-epochs", str(max_epochs), "--out", out.name]  # fmt: skip
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        _, status, usage = os.wait4(child.pid, 0)
-        if status:
-            raise SystemExit(f"variant {name} failed (status {status}); rerun with --worker {name}")
+        _, rss = run_measured(command)
         result = json.loads(Path(out.name).read_text())
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB; children included
-    return result
+    return {**result, "peak_rss_mib": rss}
 
 
 def main() -> None:
@@ -211,8 +212,7 @@ def main() -> None:
             else:
                 # Beside the tutorial, its target normalizer, so both see the same inputs;
                 # our default configuration with our default (per-window) normalizer.
-                default = args.worker.startswith("ours-default")
-                normalizer = "encoder" if default else "group"
+                normalizer = "group" if args.worker in TUTORIAL_INPUTS else "encoder"
                 flags = VARIANTS[args.worker]
                 result = ours(args.data, Path(work), flags, args.max_epochs, normalizer)
         args.out.write_text(json.dumps(result))

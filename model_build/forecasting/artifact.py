@@ -19,6 +19,7 @@ import torch
 
 from forecasting import __version__
 from forecasting.errors import DataValidationError
+from forecasting.models.ensemble import Ensemble
 from forecasting.models.informer.model import Informer
 
 WEIGHTS_FILE = "model.pt"
@@ -105,14 +106,24 @@ def load(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"{config_path}: format_version {config.get('format_version')!r} is not supported "
             f"(expected {FORMAT_VERSION})"
         )
-    family = config["model"]["family"]
-    if family == "informer":
-        model: torch.nn.Module = Informer(**config["model"]["hparams"])
-    elif family == "tft":  # imported here: pytorch-forecasting takes seconds to import
-        from forecasting.models.tft.module import TFTForecaster
-
-        model = TFTForecaster.from_constructor_arguments(config["model"]["constructor"])
-    else:
-        raise DataValidationError(f"{config_path}: unknown model family {family!r}")
+    members = [build_network(config["model"], config_path) for _ in range(ensemble_size(config))]
+    model = members[0] if len(members) == 1 else Ensemble(members)
     model.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
     return model.eval(), config
+
+
+def ensemble_size(config: dict[str, Any]) -> int:
+    """How many networks the weights file holds (1 for artifacts written before ensembles)."""
+    return int(config["model"].get("ensemble_size", 1))
+
+
+def build_network(model_config: dict[str, Any], config_path: Path) -> torch.nn.Module:
+    """One freshly initialised network of the recorded architecture."""
+    family = model_config["family"]
+    if family == "informer":
+        return Informer(**model_config["hparams"])
+    if family == "tft":  # imported here: pytorch-forecasting takes seconds to import
+        from forecasting.models.tft.module import TFTForecaster
+
+        return TFTForecaster.from_constructor_arguments(model_config["constructor"])
+    raise DataValidationError(f"{config_path}: unknown model family {family!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,9 @@ class TrainingSetup:
     # The artifact's "model" section; `network` is what its weights file holds.
     model_config: dict[str, Any]
     network: torch.nn.Module
+    # Another freshly initialised module and its network, for each further ensemble member
+    # (the loaders are shared: the windows are built once).
+    build_member: Callable[[], tuple[pl.LightningModule, torch.nn.Module]]
     train_windows: int
     gradient_clip: float | None = None
     summary: dict[str, Any] = field(default_factory=dict)  # family-specific facts for the log

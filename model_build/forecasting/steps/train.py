@@ -37,6 +37,7 @@ from forecasting.distributed import (
     smddp_available,
 )
 from forecasting.errors import ConfigError
+from forecasting.models.ensemble import Ensemble
 from forecasting.models.forecaster import InformerForecaster
 from forecasting.models.tft import training as tft_training
 from forecasting.models.training_setup import TrainingSetup
@@ -57,6 +58,7 @@ warnings.filterwarnings(
 )
 
 LAST_CHECKPOINT = "last.ckpt"
+FINISHED_MEMBER = "member.pt"  # a finished ensemble member: its best weights and summary
 # The Informer paper's model and optimisation (its ETT settings), as flags over our defaults.
 PAPER_ARGUMENTS = (
     "--d-model", "512", "--n-heads", "8", "--d-ff", "2048", "--attention", "prob",
@@ -128,6 +130,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_option(fit, "limit-val-batches", type=int, default=0, help="0 = every batch")
     add_option(fit, "precision", default="32", choices=["32", "bf16-mixed", "16-mixed"])
     add_option(fit, "seed", type=int, default=2021)
+    add_option(
+        fit, "ensemble-size", type=int, default=1,
+        help="train this many models (seeds seed, seed+1, ...) and forecast their mean",
+    )  # fmt: skip
     add_option(fit, "progress-bar", type=str2bool, default=True)
 
     dist = p.add_argument_group("distribution")
@@ -187,7 +193,14 @@ def informer_setup(
         name: channel.windows(args.seq_len, args.label_len, args.pred_len)
         for name, channel in (("train", train), ("validation", validation))
     }
-    module = InformerForecaster(**hparams, learning_rate=args.learning_rate, lr_decay=args.lr_decay)
+
+    def build_member() -> tuple[InformerForecaster, torch.nn.Module]:
+        module = InformerForecaster(
+            **hparams, learning_rate=args.learning_rate, lr_decay=args.lr_decay
+        )
+        return module, module.model
+
+    module, network = build_member()
     loaders = {
         name: DataLoader(ds, batch_size=per_rank_batch, shuffle=name == "train", drop_last=False)
         for name, ds in windows.items()
@@ -198,7 +211,8 @@ def informer_setup(
         val_loader=loaders["validation"],
         hparams=hparams,
         model_config={"family": "informer", "hparams": hparams},
-        network=module.model,
+        network=network,
+        build_member=build_member,
         train_windows=len(windows["train"]),
     )
 
@@ -206,7 +220,7 @@ def informer_setup(
 def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
     if args.label_len > args.seq_len:
         raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
-    for name in ("seq_len", "pred_len", "batch_size", "max_epochs"):
+    for name in ("seq_len", "pred_len", "batch_size", "max_epochs", "ensemble_size"):
         if getattr(args, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(args, name)}")
     if args.batch_size < spec.world_size or args.batch_size % spec.world_size:
@@ -261,7 +275,7 @@ class EpochSummary(Callback):
         )
 
 
-def resumable_checkpoint(checkpoint_dir: str, hparams: dict[str, Any]) -> str | None:
+def resumable_checkpoint(checkpoint_dir: Path, hparams: dict[str, Any]) -> str | None:
     """``last.ckpt`` if there is one and it was trained with the same architecture, else None.
 
     A checkpoint of another architecture would fail deep inside ``load_state_dict``; name the
@@ -311,10 +325,11 @@ def build_trainer(
     spec: ClusterSpec,
     has_cuda: bool,
     batches_per_epoch: int,
+    checkpoint_dir: Path,
     gradient_clip: float | None = None,
 ) -> pl.Trainer:
     best = ModelCheckpoint(
-        dirpath=args.checkpoint_dir,
+        dirpath=checkpoint_dir,
         filename="best",
         monitor="val_loss",
         mode="min",
@@ -324,7 +339,7 @@ def build_trainer(
     # Not save_last: Lightning 2.6 rewrites that only in epochs that improve val_loss, so a
     # resume would redo every epoch since the best one. Without a monitor it is every epoch.
     last = ModelCheckpoint(
-        dirpath=args.checkpoint_dir,
+        dirpath=checkpoint_dir,
         filename=Path(LAST_CHECKPOINT).stem,
         save_top_k=1,
         every_n_epochs=1,
@@ -382,46 +397,34 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         setup = tft_training.setup(args, train, validation, per_rank_batch)
     else:
         setup = informer_setup(args, train, validation, per_rank_batch)
-    module, hparams = setup.module, setup.hparams
-    trainer = build_trainer(args, spec, has_cuda, len(setup.train_loader), setup.gradient_clip)
-    timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
-    resume = resumable_checkpoint(args.checkpoint_dir, hparams)
-    if resume and trainer.is_global_zero:
-        log.info("resuming from %s", resume)
-    started = time.perf_counter()
-    trainer.fit(module, setup.train_loader, setup.val_loader, ckpt_path=resume)
-    fit_seconds = time.perf_counter() - started
-
-    # The TFT's ranks also report the digest of the encoders they loaded: all must be equal.
-    digest = {k: v for k, v in setup.summary.items() if k == "parameters_sha256"}
-    ranks = gather_rank_states(trainer, module, digest)
+    networks, members = [], []
+    for member in range(args.ensemble_size):
+        if member:  # member 0 is the setup's own module, seeded above
+            pl.seed_everything(args.seed + member, workers=True, verbose=False)
+            module, network = setup.build_member()
+        else:
+            module, network = setup.module, setup.network
+        members.append(train_member(args, spec, has_cuda, setup, member, module, network))
+        networks.append(network)
     summary = {
-        "resumed_from": resume,
-        "epochs_completed": trainer.current_epoch,
-        "global_steps": trainer.global_step,
-        "fit_seconds": round(fit_seconds, 3),
+        **combine_members(members),
         "model": args.model,
+        "ensemble_size": args.ensemble_size,
         "train_windows": setup.train_windows,
-        "train_windows_per_second": [round(w, 2) for w in timing.windows_per_second],
         "world_size": spec.world_size,
         "num_nodes": spec.num_nodes,
         "launcher": spec.launcher,
         "threads_per_process": threads,
         "precision": args.precision,
-        "best_checkpoint": trainer.checkpoint_callback.best_model_path,
-        "best_val_loss": float(trainer.checkpoint_callback.best_model_score or float("nan")),
-        "ranks": ranks,
         **setup.summary,
     }
-    if trainer.is_global_zero:
-        best = trainer.checkpoint_callback.best_model_path
-        if best:  # the artifact carries the best epoch, not the last
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
+    if args.ensemble_size > 1:
+        summary["members"] = members
+    if is_global_zero(spec):
         artifact.save(
             Path(args.model_dir),
-            model=setup.network,
-            model_config=setup.model_config,
+            model=networks[0] if len(networks) == 1 else Ensemble(networks),
+            model_config={**setup.model_config, "ensemble_size": args.ensemble_size},
             preprocessing=train.preprocessing,
             training=summary,
         )
@@ -435,6 +438,103 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return summary
+
+
+def is_global_zero(spec: ClusterSpec) -> bool:
+    if torch.distributed.is_initialized():
+        return torch.distributed.get_rank() == 0
+    # No fit ran here (every ensemble member had finished), so Lightning started no other
+    # process on this host: only torchrun's ranks or one launcher process per host exist.
+    local = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+    return spec.node_rank == 0 and local == 0
+
+
+def member_checkpoint_dir(args: argparse.Namespace, member: int) -> Path:
+    """A single model checkpoints where it always has; ensemble members in a folder each."""
+    root = Path(args.checkpoint_dir)
+    return root if args.ensemble_size == 1 else root / f"member-{member}"
+
+
+def train_member(
+    args: argparse.Namespace,
+    spec: ClusterSpec,
+    has_cuda: bool,
+    setup: TrainingSetup,
+    member: int,
+    module: pl.LightningModule,
+    network: torch.nn.Module,
+) -> dict[str, Any]:
+    """Fit one model, resuming from its last checkpoint; on rank 0 ``network`` ends as its best
+    epoch. An ensemble member that already finished is loaded from its folder instead."""
+    directory = member_checkpoint_dir(args, member)
+    finished = directory / FINISHED_MEMBER
+    if args.ensemble_size > 1 and finished.is_file():
+        saved = torch.load(finished, map_location="cpu", weights_only=True)
+        if saved["hparams"] != setup.hparams:
+            raise ConfigError(
+                f"{finished} is from a run with other model settings; resume with the same "
+                "settings or point --checkpoint-dir at an empty folder"
+            )
+        network.load_state_dict(saved["state_dict"])
+        log.info("ensemble member %d already trained: loaded %s", member, finished)
+        return saved["summary"]
+    if args.ensemble_size > 1:
+        log.info("training ensemble member %d of %d", member + 1, args.ensemble_size)
+    trainer = build_trainer(
+        args, spec, has_cuda, len(setup.train_loader), directory, setup.gradient_clip
+    )
+    timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
+    resume = resumable_checkpoint(directory, setup.hparams)
+    if resume and trainer.is_global_zero:
+        log.info("resuming from %s", resume)
+    started = time.perf_counter()
+    trainer.fit(module, setup.train_loader, setup.val_loader, ckpt_path=resume)
+    fit_seconds = time.perf_counter() - started
+
+    # The TFT's ranks also report the digest of the encoders they loaded: all must be equal.
+    digest = {k: v for k, v in setup.summary.items() if k == "parameters_sha256"}
+    summary = {
+        "member": member,
+        "seed": args.seed + member,
+        "resumed_from": resume,
+        "epochs_completed": trainer.current_epoch,
+        "global_steps": trainer.global_step,
+        "fit_seconds": round(fit_seconds, 3),
+        "train_windows_per_second": [round(w, 2) for w in timing.windows_per_second],
+        "best_checkpoint": trainer.checkpoint_callback.best_model_path,
+        "best_val_loss": float(trainer.checkpoint_callback.best_model_score or float("nan")),
+        "ranks": gather_rank_states(trainer, module, digest),
+    }
+    if trainer.is_global_zero:
+        best = trainer.checkpoint_callback.best_model_path
+        if best:  # the artifact carries the best epoch, not the last
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        if args.ensemble_size > 1:
+            partial = directory / f".{FINISHED_MEMBER}.partial"
+            record = {"state_dict": network.state_dict(), "hparams": setup.hparams}
+            torch.save({**record, "summary": summary}, partial)
+            os.replace(partial, finished)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # the next member starts once this one is recorded
+    return summary
+
+
+def combine_members(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's training facts: a single model's own, or summed over an ensemble's members
+    (its epochs, steps and time; its best validation loss is the members' mean)."""
+    if len(members) == 1:
+        return {k: v for k, v in members[0].items() if k not in ("member", "seed")}
+    return {
+        "resumed_from": next((m["resumed_from"] for m in members if m["resumed_from"]), None),
+        "epochs_completed": sum(m["epochs_completed"] for m in members),
+        "global_steps": sum(m["global_steps"] for m in members),
+        "fit_seconds": round(sum(m["fit_seconds"] for m in members), 3),
+        "train_windows_per_second": [w for m in members for w in m["train_windows_per_second"]],
+        "best_checkpoint": members[-1]["best_checkpoint"],
+        "best_val_loss": sum(m["best_val_loss"] for m in members) / len(members),
+        "ranks": members[-1]["ranks"],
+    }
 
 
 if __name__ == "__main__":

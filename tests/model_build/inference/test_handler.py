@@ -17,12 +17,14 @@ from forecasting.data.panel import TIME_IDX
 from forecasting.errors import DataValidationError
 from forecasting.inference import handler
 from forecasting.steps import preprocess, train
-from tests.model_build.steps.conftest import TINY_MODEL, train_paths, write_tiny_csv
-from tests.model_build.steps.test_tft_steps import (
+from tests.model_build.steps.conftest import (
     PRED_LEN,
+    TINY_MODEL,
     TINY_TFT,
     evaluate_run,
     preprocess_demo,
+    train_paths,
+    write_tiny_csv,
 )
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -38,13 +40,21 @@ def informer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     return run / "model", pd.read_csv(csv)
 
 
-@pytest.fixture(scope="module")
-def tft_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("tft")
+def trained_tft(run: Path, *flags: str) -> Path:
     channels = preprocess_demo(run / "channels")
-    train.main([*TINY_TFT, *train_paths(run, channels), "--max-epochs", "1"])
+    train.main([*TINY_TFT, *train_paths(run, channels), "--max-epochs", "1", *flags])
     evaluate_run(run, channels / "test")
     return run
+
+
+@pytest.fixture(scope="module")
+def tft_run(tmp_path_factory) -> Path:
+    return trained_tft(tmp_path_factory.mktemp("tft"))
+
+
+@pytest.fixture(scope="module")
+def tft_ensemble_run(tmp_path_factory) -> Path:
+    return trained_tft(tmp_path_factory.mktemp("tft_ensemble"), "--ensemble-size", "2")
 
 
 def tft_request(channel_dir: Path) -> pd.DataFrame:
@@ -173,7 +183,9 @@ def test_model_name_and_version_come_from_the_environment(informer_run, monkeypa
 # --- the TFT -------------------------------------------------------------------------------
 
 
-def test_tft_forecasts_equal_the_evaluate_steps_forecasts(tft_run):
+@pytest.mark.parametrize("run", ["tft_run", "tft_ensemble_run"])
+def test_tft_forecasts_equal_the_evaluate_steps_forecasts(run, request):
+    tft_run = request.getfixturevalue(run)
     model = handler.model_fn(str(tft_run / "model"))
     out = forecast(model, tft_request(tft_run / "channels" / "test"))
     evaluated = pd.read_csv(tft_run / "evaluation" / "forecasts.csv")

@@ -22,8 +22,13 @@ from forecasting.pipeline.definition import Images, Resources, build_definition
 from forecasting.pipeline.settings import METRICS, PipelineSettings
 from forecasting.pipeline.steps import STEPS
 from forecasting.steps import evaluate, preprocess, train
-from tests.model_build.steps.conftest import TINY_MODEL, train_paths, write_tiny_csv
-from tests.model_build.steps.test_tft_steps import TINY_TFT, preprocess_demo
+from tests.model_build.steps.conftest import (
+    TINY_MODEL,
+    TINY_TFT,
+    preprocess_demo,
+    train_paths,
+    write_tiny_csv,
+)
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definition.json"
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,12 +15,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.steps import preprocess
+from forecasting.steps import evaluate, preprocess
+from forecasting.steps.arguments import run_step
 
 TINY_MODEL = [
     "--seq-len", "16", "--label-len", "8", "--pred-len", "4",
     "--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--factor", "3",
     "--batch-size", "16", "--progress-bar", "false", "--threads-per-process", "1",
+]  # fmt: skip
+
+
+SEQ_LEN, PRED_LEN = 8, 3
+TINY_TFT = [
+    "--model", "tft", "--hidden-size", "8", "--attention-head-size", "2",
+    "--hidden-continuous-size", "4", "--batch-size", "32", "--threads-per-process", "1",
+    "--progress-bar", "false",
 ]  # fmt: skip
 
 
@@ -87,3 +97,39 @@ def finish_all(processes: Sequence[subprocess.Popen[str]], timeout: float = 240)
 
 def finish(process: subprocess.Popen[str], timeout: float = 240) -> str:
     return finish_all([process], timeout)[0]
+
+
+def preprocess_demo(output: Path, *extra: str) -> Path:
+    preprocess.main(
+        ["--model", "tft", "--dataset", "demo", "--seq-len", str(SEQ_LEN),
+         "--pred-len", str(PRED_LEN), "--output-dir", str(output), *extra]
+    )  # fmt: skip
+    return output
+
+
+def read_summary(run: Path) -> dict:
+    return json.loads((run / "output" / "training_summary.json").read_text())
+
+
+def evaluate_run(run: Path, test: Path) -> dict:
+    return evaluate.main(
+        ["--model-dir", str(run / "model"), "--test", str(test),
+         "--output-dir", str(run / "evaluation")]
+    )  # fmt: skip
+
+
+def step_error(capsys, main, argv: list[str]) -> str:
+    """A step run as its entry point runs it: exit code 2 and one line on stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_step(main, argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "error: " in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tft_channels(tmp_path_factory) -> Path:
+    return preprocess_demo(tmp_path_factory.mktemp("tft") / "channels")

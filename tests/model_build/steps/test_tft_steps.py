@@ -23,16 +23,22 @@ from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.tft.module import TFTForecaster
 from forecasting.models.tft.training import parameters_digest
 from forecasting.steps import evaluate, preprocess, train
-from forecasting.steps.arguments import run_step
 
-from .conftest import finish, finish_all, free_port, train_paths, train_process
+from .conftest import (
+    PRED_LEN,
+    SEQ_LEN,
+    TINY_TFT,
+    evaluate_run,
+    finish,
+    finish_all,
+    free_port,
+    preprocess_demo,
+    read_summary,
+    step_error,
+    train_paths,
+    train_process,
+)
 
-SEQ_LEN, PRED_LEN = 8, 3
-TINY_TFT = [
-    "--model", "tft", "--hidden-size", "8", "--attention-head-size", "2",
-    "--hidden-continuous-size", "4", "--batch-size", "32", "--threads-per-process", "1",
-    "--progress-bar", "false",
-]  # fmt: skip
 # The demo panel's column roles, as a user passes them for a file of their own.
 DEMO_ROLES = [
     "--group-columns", "agency,sku", "--targets", "volume", "--time-column", "date",
@@ -40,42 +46,6 @@ DEMO_ROLES = [
     "--known-categoricals", "month", "--known-reals", "time_idx,price_regular",
     "--unknown-reals", "avg_max_temp",
 ]  # fmt: skip
-
-
-def preprocess_demo(output: Path, *extra: str) -> Path:
-    preprocess.main(
-        ["--model", "tft", "--dataset", "demo", "--seq-len", str(SEQ_LEN),
-         "--pred-len", str(PRED_LEN), "--output-dir", str(output), *extra]
-    )  # fmt: skip
-    return output
-
-
-def read_summary(run: Path) -> dict:
-    return json.loads((run / "output" / "training_summary.json").read_text())
-
-
-def evaluate_run(run: Path, test: Path) -> dict:
-    return evaluate.main(
-        ["--model-dir", str(run / "model"), "--test", str(test),
-         "--output-dir", str(run / "evaluation")]
-    )  # fmt: skip
-
-
-def step_error(capsys, main, argv: list[str]) -> str:
-    """A step run as its entry point runs it: exit code 2 and one line on stderr."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_step(main, argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "error: " in line]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-@pytest.fixture(scope="module")
-def tft_channels(tmp_path_factory) -> Path:
-    return preprocess_demo(tmp_path_factory.mktemp("tft") / "channels")
 
 
 @pytest.fixture(scope="module")

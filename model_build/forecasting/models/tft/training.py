@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import time
 from typing import Any
@@ -70,6 +71,12 @@ def setup(
         log_interval=-1,
         optimizer="adam",
     )
+
+    def build_member() -> tuple[TFTForecaster, TFTForecaster]:
+        """The same constructor arguments, freshly initialised; the data set is not kept."""
+        fresh = TFTForecaster(**copy.deepcopy(dict(module.hparams)))
+        return fresh, fresh  # the Lightning module is the network
+
     return TrainingSetup(
         module=module,
         train_loader=train_loader,
@@ -81,6 +88,7 @@ def setup(
             "constructor": module.constructor_arguments(),
         },
         network=module,
+        build_member=build_member,
         train_windows=len(train_set),
         gradient_clip=args.gradient_clip,
         summary={
