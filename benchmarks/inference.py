@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child import run_measured
 from machine import print_table, spread, write_result
 
 VARIANTS = ("informer", "tft", "tft-predict")
@@ -133,13 +133,9 @@ def run_variant(variant: str, work: Path, repeats: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, __file__, "--worker", variant, "--work", str(work),
                    "--repeats", str(repeats), "--out", out.name]  # fmt: skip
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        _, status, usage = os.wait4(child.pid, 0)
-        if status:
-            raise SystemExit(f"variant {variant} failed; rerun with --worker {variant}")
+        _, rss = run_measured(command)
         result = json.loads(Path(out.name).read_text())
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024
-    return result
+    return {**result, "peak_rss_mib": rss}
 
 
 def main() -> None:

@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child import run_measured
+
 SHARED_ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" / "ETTh1.csv"
 SEQ_LEN, LABEL_LEN, PRED_LEN, BATCH = 96, 48, 24, 32
 TRAIN_ROWS = 8640  # Informer's Dataset_ETT_hour training border
@@ -53,18 +55,6 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 VARIANTS = ("ours-prob", "ours-full", "neuralforecast")
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def _wait(command: list[str], env: dict[str, str], **kw: Any) -> tuple[float, str]:
-    """Runs a child to completion: its peak RSS in MiB, and its stderr."""
-    child = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw
-    )
-    err = child.stderr.read() if child.stderr else ""
-    _, status, usage = os.wait4(child.pid, 0)
-    if status:
-        raise RuntimeError(f"{command[:3]} failed (status {status}):\n{err[-3000:]}")
-    return usage.ru_maxrss / 1024, err
 
 
 def run_ours(channels: Path, work: Path, size: str, attention: str, steps: int) -> dict[str, Any]:
@@ -83,7 +73,7 @@ def run_ours(channels: Path, work: Path, size: str, attention: str, steps: int) 
         "--max-epochs", "2", "--patience", "10", "--progress-bar", "false",
     ]  # fmt: skip
     env = {**os.environ, **ONE_THREAD}
-    rss, _ = _wait([sys.executable, "-m", "forecasting.steps.train", *args], env)
+    _, rss = run_measured([sys.executable, "-m", "forecasting.steps.train", *args], env)
     summary = json.loads((work / "output" / "training_summary.json").read_text())
     rates = summary["train_windows_per_second"][1:]  # epoch 0 warms up
     return {"windows_per_s": sum(rates) / len(rates), "peak_rss_mib": rss}
@@ -94,7 +84,7 @@ def run_peer(python: str, train_csv: Path, size: str, steps: int) -> dict[str, A
         command = [python, __file__, "--worker", size, "--steps", str(steps),
                    "--data", str(train_csv), "--out", out.name]  # fmt: skip
         with tempfile.TemporaryDirectory() as work:  # Lightning writes lightning_logs/ there
-            rss, _ = _wait(command, {**os.environ, **ONE_THREAD}, cwd=work)
+            _, rss = run_measured(command, {**os.environ, **ONE_THREAD}, cwd=work)
         result = json.loads(Path(out.name).read_text())
     return {**result, "peak_rss_mib": rss}
 

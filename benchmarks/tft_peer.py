@@ -44,6 +44,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child import run_measured
+
 ENCODER, HORIZON, HIDDEN, HEADS, DROPOUT, LR, CLIP = 24, 6, 16, 2, 0.1, 0.03, 0.1
 EPOCHS = 6
 QUANTILES = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)  # pytorch-forecasting's, as ours uses
@@ -95,19 +97,6 @@ PEER_STATIC = {"neuralforecast": "compact", "neuralforecast-onehot": "onehot"}
 OURS_WORKER = "--ours-worker"
 
 
-def _wait(command: list[str], env: dict[str, str], **kw: Any) -> tuple[float, float]:
-    """Runs a child to completion: its peak RSS in MiB, and its wall time (s) start to exit."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw
-    )
-    err = child.stderr.read() if child.stderr else ""
-    _, status, usage = os.wait4(child.pid, 0)
-    if status:
-        raise RuntimeError(f"{command[:3]} failed (status {status}):\n{err[-3000:]}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - started
-
-
 # --- ours -------------------------------------------------------------------------------------
 
 
@@ -125,7 +114,7 @@ def run_ours(channels: Path, work: Path, windows_per_epoch: int, seed: int) -> d
         "--model-dir", str(work / "model"), "--output-data-dir", str(work / "output"),
         "--checkpoint-dir", str(work / "checkpoints"), "--progress-bar", "false", *ours_flags(seed),
     ]  # fmt: skip
-    rss, seconds = _wait(command, {**os.environ, **ONE_THREAD})
+    seconds, rss = run_measured(command, {**os.environ, **ONE_THREAD})
     summary = json.loads((work / "output" / "training_summary.json").read_text())
     rates = summary["train_windows_per_second"][1:]  # epoch 1 warms up
     timed = sum(windows_per_epoch / r for r in rates)
@@ -258,7 +247,7 @@ def run_peer(
                    "--steps", str(steps), "--warmup", str(warmup), "--batch", str(batch),
                    "--seed", str(seed), "--out", out.name]  # fmt: skip
         with tempfile.TemporaryDirectory() as work:  # Lightning writes lightning_logs/ there
-            rss, seconds = _wait(command, {**os.environ, **ONE_THREAD}, cwd=work)
+            seconds, rss = run_measured(command, {**os.environ, **ONE_THREAD}, cwd=work)
         result = json.loads(Path(out.name).read_text())
     return {**result, "peak_rss_mib": rss, "process_seconds": seconds}
 

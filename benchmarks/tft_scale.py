@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from child import run_measured
 from machine import print_table, write_result
 from tft_stallion import SHARED_STALLION
 
@@ -49,26 +47,16 @@ def scaled_panel(source: Path, scale: int, path: Path) -> int:
     return len(panel)
 
 
-def measured(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one command: the largest of its process tree."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    if status:
-        raise SystemExit(f"failed (status {status}): {' '.join(command)}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
-
-
 def run_scale(source: Path, scale: int, work: Path) -> dict[str, Any]:
     data = work / "panel.parquet"
     rows = scaled_panel(source, scale, data)
     channels = work / "channels"
-    preprocess_s, preprocess_mib = measured(
+    preprocess_s, preprocess_mib = run_measured(
         [sys.executable, "-m", "forecasting.steps.preprocess", "--model", "tft",
          "--dataset", "stallion", "--data", str(data), "--split", "tutorial",
          "--output-dir", str(channels)]
     )  # fmt: skip
-    train_s, train_mib = measured(
+    train_s, train_mib = run_measured(
         [sys.executable, "-m", "forecasting.steps.train", "--model", "tft",
          "--train", str(channels / "train"), "--validation", str(channels / "validation"),
          "--model-dir", str(work / "model"), "--output-data-dir", str(work / "output"),
