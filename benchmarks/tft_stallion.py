@@ -18,6 +18,7 @@ the same seed. Each variant runs in its own process, so peak RSS is its own:
   ENSEMBLE_SEEDS.
 
     python benchmarks/tft_stallion.py --data ../shared/data/stallion/stallion.parquet
+    python benchmarks/tft_stallion.py --variants tutorial ours --update  # rerun the speed pair
 """
 
 from __future__ import annotations

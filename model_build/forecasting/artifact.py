@@ -106,7 +106,10 @@ def load(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"{config_path}: format_version {config.get('format_version')!r} is not supported "
             f"(expected {FORMAT_VERSION})"
         )
-    members = [build_network(config["model"], config_path) for _ in range(ensemble_size(config))]
+    size = ensemble_size(config)
+    if size < 1:
+        raise DataValidationError(f"{config_path}: ensemble_size {size} must be at least 1")
+    members = [build_network(config["model"], config_path) for _ in range(size)]
     model = members[0] if len(members) == 1 else Ensemble(members)
     model.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
     return model.eval(), config

@@ -12,6 +12,7 @@ import torch
 
 from forecasting import artifact
 from forecasting.channels import read_channel
+from forecasting.errors import DataValidationError
 from forecasting.models.ensemble import Ensemble
 from forecasting.models.tft.evaluation import evaluate_split
 from forecasting.models.tft.module import TFTForecaster
@@ -120,3 +121,14 @@ def test_two_ranks_train_every_member_in_sync(tmp_path, channels):
     assert isinstance(model, Ensemble) and config["model"]["ensemble_size"] == 2
     report = evaluate_run(tmp_path, channels / "test")  # the Informer's evaluation, averaged
     assert report["regression_metrics"]["mse"]["value"] > 0
+
+
+def test_an_artifact_claiming_no_members_is_refused(ensemble_run, tmp_path):
+    run, _, _ = ensemble_run
+    shutil.copytree(run / "model", tmp_path / "model", ignore=shutil.ignore_patterns("code"))
+    config_path = tmp_path / "model" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["model"]["ensemble_size"] = 0
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(DataValidationError, match="ensemble_size 0 must be at least 1"):
+        artifact.load(tmp_path / "model")
