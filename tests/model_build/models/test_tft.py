@@ -29,7 +29,14 @@ from forecasting.models.tft.dataset import (
     trained_series,
 )
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
-from forecasting.models.tft.windows import MaterializedWindows, fast_loader, narrowest_code_dtype
+from forecasting.models.tft.windows import (
+    ROW,
+    STEP,
+    WINDOW,
+    MaterializedWindows,
+    fast_loader,
+    narrowest_code_dtype,
+)
 
 ENCODER, MIN_ENCODER, HORIZON = 8, 2, 3
 TINY_NETWORK = {"hidden_size": 8, "attention_head_size": 2, "hidden_continuous_size": 4}
@@ -265,8 +272,75 @@ def test_fast_batches_equal_pytorch_forecastings_collate(train_set, train_window
 def test_materialized_windows_store_categorical_codes_narrow(train_set, train_windows):
     # the codes are stored in the narrowest type that holds them; batches are int64 (above)
     assert int(train_set.data["categoricals"].max()) < 256
-    assert train_windows.encoder_cat.dtype == train_windows.decoder_cat.dtype == torch.uint8
+    assert train_windows.categoricals.dtype == torch.uint8
     assert train_windows[0][0]["encoder_cat"].dtype == torch.int64
+
+
+def test_only_what_getitem_computes_per_window_is_stored_per_window(train_set, train_windows):
+    kinds = dict(zip(train_set.reals, train_windows.kinds, strict=True))
+    # the target scaled by each window's own encoder, and the position in the window
+    assert kinds.pop("volume") == kinds.pop("relative_time_idx") == STEP
+    # one value per window: its encoder length and the target's scale
+    assert kinds.pop("encoder_length") == kinds.pop("volume_center") == kinds.pop("volume_scale")
+    assert train_windows.window_columns and set(kinds.values()) == {ROW}  # the covariates
+    per_window = sum(
+        t.element_size() * t[0].numel()
+        for t in (train_windows.window_values, train_windows.step_values)
+    )
+    assert (
+        per_window
+        < train_set.data["reals"][0].element_size()
+        * train_set.data["reals"].shape[1]
+        * (ENCODER + HORIZON)
+        / 2
+    )
+
+
+def test_a_column_that_a_later_window_contradicts_changes_kind(train_windows):
+    rows = train_windows.reals[:4]
+    constant = rows.clone()
+    constant[:, 0] = 9.0  # one value over the window, not the rows'
+    stepped = constant.clone()
+    stepped[:, 1] = torch.arange(4.0) + 100  # a value per step
+    kinds = [ROW] * rows.shape[1]
+    assert train_windows._kinds_after(kinds, rows, 0) == kinds
+    after = train_windows._kinds_after(kinds, constant, 0)
+    assert after[:2] == [WINDOW, ROW] and set(after[2:]) == {ROW}
+    after = train_windows._kinds_after(after, stepped, 0)
+    assert after[:2] == [WINDOW, STEP] and set(after[2:]) == {ROW}
+    assert train_windows._kinds_after(after, rows, 0) == after  # kinds never come back
+
+
+def test_fast_batches_equal_pf_collate_under_the_group_normalizer(panel, prepared):
+    _, preprocessing = prepared
+    dataset = fit_dataset(
+        panel,
+        train_end=preprocessing["cutoffs"]["train"],
+        max_encoder_length=ENCODER,
+        min_encoder_length=MIN_ENCODER,
+        horizon=HORIZON,
+        normalizer="group",
+    )
+    windows = MaterializedWindows(dataset)
+    assert windows.kinds.count(STEP) == 1  # relative_time_idx: the target is scaled per series
+    for indices in index_lists(windows):
+        assert_same_batch(windows.__getitems__(indices), pf_batch(dataset, indices))
+
+
+def test_windows_with_filled_in_time_steps_are_refused(panel):
+    frame = panel.frame.drop(index=[5, 6]).reset_index(drop=True)  # a gap in the first series
+    dataset = TimeSeriesDataSet(
+        frame,
+        time_idx=TIME_IDX,
+        target=panel.schema.target,
+        group_ids=list(panel.schema.group_columns),
+        max_encoder_length=ENCODER,
+        max_prediction_length=HORIZON,
+        time_varying_unknown_reals=[panel.schema.target],
+        allow_missing_timesteps=True,
+    )
+    with pytest.raises(ConfigError, match="is not a run of consecutive rows"):
+        MaterializedWindows(dataset)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,17 @@
-"""A fast data path for pytorch-forecasting: every window materialised as tensors once.
+"""A fast data path for pytorch-forecasting: every window taken through ``__getitem__`` once.
 
 ``TimeSeriesDataSet.__getitem__`` slices a data frame per sample and its collate pads per batch;
 together they cost more than the TFT's forward and backward pass (pytorch-forecasting #1860,
-#1850). Here each sample is taken from the data set's own ``__getitem__`` exactly once and
-stored zero-padded; a batch is then a gather plus a trim to the longest encoder and decoder in
-that batch, which is exactly what the data set's ``_collate_fn`` returns for the same indices.
+#1850). Here each sample is taken from the data set's own ``__getitem__`` exactly once, at set-up,
+and a batch is a gather: exactly what the data set's ``_collate_fn`` returns for the same indices.
+
+A window is a run of consecutive rows of the data set's own tensors, and most of its values are
+those rows' values, so they are not copied per window (a window of 30 steps would repeat each row
+30 times). Only what ``__getitem__`` computes per window is stored per window: a real column that
+differs from the rows is kept as one value per window when it is constant over the window (the
+target's scale, the encoder length) and per step otherwise (the target scaled by its encoder, the
+relative time index). Which column is which is found from the samples themselves, and every
+sample is checked against it, so a batch can never silently differ from pytorch-forecasting's.
 """
 
 from __future__ import annotations
@@ -22,8 +29,14 @@ from forecasting.errors import ConfigError
 Batch = tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
 
 
+# How a real column of a window relates to the data set's rows: equal to them, one value for
+# the whole window, or a value per step. Ordered from the cheapest to store to the dearest.
+ROW, WINDOW, STEP = "row", "window", "step"
+_SAMPLE = 64  # windows that classify the columns before the full pass checks every window
+
+
 class MaterializedWindows(Dataset):
-    """All windows of a TimeSeriesDataSet as padded tensors; ``__getitems__`` returns a batch."""
+    """All windows of a TimeSeriesDataSet; ``__getitems__`` returns a collated batch."""
 
     def __init__(self, dataset: TimeSeriesDataSet) -> None:
         if dataset.multi_target or dataset.weight is not None:
@@ -31,34 +44,81 @@ class MaterializedWindows(Dataset):
         n = len(dataset)
         if n == 0:
             raise ConfigError("the data set has no windows: series are too short for the lengths")
-        first, _ = dataset[0]
-        n_cont, n_cat = first["x_cont"].shape[1], first["x_cat"].shape[1]
-        enc, dec = dataset.max_encoder_length, dataset.max_prediction_length
-        self.encoder_cont = torch.zeros(n, enc, n_cont, dtype=first["x_cont"].dtype)
-        self.decoder_cont = torch.zeros(n, dec, n_cont, dtype=first["x_cont"].dtype)
-        codes = narrowest_code_dtype(dataset.data["categoricals"])
-        self.encoder_cat = torch.zeros(n, enc, n_cat, dtype=codes)
-        self.decoder_cat = torch.zeros(n, dec, n_cat, dtype=codes)
-        self.encoder_target = torch.zeros(n, enc, dtype=first["encoder_target"].dtype)
-        self.decoder_target = torch.zeros(n, dec, dtype=first["encoder_target"].dtype)
+        if dataset.randomize_length is not None:
+            raise ConfigError("the fast data path needs fixed window lengths (no randomize_length)")
+        data = dataset.data
+        self.reals = data["reals"]
+        self.categoricals = data["categoricals"].to(narrowest_code_dtype(data["categoricals"]))
+        self.target = data["target"][0]
+        self.time = data["time"]
+        self.row_groups = data["groups"]
+        self.starts = torch.tensor(dataset.index["index_start"].to_numpy(), dtype=torch.long)
+        self.max_encoder = dataset.max_encoder_length
+        self.max_decoder = dataset.max_prediction_length
         self.encoder_lengths = torch.zeros(n, dtype=torch.long)
         self.decoder_lengths = torch.zeros(n, dtype=torch.long)
-        self.time_start = torch.zeros(n, dtype=torch.long)
-        self.groups = torch.zeros(n, len(first["groups"]), dtype=first["groups"].dtype)
-        self.target_scale = torch.zeros(n, len(first["target_scale"]), dtype=torch.float32)
+        self.target_scale = torch.zeros(n, 2, dtype=torch.float32)
+        kinds = [ROW] * self.reals.shape[1]
+        for i in range(0, n, max(1, n // _SAMPLE)):
+            kinds = self._kinds_after(
+                kinds, self._window(dataset, i)[0]["x_cont"], int(self.starts[i])
+            )
+        while (kinds := self._store(dataset, kinds)) is not None:
+            pass  # a window contradicted a column's kind: all stored again with the new kinds
+
+    def _kinds_after(self, kinds: list[str], cont: torch.Tensor, start: int) -> list[str]:
+        """Each column's cheapest kind that also fits this window."""
+        rows = self.reals[start : start + len(cont)]
+        differs = (cont != rows).any(0).tolist()
+        varies = (cont != cont[:1]).any(0).tolist()
+        return [
+            ROW if kind == ROW and not differs[c]
+            else WINDOW if kind != STEP and not varies[c]
+            else STEP
+            for c, kind in enumerate(kinds)
+        ]  # fmt: skip
+
+    def _store(self, dataset: TimeSeriesDataSet, kinds: list[str]) -> list[str] | None:
+        """Take every window once; the kinds to store with instead, if a window contradicts them."""
+        n, width = len(dataset), self.max_encoder + self.max_decoder
+        self.kinds = kinds
+        self.window_columns = [c for c, kind in enumerate(kinds) if kind == WINDOW]
+        self.step_columns = [c for c, kind in enumerate(kinds) if kind == STEP]
+        self.window_values = torch.zeros(n, len(self.window_columns), dtype=self.reals.dtype)
+        self.step_values = torch.zeros(n, width, len(self.step_columns), dtype=self.reals.dtype)
         for i in range(n):
-            x, (target, _) = dataset[i]
-            e, d = int(x["encoder_length"]), int(x["decoder_length"])
-            self.encoder_cont[i, :e] = x["x_cont"][:e]
-            self.decoder_cont[i, :d] = x["x_cont"][e:]
-            self.encoder_cat[i, :e] = x["x_cat"][:e]
-            self.decoder_cat[i, :d] = x["x_cat"][e:]
-            self.encoder_target[i, :e] = x["encoder_target"]
-            self.decoder_target[i, :d] = target
+            x, e, d = self._window(dataset, i)
+            cont = x["x_cont"]
+            if (after := self._kinds_after(kinds, cont, int(self.starts[i]))) != kinds:
+                return after
+            self.window_values[i] = cont[0, self.window_columns]
+            self.step_values[i, :e] = cont[:e, self.step_columns]
+            self.step_values[i, self.max_encoder : self.max_encoder + d] = cont[
+                e:, self.step_columns
+            ]
             self.encoder_lengths[i], self.decoder_lengths[i] = e, d
-            self.time_start[i] = int(x["encoder_time_idx_start"])
-            self.groups[i] = x["groups"]
             self.target_scale[i] = torch.tensor(np.asarray(x["target_scale"]), dtype=torch.float32)
+        return None
+
+    def _window(self, dataset: TimeSeriesDataSet, i: int) -> tuple[dict[str, Any], int, int]:
+        """Sample ``i`` and its encoder and decoder lengths, checked to be a run of rows: what a
+        batch takes from the rows must be the rows (no gaps filled in, no lengths drawn)."""
+        x, (target, _) = dataset[i]
+        e, d = int(x["encoder_length"]), int(x["decoder_length"])
+        start = int(self.starts[i])
+        rows = slice(start, start + e + d)
+        if not (
+            len(x["x_cont"]) == e + d and start + e + d <= len(self.reals)
+            and torch.equal(x["x_cat"], self.categoricals[rows].to(x["x_cat"].dtype))
+            and torch.equal(torch.cat([x["encoder_target"], target]), self.target[rows])
+            and int(x["encoder_time_idx_start"]) == int(self.time[start])
+            and torch.equal(x["groups"], self.row_groups[start])
+        ):  # fmt: skip
+            raise ConfigError(
+                f"window {i} of the data set is not a run of consecutive rows (missing time "
+                "steps filled in?): the fast data path cannot gather it"
+            )
+        return x, e, d
 
     def __len__(self) -> int:
         return len(self.encoder_lengths)
@@ -67,22 +127,46 @@ class MaterializedWindows(Dataset):
         index = torch.as_tensor(indices, dtype=torch.long)
         encoder_lengths, decoder_lengths = self.encoder_lengths[index], self.decoder_lengths[index]
         e, d = int(encoder_lengths.max()), int(decoder_lengths.max())
-        target = self.decoder_target[index, :d]
-        start = self.time_start[index] + encoder_lengths
+        starts = self.starts[index]
+        encoder = self._gather(index, starts, encoder_lengths, e, 0)
+        decoder = self._gather(
+            index, starts + encoder_lengths, decoder_lengths, d, self.max_encoder
+        )
         x = {
-            "encoder_cat": self.encoder_cat[index, :e].long(),
-            "encoder_cont": self.encoder_cont[index, :e],
-            "encoder_target": self.encoder_target[index, :e],
+            "encoder_cat": encoder["cat"],
+            "encoder_cont": encoder["cont"],
+            "encoder_target": encoder["target"],
             "encoder_lengths": encoder_lengths,
-            "decoder_cat": self.decoder_cat[index, :d].long(),
-            "decoder_cont": self.decoder_cont[index, :d],
-            "decoder_target": target,
+            "decoder_cat": decoder["cat"],
+            "decoder_cont": decoder["cont"],
+            "decoder_target": decoder["target"],
             "decoder_lengths": decoder_lengths,
-            "decoder_time_idx": start[:, None] + torch.arange(d)[None, :],
-            "groups": self.groups[index],
+            "decoder_time_idx": (self.time[starts] + encoder_lengths)[:, None] + torch.arange(d),
+            "groups": self.row_groups[starts],
             "target_scale": self.target_scale[index],
         }
-        return x, (target, None)
+        return x, (decoder["target"], None)
+
+    def _gather(
+        self,
+        index: torch.Tensor,
+        first: torch.Tensor,
+        lengths: torch.Tensor,
+        steps: int,
+        offset: int,
+    ) -> dict[str, torch.Tensor]:
+        """One part (encoder or decoder) of a batch: ``steps`` long, zero past each length."""
+        position = torch.arange(steps)
+        padded = position[None, :] >= lengths[:, None]
+        rows = (first[:, None] + position[None, :]).masked_fill(padded, 0)
+        cont = self.reals[rows]
+        cont[..., self.window_columns] = self.window_values[index][:, None, :]
+        cont[..., self.step_columns] = self.step_values[index, offset : offset + steps]
+        return {
+            "cont": cont.masked_fill(padded[..., None], 0),
+            "cat": self.categoricals[rows].long().masked_fill(padded[..., None], 0),
+            "target": self.target[rows].masked_fill(padded, 0),
+        }
 
     def __getitem__(self, i: int) -> Batch:
         return self.__getitems__([i])
