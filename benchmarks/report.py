@@ -692,6 +692,14 @@ def tft_section() -> list[str]:
                 f"{_mae_against_target(ensemble)}, for three times the training (its fit s sums "
                 "the members)."
             )
+        ema = tft_mae_over_seeds(data, "ours-ema-s")
+        if ema:
+            notes += (
+                " `ours-ema-s<seed>` is the default configuration validated, checkpointed and "
+                "saved as an exponential moving average of its weights (`--ema-decay 0.99`, not "
+                f"the default), once per seed: validation MAE {_mae_against_target(ema)}, at the "
+                "training cost of one model."
+            )
         lines += [
             f"**Against the targets:** our path's epoch is "
             f"{ours['speedup_vs_tutorial']:.2f}× faster than the tutorial's with the same settings "
@@ -855,8 +863,12 @@ def tft_scale_section() -> list[str]:
         f"**{tft_scale_extrapolated(data):.0f} GiB** per rank (an extrapolation, not a "
         "measurement). "
         "The window set-up is the fast data path's one-off cost: every training window is "
-        "taken once through pytorch-forecasting's per-sample `__getitem__` and stored padded, "
-        "so it grows with the windows, in time and in memory.",
+        "taken once through pytorch-forecasting's per-sample `__getitem__`, so its time grows "
+        "with the windows. Its memory grows with the rows: a batch is gathered from the data "
+        "set's own per-row tensors, and only what `__getitem__` computes per window (the "
+        "target scaled by the window's encoder, its scale, the encoder length, the relative "
+        "time index) is stored per window, 5 MiB for Stallion's 20,650 training windows "
+        "(45 MiB when every window was stored whole, padded).",
         "",
     ]
     return lines

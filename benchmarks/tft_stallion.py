@@ -15,7 +15,10 @@ the same seed. Each variant runs in its own process, so peak RSS is its own:
   once per seed in DEFAULT_SEEDS: the target is judged on the median, not on a lucky seed;
 * ``ours-ensemble3-s<seed>``: the same configuration with ``--ensemble-size 3`` (members seeded
   seed, seed + 1, seed + 2, forecasts averaged quantile by quantile), once per seed in
-  ENSEMBLE_SEEDS.
+  ENSEMBLE_SEEDS;
+* ``ours-ema-s<seed>``: the same configuration validated, checkpointed and saved as an
+  exponential moving average of its weights (``--ema-decay 0.99``), once per seed in
+  DEFAULT_SEEDS.
 
     python benchmarks/tft_stallion.py --data ../shared/data/stallion/stallion.parquet
     python benchmarks/tft_stallion.py --variants tutorial ours --update  # rerun the speed pair
@@ -43,6 +46,7 @@ BATCH_SIZE = 128
 SEED = 42
 DEFAULT_SEEDS = (42, 1, 2)
 ENSEMBLE_SEEDS = (42, 1)
+EMA_DECAY = "0.99"
 TUTORIAL_FLAGS = [
     "--hidden-size", "16", "--attention-head-size", "2", "--hidden-continuous-size", "8",
     "--dropout", "0.1", "--learning-rate", "0.03", "--gradient-clip", "0.1",
@@ -62,6 +66,11 @@ VARIANTS = {
         f"ours-ensemble3-s{seed}": ["--processes-per-host", "2", "--threads-per-process", "1",
                                     "--seed", str(seed), "--ensemble-size", "3"]
         for seed in ENSEMBLE_SEEDS
+    },
+    **{
+        f"ours-ema-s{seed}": ["--processes-per-host", "2", "--threads-per-process", "1",
+                              "--seed", str(seed), "--ema-decay", EMA_DECAY]
+        for seed in DEFAULT_SEEDS
     },
 }  # fmt: skip
 TUTORIAL_INPUTS = ("ours", "ours-2-ranks")  # the tutorial's target normalizer, not our default

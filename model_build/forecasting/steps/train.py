@@ -20,7 +20,12 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EMAWeightAveraging,
+    ModelCheckpoint,
+)
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies import DDPStrategy
 from torch.utils.data import DataLoader
@@ -134,6 +139,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         fit, "ensemble-size", type=int, default=1,
         help="train this many models (seeds seed, seed+1, ...) and forecast their mean",
     )  # fmt: skip
+    add_option(
+        fit, "ema-decay", type=float, default=0.0,
+        help="validate, checkpoint and keep an exponential moving average of the weights, "
+        "updated every step with this decay (0 = off; 0.99 averages about the last 100 steps)",
+    )  # fmt: skip
     add_option(fit, "progress-bar", type=str2bool, default=True)
 
     dist = p.add_argument_group("distribution")
@@ -229,6 +239,8 @@ def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
             f"world size {spec.world_size} ({spec.num_nodes} hosts x {spec.devices_per_node} "
             "processes)"
         )
+    if not 0 <= args.ema_decay < 1:
+        raise ConfigError(f"ema_decay must be at least 0 and below 1, got {args.ema_decay}")
     if args.model == "informer" and args.d_model % args.n_heads:
         raise ConfigError(f"d_model {args.d_model} must be divisible by n_heads {args.n_heads}")
     if args.model == "tft" and args.hidden_size % args.attention_head_size:
@@ -351,6 +363,16 @@ def build_trainer(
         if backend == "smddp":  # registers the backend with torch.distributed
             import smdistributed.dataparallel.torch.torch_smddp  # noqa: F401
         strategy = DDPStrategy(process_group_backend=backend)
+    callbacks: list[Callback] = [
+        best,  # first: trainer.checkpoint_callback, whose best_model_path is reported
+        last,
+        EarlyStopping(monitor="val_loss", mode="min", patience=args.patience),
+        EpochSummary(args.batch_size),
+    ]
+    if args.ema_decay:
+        # Lightning's own: validation, both checkpoints' weights and the end of the fit use the
+        # average; a resumed fit restores the average and the current weights alike.
+        callbacks.append(EMAWeightAveraging(decay=args.ema_decay))
     return pl.Trainer(
         accelerator="gpu" if has_cuda else "cpu",
         devices=spec.devices_per_node,
@@ -361,12 +383,7 @@ def build_trainer(
         limit_train_batches=args.limit_train_batches or None,
         gradient_clip_val=gradient_clip,
         limit_val_batches=args.limit_val_batches or None,
-        callbacks=[
-            best,  # first: trainer.checkpoint_callback, whose best_model_path is reported
-            last,
-            EarlyStopping(monitor="val_loss", mode="min", patience=args.patience),
-            EpochSummary(args.batch_size),
-        ],
+        callbacks=callbacks,
         logger=CSVLogger(args.output_data_dir, name="logs"),
         enable_progress_bar=args.progress_bar,
         log_every_n_steps=max(1, min(50, batches_per_epoch)),

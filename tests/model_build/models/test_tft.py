@@ -297,18 +297,38 @@ def test_only_what_getitem_computes_per_window_is_stored_per_window(train_set, t
 
 
 def test_a_column_that_a_later_window_contradicts_changes_kind(train_windows):
+    def after(kinds, cont):
+        return train_windows._kinds_after({0: ({"x_cont": cont}, (None, None))}, kinds)
+
     rows = train_windows.reals[:4]
     constant = rows.clone()
     constant[:, 0] = 9.0  # one value over the window, not the rows'
     stepped = constant.clone()
     stepped[:, 1] = torch.arange(4.0) + 100  # a value per step
     kinds = [ROW] * rows.shape[1]
-    assert train_windows._kinds_after(kinds, rows, 0) == kinds
-    after = train_windows._kinds_after(kinds, constant, 0)
-    assert after[:2] == [WINDOW, ROW] and set(after[2:]) == {ROW}
-    after = train_windows._kinds_after(after, stepped, 0)
-    assert after[:2] == [WINDOW, STEP] and set(after[2:]) == {ROW}
-    assert train_windows._kinds_after(after, rows, 0) == after  # kinds never come back
+    assert after(kinds, rows) == kinds
+    kinds = after(kinds, constant)
+    assert kinds[:2] == [WINDOW, ROW] and set(kinds[2:]) == {ROW}
+    kinds = after(kinds, stepped)
+    assert kinds[:2] == [WINDOW, STEP] and set(kinds[2:]) == {ROW}
+    assert after(kinds, rows) == kinds  # kinds never come back
+
+
+def test_kinds_the_sample_missed_are_found_and_every_window_taken_again(
+    train_set, train_windows, monkeypatch
+):
+    classify, calls = MaterializedWindows._kinds_after, []
+
+    def sample_sees_nothing(self, samples, kinds):
+        calls.append(len(samples))
+        return kinds if len(calls) == 1 else classify(self, samples, kinds)
+
+    monkeypatch.setattr(MaterializedWindows, "_kinds_after", sample_sees_nothing)
+    windows = MaterializedWindows(train_set)
+    assert len(calls) == 2  # the sample, then the first chunk, whose batch differed
+    assert windows.kinds == train_windows.kinds
+    for indices in index_lists(windows):
+        assert_same_batch(windows.__getitems__(indices), pf_batch(train_set, indices))
 
 
 def test_fast_batches_equal_pf_collate_under_the_group_normalizer(panel, prepared):
@@ -339,7 +359,7 @@ def test_windows_with_filled_in_time_steps_are_refused(panel):
         time_varying_unknown_reals=[panel.schema.target],
         allow_missing_timesteps=True,
     )
-    with pytest.raises(ConfigError, match="is not a run of consecutive rows"):
+    with pytest.raises(ConfigError, match="are not all runs of consecutive rows"):
         MaterializedWindows(dataset)
 
 

@@ -118,3 +118,43 @@ def test_resuming_with_another_architecture_names_the_difference(tmp_path, chann
     args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--d-model", "32", "--max-epochs", "2"]
     with pytest.raises(ConfigError, match="d_model 16 -> 32"):
         train.main(args)
+
+
+def test_the_moving_average_is_validated_checkpointed_and_saved(tmp_path, channels):
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "2"]
+    train.main([*args, "--ema-decay", "0.9"])
+    checkpoints = tmp_path / "checkpoints"
+    best = torch.load(checkpoints / "best.ckpt", weights_only=True)
+    last = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    # a checkpoint's weights are the average; the optimiser's own weights ride beside them
+    assert {"current_model_state", "averaging_state"} <= last.keys()
+    averaged, current = last["state_dict"], last["current_model_state"]
+    assert averaged.keys() == current.keys()
+    assert not all(torch.equal(averaged[k], current[k]) for k in averaged)
+    saved = torch.load(tmp_path / "model" / "model.pt", weights_only=True)
+    assert saved.keys() == {k.removeprefix("model.") for k in best["state_dict"]}
+    assert all(
+        torch.equal(saved[k.removeprefix("model.")], v) for k, v in best["state_dict"].items()
+    )
+
+
+def test_a_stopped_run_resumes_its_moving_average(tmp_path, channels):
+    """The average goes on from the checkpoint's: it counts every step of both fits."""
+    argv = [*TINY_MODEL, *train_paths(tmp_path, channels), "--ema-decay", "0.9", "--patience", "5"]
+    first = train.main([*argv, "--max-epochs", "1"])
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    averaged = torch.load(last, weights_only=True)["averaging_state"]["n_averaged"]
+    assert int(averaged) == first["global_steps"] > 0
+    second = train.main([*argv, "--max-epochs", "2"])
+    assert second["resumed_from"] == str(last)
+    averaged = torch.load(last, weights_only=True)["averaging_state"]["n_averaged"]
+    assert int(averaged) == second["global_steps"] == 2 * first["global_steps"]
+
+
+@pytest.mark.parametrize("decay", ["1", "-0.5"])
+def test_the_moving_average_decay_must_be_below_one(tmp_path, channels, decay):
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--ema-decay", decay]
+    with pytest.raises(
+        ConfigError, match=f"ema_decay must be at least 0 and below 1, got {float(decay)}"
+    ):
+        train.main(args)

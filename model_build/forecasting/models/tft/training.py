@@ -70,8 +70,9 @@ def setup(
         logging_metrics=torch.nn.ModuleList(),
         log_interval=-1,
         optimizer="adam",
-        # One fused kernel for all 391 tensors instead of a loop over them: the same update,
-        # a tenth off a Stallion training step on CPU (benchmarks/tft_step.py).
+        # One fused kernel over the network's hundreds of small parameter tensors instead of a
+        # loop over them: the same update up to rounding, a tenth off a Stallion training step
+        # on CPU (benchmarks/tft_step.py).
         optimizer_params={"fused": True},
     )
 

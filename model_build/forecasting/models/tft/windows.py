@@ -27,12 +27,14 @@ from torch.utils.data import DataLoader, Dataset
 from forecasting.errors import ConfigError
 
 Batch = tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+Sample = tuple[dict[str, Any], tuple[torch.Tensor, torch.Tensor | None]]
 
 
 # How a real column of a window relates to the data set's rows: equal to them, one value for
 # the whole window, or a value per step. Ordered from the cheapest to store to the dearest.
 ROW, WINDOW, STEP = "row", "window", "step"
-_SAMPLE = 64  # windows that classify the columns before the full pass checks every window
+_SAMPLE = 64  # windows that classify the columns before every window is taken
+_CHUNK = 512  # windows checked together against pytorch-forecasting's collate
 
 
 class MaterializedWindows(Dataset):
@@ -57,68 +59,68 @@ class MaterializedWindows(Dataset):
         self.max_decoder = dataset.max_prediction_length
         self.encoder_lengths = torch.zeros(n, dtype=torch.long)
         self.decoder_lengths = torch.zeros(n, dtype=torch.long)
-        self.target_scale = torch.zeros(n, 2, dtype=torch.float32)
-        kinds = [ROW] * self.reals.shape[1]
-        for i in range(0, n, max(1, n // _SAMPLE)):
-            kinds = self._kinds_after(
-                kinds, self._window(dataset, i)[0]["x_cont"], int(self.starts[i])
-            )
-        while (kinds := self._store(dataset, kinds)) is not None:
-            pass  # a window contradicted a column's kind: all stored again with the new kinds
+        # The samples that classify the columns are not taken from the data set twice.
+        taken = {i: dataset[i] for i in range(0, n, max(1, n // _SAMPLE))}
+        kinds = self._kinds_after(taken, [ROW] * self.reals.shape[1])
+        self.target_scale = torch.zeros(n, len(taken[0][0]["target_scale"]), dtype=torch.float32)
+        while (kinds := self._store(dataset, kinds, taken)) is not None:
+            taken = {}  # a window contradicted a kind: every window is taken again
 
-    def _kinds_after(self, kinds: list[str], cont: torch.Tensor, start: int) -> list[str]:
-        """Each column's cheapest kind that also fits this window."""
-        rows = self.reals[start : start + len(cont)]
-        differs = (cont != rows).any(0).tolist()
-        varies = (cont != cont[:1]).any(0).tolist()
-        return [
-            ROW if kind == ROW and not differs[c]
-            else WINDOW if kind != STEP and not varies[c]
-            else STEP
-            for c, kind in enumerate(kinds)
-        ]  # fmt: skip
+    def _kinds_after(self, samples: dict[int, Sample], kinds: list[str]) -> list[str]:
+        """Each real column's cheapest kind that also fits these samples."""
+        for i, (x, _) in samples.items():
+            cont, start = x["x_cont"], int(self.starts[i])
+            rows = self.reals[start : start + len(cont)]
+            if len(rows) < len(cont):
+                raise self._not_rows(i, i)
+            differs = (cont != rows).any(0).tolist()
+            varies = (cont != cont[:1]).any(0).tolist()
+            kinds = [
+                ROW if kind == ROW and not differs[c]
+                else WINDOW if kind != STEP and not varies[c]
+                else STEP
+                for c, kind in enumerate(kinds)
+            ]  # fmt: skip
+        return kinds
 
-    def _store(self, dataset: TimeSeriesDataSet, kinds: list[str]) -> list[str] | None:
-        """Take every window once; the kinds to store with instead, if a window contradicts them."""
+    def _store(
+        self, dataset: TimeSeriesDataSet, kinds: list[str], taken: dict[int, Sample]
+    ) -> list[str] | None:
+        """Take every window once, checking each chunk's batch against pytorch-forecasting's
+        collate of the same samples; the kinds to store with instead, if a chunk contradicts."""
         n, width = len(dataset), self.max_encoder + self.max_decoder
         self.kinds = kinds
         self.window_columns = [c for c, kind in enumerate(kinds) if kind == WINDOW]
         self.step_columns = [c for c, kind in enumerate(kinds) if kind == STEP]
         self.window_values = torch.zeros(n, len(self.window_columns), dtype=self.reals.dtype)
         self.step_values = torch.zeros(n, width, len(self.step_columns), dtype=self.reals.dtype)
-        for i in range(n):
-            x, e, d = self._window(dataset, i)
-            cont = x["x_cont"]
-            if (after := self._kinds_after(kinds, cont, int(self.starts[i]))) != kinds:
+        for first in range(0, n, _CHUNK):
+            samples = {i: taken.get(i) or dataset[i] for i in range(first, min(n, first + _CHUNK))}
+            for i, (x, _) in samples.items():
+                self._keep(i, x)
+            batch = self.__getitems__(list(samples))
+            if not _same(batch, dataset._collate_fn(list(samples.values()))):
+                if (after := self._kinds_after(samples, kinds)) == kinds:
+                    raise self._not_rows(first, i)
                 return after
-            self.window_values[i] = cont[0, self.window_columns]
-            self.step_values[i, :e] = cont[:e, self.step_columns]
-            self.step_values[i, self.max_encoder : self.max_encoder + d] = cont[
-                e:, self.step_columns
-            ]
-            self.encoder_lengths[i], self.decoder_lengths[i] = e, d
-            self.target_scale[i] = torch.tensor(np.asarray(x["target_scale"]), dtype=torch.float32)
         return None
 
-    def _window(self, dataset: TimeSeriesDataSet, i: int) -> tuple[dict[str, Any], int, int]:
-        """Sample ``i`` and its encoder and decoder lengths, checked to be a run of rows: what a
-        batch takes from the rows must be the rows (no gaps filled in, no lengths drawn)."""
-        x, (target, _) = dataset[i]
+    def _keep(self, i: int, x: dict[str, Any]) -> None:
+        """What ``__getitem__`` computed for window ``i`` beyond the rows."""
         e, d = int(x["encoder_length"]), int(x["decoder_length"])
-        start = int(self.starts[i])
-        rows = slice(start, start + e + d)
-        if not (
-            len(x["x_cont"]) == e + d and start + e + d <= len(self.reals)
-            and torch.equal(x["x_cat"], self.categoricals[rows].to(x["x_cat"].dtype))
-            and torch.equal(torch.cat([x["encoder_target"], target]), self.target[rows])
-            and int(x["encoder_time_idx_start"]) == int(self.time[start])
-            and torch.equal(x["groups"], self.row_groups[start])
-        ):  # fmt: skip
-            raise ConfigError(
-                f"window {i} of the data set is not a run of consecutive rows (missing time "
-                "steps filled in?): the fast data path cannot gather it"
-            )
-        return x, e, d
+        cont = x["x_cont"]
+        self.window_values[i] = cont[0, self.window_columns]
+        self.step_values[i, :e] = cont[:e, self.step_columns]
+        self.step_values[i, self.max_encoder : self.max_encoder + d] = cont[e:, self.step_columns]
+        self.encoder_lengths[i], self.decoder_lengths[i] = e, d
+        self.target_scale[i] = torch.tensor(np.asarray(x["target_scale"]), dtype=torch.float32)
+
+    @staticmethod
+    def _not_rows(first: int, last: int) -> ConfigError:
+        return ConfigError(
+            f"windows {first} to {last} of the data set are not all runs of consecutive rows "
+            "(missing time steps filled in?): the fast data path cannot gather them"
+        )
 
     def __len__(self) -> int:
         return len(self.encoder_lengths)
@@ -170,6 +172,21 @@ class MaterializedWindows(Dataset):
 
     def __getitem__(self, i: int) -> Batch:
         return self.__getitems__([i])
+
+
+def _same(ours: Any, theirs: Any) -> bool:
+    """Equal structure, and tensors of equal dtype, shape and values."""
+    if isinstance(theirs, torch.Tensor):
+        return (
+            isinstance(ours, torch.Tensor)
+            and ours.dtype == theirs.dtype
+            and torch.equal(ours, theirs)
+        )
+    if isinstance(theirs, dict):
+        return ours.keys() == theirs.keys() and all(_same(ours[k], theirs[k]) for k in theirs)
+    if isinstance(theirs, list | tuple):
+        return len(ours) == len(theirs) and all(map(_same, ours, theirs))
+    return ours == theirs
 
 
 def narrowest_code_dtype(codes: torch.Tensor) -> torch.dtype:
