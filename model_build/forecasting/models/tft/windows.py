@@ -190,8 +190,8 @@ def _same(ours: Any, theirs: Any) -> bool:
 
 
 def narrowest_code_dtype(codes: torch.Tensor) -> torch.dtype:
-    """The narrowest integer type that holds every categorical code: categoricals were 63% of
-    the stored windows as int64 on Stallion (its 12 special-day flags are 12 columns)."""
+    """The narrowest integer type that holds every categorical code (Stallion's 12 special-day
+    flags alone are 12 int64 columns in the data set)."""
     smallest = int(codes.min()) if codes.numel() else 0
     largest = int(codes.max()) if codes.numel() else 0
     for dtype in (torch.uint8, torch.int16, torch.int32):
