@@ -101,7 +101,7 @@ class MaterializedWindows(Dataset):
             batch = self.__getitems__(list(samples))
             if not _same(batch, dataset._collate_fn(list(samples.values()))):
                 if (after := self._kinds_after(samples, kinds)) == kinds:
-                    raise self._not_rows(first, i)
+                    raise self._not_rows(first, max(samples))
                 return after
         return None
 
