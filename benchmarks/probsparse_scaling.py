@@ -10,10 +10,11 @@ two units:
   the part whose cost the paper claims grows as L·log L instead of L².
 
 Variants: ``full`` (`FullAttention`: torch's fused scaled-dot-product attention), ``prob``
-(`ProbAttention` as shipped: below L_K = U·d_head it ranks the queries from the dense QKᵀ,
-computed without gradients, because that is faster on CPU than gathering the sampled keys) and
-``prob-gather`` (the same with the sampled keys always gathered, the paper's O(L·log L) path,
-forced by wrapping `sampled_scores`).
+(`ProbAttention` as shipped: it ranks the queries on U = c·⌈ln L⌉ gathered keys each, the
+paper's O(L·log L) sampling, except for short inputs, L ≤ 8·U, where reading the sampled scores
+from the dense QKᵀ is faster on CPU) and ``prob-dense`` (the same with the ranking always read
+from the dense QKᵀ, computed without gradients: this project's ranking before the chunked
+gather, forced by wrapping `sampled_scores`).
 
 Every (variant, unit, length) point runs in its own fresh process, one warm-up step then
 at least ``--steps`` timed steps, more (up to 20) until they add up to ``--min-seconds``; their
@@ -43,7 +44,7 @@ from typing import Any
 
 from machine import print_table, spread, write_result
 
-VARIANTS = ("full", "prob", "prob-gather")
+VARIANTS = ("full", "prob", "prob-dense")
 UNITS = ("layer", "inner")
 LENGTHS = (96, 192, 384, 768, 1536)
 PLOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "probsparse_scaling.png"
@@ -78,9 +79,9 @@ def worker(variant: str, unit: str, length: int, cfg: dict[str, int]) -> dict[st
     attention = _attention_module()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    if variant == "prob-gather":
-        dense_path = attention.sampled_scores
-        attention.sampled_scores = lambda q, k, index, dense: dense_path(q, k, index, False)
+    if variant == "prob-dense":
+        shipped = attention.sampled_scores
+        attention.sampled_scores = lambda q, k, index, dense: shipped(q, k, index, True)
     inner = (
         attention.FullAttention(causal=False, dropout=0.0)
         if variant == "full"
@@ -166,7 +167,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     lengths = result["lengths"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"full": ("C3", "o"), "prob": ("C0", "s"), "prob-gather": ("C2", "^")}
+    styles = {"full": ("C3", "o"), "prob": ("C0", "s"), "prob-dense": ("C2", "^")}
     for ax, (metric, label) in zip(
         axes,
         (("seconds", "step time, s (median)"), ("peak_mib", "peak memory growth, MiB")),
@@ -248,7 +249,7 @@ def analyse(
                 }
             )
         full = points[unit].get("full")
-        for variant in ("prob", "prob-gather"):
+        for variant in ("prob", "prob-dense"):
             if full and variant in points[unit]:
                 mine = [p["seconds"]["median"] for p in points[unit][variant]]
                 crossovers[f"{unit}/{variant}"] = crossover(

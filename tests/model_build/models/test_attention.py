@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from forecasting.models.informer import attention
 from forecasting.models.informer.attention import (
     AttentionLayer,
     FullAttention,
@@ -47,13 +48,31 @@ def test_probsparse_sampling_is_reproducible():
     torch.testing.assert_close(ProbAttention(factor=1)(q, k, v), out3, atol=0, rtol=0)
 
 
-def test_sampled_scores_dense_and_gathered_agree():
-    q, k, _ = qkv(length=20)
-    index = torch.randint(20, (20, 6))
+@pytest.mark.parametrize("chunk", [1, 300, 1 << 18])  # one query per chunk, a ragged last one, all
+def test_sampled_scores_dense_and_gathered_agree(monkeypatch, chunk):
+    monkeypatch.setattr(attention, "_GATHER_CHUNK", chunk)
+    q, _, _ = qkv(length=20)
+    _, k, _ = qkv(length=33, seed=1)
+    index = torch.randint(33, (20, 6))
     dense = sampled_scores(q, k, index, dense=True)
     gathered = sampled_scores(q, k, index, dense=False)
     assert dense.shape == (2, 2, 20, 6)
     torch.testing.assert_close(dense, gathered, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("length", "dense"), [(96, True), (240, True), (384, False)])
+def test_ranking_is_dense_only_for_short_inputs(monkeypatch, length, dense):
+    """Above 8 keys per sampled key the ranking must not build the L_Q x L_K score matrix."""
+    seen = []
+    original = attention.sampled_scores
+    monkeypatch.setattr(
+        attention,
+        "sampled_scores",
+        lambda *a, dense: seen.append(dense) or original(*a, dense=dense),
+    )
+    q, k, v = qkv(length=length)  # U = 5·⌈ln L⌉: 25 at 96, 30 at 240 and 384
+    ProbAttention(factor=5)(q, k, v)
+    assert seen == [dense]
 
 
 def test_probsparse_cross_lengths_and_gradients():
