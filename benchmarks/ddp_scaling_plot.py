@@ -36,10 +36,11 @@ def plot(source: Path = RESULTS / "ddp_throughput.json", path: Path = PLOT) -> P
             [row["windows_per_s"] - row["min"] for row in rows],
             [row["max"] - row["windows_per_s"] for row in rows],
         ]
-        # the peer (no communication: the machine's ceiling) in blue, apart from the verdicts
+        # the peers (no communication: the machine's ceiling; half the batch: strong scaling's)
+        # in blue and orange, apart from the verdicts
+        peers = {"independent": "C0", "half batch": "C1"}
         colors = [
-            "C0" if row["scaling"] == "independent" else "C7" if row["vs_1x1"] < TARGET else "C2"
-            for row in rows
+            peers.get(row["scaling"], "C7" if row["vs_1x1"] < TARGET else "C2") for row in rows
         ]
         bars = ax.bar(range(len(rows)), medians, yerr=errors, capsize=4, color=colors)
         for bar, row in zip(bars, rows, strict=True):
@@ -59,7 +60,8 @@ def plot(source: Path = RESULTS / "ddp_throughput.json", path: Path = PLOT) -> P
     fig.suptitle(
         f"Training throughput by layout, 2-core CPU, one rank with batch {recorded['global_batch']}"
         " against strong (same global batch) and weak (same batch per rank) scaling;\n"
-        "blue: two independent one-rank runs, the ceiling of any 2-rank layout here; "
+        "blue: two independent one-rank runs, the ceiling of any 2-rank layout here; orange: one "
+        "rank with half the batch (strong scaling's step); "
         f"median of {len(runs)} runs (results/ddp_throughput.json)",
         fontsize=9,
     )

@@ -12,7 +12,12 @@ scalings, both against one rank with the whole batch:
 The peer that bounds both is ``2 independent runs x 1 thread``: two single-process trainings
 started together that never communicate, their windows/s summed. No DDP run can beat it: it is
 what this machine's two cores give two copies of the step (shared memory bandwidth and caches,
-and whatever else a virtual machine's cores share).
+and whatever else a virtual machine's cores share). A second peer bounds strong scaling alone:
+one rank with half the batch (``half batch``), the step each rank of a strong-scaling run takes.
+Two ranks splitting the batch can reach at most twice its rate, communication aside.
+
+Runs are interleaved: each round runs every layout once, so a slow spell on the shared machine
+falls on all layouts alike instead of on one.
 
     python benchmarks/ddp_throughput.py --sizes default paper --repeats 3
 """
@@ -39,6 +44,7 @@ BATCH = 32  # the Informer's default global batch
 # (name, processes per host, threads per process, simulated hosts, scaling)
 LAYOUTS = [
     ("1 rank x 1 thread", 1, 1, 1, "strong"),
+    ("1 rank x 1 thread", 1, 1, 1, "half batch"),
     ("1 rank x 2 threads", 1, 2, 1, "strong"),
     ("2 ranks x 1 thread", 2, 1, 1, "strong"),
     ("2 hosts x 1 rank x 1 thread", 1, 1, 2, "strong"),
@@ -51,7 +57,13 @@ LAYOUTS = [
 def global_batch(layout: tuple[str, int, int, int, str]) -> int:
     """The --batch-size each run gets (independent runs are one-rank runs side by side)."""
     _, per_host, _, hosts, scaling = layout
+    if scaling == "half batch":
+        return BATCH // 2
     return BATCH * per_host * hosts if scaling == "weak" else BATCH
+
+
+def label(layout: tuple[str, int, int, int, str]) -> str:
+    return f"{layout[0]} ({layout[4]})"
 
 
 def batch_per_rank(layout: tuple[str, int, int, int, str]) -> int:
@@ -129,15 +141,16 @@ def main() -> None:
         preprocess.main(["--data", str(args.data), "--output-dir", str(channels)])
         for size in args.sizes:
             batches = args.batches if size == "default" else max(4, args.batches // 8)
-            baseline = None
+            runs: dict[str, list[float]] = {}
+            for round_ in range(args.repeats):  # interleaved: every layout once per round
+                for layout in LAYOUTS:
+                    work = Path(scratch) / size / f"{round_} {label(layout)}"
+                    rate = run_layout(channels, work, size, layout, batches)
+                    runs.setdefault(label(layout), []).append(rate)
+                    print(f"round {round_} {size} {label(layout)}: {rate:.1f}", flush=True)
+            baseline = spread(runs[label(LAYOUTS[0])])["median"]
             for layout in LAYOUTS:
-                work = Path(scratch) / size
-                runs = [
-                    run_layout(channels, work / f"{i}{layout[0]}{layout[4]}", size, layout, batches)
-                    for i in range(args.repeats)
-                ]
-                stats = spread(runs)
-                baseline = baseline or stats["median"]
+                stats = spread(runs[label(layout)])
                 rows.append(
                     {
                         "size": size,
@@ -148,10 +161,9 @@ def main() -> None:
                         "min": stats["min"],
                         "max": stats["max"],
                         "vs_1x1": stats["median"] / baseline,
-                        "runs": runs,
+                        "runs": runs[label(layout)],
                     }
                 )
-                print(json.dumps(rows[-1]), flush=True)
     print_table(rows, ["size", "layout", "scaling", "windows_per_s", "min", "max", "vs_1x1"])
     write_result(
         "ddp_throughput",

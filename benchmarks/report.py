@@ -262,7 +262,10 @@ def ddp_section() -> list[str]:
         "each rank's step half as big); *weak* keeps 32 windows per rank (global batch 64), the "
         "usual convention of DDP scaling studies, where each device's step is unchanged. The "
         "peer that bounds both, *independent*: two one-rank runs started together that never "
-        "communicate, their windows/s summed: what the two cores give two copies of the step.",
+        "communicate, their windows/s summed: what the two cores give two copies of the step. "
+        "The peer that bounds strong scaling, *half batch*: one rank with 16 windows per step, "
+        "the step each rank of a strong-scaling run takes. Runs are interleaved (each round "
+        "runs every layout once).",
         "",
     ]
     if data is None:
@@ -304,14 +307,23 @@ def ddp_section() -> list[str]:
         ],
         rows,
     )
+    half = {r["size"]: r for r in data["rows"] if r["scaling"] == "half batch"}
     for size, bound in ceiling.items():
         verdict = "below" if bound["vs_1x1"] < 1.7 else "above"
         lines += [
             f"**{size} size:** two independent runs reach {bound['vs_1x1']:.2f}× one run, "
             f"{verdict} the 1.7× target: on this machine that is the most any 2-rank layout "
-            "could show.",
-            "",
+            "could show."
         ]
+        if size in half:
+            h = half[size]["vs_1x1"]
+            lines[-1] += (
+                f" One rank with half the batch runs at {h:.2f}× the windows/s of one rank with "
+                f"all of it, so two ranks that split the batch can reach at most {2 * h:.2f}× "
+                f"even with free communication; with the cores' ceiling as well, about "
+                f"{h * bound['vs_1x1']:.2f}× (the product of the two losses)."
+            )
+        lines.append("")
     lines += [
         "![Training windows/s per layout against the 1.7× target](img/ddp_scaling.png)",
         "",

@@ -49,8 +49,9 @@ class InformerForecaster(pl.LightningModule):
 
     def _predict_and_target(self, batch: Batch) -> tuple[Tensor, Tensor]:
         x_enc, x_mark_enc, y, y_mark = batch[:4]
-        pred = self(x_enc, x_mark_enc, y, y_mark)
-        return pred, y[:, -self.model.pred_len :].to(pred.dtype)
+        # Losses in fp32 under mixed precision: the target is never rounded to bf16/fp16.
+        pred = self(x_enc, x_mark_enc, y, y_mark).float()
+        return pred, y[:, -self.model.pred_len :].float()
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         pred, target = self._predict_and_target(batch)
@@ -65,13 +66,12 @@ class InformerForecaster(pl.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         pred, target = self._predict_and_target(batch)
         self.log(
-            "val_loss", F.mse_loss(pred.float(), target.float()), prog_bar=True, sync_dist=True,
+            "val_loss", F.mse_loss(pred, target), prog_bar=True, sync_dist=True,
             batch_size=target.shape[0],
         )  # fmt: skip
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         pred, target = self._predict_and_target(batch)
-        pred, target = pred.float(), target.float()
         n = target.shape[0]
         self.log("test_mse", F.mse_loss(pred, target), sync_dist=True, batch_size=n)
         self.log("test_mae", F.l1_loss(pred, target), sync_dist=True, batch_size=n)

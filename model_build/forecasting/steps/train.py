@@ -230,6 +230,8 @@ def informer_setup(
 def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
     if args.label_len > args.seq_len:
         raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
+    if not 0.0 <= args.dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {args.dropout}")
     for name in ("seq_len", "pred_len", "batch_size", "max_epochs", "ensemble_size"):
         if getattr(args, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(args, name)}")

@@ -158,3 +158,10 @@ def test_the_moving_average_decay_must_be_below_one(tmp_path, channels, decay):
         ConfigError, match=f"ema_decay must be at least 0 and below 1, got {float(decay)}"
     ):
         train.main(args)
+
+
+@pytest.mark.parametrize("rate", ["1", "-0.1"])
+def test_dropout_must_be_below_one(tmp_path, channels, rate):
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--dropout", rate]
+    with pytest.raises(ConfigError, match=rf"dropout must be in \[0, 1\), got {float(rate)}"):
+        train.main(args)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from forecasting.models.informer.dropout import dropout
+
 
 class FullAttention(nn.Module):
     """Canonical scaled dot-product attention, softmax(QKᵀ/√d)V (paper Eq. 1).
@@ -27,6 +29,14 @@ class FullAttention(nn.Module):
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """q [B,H,L_Q,D], k/v [B,H,L_K,D] -> [B,H,L_Q,D]."""
         p = self.dropout if self.training else 0.0
+        if p and q.device.type == "cpu":
+            # torch's CPU kernel falls back to plain ops under dropout anyway; these use the
+            # cheaper dropout mask.
+            scores = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
+            if self.causal:  # query i sees keys j <= i, as is_causal does
+                future = torch.ones(scores.shape[-2:], dtype=torch.bool).triu(1)
+                scores = scores.masked_fill(future, float("-inf"))
+            return dropout(scores.softmax(-1), p) @ v
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from forecasting.models.informer.attention import AttentionLayer
+from forecasting.models.informer.dropout import Dropout
 from forecasting.models.informer.encoder import FeedForward
 
 
@@ -29,7 +30,7 @@ class DecoderLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, memory: Tensor) -> Tensor:
         """x [B,L_dec,d_model], memory (encoder output) [B,L_enc,d_model] -> [B,L_dec,d_model]."""

@@ -11,6 +11,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from forecasting.models.informer.dropout import Dropout
+
 
 class TokenEmbedding(nn.Module):
     """Values to d_model with a circular conv1d (k=3), as in the official code, so each token
@@ -66,7 +68,7 @@ class DataEmbedding(nn.Module):
         self.value = TokenEmbedding(c_in, d_model)
         self.position = PositionalEmbedding(d_model)
         self.time = TimeFeatureEmbedding(n_time_features, d_model) if n_time_features else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, x_mark: Tensor | None) -> Tensor:
         """x [B,L,c_in], x_mark [B,L,F] -> [B,L,d_model]."""
