@@ -27,8 +27,8 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     n = x.numel()
     words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()  # [0, 2^63): 63 random bits
     uniforms = words.view(torch.int16)[:n].view(x.shape).bitwise_and_(_LEVELS - 1)
-    keep = (uniforms >= threshold).to(x.dtype)
-    return x * keep.mul_(_LEVELS / (_LEVELS - threshold))
+    scale = torch.tensor(_LEVELS / (_LEVELS - threshold), dtype=x.dtype)
+    return x * torch.where(uniforms >= threshold, scale, torch.zeros((), dtype=x.dtype))
 
 
 class Dropout(nn.Module):
