@@ -2,7 +2,11 @@
 
 Runs the real preprocess, train and evaluate steps (the code SageMaker runs) in a scratch folder:
 
-    python benchmarks/informer_etth1.py --horizons 24 48 168 --config default
+    python benchmarks/informer_etth1.py --horizons 24 48 168 --seeds 2021 1
+    python benchmarks/informer_etth1.py --config paper     # the paper's sizes, input 96
+    # the official code's ETTh1 M/24 configuration under bf16 autocast:
+    python benchmarks/informer_etth1.py --config paper --seq-len 48 --factor 3 \
+        --precision bf16-mixed --name informer_etth1_official_bf16
 """
 
 from __future__ import annotations

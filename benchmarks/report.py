@@ -241,7 +241,8 @@ def etth1_section() -> list[str]:
                 [
                     r["horizon"],
                     f"ours, the official code's configuration (input {r['seq_len']}, "
-                    f"`{' '.join(r['arguments'][-5:])}`), seed {r['seed']}",
+                    f"`{' '.join(r['arguments'][len(paper['rows'][0]['arguments']) :])}`), "
+                    f"seed {r['seed']}",
                     _pair(r["mse"], r["mae"]),
                     f"{r['epochs']} epochs, "
                     f"{r['fit_seconds'] / 60:.0f} min, {r['windows_per_s']:.0f} windows/s",
