@@ -1309,7 +1309,8 @@ def paper_size_rows(precision: dict[str, Any] | None, peer: dict[str, Any] | Non
         )
     measured = (
         f"{best_name}: {best['windows_per_s']:.1f} windows/s = "
-        f"{best['vs_official_fp32']:.2f}× the official code's {OFFICIAL_WINDOWS_PER_S:.0f} "
+        f"{best['vs_official_fp32']:.2f}× the official code's "
+        f"{precision['official_windows_per_s']:.0f} "
         "(same configuration and threads; anchors, **across runs**); fp32 "
         f"{by['fp32']['vs_official_fp32']:.2f}×; {accuracy}"
     )
