@@ -10,11 +10,13 @@ two units:
   the part whose cost the paper claims grows as L·log L instead of L².
 
 Variants: ``full`` (`FullAttention`: torch's fused scaled-dot-product attention), ``prob``
-(`ProbAttention` as shipped: it ranks the queries on U = c·⌈ln L⌉ gathered keys each, the
-paper's O(L·log L) sampling, except for short inputs, L ≤ 8·U, where reading the sampled scores
-from the dense QKᵀ is faster on CPU) and ``prob-dense`` (the same with the ranking always read
-from the dense QKᵀ, computed without gradients: this project's ranking before the chunked
-gather, forced by wrapping `sampled_scores`).
+(`ProbAttention` as shipped: it ranks the queries on U = c·⌈ln L⌉ sampled keys each, the paper's
+O(L·log L) sampling, computed on CPU as one sampled matrix product, SDDMM, except for short
+inputs, L ≤ 4·U, where reading them from the dense QKᵀ is faster), and two peers with
+the ranking's scores computed otherwise, forced by choosing `sampled_scores`'s method:
+``prob-gather`` (the sampled keys gathered in chunks, O(L·log L) too; this project's ranking
+before the SDDMM, above L = 8·U) and ``prob-dense`` (read from the dense QKᵀ, computed without
+gradients, O(L²); the ranking before that).
 
 Every (variant, unit, length) point runs in its own fresh process, one warm-up step then
 at least ``--steps`` timed steps, more (up to 20) until they add up to ``--min-seconds``; their
@@ -44,7 +46,7 @@ from typing import Any
 
 from machine import print_table, spread, write_result
 
-VARIANTS = ("full", "prob", "prob-dense")
+VARIANTS = ("full", "prob", "prob-gather", "prob-dense")
 UNITS = ("layer", "inner")
 LENGTHS = (96, 192, 384, 768, 1536)
 PLOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "probsparse_scaling.png"
@@ -79,9 +81,10 @@ def worker(variant: str, unit: str, length: int, cfg: dict[str, int]) -> dict[st
     attention = _attention_module()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    if variant == "prob-dense":
-        shipped = attention.sampled_scores
-        attention.sampled_scores = lambda q, k, index, dense: shipped(q, k, index, True)
+    if variant in ("prob-gather", "prob-dense"):
+        forced = variant.removeprefix("prob-")
+        attention.ranking_method = lambda *_: forced
+        attention._GATHER_CHUNK = 1 << 18  # 1 MiB of fp32 keys: what the CPU path used
     inner = (
         attention.FullAttention(causal=False, dropout=0.0)
         if variant == "full"
@@ -167,7 +170,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     lengths = result["lengths"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"full": ("C3", "o"), "prob": ("C0", "s"), "prob-dense": ("C2", "^")}
+    styles = {
+        "full": ("C3", "o"),
+        "prob": ("C0", "s"),
+        "prob-gather": ("C1", "v"),
+        "prob-dense": ("C2", "^"),
+    }
     for ax, (metric, label) in zip(
         axes,
         (("seconds", "step time, s (median)"), ("peak_mib", "peak memory growth, MiB")),
@@ -249,7 +257,7 @@ def analyse(
                 }
             )
         full = points[unit].get("full")
-        for variant in ("prob", "prob-dense"):
+        for variant in VARIANTS[1:]:
             if full and variant in points[unit]:
                 mine = [p["seconds"]["median"] for p in points[unit][variant]]
                 crossovers[f"{unit}/{variant}"] = crossover(

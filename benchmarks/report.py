@@ -551,11 +551,14 @@ def probsparse_section() -> list[str]:
         "",
         "* `full`: `FullAttention`, torch's fused scaled-dot-product attention;",
         "* `prob`: `ProbAttention` as shipped: it ranks the queries on U = c·⌈ln L⌉ sampled "
-        "keys each, gathered a few queries at a time (the paper's O(L·log L) sampling); for "
-        "short inputs, L ≤ 8·U (here up to L = 240), it reads those scores from the dense QKᵀ "
-        "(without gradients) instead, which is faster on CPU there;",
-        "* `prob-dense`: the same with the ranking always read from the dense QKᵀ (this "
-        "project's ranking before the chunked gather), forced in the benchmark only;",
+        "keys each (the paper's O(L·log L) sampling), their scores computed on CPU as one "
+        "sampled matrix product (SDDMM, `torch.sparse.sampled_addmm`), nothing gathered, "
+        "except for short inputs, L ≤ 4·U (here L = 96), where reading them from the dense "
+        "QKᵀ (without gradients) is faster;",
+        "* `prob-gather`: the same with the sampled keys gathered a few queries at a time "
+        "(this project's ranking before the SDDMM, for L > 8·U), forced in the benchmark only;",
+        "* `prob-dense`: the same with the ranking read from the dense QKᵀ, without gradients "
+        "(the ranking before that), forced in the benchmark only;",
         "* unit `layer`: `AttentionLayer` with its four d_model × d_model projections (what an "
         "encoder layer pays); unit `inner`: the inner attention alone on per-head Q, K, V.",
         "",
@@ -644,8 +647,9 @@ def probsparse_section() -> list[str]:
             f"`{data['units'][-1]}`): {ratios}. Full attention here is torch's fused "
             "scaled-dot-product kernel, which on CPU never holds the L × L scores, so its "
             "memory grows about linearly; `prob-dense` holds the dense QKᵀ for the ranking, "
-            "L² per head; `prob` holds the u × L scores of its active queries and a 1 MiB "
-            "chunk of gathered keys. The time exponents of the `layer` unit are pulled towards "
+            "L² per head; `prob` holds the u × L scores of its active queries and the U × L "
+            "sampled scores, `prob-gather` also a 1 MiB chunk of gathered keys. The time "
+            "exponents of the `layer` unit are pulled towards "
             "1 by its projections, which are linear in L.",
             "",
         ]

@@ -49,30 +49,55 @@ def test_probsparse_sampling_is_reproducible():
 
 
 @pytest.mark.parametrize("chunk", [1, 300, 1 << 18])  # one query per chunk, a ragged last one, all
-def test_sampled_scores_dense_and_gathered_agree(monkeypatch, chunk):
+def test_sampled_scores_methods_agree(monkeypatch, chunk):
     monkeypatch.setattr(attention, "_GATHER_CHUNK", chunk)
     q, _, _ = qkv(length=20)
     _, k, _ = qkv(length=33, seed=1)
-    index = torch.randint(33, (20, 6))
-    dense = sampled_scores(q, k, index, dense=True)
-    gathered = sampled_scores(q, k, index, dense=False)
+    index = torch.randint(33, (20, 6), generator=torch.Generator().manual_seed(0))
+    index[3] = torch.tensor([7, 2, 7, 7, 0, 2])  # sampling is with replacement: repeats count
+    dense = sampled_scores(q, k, index, "dense")
     assert dense.shape == (2, 2, 20, 6)
-    torch.testing.assert_close(dense, gathered, atol=1e-5, rtol=1e-5)
+    assert dense[..., 3, 0].equal(dense[..., 3, 2])
+    for method in ("gather", "sparse"):
+        torch.testing.assert_close(sampled_scores(q, k, index, method), dense, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize(("length", "dense"), [(96, True), (240, True), (384, False)])
-def test_ranking_is_dense_only_for_short_inputs(monkeypatch, length, dense):
-    """Above 8 keys per sampled key the ranking must not build the L_Q x L_K score matrix."""
-    seen = []
-    original = attention.sampled_scores
-    monkeypatch.setattr(
-        attention,
-        "sampled_scores",
-        lambda *a, dense: seen.append(dense) or original(*a, dense=dense),
+def test_sparse_scores_are_fp32_for_bf16_inputs():
+    q, k, _ = qkv(length=24)
+    index = torch.randint(24, (24, 5))
+    scores = sampled_scores(q.bfloat16(), k.bfloat16(), index, "sparse")
+    assert scores.dtype == torch.float32
+    expected = sampled_scores(q.bfloat16().float(), k.bfloat16().float(), index, "dense")
+    torch.testing.assert_close(scores, expected)
+
+
+@pytest.mark.parametrize(
+    ("device", "dtype", "length", "method"),
+    [
+        ("cpu", torch.float32, 96, "dense"),  # U = 5·⌈ln L⌉: 25 at 96, 30 at 192-480, 35 at 768
+        ("cpu", torch.float32, 192, "sparse"),
+        ("cpu", torch.float32, 1536, "sparse"),
+        ("cpu", torch.bfloat16, 480, "dense"),
+        ("cpu", torch.bfloat16, 768, "sparse"),
+        ("cuda", torch.float32, 240, "dense"),
+        ("cuda", torch.float32, 384, "gather"),
+    ],
+)
+def test_ranking_reads_dense_scores_only_for_short_inputs(
+    monkeypatch, device, dtype, length, method
+):
+    assert (
+        attention.ranking_method(device, dtype, length, attention._sample_count(5, length))
+        == method
     )
-    q, k, v = qkv(length=length)  # U = 5·⌈ln L⌉: 25 at 96, 30 at 240 and 384
-    ProbAttention(factor=5)(q, k, v)
-    assert seen == [dense]
+    if device == "cpu":
+        seen = []
+        original = attention.sampled_scores
+        monkeypatch.setattr(
+            attention, "sampled_scores", lambda *a: seen.append(a[-1]) or original(*a)
+        )
+        ProbAttention(factor=5)(*(t.to(dtype) for t in qkv(length=length)))
+        assert seen == [method]
 
 
 def test_probsparse_cross_lengths_and_gradients():

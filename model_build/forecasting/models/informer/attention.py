@@ -7,6 +7,7 @@ projections. Full attention runs through `F.scaled_dot_product_attention` (fused
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -45,25 +46,41 @@ def _sample_count(factor: int, length: int) -> int:
     return min(max(factor * math.ceil(math.log(length)), 1), length)
 
 
-# The dense ranking computes L_K scores per query where the paper needs U; a CPU matmul is
-# roughly this many times faster per score than the gather, so below it dense wins (measured:
-# crossover between L = 192 and 384 at U = 30), and above it the gathered path's O(L·U) cost does.
-DENSE_RANKING_MAX_KEYS_PER_SAMPLE = 8
-# Elements of gathered keys per chunk. On CPU 1 MiB of fp32 stays in cache; on an accelerator
-# each chunk costs kernel launches, so there chunks are as large as memory comfortably allows.
-_GATHER_CHUNK = 1 << 18
-_GATHER_CHUNK_ACCELERATOR = 1 << 26
+# The dense ranking computes L_K scores per query where the paper needs U, but a matmul computes a
+# score many times faster than the O(L·U) methods, so up to this many keys per sampled key it is
+# the fastest. Measured on a 2-core EPYC at head width 16-64: fp32 against the sparse kernel
+# (which runs in fp32 only; a bf16 matmul runs at 4x the fp32 peak, hence the larger bf16
+# ratio), and the gather path on accelerators (there the sparse kernel is untested).
+DENSE_RANKING_MAX_KEYS_PER_SAMPLE = {"cpu-fp32": 4, "cpu-half": 16, "accelerator": 8}
+# Elements of gathered keys per chunk: each chunk costs kernel launches, so they are as large as
+# memory comfortably allows.
+_GATHER_CHUNK = 1 << 26
 
 
-def sampled_scores(q: Tensor, k: Tensor, index: Tensor, dense: bool) -> Tensor:
+def ranking_method(device_type: str, dtype: torch.dtype, l_k: int, n_sample: int) -> str:
+    """How `sampled_scores` computes the ranking's scores for these inputs (see the ratios)."""
+    if device_type != "cpu":
+        kind, long_method = "accelerator", "gather"
+    else:
+        kind, long_method = ("cpu-fp32" if dtype == torch.float32 else "cpu-half"), "sparse"
+    return "dense" if l_k <= DENSE_RANKING_MAX_KEYS_PER_SAMPLE[kind] * n_sample else long_method
+
+
+def sampled_scores(q: Tensor, k: Tensor, index: Tensor, method: str) -> Tensor:
     """Scores q_i·k_j for the sampled keys j = index[i, :]; shape [B,H,L_Q,U].
 
     q [B,H,L_Q,D], k [B,H,L_K,D], index [L_Q,U] (shared over batch and heads, as in the paper).
-    ``dense`` reads them from the full score matrix: O(L_Q·L_K) time and memory, cheaper only
-    for short inputs. Otherwise the sampled keys are gathered, a few queries at a time so the
-    gathered keys never exceed a chunk: O(L_Q·U) time and memory, as in the paper.
+    ``method`` (all give the same scores):
+
+    * ``sparse``: a sampled matrix product (SDDMM) at the sampled positions, O(L_Q·U) time and
+      memory as in the paper, with nothing gathered (torch implements it for fp32 CSR only).
+    * ``dense``: read from the full score matrix, O(L_Q·L_K) time and memory.
+    * ``gather``: the sampled keys are gathered, a few queries at a time so that they never
+      exceed a chunk, O(L_Q·U).
     """
-    if dense:
+    if method == "sparse":
+        return _sparse_sampled_scores(q, k, index)
+    if method == "dense":
         scores = q @ k.transpose(-2, -1)
         return scores.gather(-1, index.expand(*scores.shape[:2], *index.shape))
     b, h, l_q, d = q.shape
@@ -72,8 +89,7 @@ def sampled_scores(q: Tensor, k: Tensor, index: Tensor, dense: bool) -> Tensor:
     key_rows = k.permute(2, 0, 1, 3).reshape(-1, b * h, d)
     query_rows = q.permute(2, 0, 1, 3).reshape(l_q, b * h, 1, d)
     out = q.new_empty(l_q, b * h, n_sample)
-    chunk = _GATHER_CHUNK if q.device.type == "cpu" else _GATHER_CHUNK_ACCELERATOR
-    step = max(1, chunk // (n_sample * b * h * d))
+    step = max(1, _GATHER_CHUNK // (n_sample * b * h * d))
     for start in range(0, l_q, step):
         rows = index[start : start + step]
         keys = key_rows.index_select(0, rows.flatten()).view(len(rows), n_sample, b * h, d)
@@ -81,6 +97,42 @@ def sampled_scores(q: Tensor, k: Tensor, index: Tensor, dense: bool) -> Tensor:
             keys.transpose(1, 2) * query_rows[start : start + step]
         ).sum(-1)
     return out.view(l_q, b, h, n_sample).permute(1, 2, 0, 3)
+
+
+def _sparse_sampled_scores(q: Tensor, k: Tensor, index: Tensor) -> Tensor:
+    """`sampled_scores` through `torch.sparse.sampled_addmm`, in fp32.
+
+    A CSR pattern needs each row's columns sorted and distinct, while the paper samples with
+    replacement; so the product runs once per distinct (query, key) pair and every sample then
+    reads its pair's score back, which keeps the duplicates' weight in the mean.
+    """
+    b, h, l_q, d = q.shape
+    l_k = k.shape[2]
+    keys, order = index.sort(dim=1)
+    distinct = torch.ones_like(keys, dtype=torch.bool)
+    distinct[:, 1:] = keys[:, 1:] != keys[:, :-1]
+    pair = (distinct.flatten().cumsum(0) - 1).view_as(keys)  # each sorted sample's pair
+    pair = torch.empty_like(pair).scatter_(1, order, pair)  # ... in the samples' own order
+    row_ends = distinct.sum(1).cumsum(0)
+    crow = torch.cat([row_ends.new_zeros(1), row_ends])
+    columns = keys[distinct]
+    n = b * h
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        pattern = torch.sparse_csr_tensor(
+            crow.expand(n, -1),  # the pattern is shared, so every (batch, head) views one copy
+            columns.expand(n, -1),
+            torch.zeros(n, columns.numel(), device=q.device),
+            (n, l_q, l_k),
+            check_invariants=False,  # sorted and distinct by construction
+        )
+    scores = torch.sparse.sampled_addmm(
+        pattern,
+        q.reshape(n, l_q, d).float(),
+        k.reshape(n, l_k, d).float().transpose(1, 2),
+        beta=0.0,
+    ).values()
+    return scores[:, pair.flatten()].view(b, h, l_q, -1)
 
 
 class ProbAttention(nn.Module):
@@ -123,8 +175,8 @@ class ProbAttention(nn.Module):
                 index = torch.randint(
                     l_k, (l_q, n_sample), generator=self.generator, device=q.device
                 )
-                dense = l_k <= DENSE_RANKING_MAX_KEYS_PER_SAMPLE * n_sample
-                scores = sampled_scores(q, k, index, dense=dense)
+                method = ranking_method(q.device.type, q.dtype, l_k, n_sample)
+                scores = sampled_scores(q, k, index, method)
             sparsity = scores.amax(-1) - scores.mean(-1)  # [B,H,L_Q]
             top = sparsity.topk(n_top, dim=-1, sorted=False).indices  # [B,H,u]
 
