@@ -28,6 +28,14 @@ def test_flags_mean_what_they_say():
     assert (defaults.distil, defaults.mix) == (True, True)
 
 
+def test_family_defaults_fill_only_what_was_not_given():
+    assert train.parse_args([]).ema_decay == 0.99  # the Informer averages its weights
+    assert train.parse_args(["--model", "tft"]).ema_decay == 0.0
+    assert train.parse_args(["--ema-decay", "0"]).ema_decay == 0.0
+    paper = train.parse_args(list(train.PAPER_ARGUMENTS))  # the paper has no weight average
+    assert (paper.ema_decay, paper.learning_rate) == (0.0, 1e-4)
+
+
 def test_snake_case_hyperparameters_as_sagemaker_may_pass_them():
     args = train.parse_args(["--seq_len", "48", "--pred-len", "12", "--batch_size", "8"])
     assert (args.seq_len, args.pred_len, args.batch_size) == (48, 12, 8)
