@@ -48,9 +48,10 @@ def _sample_count(factor: int, length: int) -> int:
 
 # The dense ranking computes L_K scores per query where the paper needs U, but a matmul computes a
 # score many times faster than the O(L·U) methods, so up to this many keys per sampled key it is
-# the fastest. Measured on a 2-core EPYC at head width 16-64: fp32 against the sparse kernel
-# (which runs in fp32 only; a bf16 matmul runs at 4x the fp32 peak, hence the larger bf16
-# ratio), and the gather path on accelerators (there the sparse kernel is untested).
+# the fastest. Measured on a 2-core EPYC at head width 16-64 against the sparse kernel, which runs
+# in fp32 only (a bf16 matmul runs at 4x the fp32 peak, hence the larger bf16 ratio). Off CPU,
+# where the sparse kernel is untested, long inputs take the gather path, with the ratio measured
+# for it on CPU.
 DENSE_RANKING_MAX_KEYS_PER_SAMPLE = {"cpu-fp32": 4, "cpu-half": 16, "accelerator": 8}
 # Elements of gathered keys per chunk: each chunk costs kernel launches, so they are as large as
 # memory comfortably allows.
