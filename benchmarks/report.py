@@ -1386,7 +1386,10 @@ def seed_study_lines() -> list[str]:
     rows = []
     for name, data in studies.items():
         runs = data["rows"]
-        flags = [a for a in runs[0]["arguments"] if a not in ("--threads-per-process", "1")]
+        flags = list(runs[0]["arguments"])
+        if "--threads-per-process" in flags:  # the same for every variant: in the command above
+            at = flags.index("--threads-per-process")
+            del flags[at : at + 2]
         val = [r.get("val_mse", r["best_val_loss"]) for r in runs]
         test = [r["mse"] for r in runs]
         rows.append(

@@ -376,8 +376,8 @@ def build_trainer(
     if args.ema_decay:
         # Lightning's own: validation, both checkpoints' weights and the end of the fit use the
         # average; a resumed fit restores the average and the current weights alike. An EMA
-        # updated every step, as EMAWeightAveraging's, but as one foreach lerp: that one loops
-        # over the tensors in Python, which cost the small default Informer ~7% of its step.
+        # updated every step, as EMAWeightAveraging's, but as one foreach lerp per dtype: that
+        # one loops over the tensors in Python (default Informer: 1.6 ms a step against 0.5 ms).
         callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay)))
     return pl.Trainer(
         accelerator="gpu" if has_cuda else "cpu",
