@@ -160,7 +160,8 @@ def _say(text: str) -> None:
 
 
 def _home_flag(home: Home) -> str:
-    return "" if home.root == DEFAULT_HOME else f" --home {home.root}"
+    """The ``--home`` a follow-up command needs: none for the default folder."""
+    return "" if home.root == Home(DEFAULT_HOME).root else f" --home {home.root}"
 
 
 def command_run(args: argparse.Namespace) -> None:

@@ -25,10 +25,17 @@ FORECASTS_PREFIX = "forecasts"  # the publish Lambda's FORECASTS_PREFIX default
 
 @dataclass(frozen=True)
 class Home:
-    """The folders of one local installation (default ``./local``)."""
+    """The folders of one local installation (default ``./local``).
+
+    The root is made absolute at once: training hosts run with the run folder as their working
+    directory, so a relative home would point each of them somewhere else.
+    """
 
     root: Path
     project: str = PROJECT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", self.root.expanduser().absolute())
 
     @property
     def registry(self) -> Path:
