@@ -298,11 +298,11 @@ def resolve_panel(
     """
     given = roles is not None and roles != PanelRoles(calendar=roles.calendar)
     if data:
-        if dataset == "stallion":
-            if given:
-                log.warning("Stallion's column roles are fixed; ignoring the ones given")
+        if dataset == "stallion" and not given:
             return stallion(data, min_length=min_length)
-        if dataset is not None:
+        if dataset == "stallion":
+            log.warning("Column roles are given: reading %s with them, not as Stallion", data)
+        elif dataset is not None:
             raise ConfigError(
                 f"--dataset {dataset} with --data {data}: a file is read with its own column "
                 "roles; leave out --dataset, or pass --dataset stallion for a Stallion file"
