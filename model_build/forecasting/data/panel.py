@@ -468,6 +468,8 @@ def _validate(
 def _add_calendar(frame: pd.DataFrame, stamps: pd.DatetimeIndex, schema: PanelSchema) -> None:
     """The schema's calendar known reals, from the timestamps (the same in inference)."""
     names = schema.calendar_columns()
+    if not names:
+        return
     taken = [name for name in names if name in schema.columns()]
     if taken:
         raise ConfigError(
@@ -475,7 +477,7 @@ def _add_calendar(frame: pd.DataFrame, stamps: pd.DatetimeIndex, schema: PanelSc
             f"{schema.time_column!r}; rename the column or turn the calendar features off "
             "(--calendar-features false)"
         )
-    values = time_features(stamps, schema.freq or "")
+    values = time_features(stamps, str(schema.freq))
     for i, name in enumerate(names):
         frame[name] = values[:, i].astype(np.float64)
 

@@ -296,21 +296,25 @@ def resolve_panel(
     cannot be downloaded falls back to :func:`demo_panel` with a warning, as
     :func:`resolve_dataset` does for ETTh1.
     """
-    given = roles is not None and roles != PanelRoles(calendar=roles.calendar)
+    roles = roles or PanelRoles()
+    given = roles != PanelRoles(calendar=roles.calendar)  # any column role
     if data:
-        if dataset == "stallion" and not given:
+        if dataset == "stallion" and not given and roles.calendar:
             return stallion(data, min_length=min_length)
         if dataset == "stallion":
-            log.warning("Column roles are given: reading %s with them, not as Stallion", data)
+            log.warning("Panel options are given: reading %s with them, not as Stallion", data)
         elif dataset is not None:
             raise ConfigError(
                 f"--dataset {dataset} with --data {data}: a file is read with its own column "
                 "roles; leave out --dataset, or pass --dataset stallion for a Stallion file"
             )
-        return load_user_panel(data, roles or PanelRoles(), min_length=min_length)
+        return load_user_panel(data, roles, min_length=min_length)
     dataset = dataset or "stallion"
-    if given:
-        log.warning("Column roles apply to --data files only; ignoring them for %r", dataset)
+    if roles != PanelRoles():
+        log.warning(
+            "Column roles and calendar features apply to --data files only; ignoring them for %r",
+            dataset,
+        )
     if dataset == DEMO:
         panel = demo_panel()
     elif dataset == "stallion":

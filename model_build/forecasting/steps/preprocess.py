@@ -23,7 +23,7 @@ from forecasting.data.series import SeriesFrame
 from forecasting.data.sources import resolve_dataset, resolve_panel
 from forecasting.data.time_features import n_time_features
 from forecasting.errors import ConfigError
-from forecasting.models.tft.dataset import PROTOCOLS, TARGET_NORMALIZERS, prepare_panel
+from forecasting.models.tft.dataset import PROTOCOLS, TARGET_NORMALIZERS, Cutoffs, prepare_panel
 from forecasting.steps.arguments import add_option, run_step, str2bool
 
 log = logging.getLogger("forecasting.preprocess")
@@ -190,15 +190,15 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         normalizer=args.target_normalizer,
         test_origins=test_origins,
     )
-    cutoffs = preprocessing["cutoffs"]
+    cutoffs = Cutoffs(**preprocessing["cutoffs"])
     log.info(
         "test window: %d origin(s) of %d steps (time_idx %d to %d), %s protocol; "
         "--test-origins changes it",
-        cutoffs["test_origins"],
+        cutoffs.test_origins,
         pred_len,
-        cutoffs["validation"] + 1,
-        cutoffs["test"],
-        cutoffs["protocol"],
+        cutoffs.origins("test", pred_len)[0],
+        cutoffs.test,
+        cutoffs.protocol,
     )
     return PreparedData(splits=splits, preprocessing=preprocessing)
 
@@ -218,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> PreparedData:
         return prepared
     if args.split in PROTOCOLS:
         raise ConfigError(f"--split {args.split} is for panels (--model tft)")
+    if args.test_origins is not None:
+        raise ConfigError("--test-origins is for panels (--model tft)")
+    if not args.calendar_features:
+        raise ConfigError("--calendar-features is for panels; the Informer always has them")
     args.seq_len, args.pred_len = args.seq_len or 96, args.pred_len or 24
     series = resolve_dataset(
         args.dataset or "ETTh1",

@@ -14,6 +14,7 @@ from forecasting.data.panel import (
     STALLION_SCHEMA,
     TIME_IDX,
     PanelRoles,
+    PanelSchema,
     file_columns,
     file_rows,
     load_user_panel,
@@ -102,7 +103,8 @@ def test_inference_rows_get_the_same_calendar_features(tmp_path):
     rebuilt = validate_panel(later, panel.schema, Location("request.csv"), origin).frame
     trained = panel.frame.set_index(["meter_id", TIME_IDX])
     for name in panel.schema.calendar_columns():
-        expected = trained.loc[list(zip(rebuilt["meter_id"], rebuilt[TIME_IDX])), name]
+        keys = zip(rebuilt["meter_id"], rebuilt[TIME_IDX], strict=True)
+        expected = trained.loc[list(keys), name]
         np.testing.assert_array_equal(rebuilt[name].to_numpy(), expected.to_numpy())
 
 
@@ -135,9 +137,9 @@ def test_given_roles_are_kept_and_columns_in_no_role_are_named(tmp_path, caplog)
 )  # fmt: skip
 def test_roles_that_cannot_be_inferred_are_asked_for(tmp_path, change, expected):
     path = write_meters(tmp_path / "my.csv", change(meter_panel()))
-    with pytest.raises(DataValidationError, match="my.csv, line 1: cannot|my.csv, line 1: no") as e:
+    with pytest.raises(DataValidationError) as error:
         load_user_panel(path, PanelRoles())
-    assert expected in str(e.value)
+    assert str(error.value).startswith(f"{path}, line 1: ") and expected in str(error.value)
 
 
 def test_a_column_named_like_a_calendar_feature_is_refused(tmp_path):
@@ -151,8 +153,6 @@ def test_file_rows_are_the_files_columns_and_stallion_keeps_its_own():
         {"meter_id": ["a"], "ts": [pd.Timestamp("2024-01-01")], "load_kw": [1.0],
          "temp_c": [2.0], TIME_IDX: [0], "hour_of_day": [-0.5]}
     )  # fmt: skip
-    from forecasting.data.panel import PanelSchema
-
     schema = PanelSchema(
         group_columns=("meter_id",), time_column="ts", target="load_kw",
         unknown_reals=("temp_c",), freq="h", calendar=True,

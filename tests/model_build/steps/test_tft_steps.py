@@ -356,6 +356,18 @@ def test_single_series_splits_are_refused_for_the_tft(tmp_path, split):
         preprocess_demo(tmp_path / "out", "--split", split)
 
 
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [(["--test-origins", "3"], "--test-origins is for panels"),
+     (["--calendar-features", "false"], "--calendar-features is for panels")],
+)  # fmt: skip
+def test_panel_test_window_and_calendar_flags_are_refused_for_the_informer(
+    tmp_path, flag, expected
+):
+    with pytest.raises(ConfigError, match=expected):
+        preprocess.main(["--dataset", "demo", *flag, "--output-dir", str(tmp_path / "out")])
+
+
 def test_panel_protocols_are_refused_for_the_informer(tmp_path):
     with pytest.raises(ConfigError, match="--split holdout is for panels"):
         preprocess.main(["--dataset", "demo", "--split", "holdout", "--output-dir", str(tmp_path)])

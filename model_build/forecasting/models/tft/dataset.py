@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from pytorch_forecasting import TimeSeriesDataSet
@@ -290,8 +291,9 @@ def split_dataset(
     # the longest decoder (the horizon, or up to the series' end), then the longest encoder
     order = ["time_idx_last", "span"]
     longest = windows.sort_values(order, kind="stable").drop_duplicates(keys, keep="last")
-    chosen = set(longest["row"])
-    return dataset.filter(lambda index: [i in chosen for i in range(len(index))])
+    chosen = np.zeros(len(dataset.index), dtype=bool)
+    chosen[longest["row"].to_numpy()] = True
+    return dataset.filter(lambda _: chosen)
 
 
 def clip_forecasts(prediction: torch.Tensor, preprocessing: dict[str, Any]) -> torch.Tensor:

@@ -75,7 +75,7 @@ def evaluate_split(
             "scale": f"original units of {preprocessing['targets'][0]!r}",
             "point_forecast": "p50",
             "clipped_at_zero": bool(preprocessing.get("nonnegative_target")),
-            "series": int(_series_count(dataset, x)),
+            "series": _series_count(dataset, x),
             "origins": len(origins),
             "windows": len(windows),
             "forecast_points": int(mask.sum()),
