@@ -595,6 +595,15 @@ def load_user_panel(path: str | Path, roles: PanelRoles, *, min_length: int = 0)
     schema, inferred = infer_schema(raw, where, roles)
     if inferred:
         log.info("%s: inferred %s", where.source, inferred)
+    parts = [
+        f"series id {', '.join(schema.group_columns)}",
+        f"time {schema.time_column}",
+        f"target {schema.target}",
+    ]
+    for role, label in _ROLES.items():
+        if getattr(schema, role):
+            parts.append(f"{label}s {', '.join(getattr(schema, role))}")
+    log.info("%s: column roles: %s", where.source, "; ".join(parts))
     panel = _validate(raw, schema, where, min_length)
     calendar = panel.schema.calendar_columns()
     if calendar:

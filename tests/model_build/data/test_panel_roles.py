@@ -123,6 +123,10 @@ def test_given_roles_are_kept_and_columns_in_no_role_are_named(tmp_path, caplog)
     assert schema.known_reals == ("temp_c",) and schema.unknown_reals == ()
     assert schema.target == "load_kw"
     assert "not used: 'site', 'price'" in caplog.text
+    assert (
+        "column roles: series id meter_id; time ts; target load_kw; static categoricals "
+        "meter_id; known reals temp_c"
+    ) in caplog.text
 
 
 @pytest.mark.parametrize(
