@@ -18,6 +18,23 @@ from forecasting.models.tft.module import QUANTILES, TFTForecaster
 from forecasting.models.tft.windows import MaterializedWindows, fast_loader
 from forecasting.models.training_setup import TrainingSetup
 
+# pytorch-forecasting's default attention mask bias, -1e9, overflows fp16 (largest 65504) in
+# `masked_fill` once autocast runs the attention in half precision (16-mixed on CUDA). -1e4 is a
+# float16 value and still gives a masked position a softmax weight of exactly zero.
+MASK_BIAS = -1e4
+
+
+def optimizer_params(precision: str) -> dict[str, Any]:
+    """Adam's options for a precision: fused only at full precision.
+
+    Lightning's mixed-precision plugin refuses gradient clipping for an optimizer that unscales
+    its gradients itself, which a fused one does, bf16 included; the TFT clips by default. At
+    32-bit one fused kernel over the network's hundreds of small tensors replaces a loop over
+    them: the same update up to rounding, a tenth off a Stallion step on CPU
+    (benchmarks/tft_step.py).
+    """
+    return {"fused": True} if precision == "32" else {}
+
 
 def parameters_digest(preprocessing: dict[str, Any]) -> str:
     """sha256 of the fitted encoders, normalizer and scalers, to compare across ranks."""
@@ -70,10 +87,8 @@ def setup(
         logging_metrics=torch.nn.ModuleList(),
         log_interval=-1,
         optimizer="adam",
-        # One fused kernel over the network's hundreds of small parameter tensors instead of a
-        # loop over them: the same update up to rounding, a tenth off a Stallion training step
-        # on CPU (benchmarks/tft_step.py).
-        optimizer_params={"fused": True},
+        optimizer_params=optimizer_params(args.precision),
+        mask_bias=MASK_BIAS,
     )
 
     def build_member() -> tuple[TFTForecaster, TFTForecaster]:
