@@ -35,9 +35,11 @@ from forecasting import artifact
 from forecasting.channels import Channel, read_channel
 from forecasting.defaults import FAMILY_DEFAULTS
 from forecasting.distributed import (
+    BACKENDS,
     ClusterSpec,
     choose_backend,
     export_rendezvous,
+    gpus_on_host,
     num_cpus,
     resolve_cluster,
     smddp_available,
@@ -150,7 +152,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     dist = p.add_argument_group("distribution")
     add_option(dist, "processes-per-host", type=int, default=0, help="0 = one per GPU, else 1")
-    add_option(dist, "backend", default="auto", choices=["auto", "gloo", "nccl", "smddp"])
+    add_option(
+        dist, "backend", default="auto", choices=BACKENDS,
+        help="auto = nccl on GPU, gloo on CPU; smddp only on ml.p4d, ml.p4de and ml.p5",
+    )  # fmt: skip
     add_option(dist, "threads-per-process", type=int, default=0, help="0 = cores / processes")
     args = p.parse_args(argv)
     for name, value in FAMILY_DEFAULTS[args.model].items():
@@ -336,6 +341,22 @@ def gather_rank_states(
     return gathered
 
 
+class SumThenDivideDDPStrategy(DDPStrategy):
+    """DDP whose mean reductions all-reduce a sum and divide by the world size.
+
+    Lightning averages logged values (``sync_dist``) with ``ReduceOp.AVG`` on every backend but
+    gloo, and smddp rejects that op; a sum is supported everywhere.
+    """
+
+    def reduce(self, tensor: Any, group: Any = None, reduce_op: Any = "mean") -> Any:
+        is_mean = reduce_op == torch.distributed.ReduceOp.AVG or (
+            isinstance(reduce_op, str) and reduce_op.lower() in ("mean", "avg")
+        )
+        if isinstance(tensor, torch.Tensor) and is_mean:
+            return super().reduce(tensor, group, "sum") / self.world_size
+        return super().reduce(tensor, group, reduce_op)
+
+
 def build_trainer(
     args: argparse.Namespace,
     spec: ClusterSpec,
@@ -363,10 +384,13 @@ def build_trainer(
     )
     strategy: Any = "auto"
     if spec.world_size > 1:
-        backend = choose_backend(args.backend, has_cuda, smddp_available())
+        backend = args.backend  # resolved by main
         if backend == "smddp":  # registers the backend with torch.distributed
             import smdistributed.dataparallel.torch.torch_smddp  # noqa: F401
-        strategy = DDPStrategy(process_group_backend=backend)
+
+            strategy = SumThenDivideDDPStrategy(process_group_backend=backend)
+        else:
+            strategy = DDPStrategy(process_group_backend=backend)
     callbacks: list[Callback] = [
         best,  # first: trainer.checkpoint_callback, whose best_model_path is reported
         last,
@@ -400,14 +424,17 @@ def build_trainer(
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    has_cuda = torch.cuda.is_available()
-    per_host = args.processes_per_host
-    if not per_host:  # one process per GPU, else one per host (it uses all the host's cores)
-        per_host = (
-            int(os.environ.get("SM_NUM_GPUS") or torch.cuda.device_count()) if has_cuda else 1
-        )
-    spec = resolve_cluster(os.environ, per_host)
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    gpus = gpus_on_host(os.environ, visible)
+    has_cuda = gpus > 0
+    # One process per GPU, else one per host (it uses all the host's cores).
+    spec = resolve_cluster(os.environ, args.processes_per_host or max(1, gpus))
     check_config(args, spec)
+    # Resolved before any data is read, so a backend that cannot run here fails at once, also
+    # on one process (where it is not used).
+    args.backend = choose_backend(
+        args.backend, has_cuda, smddp_available(), os.environ.get("SM_CURRENT_INSTANCE_TYPE")
+    )
     export_rendezvous(spec, os.environ)
     threads = args.threads_per_process or max(1, num_cpus() // spec.devices_per_node)
     torch.set_num_threads(threads)
