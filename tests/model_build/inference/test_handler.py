@@ -120,6 +120,19 @@ def test_the_artifact_serves_from_its_own_code_directory(tmp_path, tft_run):
     assert int(done.stdout.split()[-1]) == 1 + 12 * PRED_LEN  # header + 12 demo series x horizon
 
 
+def test_the_one_model_server_worker_computes_on_every_core(informer_run, monkeypatch):
+    model_dir, _ = informer_run
+    monkeypatch.setattr(handler, "available_cores", lambda: 3)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        handler.model_fn(str(model_dir))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
+    assert handler.TRANSFORM_SETTINGS["Environment"] == {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+
+
 # --- the Informer --------------------------------------------------------------------------
 
 
