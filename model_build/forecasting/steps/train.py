@@ -20,6 +20,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
@@ -147,7 +148,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "updated every step with this decay (0 = off; 0.99 averages about the last 100 steps) "
         "(0.99 / 0)",
     )  # fmt: skip
-    add_option(fit, "progress-bar", type=str2bool, default=True)
+    add_option(
+        fit, "progress-bar", type=str2bool,
+        help="default: on, except in a SageMaker job (its log is CloudWatch, not a terminal)",
+    )  # fmt: skip
 
     dist = p.add_argument_group("distribution")
     add_option(dist, "processes-per-host", type=int, default=0, help="0 = one per GPU, else 1")
@@ -157,6 +161,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     add_option(dist, "threads-per-process", type=int, default=0, help="0 = cores / processes")
     args = p.parse_args(argv)
+    if args.progress_bar is None:  # SageMaker sets TRAINING_JOB_NAME in its training containers
+        args.progress_bar = "TRAINING_JOB_NAME" not in os.environ
     for name, value in FAMILY_DEFAULTS[args.model].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -202,7 +208,11 @@ def check_channels(args: argparse.Namespace, train: Channel, validation: Channel
 
 
 def informer_setup(
-    args: argparse.Namespace, train: Channel, validation: Channel, per_rank_batch: int
+    args: argparse.Namespace,
+    train: Channel,
+    validation: Channel,
+    per_rank_batch: int,
+    pin_memory: bool = False,
 ) -> TrainingSetup:
     hparams = model_hparams(args, train)
     windows = {
@@ -218,7 +228,9 @@ def informer_setup(
 
     module, network = build_member()
     loaders = {
-        name: DataLoader(ds, batch_size=per_rank_batch, shuffle=name == "train", drop_last=False)
+        name: DataLoader(
+            ds, batch_size=per_rank_batch, shuffle=name == "train", pin_memory=pin_memory
+        )
         for name, ds in windows.items()
     }
     return TrainingSetup(
@@ -340,6 +352,17 @@ def gather_rank_states(
     return gathered
 
 
+class CPUCheckpointIO(TorchCheckpointIO):
+    """Checkpoints load onto the CPU first; Lightning then moves the weights and the optimizer
+    state to each rank's device. Lightning's own loads every tensor onto the device it was saved
+    from: under DDP that is rank 0's GPU, for every rank."""
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return super().load_checkpoint(path, map_location="cpu", weights_only=weights_only)
+
+
 class SumThenDivideDDPStrategy(DDPStrategy):
     """DDP whose mean reductions all-reduce a sum and divide by the world size.
 
@@ -414,12 +437,20 @@ def build_trainer(
         gradient_clip_val=gradient_clip,
         limit_val_batches=args.limit_val_batches or None,
         callbacks=callbacks,
+        plugins=[CPUCheckpointIO()],
         logger=CSVLogger(args.output_data_dir, name="logs"),
         enable_progress_bar=args.progress_bar,
         log_every_n_steps=max(1, min(50, batches_per_epoch)),
         deterministic=False,
         use_distributed_sampler=True,
     )
+
+
+def use_tensor_cores() -> None:
+    """fp32 matrix products in TF32 on Ampere and later GPUs (the A10G of ml.g5 included): the
+    inputs' mantissas are rounded to 10 bits, accumulation stays fp32. torch's default,
+    "highest", leaves the tensor cores idle at precision 32."""
+    torch.set_float32_matmul_precision("high")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -430,6 +461,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     # One process per GPU, else one per host (it uses all the host's cores).
     spec = resolve_cluster(os.environ, args.processes_per_host or max(1, gpus))
     check_config(args, spec)
+    if has_cuda:
+        use_tensor_cores()
     # Resolved before any data is read, so a backend that cannot run here fails at once, also
     # on one process (where it is not used).
     args.backend = choose_backend(
@@ -444,9 +477,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     pl.seed_everything(args.seed, workers=True, verbose=False)
     per_rank_batch = args.batch_size // spec.world_size
     if args.model == "tft":
-        setup = tft_training.setup(args, train, validation, per_rank_batch)
+        setup = tft_training.setup(args, train, validation, per_rank_batch, pin_memory=has_cuda)
     else:
-        setup = informer_setup(args, train, validation, per_rank_batch)
+        setup = informer_setup(args, train, validation, per_rank_batch, pin_memory=has_cuda)
     networks, members = [], []
     for member in range(args.ensemble_size):
         if member:  # member 0 is the setup's own module, seeded above

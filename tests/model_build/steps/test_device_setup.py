@@ -7,9 +7,12 @@ import torch
 from lightning.fabric.plugins.environments import LightningEnvironment
 from lightning.pytorch.strategies import ddp
 
+from forecasting.channels import read_channel
+from forecasting.distributed import ClusterSpec
+from forecasting.models.tft import training as tft_training
 from forecasting.steps import train
 
-from .conftest import TINY_MODEL, train_paths
+from .conftest import TINY_MODEL, TINY_TFT, train_paths
 
 
 @pytest.fixture
@@ -63,3 +66,64 @@ def test_smddp_strategy_averages_with_a_sum_it_supports(monkeypatch):
         assert float(strategy.reduce(torch.tensor(3.0), reduce_op=op)) == 3.0
     assert float(strategy.reduce(torch.tensor(3.0), reduce_op="sum")) == 6.0
     assert seen == ["sum"] * 4
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "expected"),
+    [({}, [], True), ({"TRAINING_JOB_NAME": "train-1"}, [], False),
+     ({"TRAINING_JOB_NAME": "train-1"}, ["--progress-bar", "true"], True)],
+)  # fmt: skip
+def test_progress_bars_are_off_in_sagemaker_jobs(monkeypatch, env, flag, expected):
+    monkeypatch.delenv("TRAINING_JOB_NAME", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert train.parse_args(flag).progress_bar is expected
+
+
+def test_tensor_cores_take_fp32_products_in_tf32():
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("highest")
+        train.use_tensor_cores()
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def test_loaders_pin_their_batches_for_a_gpu(channels, tft_channels):
+    informer = train.informer_setup(
+        train.parse_args(TINY_MODEL), read_channel(channels / "train"),
+        read_channel(channels / "validation"), 16, pin_memory=True,
+    )  # fmt: skip
+    tft = tft_training.setup(
+        train.parse_args(TINY_TFT), read_channel(tft_channels / "train"),
+        read_channel(tft_channels / "validation"), 32, pin_memory=True,
+    )  # fmt: skip
+    for setup in (informer, tft):
+        assert setup.train_loader.pin_memory and setup.val_loader.pin_memory
+
+
+def test_resume_loads_checkpoints_onto_the_cpu_first(tmp_path, monkeypatch):
+    trainer = train.build_trainer(
+        train.parse_args(TINY_MODEL), ClusterSpec("single", 1, 0, 1), False, 4, tmp_path
+    )
+    assert isinstance(trainer.strategy.checkpoint_io, train.CPUCheckpointIO)
+    path = tmp_path / "saved.ckpt"
+    torch.save({"state_dict": {"w": torch.ones(2)}}, path)
+    asked = []
+    load = torch.load
+    monkeypatch.setattr(
+        torch, "load", lambda *a, **k: asked.append(k.get("map_location")) or load(*a, **k)
+    )
+    # what Lightning's own checkpoint IO is asked on resume (no map_location: the saved device)
+    trainer.strategy.checkpoint_io.load_checkpoint(path)
+    assert asked == ["cpu"]
+
+
+def test_the_tft_logs_its_training_loss_per_epoch_only(tmp_path, tft_channels):
+    # A per-step value logged with sync_dist is an all-reduce on every step under DDP.
+    train.main([*TINY_TFT, *train_paths(tmp_path, tft_channels), "--max-epochs", "1"])
+    (metrics,) = (tmp_path / "output").rglob("metrics.csv")
+    columns = metrics.read_text().splitlines()[0].split(",")
+    assert "train_loss" in columns
+    assert not [c for c in columns if c.endswith("_step")]

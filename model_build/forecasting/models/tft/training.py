@@ -57,17 +57,29 @@ def model_hparams(args: argparse.Namespace, preprocessing: dict[str, Any]) -> di
 
 
 def setup(
-    args: argparse.Namespace, train: Channel, validation: Channel, per_rank_batch: int
+    args: argparse.Namespace,
+    train: Channel,
+    validation: Channel,
+    per_rank_batch: int,
+    pin_memory: bool = False,
 ) -> TrainingSetup:
     started = time.perf_counter()
     train_set = split_dataset(train.frame, train.preprocessing, "train")
     val_set = split_dataset(validation.frame, validation.preprocessing, "validation")
     if args.fast_data:
-        train_loader = fast_loader(MaterializedWindows(train_set), per_rank_batch, train=True)
-        val_loader = fast_loader(MaterializedWindows(val_set), per_rank_batch * 10, train=False)
+        train_loader = fast_loader(
+            MaterializedWindows(train_set), per_rank_batch, train=True, pin_memory=pin_memory
+        )
+        val_loader = fast_loader(
+            MaterializedWindows(val_set), per_rank_batch * 10, train=False, pin_memory=pin_memory
+        )
     else:  # pytorch-forecasting's own path, kept for comparison and as a fallback
-        train_loader = train_set.to_dataloader(train=True, batch_size=per_rank_batch)
-        val_loader = val_set.to_dataloader(train=False, batch_size=per_rank_batch * 10)
+        train_loader = train_set.to_dataloader(
+            train=True, batch_size=per_rank_batch, pin_memory=pin_memory
+        )
+        val_loader = val_set.to_dataloader(
+            train=False, batch_size=per_rank_batch * 10, pin_memory=pin_memory
+        )
     data_seconds = time.perf_counter() - started
     hparams = model_hparams(args, train.preprocessing)
     module = TFTForecaster.from_dataset(
