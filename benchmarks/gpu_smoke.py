@@ -173,7 +173,8 @@ class SmokeRun:
         run = self.work / "informer-cpu"
         command = [sys.executable, "-m", "forecasting.steps.train", *INFORMER,
                    *run_paths(run, channels), "--max-epochs", "2", "--limit-train-batches",
-                   "3" if self.dry_run else "100", "--limit-val-batches", "2" if self.dry_run else "0"]  # fmt: skip
+                   "3" if self.dry_run else "100",
+                   "--limit-val-batches", "2" if self.dry_run else "0"]  # fmt: skip
         subprocess.run(command, env=subprocess_env(CUDA_VISIBLE_DEVICES=""), check=True,
                        timeout=300)  # fmt: skip
         summary = json.loads((run / "output" / "training_summary.json").read_text())
