@@ -7,7 +7,7 @@ Needs a Python with a CUDA build of torch and model_build's requirements install
 the data are the built-in synthetic demo series and panel). Every check runs even when one
 fails; the JSON records each outcome, the device, windows/s per precision beside the same run on
 the CPU, the TFT's loss curves at 32 and bf16-mixed, and CUDA host syncs per training step.
-Writes benchmarks/results/gpu_smoke.json (``--dry-run`` writes nothing); then run
+Writes benchmarks/results/gpu_smoke.json (``--dry-run`` only to ``--output``); then run
 ``python benchmarks/report.py``.
 """
 
@@ -91,11 +91,13 @@ class SyncCounter(pl.Callback):
             self._caught = warnings.catch_warnings(record=True)
             self._records = self._caught.__enter__()
             warnings.simplefilter("always")
-            torch.cuda.set_sync_debug_mode("warn")
+            if torch.cuda.is_available():  # a dry run on the CPU counts nothing
+                torch.cuda.set_sync_debug_mode("warn")
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         if self._caught is not None:
-            torch.cuda.set_sync_debug_mode("default")
+            if torch.cuda.is_available():
+                torch.cuda.set_sync_debug_mode("default")
             self._caught.__exit__(None, None, None)
             self.per_step.append(sum("synchroniz" in str(w.message) for w in self._records))
             self._caught = None
@@ -125,7 +127,7 @@ class SmokeRun:
 
     def train(self, name: str, family: list[str], channels: Path, *flags: str) -> dict[str, Any]:
         run = self.work / name
-        return train.main([*family, *run_paths(run, channels), *flags, *self.epochs])
+        return train.main([*family, *run_paths(run, channels), *self.epochs, *flags])
 
     def informer_precision(self, channels: Path, precision: str) -> dict[str, Any]:
         summary = self.train(f"informer-{precision}", INFORMER, channels, "--max-epochs", "3",
@@ -193,14 +195,15 @@ class SmokeRun:
         return {"curves": curves, "final_val_loss": final}
 
     def syncs_per_step(self, channels: Path, family: list[str], name: str) -> dict[str, Any]:
-        args = train.parse_args([*family, *run_paths(self.work / name, channels)])
+        quick = ["--limit-val-batches", "2"] if self.dry_run else []
+        args = train.parse_args([*family, *run_paths(self.work / name, channels), *quick])
         spec = resolve_cluster({}, 1)
         train_channel, val_channel = read_channel(args.train), read_channel(args.validation)
         build = train.tft_training.setup if args.model == "tft" else train.informer_setup
         setup = build(args, train_channel, val_channel, args.batch_size, pin_memory=True)
         trainer = train.build_trainer(
-            args, spec, True, len(setup.train_loader), self.work / name / "checkpoints",
-            setup.gradient_clip,
+            args, spec, torch.cuda.is_available(), len(setup.train_loader),
+            self.work / name / "checkpoints", setup.gradient_clip,
         )  # fmt: skip
         counter = SyncCounter()
         trainer.callbacks.append(counter)
@@ -247,30 +250,36 @@ class SmokeRun:
         self.check("torchrun --standalone --nproc-per-node 1", lambda: self.torchrun(informer))
         self.check("evaluate with CUDA hidden", lambda: self.evaluate_without_cuda(informer))
         self.result["tft"] = self.check("tft 32 and bf16-mixed", lambda: self.tft_curves(tft))
+        self.result["syncs"] = {
+            "informer": self.check("host syncs per step, informer (EMA on)",
+                                   lambda: self.syncs_per_step(informer, INFORMER, "sync-i")),
+            "tft": self.check("host syncs per step, tft",
+                              lambda: self.syncs_per_step(tft, TFT, "sync-t")),
+        }  # fmt: skip
         if not self.dry_run:
-            self.result["syncs"] = {
-                "informer": self.check("host syncs per step, informer (EMA on)",
-                                       lambda: self.syncs_per_step(informer, INFORMER, "sync-i")),
-                "tft": self.check("host syncs per step, tft",
-                                  lambda: self.syncs_per_step(tft, TFT, "sync-t")),
-                "ema_update": self.check("host syncs of one EMA update", self.ema_syncs),
-            }  # fmt: skip
+            self.result["syncs"]["ema_update"] = self.check(
+                "host syncs of one EMA update", self.ema_syncs
+            )
         return self.result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dry-run", action="store_true", help="on the CPU, tiny, no JSON")
+    parser.add_argument("--dry-run", action="store_true", help="on the CPU, tiny")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
+    parser.add_argument(
+        "--output", type=Path, help=f"the JSON (default: {RESULT.name} in results/)"
+    )
     args = parser.parse_args()
     if not args.dry_run and not torch.cuda.is_available():
         sys.exit("no CUDA device visible: run on a GPU machine, or pass --dry-run")
     work = args.work or Path(tempfile.mkdtemp(prefix="gpu-smoke-"))
     result = SmokeRun(work, args.dry_run).run()
     failed = [c["check"] for c in result["checks"] if not c["ok"]]
-    if not args.dry_run:
-        RESULT.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {RESULT}")
+    output = args.output or (None if args.dry_run else RESULT)
+    if output:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {output}")
     print(f"{len(result['checks']) - len(failed)} of {len(result['checks'])} checks passed")
     sys.exit(1 if failed else 0)
 
