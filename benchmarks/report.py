@@ -1662,13 +1662,14 @@ def gpu_section() -> list[str]:
         if result:
             gpu = result["windows_per_s"]
             ratio = f"{gpu / cpu:.1f}×" if cpu else "–"
-            speed.append([PRECISION_NAMES.get(precision, precision), _f(gpu, 1), _f(cpu, 1), ratio])
+            cpu_text = f"{cpu:.1f}" if cpu else "–"
+            speed.append([PRECISION_NAMES.get(precision, precision), f"{gpu:.1f}", cpu_text, ratio])
     if speed:
         lines += [
             "Informer (default configuration, demo series), training windows/s, median epoch "
             "after the first; the CPU column is the same machine's CPU with CUDA hidden, at 32:",
             "",
-            *_table(["precision", f"{device}", "CPU", "GPU / CPU"], speed),
+            *_table(["precision", f"GPU ({device})", "CPU (32)", "GPU / CPU"], speed),
         ]
     syncs = data.get("syncs") or {}
     sync_rows = [
