@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 import struct
 import zlib
 from datetime import datetime
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.publish import publishing, raster, report
+from lambdas.publish import plots, publishing, report
 from lambdas.publish.publishing import (
     ACTUAL_COLUMNS,
     FORECAST_COLUMNS,
@@ -87,7 +89,7 @@ def test_publish_writes_csv_with_actuals_beside_forecasts(store):
     assert result.csv_keys == ("forecasts/model=tft/version=3/run=job-1/forecasts.csv",)
     assert (result.rows, result.series) == (6, 2)
     rows = read_csv(store, result.csv_keys[0])
-    assert list(rows[0]) == [*FORECAST_COLUMNS, "actual", "run"]
+    assert list(rows[0]) == [*FORECAST_COLUMNS, "actual", "run", "synthetic"]
     first = rows[0]
     assert first == {
         "series_id": "Agency_01/SKU_01",
@@ -101,6 +103,7 @@ def test_publish_writes_csv_with_actuals_beside_forecasts(store):
         "model_version": "3",
         "actual": "100.0",  # joined although the actuals file wrote the time with a "T"
         "run": "job-1",
+        "synthetic": "",  # no evaluation given: not known
     }
     assert [row["actual"] for row in rows] == ["100.0", "106.0", "", "", "", ""]
     assert [row["series_id"] for row in rows] == ["Agency_01/SKU_01"] * 3 + ["Agency_02/SKU_03"] * 3
@@ -118,7 +121,7 @@ def test_publish_writes_plots_report_and_manifest(store):
     assert result.manifest_keys == ("forecasts/manifests/model=tft/version=3/run=job-1.json",)
     manifest = json.loads(store.read(result.manifest_keys[0]))
     assert manifest["fileLocations"] == [{"URIPrefixes": [store.uri(result.csv_keys[0])]}]
-    assert all(png_size(store.read(key)) == (720, 320) for key in result.plot_keys)
+    assert all(png_size(store.read(key)) == (900, 400) for key in result.plot_keys)
 
 
 def test_manifest_is_written_last(store):
@@ -390,50 +393,51 @@ def test_safe_file_names_are_unique(tmp_path):
 # --- PNG and HTML -----------------------------------------------------------------------------
 
 
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Walk the chunks of a PNG, checking each CRC."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, offset = [], 8
-    while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset : offset + 4])
-        kind = data[offset + 4 : offset + 8]
-        body = data[offset + 8 : offset + 8 + length]
-        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
-        assert crc == zlib.crc32(kind + body)
-        chunks.append((kind, body))
-        offset += 12 + length
-    return chunks
-
-
 def png_size(data: bytes) -> tuple[int, int]:
-    chunks = png_chunks(data)
-    assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
-    width, height, depth, color, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, color) == (8, 2)
-    assert len(zlib.decompress(chunks[1][1])) == height * (1 + 3 * width)
+    """Width and height from the IHDR chunk, after checking the signature and its CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    (length,) = struct.unpack(">I", data[8:12])
+    kind, body = data[12:16], data[16 : 16 + length]
+    assert kind == b"IHDR"
+    assert struct.unpack(">I", data[16 + length : 20 + length])[0] == zlib.crc32(kind + body)
+    width, height = struct.unpack(">II", body[:8])
     return width, height
 
 
-def test_png_encoder_writes_a_valid_png():
-    canvas = raster.Canvas(7, 5)
-    canvas.set(2, 3, (255, 0, 0))
-    data = canvas.to_png()
+def test_plot_has_axis_labels_with_units_ticks_title_and_legend():
+    forecast = [(datetime(2017, 1, day), 8.0, 10.0, 12.0) for day in range(1, 11)]
+    history = [(datetime(2016, 12, day), 9.0) for day in range(1, 32)]
+    figure = plots.series_figure(
+        title="Forecast of A", target="load_kw", forecast=forecast, history=history
+    )
+    figure.canvas.draw()  # tick labels are only laid out when drawn
+    (axes,) = figure.axes
 
-    assert png_size(data) == (7, 5)
-    raw = zlib.decompress(png_chunks(data)[1][1])
-    row = raw[3 * 22 : 4 * 22]  # scanline 3: filter byte then 7 RGB pixels
-    assert row[0] == 0 and row[1 + 3 * 2 : 1 + 3 * 3] == b"\xff\x00\x00"
+    assert axes.get_title() == "Forecast of A"
+    assert axes.get_xlabel().startswith("time")
+    assert axes.get_ylabel() == "load_kw (target units)"
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == [
+        "forecast p10–p90",
+        "observed (history and actuals)",
+        "forecast start",
+        "forecast p50 (median)",
+    ]
+    assert [t.get_text() for t in axes.get_yticklabels() if t.get_text()]
+    assert [t.get_text() for t in axes.get_xticklabels() if t.get_text()]
+    png = plots.to_png(figure)
+    assert png_size(png) == (900, 400)
+    assert png == plots.to_png(figure)  # no timestamp: a republish writes the same bytes
 
 
-def test_canvas_draws_lines_and_fills_a_band():
-    canvas = raster.Canvas(20, 20)
-    canvas.fill_between([(0, 5), (19, 5)], [(0, 15), (19, 15)], (0, 0, 255))
-    canvas.line((0, 0), (19, 19), (255, 0, 0))
-    assert canvas.get(10, 10) == (255, 0, 0)  # the line is drawn over the band
-    assert canvas.get(3, 10) == (0, 0, 255)
-    assert canvas.get(3, 2) == raster.WHITE
-    with pytest.raises(ValueError, match="expected 1200 for a 20x20"):
-        raster.encode_png(20, 20, b"")
+def test_plot_of_synthetic_data_says_so_in_the_title():
+    forecast = [(datetime(2017, 1, day), None, 10.0, None) for day in range(1, 4)]
+    figure = plots.series_figure(
+        title="T", target="v", forecast=forecast, history=[], synthetic=True
+    )
+    assert figure.axes[0].get_title() == "SYNTHETIC DATA: T"
+    # a point forecast without history: only the median is drawn
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert labels == ["forecast p50 (median)"]
 
 
 def test_plot_shows_band_and_median_of_a_series():
@@ -445,7 +449,7 @@ def test_plot_shows_band_and_median_of_a_series():
     assert figure.has_band and figure.has_history
     # history is cut to 3 × horizon = 30 points before the forecast: 2 to 31 December
     assert figure.start == datetime(2016, 12, 2) and figure.end == datetime(2017, 1, 10)
-    assert png_size(figure.png) == (figure.width, figure.height)
+    assert png_size(figure.png) == (900, 400)
 
 
 def test_report_contains_metrics_images_and_escapes_names(tmp_path):
@@ -472,9 +476,112 @@ def test_report_computes_mae_and_coverage_where_actuals_are_known(store):
     result = publish_run(store)
     html = store.read(result.report_keys[0]).decode()
     # step 1: p50 101 vs 100 (inside 99..103); step 2: p50 102 vs 106 (outside 100..104)
-    assert "MAE of p50 vs actual</th><td>2.5 (2 rows)" in html
+    assert "MAE of p50 vs actual (published rows)</th><td>2.5 (2 rows)</td><td>target units" in html
     assert "coverage (nominal 80 %)</th><td>50.0% (2 rows)" in html
     assert "quantile_loss</th><td>1.25" in html
+
+
+def test_report_says_which_rows_are_a_backtest_and_which_the_future(store):
+    """Agency_01's actuals end 2017-02-01: its first two steps are a backtest, the third and
+    every step of Agency_02 (no actuals) forecast the future."""
+    html = store.read(publish_run(store).report_keys[0]).decode()
+
+    assert (
+        "<strong>Backtest</strong>: 2 rows of 1 series, 2017-01-01 00:00 to 2017-02-01 00:00"
+    ) in html
+    assert (
+        "<strong>Future</strong>: 4 rows of 2 series, 2017-01-01 00:00 to 2017-03-01 00:00, "
+        "after the data&#x27;s end (2017-02-01 00:00)"
+    ) in html
+
+
+def test_future_only_without_actuals(store):
+    html = store.read(publish_run(store, actuals_key=None).report_keys[0]).decode()
+    assert "Backtest" not in html
+    assert "<strong>Future</strong>: 6 rows of 2 series" in html and "no actuals known" in html
+
+
+INFORMER_EVALUATION = {
+    "regression_metrics": {"mse": {"value": 0.43}, "mae": {"value": 0.45}, "mape": {"value": 9.5}},
+    "original_scale_metrics": {"mse": {"value": 4.1}, "mae": {"value": 1.6}},
+    "evaluation": {
+        "split": "test",
+        "scale": "standardized (scaler fitted on the training rows)",
+        "targets": ["OT"],
+        "synthetic": True,
+    },
+}
+
+
+def test_report_gives_each_metric_its_scale(store):
+    html = store.read(publish_run(store, evaluation=INFORMER_EVALUATION).report_keys[0]).decode()
+    rows = {
+        "test mse</th><td>0.43</td><td>squared standardized (scaler fitted on the training rows)",
+        "test mae</th><td>0.45</td><td>standardized (scaler fitted on the training rows)",
+        "test mape</th><td>9.5</td><td>percent of the actual value",
+        "test mse</th><td>4.1</td><td>squared units of OT",
+        "test mae</th><td>1.6</td><td>units of OT",
+    }
+    assert all(row in html for row in rows), [row for row in rows if row not in html]
+    assert '<th scope="col">Scale</th>' in html
+
+
+def test_tft_quantile_metrics_are_ratios_and_point_metrics_target_units():
+    about = {"scale": "original units of 'volume'", "targets": ["volume"]}
+    assert report.metric_scale("q_risk_p50", "regression_metrics", about).startswith("ratio")
+    assert report.metric_scale("mae", "regression_metrics", about) == "original units of 'volume'"
+    assert report.metric_scale("mse", "regression_metrics", {}).startswith("squared not recorded")
+
+
+def test_synthetic_data_is_marked_on_csv_manifest_plots_and_report(store):
+    result = publish_run(store, evaluation=INFORMER_EVALUATION)
+
+    assert {row["synthetic"] for row in read_csv(store, result.csv_keys[0])} == {"true"}
+    assert result.manifest_keys == (
+        "forecasts/manifests/model=tft/version=3/run=job-1.SYNTHETIC-DATA.json",
+    )
+    html = store.read(result.report_keys[0]).decode()
+    assert "<title>SYNTHETIC DATA: Forecasts: tft version 3, run job-1</title>" in html
+    assert '<p class="synthetic">SYNTHETIC DATA:' in html
+    real = publish_run(store, evaluation={"evaluation": {"synthetic": False}}, run="job-2")
+    assert {row["synthetic"] for row in read_csv(store, real.csv_keys[0])} == {"false"}
+    assert "SYNTHETIC" not in store.read(real.report_keys[0]).decode()
+    assert real.manifest_keys == ("forecasts/manifests/model=tft/version=3/run=job-2.json",)
+
+
+def test_synthetic_plot_title_is_marked(store, monkeypatch):
+    titles = []
+    original = plots.series_figure
+
+    def recording(**kwargs):
+        figure = original(**kwargs)
+        titles.append(figure.axes[0].get_title())
+        return figure
+
+    monkeypatch.setattr(plots, "series_figure", recording)
+    publish_run(store, evaluation=INFORMER_EVALUATION)
+    assert titles and all(title.startswith("SYNTHETIC DATA: ") for title in titles)
+
+
+def test_report_says_how_many_series_are_plotted(store):
+    html = store.read(publish_run(store, top_k=1).report_keys[0]).decode()
+    assert "The 1 series with the largest total |p50| of 2; the data file holds all" in html
+    html = store.read(publish_run(store).report_keys[0]).decode()
+    assert "All 2 series." in html
+
+
+def test_interpretation_images_are_published_beside_the_report(store):
+    image = report.Image("interpretation_attention.png", b"\x89PNG fake", "encoder attention")
+    result = publish_run(store, images=[image])
+    folder = "forecasts/reports/model=tft/version=3/run=job-1"
+
+    assert f"{folder}/interpretation/interpretation_attention.png" in result.plot_keys
+    assert store.read(f"{folder}/interpretation/interpretation_attention.png") == image.png
+    html = store.read(result.report_keys[0]).decode()
+    assert "<h2>Model interpretation</h2>" in html
+    assert '<img src="interpretation/interpretation_attention.png" alt="encoder attention">' in html
+    with pytest.raises(PublishError, match="image file name '../x.png'"):
+        publish_run(store, images=[report.Image("../x.png", b"", "")])
 
 
 # --- LocalStore -------------------------------------------------------------------------------
@@ -494,3 +601,13 @@ def test_local_store_lists_by_prefix_and_refuses_keys_outside_the_root(tmp_path)
     for key in ("../x", "/etc/passwd", ""):
         with pytest.raises(ValueError, match="expected a relative path"):
             store.write(key, b"", "text/plain")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_local_store_files_get_the_umask_mode_not_0600(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        LocalStore(tmp_path).write("a/b.csv", b"1", "text/csv")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a/b.csv").stat().st_mode) == 0o666 & ~umask
