@@ -239,7 +239,9 @@ img {{ max-width: 100%; height: auto; }}
 </dl>
 <h2>Metrics</h2>
 <table>
-<thead><tr><th scope="col">Metric</th><th scope="col">Value</th><th scope="col">Scale</th></tr></thead>
+<thead>
+<tr><th scope="col">Metric</th><th scope="col">Value</th><th scope="col">Scale</th></tr>
+</thead>
 <tbody>
 {table}
 </tbody>
