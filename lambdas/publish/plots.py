@@ -95,10 +95,6 @@ def series_figure(
     axes.set_title(f"{SYNTHETIC_MARK}: {title}" if synthetic else title)
     axes.grid(True, color="#e5e5e5", linewidth=0.8)
     axes.legend(loc="upper left", fontsize="small", framealpha=0.9)
-    if synthetic:
-        figure.text(
-            0.99, 0.01, SYNTHETIC_MARK, ha="right", va="bottom", color="#b00020", fontsize=9
-        )
     return figure
 
 
