@@ -30,12 +30,12 @@ HistoryPoint = tuple[datetime, float]
 def shown_history(
     forecast: Sequence[ForecastPoint], history: Sequence[HistoryPoint]
 ) -> list[HistoryPoint]:
-    """The last ``max(3 × horizon, 24)`` points before the forecast, plus every actual inside
-    or after it, so the forecast is not squeezed into the right edge."""
-    start = min(point[0] for point in forecast)
+    """The last ``max(3 × horizon, 24)`` points before the forecast, plus the actuals inside
+    it, so the forecast is not squeezed into the right edge."""
+    start, end = min(point[0] for point in forecast), max(point[0] for point in forecast)
     before = sorted(point for point in history if point[0] < start)
     keep = max(3 * len(forecast), MIN_HISTORY)
-    return before[-keep:] + sorted(point for point in history if point[0] >= start)
+    return before[-keep:] + sorted(point for point in history if start <= point[0] <= end)
 
 
 def series_figure(

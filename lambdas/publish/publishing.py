@@ -684,20 +684,34 @@ def _write_partition(
     return csv_key, plot_keys, report_key
 
 
-def forecast_kinds(
-    rows: Sequence[ForecastRow], actuals: Sequence[ActualRow]
-) -> report.ForecastKinds:
-    """Split the forecast rows at each series' last observation: a row at or before it is a
-    backtest (its truth is in the data), a row after it forecasts the future."""
+BACKTEST, FUTURE = "backtest", "future"
+
+
+def last_observations(actuals: Sequence[ActualRow]) -> dict[SeriesKey, datetime]:
+    """Each series' latest known time: forecasts up to it are a backtest, later ones the future."""
     last_seen: dict[SeriesKey, datetime] = {}
     for actual in actuals:
         if actual.series not in last_seen or actual.timestamp > last_seen[actual.series]:
             last_seen[actual.series] = actual.timestamp
-    backtest = [r for r in rows if r.series in last_seen and r.timestamp <= last_seen[r.series]]
-    future = [r for r in rows if not (r.series in last_seen and r.timestamp <= last_seen[r.series])]
+    return last_seen
+
+
+def forecast_kind(row: ForecastRow, last_seen: Mapping[SeriesKey, datetime]) -> str:
+    seen = last_seen.get(row.series)
+    return BACKTEST if seen is not None and row.timestamp <= seen else FUTURE
+
+
+def forecast_kinds(
+    rows: Sequence[ForecastRow], actuals: Sequence[ActualRow]
+) -> report.ForecastKinds:
+    """How many rows are a backtest (their truth is in the data) and how many the future."""
+    last_seen = last_observations(actuals)
+    by_kind: dict[str, list[ForecastRow]] = defaultdict(list)
+    for row in rows:
+        by_kind[forecast_kind(row, last_seen)].append(row)
     return report.ForecastKinds(
-        backtest=_span(backtest),
-        future=_span(future),
+        backtest=_span(by_kind[BACKTEST]),
+        future=_span(by_kind[FUTURE]),
         data_end=max(last_seen.values()) if last_seen else None,
     )
 
@@ -716,13 +730,15 @@ def _span(rows: Sequence[ForecastRow]) -> report.Span | None:
 def _figures(
     rows: Sequence[ForecastRow], actuals: Sequence[ActualRow], top_k: int, synthetic: bool
 ) -> list[report.Figure]:
-    """Plots of the most important series, with file names unique after sanitising."""
+    """A backtest and a future plot of each of the most important series (where it has such
+    rows), with file names unique after sanitising."""
     chosen = top_series(rows, top_k)
     history: dict[SeriesKey, list[tuple[datetime, float]]] = defaultdict(list)
     wanted = set(chosen)
     for actual in actuals:
         if actual.series in wanted:
             history[actual.series].append((actual.timestamp, actual.value))
+    last_seen = last_observations(actuals)
     figures = []
     used: set[str] = set()
     for series_id, target in chosen:
@@ -730,19 +746,24 @@ def _figures(
             (row for row in rows if row.series == (series_id, target)), key=lambda r: r.timestamp
         )
         base = safe_file_name(series_id if series_id == target else f"{series_id}__{target}")
-        name, n = base, 1
-        while name in used:
-            n += 1
-            name = f"{base}-{n}"
-        used.add(name)
-        figures.append(
-            report.plot_series(
-                series_id=series_id,
-                target=target,
-                forecast=[(r.timestamp, r.p10, r.p50, r.p90) for r in series_rows],
-                history=sorted(history[(series_id, target)]),
-                file_name=f"{name}.png",
-                synthetic=synthetic,
+        for kind in (BACKTEST, FUTURE):
+            kind_rows = [row for row in series_rows if forecast_kind(row, last_seen) == kind]
+            if not kind_rows:
+                continue
+            name, n = f"{base}-{kind}", 1
+            while name in used:
+                n += 1
+                name = f"{base}-{kind}-{n}"
+            used.add(name)
+            figures.append(
+                report.plot_series(
+                    series_id=series_id,
+                    target=target,
+                    kind=kind,
+                    forecast=[(r.timestamp, r.p10, r.p50, r.p90) for r in kind_rows],
+                    history=sorted(history[(series_id, target)]),
+                    file_name=f"{name}.png",
+                    synthetic=synthetic,
+                )
             )
-        )
     return figures

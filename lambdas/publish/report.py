@@ -17,6 +17,7 @@ from typing import Any
 from lambdas.publish import plots
 
 PERCENT_METRICS = frozenset({"mape", "smape"})
+KIND_TITLES = {"backtest": "Backtest (actuals known)", "future": "Forecast past the last actual"}
 SYNTHETIC_NOTE = (
     "SYNTHETIC DATA: these forecasts come from generated demo series, not from a real data "
     "set; they show the pipeline works and say nothing about real accuracy."
@@ -29,6 +30,7 @@ class Figure:
 
     series_id: str
     target: str
+    kind: str  # "backtest" (actuals known) or "future" (after the last actual)
     file_name: str
     png: bytes
     start: datetime
@@ -105,6 +107,7 @@ def plot_series(
     *,
     series_id: str,
     target: str,
+    kind: str,
     forecast: Sequence[plots.ForecastPoint],
     history: Sequence[plots.HistoryPoint],
     file_name: str,
@@ -115,7 +118,7 @@ def plot_series(
         raise ValueError(f"series {series_id!r}: no forecast points to plot")
     forecast = sorted(forecast, key=lambda point: point[0])
     shown = plots.shown_history(forecast, history)
-    title = f"Forecast of {series_name(series_id, target)}"
+    title = f"{KIND_TITLES[kind]}: {series_name(series_id, target)}"
     figure = plots.series_figure(
         title=title, target=target, forecast=forecast, history=shown, synthetic=synthetic
     )
@@ -123,6 +126,7 @@ def plot_series(
     return Figure(
         series_id=series_id,
         target=target,
+        kind=kind,
         file_name=file_name,
         png=plots.to_png(figure),
         start=min(times),
@@ -199,10 +203,16 @@ def render_html(
         f'<tr><th scope="row">{e(r.name)}</th><td>{e(r.value)}</td><td>{e(r.scale)}</td></tr>'
         for r in metric_rows
     )
-    figure_html = "\n".join(_figure_html(figure) for figure in figures)
-    if figures and len(figures) < series:
+    figure_html = "\n".join(
+        f"<h3>{e(KIND_TITLES[kind])}</h3>\n"
+        + "\n".join(_figure_html(figure) for figure in figures if figure.kind == kind)
+        for kind in KIND_TITLES
+        if any(figure.kind == kind for figure in figures)
+    )
+    plotted_series = len({(figure.series_id, figure.target) for figure in figures})
+    if figures and plotted_series < series:
         plotted = (
-            f"The {len(figures)} series with the largest total |p50| of {series}; the data "
+            f"The {plotted_series} series with the largest total |p50| of {series}; the data "
             "file holds all of them."
         )
     else:

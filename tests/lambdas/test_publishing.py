@@ -113,9 +113,11 @@ def test_publish_writes_plots_report_and_manifest(store):
     result = publish_run(store)
     folder = "forecasts/reports/model=tft/version=3/run=job-1"
 
+    # Agency_01's actuals end at step 2: a backtest plot and a future plot; Agency_02 has none
     assert result.plot_keys == (
-        f"{folder}/Agency_01_SKU_01__volume.png",
-        f"{folder}/Agency_02_SKU_03__volume.png",
+        f"{folder}/Agency_01_SKU_01__volume-backtest.png",
+        f"{folder}/Agency_01_SKU_01__volume-future.png",
+        f"{folder}/Agency_02_SKU_03__volume-future.png",
     )
     assert result.report_keys == (f"{folder}/report.html",)
     assert result.manifest_keys == ("forecasts/manifests/model=tft/version=3/run=job-1.json",)
@@ -387,7 +389,7 @@ def test_safe_file_names_are_unique(tmp_path):
     store.write(f"{TRANSFORM}/x.out", forecast_csv(rows).encode(), "text/csv")
     result = publish(store, transform_prefix=TRANSFORM, output_prefix="o", run="r")
     names = [key.rsplit("/", 1)[1] for key in result.plot_keys]
-    assert names == ["a_b__volume.png", "a_b__volume-2.png"]
+    assert names == ["a_b__volume-future.png", "a_b__volume-future-2.png"]
 
 
 # --- PNG and HTML -----------------------------------------------------------------------------
@@ -443,11 +445,18 @@ def test_plot_of_synthetic_data_says_so_in_the_title():
 def test_plot_shows_band_and_median_of_a_series():
     forecast = [(datetime(2017, 1, day), 8.0, 10.0, 12.0) for day in range(1, 11)]
     history = [(datetime(2016, 12, day), 9.0) for day in range(1, 32)]
+    history += [(datetime(2017, 1, 1), 9.5), (datetime(2017, 3, 1), 7.0)]
     figure = report.plot_series(
-        series_id="A", target="v", forecast=forecast, history=history, file_name="A.png"
+        series_id="A",
+        target="v",
+        kind="backtest",
+        forecast=forecast,
+        history=history,
+        file_name="A.png",
     )
     assert figure.has_band and figure.has_history
-    # history is cut to 3 × horizon = 30 points before the forecast: 2 to 31 December
+    # history is cut to 3 × horizon = 30 points before the forecast, 2 to 31 December, and
+    # the actuals inside it; not the later ones, which belong to another forecast
     assert figure.start == datetime(2016, 12, 2) and figure.end == datetime(2017, 1, 10)
     assert png_size(figure.png) == (900, 400)
 
@@ -468,7 +477,7 @@ def test_report_contains_metrics_images_and_escapes_names(tmp_path):
     assert "<b>&co" not in html and "&lt;b&gt;&amp;co" in html
     assert "mase&lt;1&gt;</th><td>0.9123</td>" in html
     assert "a &amp; b" in html
-    assert '<img src="b_co__volume.png"' in html
+    assert '<img src="b_co__volume-future.png"' in html
     assert "run r" in html and "tft" in html
 
 
@@ -486,6 +495,8 @@ def test_report_says_which_rows_are_a_backtest_and_which_the_future(store):
     every step of Agency_02 (no actuals) forecast the future."""
     html = store.read(publish_run(store).report_keys[0]).decode()
 
+    assert "<h3>Backtest (actuals known)</h3>" in html
+    assert "<h3>Forecast past the last actual</h3>" in html
     assert (
         "<strong>Backtest</strong>: 2 rows of 1 series, 2017-01-01 00:00 to 2017-02-01 00:00"
     ) in html
