@@ -248,15 +248,8 @@ def deliver(home: Home, outcome: ApprovalOutcome, say: Callable[[str], None]) ->
 
 def report_metrics(package: ModelPackage) -> dict[str, Any]:
     """What the HTML report lists beside the evaluation's metrics: where the data came from."""
-    metrics: dict[str, Any] = {}
-    about = package.metrics.get("evaluation", {})
-    source = about.get("source")
-    if about.get("synthetic"):
-        metrics["data"] = "SYNTHETIC demo series (not a real data set)"
-    elif source:
-        metrics["data"] = Path(str(source)).name
-    metrics["model package"] = package.arn
-    return metrics
+    data = "SYNTHETIC demo series (not a real data set)" if package.synthetic else package.data_name
+    return {"data": data, "model package": package.arn}
 
 
 def interpretation_images(home: Home, package: ModelPackage) -> list[Image]:

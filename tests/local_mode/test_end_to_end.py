@@ -66,6 +66,7 @@ def test_an_interrupted_run_resumes_with_its_stored_options(local):
     assert "Preprocess (Processing): already complete, skipped" in outputs["resumed"]
     assert "registered:     ts-forecasting version 1 (PendingManualApproval)" in outputs["resumed"]
     assert "next: python -m local_mode approve --home" in outputs["resumed"]
+    assert "data:           SYNTHETIC demo series, not a real data set" in outputs["resumed"]
     summary = json.loads(
         (home.run_dir("e2e") / "opt/ml/output/data/training_summary.json").read_text()
     )
@@ -103,6 +104,7 @@ def test_models_lists_the_registered_version(local):
     assert header.split()[:5] == ["GROUP", "VERSION", "STATUS", "FAMILY", "METRICS"]
     assert row.split()[:4] == ["ts-forecasting", "1", "PendingManualApproval", "informer"]
     assert "mse=" in row and row.rstrip().endswith("model.tar.gz")
+    assert header.split()[6] == "DATA" and " SYNTHETIC " in row
 
 
 def test_approval_forecasts_the_history_and_publishes_it(local):
@@ -110,6 +112,7 @@ def test_approval_forecasts_the_history_and_publishes_it(local):
     package = Registry(home.registry).get("ts-forecasting", 1)
     assert package.approval_status == APPROVED
     assert "PendingManualApproval -> Approved" in outputs["approve"]
+    assert "published: 56 forecast rows of 7 series (SYNTHETIC DATA)" in outputs["approve"]
     inputs = home.local_path(home.input_uri("informer"))
     history = read_csv(inputs / "history.csv")
     assert len(history) == SEQ_LEN
