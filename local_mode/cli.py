@@ -214,7 +214,9 @@ def command_run(args: argparse.Namespace) -> None:
     _say(f"  evaluation:     {runner.output('Evaluate', 'evaluation') / 'evaluation.json'}")
     _say(f"  model artifact: {package.artifact_path}")
     if result.transform_input:
-        _say(f"  inference input: {result.transform_input['request']}")
+        _say(f"  inference input: {result.transform_input['request']} (backtest)")
+        if "future" in result.transform_input:
+            _say(f"                   {result.transform_input['future']} (past the data's end)")
         _say(f"  actuals:         {result.transform_input['actuals']}")
     group = "" if package.group == PROJECT else f" --group {package.group}"
     _say(f"next: python -m local_mode approve{flag}{group} {package.version}")

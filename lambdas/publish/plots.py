@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import pairwise
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -30,11 +31,23 @@ HistoryPoint = tuple[datetime, float]
 def shown_history(
     forecast: Sequence[ForecastPoint], history: Sequence[HistoryPoint]
 ) -> list[HistoryPoint]:
-    """The last ``max(3 × horizon, 24)`` points before the forecast, plus the actuals inside
-    it, so the forecast is not squeezed into the right edge."""
-    start, end = min(point[0] for point in forecast), max(point[0] for point in forecast)
+    """The history of the ``max(3 × horizon, 24)`` steps before the forecast, plus the actuals
+    inside it, so the forecast is not squeezed into the right edge.
+
+    A time window, not a count of points: history that stops long before the forecast (the
+    backtest's, beside a forecast past the data's end) is left out instead of drawn as a line
+    across the gap.
+    """
+    times = sorted(point[0] for point in forecast)
+    start, end = times[0], times[-1]
+    keep = max(3 * len(times), MIN_HISTORY)
     before = sorted(point for point in history if point[0] < start)
-    keep = max(3 * len(forecast), MIN_HISTORY)
+    steps = [later - earlier for earlier, later in pairwise(times)]
+    if not steps and len(before) > 1:
+        steps = [before[-1][0] - before[-2][0]]
+    if steps:
+        window_start = start - keep * min(steps)
+        before = [point for point in before if point[0] >= window_start]
     return before[-keep:] + sorted(point for point in history if start <= point[0] <= end)
 
 
@@ -94,7 +107,7 @@ def series_figure(
     axes.set_ylabel(f"{target} (target units)")
     axes.set_title(f"{SYNTHETIC_MARK}: {title}" if synthetic else title)
     axes.grid(True, color="#e5e5e5", linewidth=0.8)
-    axes.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    axes.legend(loc="best", fontsize="small", framealpha=0.9)
     return figure
 
 

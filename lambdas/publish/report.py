@@ -17,6 +17,7 @@ from typing import Any
 from lambdas.publish import plots
 
 PERCENT_METRICS = frozenset({"mape", "smape"})
+ORIGINAL = "original_scale_metrics"  # evaluation.json's section of metrics in target units
 KIND_TITLES = {"backtest": "Backtest (actuals known)", "future": "Forecast past the last actual"}
 SYNTHETIC_NOTE = (
     "SYNTHETIC DATA: these forecasts come from generated demo series, not from a real data "
@@ -145,14 +146,11 @@ def evaluation_rows(evaluation: Mapping[str, Any]) -> list[MetricRow]:
     about = evaluation.get("evaluation", {})
     split = about.get("split", "test")
     rows = []
-    for section in ("regression_metrics", "original_scale_metrics"):
+    for section in ("regression_metrics", ORIGINAL):
         for name, item in evaluation.get(section, {}).items():
             value = item.get("value") if isinstance(item, Mapping) else item
-            rows.append(
-                MetricRow(
-                    f"{split} {name}", _format_value(value), metric_scale(name, section, about)
-                )
-            )
+            label = f"{split} {name}" + (", original units" if section == ORIGINAL else "")
+            rows.append(MetricRow(label, _format_value(value), metric_scale(name, section, about)))
     return rows
 
 
@@ -163,7 +161,7 @@ def metric_scale(name: str, section: str, about: Mapping[str, Any]) -> str:
         return "percent of the actual value (in the target's units before division)"
     if name.startswith("q_risk"):
         return "ratio to the sum of |actual| (no units)"
-    if section == "original_scale_metrics":
+    if section == ORIGINAL:
         scale = f"units of {targets}"
     else:
         scale = str(about.get("scale") or "not recorded with the evaluation")
@@ -229,6 +227,8 @@ body {{ font-family: sans-serif; margin: 2em; color: #222; max-width: 960px; }}
 table {{ border-collapse: collapse; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: left; }}
 figure {{ margin: 1.5em 0; }}
+dl {{ display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }}
+dd {{ margin: 0; }}
 img {{ max-width: 100%; height: auto; }}
 .synthetic {{ background: #fde8ec; border: 2px solid #b00020; color: #b00020; padding: 0.6em;
   font-weight: bold; }}

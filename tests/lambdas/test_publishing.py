@@ -9,7 +9,7 @@ import os
 import stat
 import struct
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -530,8 +530,8 @@ def test_report_gives_each_metric_its_scale(store):
         "test mse</th><td>0.43</td><td>squared standardized (scaler fitted on the training rows)",
         "test mae</th><td>0.45</td><td>standardized (scaler fitted on the training rows)",
         "test mape</th><td>9.5</td><td>percent of the actual value",
-        "test mse</th><td>4.1</td><td>squared units of OT",
-        "test mae</th><td>1.6</td><td>units of OT",
+        "test mse, original units</th><td>4.1</td><td>squared units of OT",
+        "test mae, original units</th><td>1.6</td><td>units of OT",
     }
     assert all(row in html for row in rows), [row for row in rows if row not in html]
     assert '<th scope="col">Scale</th>' in html
@@ -622,3 +622,16 @@ def test_local_store_files_get_the_umask_mode_not_0600(tmp_path, umask):
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "a/b.csv").stat().st_mode) == 0o666 & ~umask
+
+
+def test_plot_history_is_a_time_window_not_a_count_of_points():
+    """A forecast past the data's end beside the backtest's older history: only the recent
+    history is drawn, not a line across the months between them."""
+    hour = timedelta(hours=1)
+    end = datetime(2018, 6, 26, 23)
+    forecast = [(end + step * hour, None, 1.0, None) for step in range(1, 25)]
+    recent = [(end - step * hour, 2.0) for step in range(48)]  # fewer than 3 × 24 points
+    older = [(datetime(2018, 2, 20) + step * hour, 3.0) for step in range(72)]
+
+    shown = plots.shown_history(forecast, sorted(older + recent))
+    assert shown == sorted(recent)
