@@ -107,7 +107,8 @@ def series_figure(
     axes.set_ylabel(f"{target} (target units)")
     axes.set_title(f"{SYNTHETIC_MARK}: {title}" if synthetic else title)
     axes.grid(True, color="#e5e5e5", linewidth=0.8)
-    axes.legend(loc="best", fontsize="small", framealpha=0.9)
+    # below the axes, where it never hides a line
+    figure.legend(loc="outside lower center", ncols=4, fontsize="small", frameon=False)
     return figure
 
 

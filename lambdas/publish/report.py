@@ -287,6 +287,8 @@ def _kinds_html(kinds: ForecastKinds) -> str:
             f"<li><strong>Future</strong>: {span.rows} rows of {span.series} series, "
             f"{_time(span.start)} to {_time(span.end)}, {e(after)}.</li>"
         )
+    if not kinds.future:
+        items.append("<li>Nothing past the last actual: this run forecast no future.</li>")
     return "\n".join(items)
 
 

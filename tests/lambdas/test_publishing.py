@@ -418,7 +418,8 @@ def test_plot_has_axis_labels_with_units_ticks_title_and_legend():
     assert axes.get_title() == "Forecast of A"
     assert axes.get_xlabel().startswith("time")
     assert axes.get_ylabel() == "load_kw (target units)"
-    assert [t.get_text() for t in axes.get_legend().get_texts()] == [
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
         "forecast p10–p90",
         "observed (history and actuals)",
         "forecast start",
@@ -438,7 +439,7 @@ def test_plot_of_synthetic_data_says_so_in_the_title():
     )
     assert figure.axes[0].get_title() == "SYNTHETIC DATA: T"
     # a point forecast without history: only the median is drawn
-    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
     assert labels == ["forecast p50 (median)"]
 
 
@@ -508,7 +509,7 @@ def test_report_says_which_rows_are_a_backtest_and_which_the_future(store):
 
 def test_future_only_without_actuals(store):
     html = store.read(publish_run(store, actuals_key=None).report_keys[0]).decode()
-    assert "Backtest" not in html
+    assert "Backtest" not in html and "this run forecast no future" not in html
     assert "<strong>Future</strong>: 6 rows of 2 series" in html and "no actuals known" in html
 
 
@@ -635,3 +636,15 @@ def test_plot_history_is_a_time_window_not_a_count_of_points():
 
     shown = plots.shown_history(forecast, sorted(older + recent))
     assert shown == sorted(recent)
+
+
+def test_report_says_when_nothing_was_forecast_past_the_data(store):
+    rows = [
+        f"{series},volume,2017-{month:02d}-01,{month}"
+        for series in ("Agency_01/SKU_01", "Agency_02/SKU_03")
+        for month in range(1, 4)
+    ]
+    store.write("data/all.csv", "\n".join([",".join(ACTUAL_COLUMNS), *rows]).encode(), "text/csv")
+    html = store.read(publish_run(store, actuals_key="data/all.csv").report_keys[0]).decode()
+    assert "<strong>Backtest</strong>: 6 rows of 2 series" in html
+    assert "Nothing past the last actual: this run forecast no future." in html
