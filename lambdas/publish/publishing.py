@@ -569,7 +569,10 @@ def publish(
     written = [
         _write_partition(
             store,
-            _Partition(output_prefix=output_prefix, run=run, model=model, version=version),
+            output_prefix=output_prefix,
+            run=run,
+            model=model,
+            version=version,
             rows=rows,
             actuals=actuals,
             evaluation=evaluation,
@@ -622,18 +625,13 @@ def read_transform_outputs(store: Store, transform_prefix: str) -> list[Forecast
     return forecasts
 
 
-@dataclass(frozen=True)
-class _Partition:
-    output_prefix: str
-    run: str
-    model: str
-    version: str
-
-
 def _write_partition(
     store: Store,
-    partition: _Partition,
     *,
+    output_prefix: str,
+    run: str,
+    model: str,
+    version: str,
     rows: Sequence[JoinedRow],
     actuals: Sequence[ActualRow],
     evaluation: Mapping[str, Any] | None,
@@ -643,15 +641,9 @@ def _write_partition(
     synthetic: bool | None,
 ) -> tuple[str, list[str], str]:
     """The CSV, the plots and the report of one (model, version); returns their keys."""
-    prefix, run, model, version = (
-        partition.output_prefix,
-        partition.run,
-        partition.model,
-        partition.version,
-    )
-    csv_key = partition_key(prefix, model, version, run)
+    csv_key = partition_key(output_prefix, model, version, run)
     store.write(csv_key, format_csv(rows, run, synthetic).encode(), "text/csv")
-    folder = report_prefix(prefix, model, version, run)
+    folder = report_prefix(output_prefix, model, version, run)
     forecasts = [row.forecast for row in rows]
     figures = _figures(forecasts, actuals, top_k, bool(synthetic))
     plot_keys = []
@@ -684,9 +676,6 @@ def _write_partition(
     return csv_key, plot_keys, report_key
 
 
-BACKTEST, FUTURE = "backtest", "future"
-
-
 def last_observations(actuals: Sequence[ActualRow]) -> dict[SeriesKey, datetime]:
     """Each series' latest known time: forecasts up to it are a backtest, later ones the future."""
     last_seen: dict[SeriesKey, datetime] = {}
@@ -698,7 +687,7 @@ def last_observations(actuals: Sequence[ActualRow]) -> dict[SeriesKey, datetime]
 
 def forecast_kind(row: ForecastRow, last_seen: Mapping[SeriesKey, datetime]) -> str:
     seen = last_seen.get(row.series)
-    return BACKTEST if seen is not None and row.timestamp <= seen else FUTURE
+    return report.BACKTEST if seen is not None and row.timestamp <= seen else report.FUTURE
 
 
 def forecast_kinds(
@@ -710,8 +699,8 @@ def forecast_kinds(
     for row in rows:
         by_kind[forecast_kind(row, last_seen)].append(row)
     return report.ForecastKinds(
-        backtest=_span(by_kind[BACKTEST]),
-        future=_span(by_kind[FUTURE]),
+        backtest=_span(by_kind[report.BACKTEST]),
+        future=_span(by_kind[report.FUTURE]),
         data_end=max(last_seen.values()) if last_seen else None,
     )
 
@@ -746,7 +735,7 @@ def _figures(
             (row for row in rows if row.series == (series_id, target)), key=lambda r: r.timestamp
         )
         base = safe_file_name(series_id if series_id == target else f"{series_id}__{target}")
-        for kind in (BACKTEST, FUTURE):
+        for kind in report.KIND_TITLES:
             kind_rows = [row for row in series_rows if forecast_kind(row, last_seen) == kind]
             if not kind_rows:
                 continue

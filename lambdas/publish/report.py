@@ -18,7 +18,8 @@ from lambdas.publish import plots
 
 PERCENT_METRICS = frozenset({"mape", "smape"})
 ORIGINAL = "original_scale_metrics"  # evaluation.json's section of metrics in target units
-KIND_TITLES = {"backtest": "Backtest (actuals known)", "future": "Forecast past the last actual"}
+BACKTEST, FUTURE = "backtest", "future"  # a forecast of known times, or past the last actual
+KIND_TITLES = {BACKTEST: "Backtest (actuals known)", FUTURE: "Forecast past the last actual"}
 SYNTHETIC_NOTE = (
     "SYNTHETIC DATA: these forecasts come from generated demo series, not from a real data "
     "set; they show the pipeline works and say nothing about real accuracy."
