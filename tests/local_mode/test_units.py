@@ -25,7 +25,7 @@ from local_mode.approval import (
     report_metrics,
 )
 from local_mode.hosts import TrainingPaths, host_environment, host_names
-from local_mode.inputs import informer_input, tft_input
+from local_mode.inputs import future_input, informer_input, tft_input
 from local_mode.layout import Home, container_path
 from local_mode.registry import APPROVED, ModelPackage
 from local_mode.runner import RunConfig, flags, resolve_config
@@ -318,3 +318,9 @@ def test_synthetic_data_is_named_in_the_registry_listing_and_the_report(tmp_path
     demo = dataclasses.replace(real, metrics={"evaluation": {"synthetic": True}})
     assert (demo.synthetic, demo.data_name) == (True, "SYNTHETIC")
     assert report_metrics(demo)["data"].startswith("SYNTHETIC demo series")
+
+
+def test_the_tft_says_why_it_forecasts_no_future():
+    """Its known covariates (prices, promotions) are not in the data past its end."""
+    reason = future_input([], {"model": {"family": "tft"}}, backtest=None)  # type: ignore[arg-type]
+    assert isinstance(reason, str) and "known covariates" in reason
