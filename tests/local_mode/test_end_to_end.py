@@ -104,7 +104,7 @@ def test_models_lists_the_registered_version(local):
     assert header.split()[:5] == ["GROUP", "VERSION", "STATUS", "FAMILY", "METRICS"]
     assert row.split()[:4] == ["ts-forecasting", "1", "PendingManualApproval", "informer"]
     assert "mse=" in row and row.rstrip().endswith("model.tar.gz")
-    assert header.split()[6] == "DATA" and " SYNTHETIC " in row
+    assert header.split()[5] == "DATA" and " SYNTHETIC " in row
 
 
 def test_approval_forecasts_the_history_and_publishes_it(local):
