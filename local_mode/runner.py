@@ -484,4 +484,11 @@ def gate_text(outcome: Mapping[str, Any]) -> str:
 
 def evaluation_summary(evaluation: Mapping[str, Any]) -> str:
     metrics = evaluation.get("regression_metrics", {})
-    return ", ".join(f"{name} {item['value']:.4g}" for name, item in metrics.items())
+    text = ", ".join(f"{name} {item['value']:.4g}" for name, item in metrics.items())
+    scored = evaluation.get("evaluation", {})
+    if "forecast_points" in scored:  # the TFT: how much the gate's number rests on
+        text += (
+            f" (over {scored['forecast_points']} points: {scored['series']} series x "
+            f"{scored.get('origins', 1)} origins x up to {scored['horizon']} steps)"
+        )
+    return text
