@@ -113,7 +113,8 @@ def series_figure(
 
 
 def to_png(figure: Figure) -> bytes:
-    """The figure as PNG bytes; no timestamp in the metadata, so a republish is identical."""
+    """The figure as PNG bytes, without matplotlib's version in the metadata: the bytes
+    depend only on the drawing, so publishing a run again rewrites identical files."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
