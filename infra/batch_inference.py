@@ -33,6 +33,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.lambda_layers import plotting_layer
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
 from infra.sagemaker_pipeline import (
     DLC_REPOSITORIES,
@@ -44,7 +45,7 @@ from infra.storage import StorageConstruct
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag's L1 compares against the same
-# list); boto3 comes with the runtime, and the Lambdas need nothing else.
+# list); boto3 comes with the runtime, matplotlib with the publish Lambda's plotting layer.
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 # The asset is the repository root cut down to the `lambdas` package, so the handlers keep their
 # `lambdas.<name>.handler` import path. Dot-entries (.venv, .git) need their own pattern.
@@ -386,8 +387,9 @@ class BatchInferenceConstruct(Construct):
         return function
 
     def setup_publish_function(self, quicksight_data_set_id: str | None) -> lambda_.Function:
-        """Reads a whole job's output and draws PNGs in pure Python: a full vCPU (1769 MB) and
-        Lambda's longest timeout, so a large run finishes and a stuck one still ends."""
+        """Reads a whole job's output and draws PNGs with matplotlib (the plotting layer): a
+        full vCPU (1769 MB) and Lambda's longest timeout, so a large run finishes and a stuck
+        one still ends."""
         storage = self.storage
         data_set_arn = (
             Stack.of(self).format_arn(
@@ -402,6 +404,8 @@ class BatchInferenceConstruct(Construct):
             "KMS_KEY_ID": storage.key.key_arn,
             "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
             "QUICKSIGHT_MANIFEST_KEY": MANIFEST_KEY,
+            # matplotlib writes its font cache there; /tmp is the only writable folder
+            "MPLCONFIGDIR": "/tmp/matplotlib",
         }
         if data_set_arn:
             environment["QUICKSIGHT_DATA_SET_ARN"] = data_set_arn
@@ -413,6 +417,7 @@ class BatchInferenceConstruct(Construct):
             memory_size=1769,
             environment=environment,
         )
+        function.add_layers(plotting_layer(self, "PlottingLayer", LAMBDA_RUNTIME))
         role = function.role
         assert role is not None
         # The job output lies in the same bucket under transform/ (see the batch-transform

@@ -38,6 +38,7 @@ COLUMN_TYPES: dict[str, str] = {
     "model_version": "STRING",
     "actual": "DECIMAL",
     "run": "STRING",
+    "synthetic": "STRING",  # "true", "false", or empty when the publisher was not told
 }
 DATA_SOURCE_ACTIONS = [
     "quicksight:DescribeDataSource",

@@ -11,6 +11,7 @@ URIs map to the local buckets) → ``publish`` with ``LocalStore``. Every event 
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError, ForecastingError
+from forecasting.pipeline.steps import step
 from lambdas.batch_transform.planning import (
     TRANSFORM_SETTINGS,
     InvalidEventError,
@@ -28,9 +30,17 @@ from lambdas.batch_transform.planning import (
     plan_transform,
 )
 from lambdas.publish.publishing import PublishError, PublishResult, publish
+from lambdas.publish.report import Image
 from lambdas.publish.stores import LocalStore
 from local_mode import files
-from local_mode.layout import ACCOUNT, FORECASTS_PREFIX, REGION, Home, split_s3_uri
+from local_mode.layout import (
+    ACCOUNT,
+    FORECASTS_PREFIX,
+    REGION,
+    Home,
+    container_path,
+    split_s3_uri,
+)
 from local_mode.registry import APPROVED, ModelPackage, Registry, StatusChange
 from local_mode.transform import (
     COMPLETED,
@@ -46,6 +56,15 @@ PACKAGE_EVENT = "SageMaker Model Package State Change"
 TRANSFORM_EVENT = "SageMaker Transform Job State Change"
 LOCAL_ROLE = f"arn:aws:iam::{ACCOUNT}:role/local-mode"
 JSON_LINES_SUFFIXES = (".jsonl", ".jsonlines")
+INTERPRETATION_FILE = "interpretation.json"  # the TFT's evaluate step lists its figures there
+# What each of pytorch-forecasting's interpretation plots shows, for the report's captions.
+INTERPRETATION_CAPTIONS = {
+    "attention": "Encoder attention: how much the first forecast step attends to each past "
+    "step (summed over the test series)",
+    "static_variables": "Variable importance: static variables (per series)",
+    "encoder_variables": "Variable importance: encoder variables (the observed past)",
+    "decoder_variables": "Variable importance: decoder variables (known in the future)",
+}
 
 
 class ApprovalError(ForecastingError):
@@ -228,19 +247,30 @@ def deliver(home: Home, outcome: ApprovalOutcome, say: Callable[[str], None]) ->
 
 
 def report_metrics(package: ModelPackage) -> dict[str, Any]:
-    """What the HTML report lists: the registered test metrics and where the data came from."""
-    metrics: dict[str, Any] = {
-        f"test {name}": item["value"]
-        for name, item in package.metrics.get("regression_metrics", {}).items()
-    }
-    about = package.metrics.get("evaluation", {})
-    source = about.get("source")
-    if about.get("synthetic"):
-        metrics["data"] = "SYNTHETIC demo series (not a real data set)"
-    elif source:
-        metrics["data"] = Path(str(source)).name
-    metrics["model package"] = package.arn
-    return metrics
+    """What the HTML report lists beside the evaluation's metrics: where the data came from."""
+    data = "SYNTHETIC demo series (not a real data set)" if package.synthetic else package.data_name
+    return {"data": data, "model package": package.arn}
+
+
+def interpretation_images(home: Home, package: ModelPackage) -> list[Image]:
+    """The interpretation plots the evaluate step wrote beside evaluation.json (TFT only)."""
+    if not package.run_id:
+        return []
+    folder = container_path(
+        home.run_dir(package.run_id), dict(step("Evaluate").outputs)["evaluation"]
+    )
+    listing = folder / INTERPRETATION_FILE
+    if not listing.is_file():
+        return []
+    images = []
+    for name in files.read_json(listing).get("figures", []):
+        path = folder / name
+        if not path.is_file():
+            raise ApprovalError(f"{listing} lists the figure {name}, but {path} is missing")
+        kind = Path(name).stem.removeprefix("interpretation_")
+        caption = INTERPRETATION_CAPTIONS.get(kind, f"Interpretation: {kind}")
+        images.append(Image(name, path.read_bytes(), caption))
+    return images
 
 
 def publish_job(
@@ -258,7 +288,9 @@ def publish_job(
             output_prefix=FORECASTS_PREFIX,
             run=job.record["TransformJobName"],
             actuals_key=actuals_key if has_actuals else None,
+            evaluation=package.metrics,
             metrics=report_metrics(package),
+            images=interpretation_images(home, package),
             transform_store=LocalStore(home.buckets / output_bucket),
             actuals_store=actuals_store,
         )
@@ -301,14 +333,17 @@ def forecast(
     target = output or home.forecasts / plan.model_name / f"{history.name}.out"
     kind = "application/jsonlines" if history.suffix in JSON_LINES_SUFFIXES else "text/csv"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    work_dir = home.forecasts / plan.model_name / f".request-{stamp}-{uuid.uuid4().hex[:8]}"
+    # The request's container log stays only when it failed: the error names it.
     (result,) = invoke(
         model,
         [(history.resolve(), target.resolve())],
         content_type=kind,
         accept=kind,
         max_payload_mb=int(TRANSFORM_SETTINGS["MaxPayloadInMB"]),
-        work_dir=home.forecasts / plan.model_name / f".request-{stamp}",
+        work_dir=work_dir,
     )
     if not result["ok"]:
-        raise TransformError(f"{history}: {result['error']}")
+        raise TransformError(f"{history}: {result['error']} (container log: {work_dir})")
+    shutil.rmtree(work_dir)
     return package, target

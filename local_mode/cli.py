@@ -204,6 +204,9 @@ def command_run(args: argparse.Namespace) -> None:
     _say("")
     _say(f"run {run_id} finished")
     _say(f"  test metrics:   {evaluation_summary(result.evaluation)}")
+    if package.synthetic:
+        _say("  data:           SYNTHETIC demo series, not a real data set: these metrics say "
+             "nothing about real accuracy")  # fmt: skip
     if result.gate:
         _say(f"  quality gate:   {gate_text(result.gate)}: passed")
     _say(f"  registered:     {package.group} version {package.version} ({package.approval_status})")
@@ -211,7 +214,9 @@ def command_run(args: argparse.Namespace) -> None:
     _say(f"  evaluation:     {runner.output('Evaluate', 'evaluation') / 'evaluation.json'}")
     _say(f"  model artifact: {package.artifact_path}")
     if result.transform_input:
-        _say(f"  inference input: {result.transform_input['request']}")
+        _say(f"  inference input: {result.transform_input['request']} (backtest)")
+        if "future" in result.transform_input:
+            _say(f"                   {result.transform_input['future']} (past the data's end)")
         _say(f"  actuals:         {result.transform_input['actuals']}")
     group = "" if package.group == PROJECT else f" --group {package.group}"
     _say(f"next: python -m local_mode approve{flag}{group} {package.version}")
@@ -239,7 +244,19 @@ def command_models(args: argparse.Namespace) -> None:
         _say(f"no model versions{where} in {home.registry}; register one with: python -m "
              f"local_mode run{_home_flag(home)}")  # fmt: skip
         return
-    rows = [["GROUP", "VERSION", "STATUS", "FAMILY", "METRICS", "CREATED (UTC)", "RUN", "ARTIFACT"]]
+    rows = [
+        [
+            "GROUP",
+            "VERSION",
+            "STATUS",
+            "FAMILY",
+            "METRICS",
+            "DATA",
+            "CREATED (UTC)",
+            "RUN",
+            "ARTIFACT",
+        ]
+    ]
     for p in packages:
         rows.append(
             [
@@ -248,6 +265,7 @@ def command_models(args: argparse.Namespace) -> None:
                 p.approval_status,
                 p.model_family,
                 _metrics_text(p),
+                p.data_name,
                 p.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                 p.run_id or "-",
                 p.artifact_path,
@@ -275,7 +293,8 @@ def command_status(args: argparse.Namespace) -> None:
     root = outcome.publish_store.root
     result = outcome.published
     state = "already published" if outcome.already_published else "published"
-    _say(f"{state}: {result.rows} forecast rows of {result.series} series")
+    marked = " (SYNTHETIC DATA)" if outcome.change.after.synthetic else ""
+    _say(f"{state}: {result.rows} forecast rows of {result.series} series{marked}")
     for label, keys in (
         ("data", result.csv_keys),
         ("report", result.report_keys),

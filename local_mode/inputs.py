@@ -1,9 +1,10 @@
 """A realistic Batch Transform input from a run's test split, and the truth that follows it.
 
-The request holds, per series, the latest encoder window of the test split that still leaves
-one horizon of known values after it, in the inference handler's input format; the actuals file
-(the publish Lambda's ``series_id,target,timestamp,value``) holds that window and the horizon
-after it, so the report draws history, forecast and truth together.
+The backtest request holds, per series, the latest encoder window of the test split that still
+leaves one horizon of known values after it, in the inference handler's input format; the
+actuals file (the publish Lambda's ``series_id,target,timestamp,value``) holds that window and
+the horizon after it, so the report draws history, forecast and truth together. The future
+request (Informer) holds the data's last encoder window: its forecast lies past the data's end.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 import pandas as pd
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the handler's and the publisher's format
-HISTORY_FILE = "history.csv"
+HISTORY_FILE = "history.csv"  # the backtest request
+FUTURE_FILE = "future.csv"  # the request whose forecast lies past the data's end
+ACTUAL_KEY = ["series_id", "target", "timestamp"]
 
 
 @dataclass(frozen=True)
@@ -48,22 +51,57 @@ def informer_input(test: pd.DataFrame, config: dict[str, Any]) -> InferenceInput
     if len(test) < seq_len + pred_len:
         raise ValueError(f"the test split has {len(test)} rows; need seq_len + pred_len")
     window = test.iloc[len(test) - seq_len - pred_len :]
-    history, future = window.iloc[:seq_len], window.iloc[seq_len:]
+    return InferenceInput(
+        request=_informer_request(window.iloc[:seq_len], pre),
+        actuals=_informer_actuals(window, pre),
+        encoder_length=seq_len,
+        horizon=pred_len,
+        series=len(pre["targets"]),
+    )
+
+
+def _informer_request(history: pd.DataFrame, pre: dict[str, Any]) -> pd.DataFrame:
     request = history[pre["columns"]].reset_index()
     request = request.rename(columns={request.columns[0]: pre["time_column"]})
     request[pre["time_column"]] = pd.DatetimeIndex(request[pre["time_column"]]).strftime(
         TIMESTAMP_FORMAT
     )
+    return request
+
+
+def _informer_actuals(rows: pd.DataFrame, pre: dict[str, Any]) -> pd.DataFrame:
     parts = []
     for target in pre["targets"]:
-        both = pd.concat([history[target], future[target]])
-        ids = pd.Series([target] * len(both))
-        parts.append(_actual_rows(ids, target, pd.Series(both.index), both))
+        ids = pd.Series([target] * len(rows))
+        parts.append(_actual_rows(ids, target, pd.Series(rows.index), rows[target]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def future_input(
+    preprocess_argv: list[str], config: dict[str, Any], backtest: InferenceInput
+) -> InferenceInput | str:
+    """The data's last encoder window (Informer), with the backtest's actuals and that window
+    as actuals; or, for a model that cannot forecast past the data, the reason why not.
+
+    The series is loaded as the Preprocess step loaded it (same arguments, same function), so
+    "the data's end" is the end of the user's file, also where a split protocol leaves rows
+    after the test split unused.
+    """
+    if config["model"]["family"] == "tft":
+        return (
+            "the TFT needs its known covariates for the forecast horizon, which the data does "
+            "not hold past its end"
+        )
+    from forecasting.steps.preprocess import informer_series, resolved_args
+
+    pre, seq_len = config["preprocessing"], config["model"]["hparams"]["seq_len"]
+    history = informer_series(resolved_args(preprocess_argv)).frame.iloc[-seq_len:]
+    actuals = pd.concat([backtest.actuals, _informer_actuals(history, pre)], ignore_index=True)
     return InferenceInput(
-        request=request,
-        actuals=pd.concat(parts, ignore_index=True),
+        request=_informer_request(history, pre),
+        actuals=actuals.drop_duplicates(ACTUAL_KEY, ignore_index=True),
         encoder_length=seq_len,
-        horizon=pred_len,
+        horizon=config["model"]["hparams"]["pred_len"],
         series=len(pre["targets"]),
     )
 

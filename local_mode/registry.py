@@ -109,6 +109,19 @@ class ModelPackage:
         value = self.metrics.get("regression_metrics", {}).get(name, {}).get("value")
         return float(value) if value is not None else None
 
+    @property
+    def synthetic(self) -> bool:
+        """Trained and evaluated on the built-in synthetic demo data, not a real data set."""
+        return bool(self.metrics.get("evaluation", {}).get("synthetic"))
+
+    @property
+    def data_name(self) -> str:
+        """``SYNTHETIC`` for demo data, else the data file's name (``-`` when not recorded)."""
+        if self.synthetic:
+            return "SYNTHETIC"
+        source = self.metrics.get("evaluation", {}).get("source")
+        return Path(str(source)).name if source else "-"
+
 
 @dataclass(frozen=True)
 class StatusChange:

@@ -293,19 +293,24 @@ class Runner:
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(output_dir, ignore_errors=True)
         shutil.rmtree(self.path("/opt/ml/checkpoints"), ignore_errors=True)  # new data, new fit
-        argv = ["--model", self.config.model, "--output-dir", str(output_dir)]
-        if self.config.dataset:
-            argv += ["--dataset", self.config.dataset]
         if self.config.data:
             source = Path(self.config.data)
             if not source.is_file():
                 raise ConfigError(f"--data {source}: no such file")
             data_dir.mkdir(parents=True)
             shutil.copy2(source, data_dir / source.name)  # the Processing input download
-            argv += ["--data", str(data_dir)]
-        argv += flags(self.settings.preprocess_arguments)
-        self._call_entry_point(spec, argv)
+        self._call_entry_point(spec, self.preprocess_argv())
         return {name: str(self.output("Preprocess", name)) for name, _ in spec.outputs}
+
+    def preprocess_argv(self) -> list[str]:
+        """The arguments the cloud passes to the Preprocess step of this run."""
+        output_dir = self.output("Preprocess", "train").parent
+        argv = ["--model", self.config.model, "--output-dir", str(output_dir)]
+        if self.config.dataset:
+            argv += ["--dataset", self.config.dataset]
+        if self.config.data:
+            argv += ["--data", str(self.input("Preprocess", "data"))]
+        return argv + flags(self.settings.preprocess_arguments)
 
     def train(self, result: RunResult) -> dict[str, Any]:
         spec = step("Train")
@@ -434,22 +439,37 @@ class Runner:
         return _substitute(arguments, MODEL_ARTIFACT, model_data_url)
 
     def write_transform_input(self, result: RunResult) -> dict[str, Any]:
-        """The history to forecast and its actuals, into the local data bucket."""
+        """Two requests into the local data bucket: a backtest of the test split's last
+        horizon (its actuals beside it) and, where the model can, the future after the data's
+        end."""
         from forecasting.channels import read_channel
-        from local_mode.inputs import HISTORY_FILE, inference_input
+        from local_mode.inputs import FUTURE_FILE, HISTORY_FILE, future_input, inference_input
 
         config = files.read_json(self.output("Train", "model") / "config.json")
         test = read_channel(self.output("Preprocess", "test"))
         made = inference_input(test.frame, config)
-        request = self.home.local_path(self.home.input_uri(self.config.model)) / HISTORY_FILE
+        folder = self.home.local_path(self.home.input_uri(self.config.model))
+        request = folder / HISTORY_FILE
         actuals = self.home.local_path(self.home.actuals_uri(self.config.model))
         files.atomic_write_bytes(request, made.request.to_csv(index=False).encode())
-        files.atomic_write_bytes(actuals, made.actuals.to_csv(index=False).encode())
         self.say(
-            f"    {made.series} series, {made.encoder_length} steps of history each -> "
-            f"{request}; the next {made.horizon} steps' actuals -> {actuals}"
+            f"    backtest: {made.series} series, {made.encoder_length} steps of history each "
+            f"-> {request}; the next {made.horizon} steps' actuals -> {actuals}"
         )
-        return {"request": str(request), "actuals": str(actuals)}
+        written = {"request": str(request), "actuals": str(actuals)}
+        future = future_input(self.preprocess_argv(), config, made)
+        (folder / FUTURE_FILE).unlink(missing_ok=True)
+        if isinstance(future, str):
+            self.say(f"    future: not forecast ({future})")
+            files.atomic_write_bytes(actuals, made.actuals.to_csv(index=False).encode())
+            return written
+        files.atomic_write_bytes(folder / FUTURE_FILE, future.request.to_csv(index=False).encode())
+        files.atomic_write_bytes(actuals, future.actuals.to_csv(index=False).encode())
+        self.say(
+            f"    future: the last {future.encoder_length} steps of the data -> "
+            f"{folder / FUTURE_FILE}; the model forecasts the {future.horizon} after them"
+        )
+        return {**written, "future": str(folder / FUTURE_FILE)}
 
 
 def _substitute(value: Any, expression: Any, replacement: Any) -> Any:

@@ -1,8 +1,8 @@
 """Turn Batch Transform outputs into a partitioned, QuickSight-ready forecast data set.
 
-Standard library only: the same code runs in the publish Lambda (S3 in, S3 out) and in local
-mode (files in, files out); all I/O goes through a :class:`~lambdas.publish.stores.Store`, so
-everything here apart from :func:`publish` is pure.
+The same code runs in the publish Lambda (S3 in, S3 out) and in local mode (files in, files
+out); all I/O goes through a :class:`~lambdas.publish.stores.Store`, so everything here apart
+from :func:`publish` is pure. Plots need matplotlib (the Lambda's plotting layer).
 
 Messages for bad input follow the project's convention: where first (file, line, column), then
 the offending value and what was expected. Line numbers are the ones an editor shows: the
@@ -38,13 +38,17 @@ FORECAST_COLUMNS = (
     "model_version",
 )
 ACTUAL_COLUMNS = ("series_id", "target", "timestamp", "value")
-# What the published CSV holds: the forecast, the truth beside it (empty while unknown) and the
-# run, so a QuickSight data set spanning several runs can still tell them apart.
-PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run")
+# What the published CSV holds: the forecast, the truth beside it (empty while unknown), the
+# run, so a QuickSight data set spanning several runs can still tell them apart, and whether the
+# model was trained on synthetic demo data ("true"/"false"; empty when publishing was not told).
+PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run", "synthetic")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the inference handler's format; QuickSight parses it
 TRANSFORM_SUFFIX = ".out"
 FORECASTS_FILE = "forecasts.csv"
 REPORT_FILE = "report.html"
+SYNTHETIC_MANIFEST = ".SYNTHETIC-DATA"  # before ".json" in a manifest's key
+IMAGES_FOLDER = "interpretation"  # beside the report: the model's own plots
+TOP_SERIES = 6  # series plotted per partition; the report says how many of how many
 
 SeriesKey = tuple[str, str]  # (series_id, target)
 
@@ -381,8 +385,9 @@ def group_by_model(rows: Sequence[JoinedRow]) -> dict[tuple[str, str], list[Join
     }
 
 
-def format_csv(rows: Sequence[JoinedRow], run: str) -> str:
+def format_csv(rows: Sequence[JoinedRow], run: str, synthetic: bool | None = None) -> str:
     """The published CSV: :data:`PUBLISHED_COLUMNS`, plain decimals, one timestamp format."""
+    synthetic_text = "" if synthetic is None else str(synthetic).lower()
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(PUBLISHED_COLUMNS)
@@ -401,6 +406,7 @@ def format_csv(rows: Sequence[JoinedRow], run: str) -> str:
                 row.model_version,
                 _format_number(joined.actual),
                 run,
+                synthetic_text,
             )
         )
     return buffer.getvalue()
@@ -445,10 +451,13 @@ def report_prefix(prefix: str, model: str, version: str, run: str) -> str:
     return _join(prefix, "reports", _partition_path(model, version, run))
 
 
-def manifest_key(prefix: str, model: str, version: str, run: str) -> str:
-    """One manifest per partition: a QuickSight data set per model, version and run."""
+def manifest_key(prefix: str, model: str, version: str, run: str, synthetic: bool = False) -> str:
+    """One manifest per partition: a QuickSight data set per model, version and run.
+
+    The manifest format has no room for a note, so synthetic data is marked in its name.
+    """
     parts = _partition_path(model, version, run)
-    return _join(prefix, "manifests", f"{parts}.json")
+    return _join(prefix, "manifests", f"{parts}{SYNTHETIC_MANIFEST if synthetic else ''}.json")
 
 
 def quicksight_manifest(uri_prefixes: Sequence[str]) -> dict[str, Any]:
@@ -520,12 +529,19 @@ def publish(
     output_prefix: str,
     run: str,
     actuals_key: str | None = None,
+    evaluation: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
-    top_k: int = 6,
+    images: Sequence[report.Image] = (),
+    top_k: int = TOP_SERIES,
     transform_store: Store | None = None,
     actuals_store: Store | None = None,
 ) -> PublishResult:
     """Publish every ``*.out`` under ``transform_prefix`` as CSV partitions, reports, manifests.
+
+    ``evaluation`` is the model's registered ``evaluation.json``: its metrics (with their scale)
+    go into the report, and its ``evaluation.synthetic`` flag marks every output. ``metrics``
+    adds rows of its own; ``images`` (the model's interpretation plots) are published beside
+    the report and shown in it.
 
     All inputs are read and validated before anything is written, so a bad file leaves the
     output untouched. Manifests are written last: a QuickSight refresh that sees a manifest
@@ -542,6 +558,13 @@ def publish(
     groups = group_by_model(join_actuals(forecasts, actuals))
     for model, version in groups:
         _partition_path(model, version, run)  # fail before the first write, not halfway
+    synthetic = synthetic_flag(evaluation)
+    for image in images:
+        if safe_file_name(image.file_name) != image.file_name:
+            raise PublishError(
+                f"image file name {image.file_name!r}; expected letters, digits, '.', '_' and "
+                "'-' only"
+            )
 
     written = [
         _write_partition(
@@ -552,14 +575,17 @@ def publish(
             version=version,
             rows=rows,
             actuals=actuals,
+            evaluation=evaluation,
             metrics=metrics or {},
+            images=images,
             top_k=top_k,
+            synthetic=synthetic,
         )
         for (model, version), rows in groups.items()
     ]
     manifest_keys = []
     for (model, version), (csv_key, _, _) in zip(groups, written, strict=True):
-        key = manifest_key(output_prefix, model, version, run)
+        key = manifest_key(output_prefix, model, version, run, synthetic=bool(synthetic))
         manifest = quicksight_manifest([store.uri(csv_key)])
         store.write(key, json.dumps(manifest, indent=2).encode(), "application/json")
         manifest_keys.append(key)
@@ -573,6 +599,13 @@ def publish(
         manifest_keys=tuple(manifest_keys),
         manifest_uris=tuple(store.uri(key) for key in manifest_keys),
     )
+
+
+def synthetic_flag(evaluation: Mapping[str, Any] | None) -> bool | None:
+    """Whether the model learnt from synthetic demo data; None when no evaluation says."""
+    if evaluation is None:
+        return None
+    return bool(evaluation.get("evaluation", {}).get("synthetic", False))
 
 
 def read_transform_outputs(store: Store, transform_prefix: str) -> list[ForecastRow]:
@@ -601,46 +634,100 @@ def _write_partition(
     version: str,
     rows: Sequence[JoinedRow],
     actuals: Sequence[ActualRow],
+    evaluation: Mapping[str, Any] | None,
     metrics: Mapping[str, Any],
+    images: Sequence[report.Image],
     top_k: int,
+    synthetic: bool | None,
 ) -> tuple[str, list[str], str]:
     """The CSV, the plots and the report of one (model, version); returns their keys."""
     csv_key = partition_key(output_prefix, model, version, run)
-    store.write(csv_key, format_csv(rows, run).encode(), "text/csv")
+    store.write(csv_key, format_csv(rows, run, synthetic).encode(), "text/csv")
     folder = report_prefix(output_prefix, model, version, run)
-    figures = _figures([row.forecast for row in rows], actuals, top_k)
+    forecasts = [row.forecast for row in rows]
+    figures = _figures(forecasts, actuals, top_k, bool(synthetic))
     plot_keys = []
     for figure in figures:
         plot_keys.append(f"{folder}/{figure.file_name}")
         store.write(plot_keys[-1], figure.png, "image/png")
+    for image in images:  # a folder of their own: no clash with a series' file name
+        plot_keys.append(f"{folder}/{IMAGES_FOLDER}/{image.file_name}")
+        store.write(plot_keys[-1], image.png, "image/png")
     page = report.render_html(
         run=run,
         model=model,
         version=version,
+        evaluation=evaluation,
         metrics=metrics,
         accuracy=report.accuracy(
             (row.forecast.p10, row.forecast.p50, row.forecast.p90, row.actual) for row in rows
         ),
+        kinds=forecast_kinds(forecasts, actuals),
         figures=figures,
+        images=images,
+        images_folder=IMAGES_FOLDER,
         rows=len(rows),
         series=len({row.forecast.series for row in rows}),
         data_uri=store.uri(csv_key),
+        synthetic=synthetic,
     )
     report_key = f"{folder}/{REPORT_FILE}"
     store.write(report_key, page.encode(), "text/html; charset=utf-8")
     return csv_key, plot_keys, report_key
 
 
+def last_observations(actuals: Sequence[ActualRow]) -> dict[SeriesKey, datetime]:
+    """Each series' latest known time: forecasts up to it are a backtest, later ones the future."""
+    last_seen: dict[SeriesKey, datetime] = {}
+    for actual in actuals:
+        if actual.series not in last_seen or actual.timestamp > last_seen[actual.series]:
+            last_seen[actual.series] = actual.timestamp
+    return last_seen
+
+
+def forecast_kind(row: ForecastRow, last_seen: Mapping[SeriesKey, datetime]) -> str:
+    seen = last_seen.get(row.series)
+    return report.BACKTEST if seen is not None and row.timestamp <= seen else report.FUTURE
+
+
+def forecast_kinds(
+    rows: Sequence[ForecastRow], actuals: Sequence[ActualRow]
+) -> report.ForecastKinds:
+    """How many rows are a backtest (their truth is in the data) and how many the future."""
+    last_seen = last_observations(actuals)
+    by_kind: dict[str, list[ForecastRow]] = defaultdict(list)
+    for row in rows:
+        by_kind[forecast_kind(row, last_seen)].append(row)
+    return report.ForecastKinds(
+        backtest=_span(by_kind[report.BACKTEST]),
+        future=_span(by_kind[report.FUTURE]),
+        data_end=max(last_seen.values()) if last_seen else None,
+    )
+
+
+def _span(rows: Sequence[ForecastRow]) -> report.Span | None:
+    if not rows:
+        return None
+    return report.Span(
+        rows=len(rows),
+        series=len({row.series for row in rows}),
+        start=min(row.timestamp for row in rows),
+        end=max(row.timestamp for row in rows),
+    )
+
+
 def _figures(
-    rows: Sequence[ForecastRow], actuals: Sequence[ActualRow], top_k: int
+    rows: Sequence[ForecastRow], actuals: Sequence[ActualRow], top_k: int, synthetic: bool
 ) -> list[report.Figure]:
-    """Plots of the most important series, with file names unique after sanitising."""
+    """A backtest and a future plot of each of the most important series (where it has such
+    rows), with file names unique after sanitising."""
     chosen = top_series(rows, top_k)
     history: dict[SeriesKey, list[tuple[datetime, float]]] = defaultdict(list)
     wanted = set(chosen)
     for actual in actuals:
         if actual.series in wanted:
             history[actual.series].append((actual.timestamp, actual.value))
+    last_seen = last_observations(actuals)
     figures = []
     used: set[str] = set()
     for series_id, target in chosen:
@@ -648,18 +735,24 @@ def _figures(
             (row for row in rows if row.series == (series_id, target)), key=lambda r: r.timestamp
         )
         base = safe_file_name(series_id if series_id == target else f"{series_id}__{target}")
-        name, n = base, 1
-        while name in used:
-            n += 1
-            name = f"{base}-{n}"
-        used.add(name)
-        figures.append(
-            report.plot_series(
-                series_id=series_id,
-                target=target,
-                forecast=[(r.timestamp, r.p10, r.p50, r.p90) for r in series_rows],
-                history=sorted(history[(series_id, target)]),
-                file_name=f"{name}.png",
+        for kind in report.KIND_TITLES:
+            kind_rows = [row for row in series_rows if forecast_kind(row, last_seen) == kind]
+            if not kind_rows:
+                continue
+            name, n = f"{base}-{kind}", 1
+            while name in used:
+                n += 1
+                name = f"{base}-{kind}-{n}"
+            used.add(name)
+            figures.append(
+                report.plot_series(
+                    series_id=series_id,
+                    target=target,
+                    kind=kind,
+                    forecast=[(r.timestamp, r.p10, r.p50, r.p90) for r in kind_rows],
+                    history=sorted(history[(series_id, target)]),
+                    file_name=f"{name}.png",
+                    synthetic=synthetic,
+                )
             )
-        )
     return figures

@@ -1,8 +1,8 @@
-"""Forecast plots (PNG) and the HTML report of one published partition.
+"""The forecast plots and the HTML report of one published partition.
 
-Standard library only, like the rest of the publish Lambda: the plots are drawn on
-:class:`~lambdas.publish.raster.Canvas`, and everything a reader needs in words (titles, the
-legend, axis ranges, metrics) is HTML text around the images.
+The report says what was forecast (a backtest against known actuals, the future after the
+data's end, or both), the scale of every metric, and shows each plotted series, the model's
+own interpretation plots when there are any, and a clear mark on synthetic data.
 """
 
 from __future__ import annotations
@@ -14,20 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lambdas.publish.raster import Canvas, Color, Point
+from lambdas.publish import plots
 
-HISTORY_COLOR: Color = (51, 51, 51)
-MEDIAN_COLOR: Color = (31, 119, 180)
-BAND_COLOR: Color = (198, 219, 239)
-AXES_COLOR: Color = (136, 136, 136)
-START_COLOR: Color = (210, 210, 210)
-WIDTH, HEIGHT = 720, 320
-MARGIN = 12  # pixels between the image edge and the axes box
-TICKS = 5  # evenly spaced tick marks per axis; their values are given in the caption
-MIN_HISTORY = 24  # points of history shown before the forecast, at least
-
-ForecastPoint = tuple[datetime, float | None, float, float | None]  # time, p10, p50, p90
-HistoryPoint = tuple[datetime, float]
+PERCENT_METRICS = frozenset({"mape", "smape"})
+ORIGINAL = "original_scale_metrics"  # evaluation.json's section of metrics in target units
+BACKTEST, FUTURE = "backtest", "future"  # a forecast of known times, or past the last actual
+KIND_TITLES = {BACKTEST: "Backtest (actuals known)", FUTURE: "Forecast past the last actual"}
+SYNTHETIC_NOTE = (
+    "SYNTHETIC DATA: these forecasts come from generated demo series, not from a real data "
+    "set; they show the pipeline works and say nothing about real accuracy."
+)
 
 
 @dataclass(frozen=True)
@@ -36,16 +32,42 @@ class Figure:
 
     series_id: str
     target: str
+    kind: str  # "backtest" (actuals known) or "future" (after the last actual)
     file_name: str
     png: bytes
-    width: int
-    height: int
     start: datetime
     end: datetime
-    y_min: float
-    y_max: float
     has_band: bool
     has_history: bool
+
+
+@dataclass(frozen=True)
+class Image:
+    """A picture published beside the report as it is (the model's interpretation plots)."""
+
+    file_name: str
+    png: bytes
+    caption: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """Forecast rows of one kind: how many, of how many series, from when to when."""
+
+    rows: int
+    series: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ForecastKinds:
+    """What was forecast: rows inside the observed data (a backtest, scored against the
+    actuals) and rows after each series' last observation (the future)."""
+
+    backtest: Span | None
+    future: Span | None
+    data_end: datetime | None  # the latest observation of any series; None without actuals
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,13 @@ class Accuracy:
     mae_rows: int
     coverage: float | None  # share of actuals inside [p10, p90]; nominal 0.8
     coverage_rows: int
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str
+    value: str
+    scale: str
 
 
 def accuracy(rows: Iterable[tuple[float | None, float, float | None, float | None]]) -> Accuracy:
@@ -80,89 +109,64 @@ def plot_series(
     *,
     series_id: str,
     target: str,
-    forecast: Sequence[ForecastPoint],
-    history: Sequence[HistoryPoint],
+    kind: str,
+    forecast: Sequence[plots.ForecastPoint],
+    history: Sequence[plots.HistoryPoint],
     file_name: str,
-    width: int = WIDTH,
-    height: int = HEIGHT,
+    synthetic: bool = False,
 ) -> Figure:
-    """History (line), p50 (line) and the p10–p90 band (filled) of one series.
-
-    History is cut to the last ``max(3 × horizon, 24)`` points before the forecast, plus the
-    actuals inside the horizon, so the forecast is not squeezed into the right edge.
-    """
+    """Draw one series (see :func:`plots.series_figure`) and keep what its caption says."""
     if not forecast:
         raise ValueError(f"series {series_id!r}: no forecast points to plot")
     forecast = sorted(forecast, key=lambda point: point[0])
-    start, end = forecast[0][0], forecast[-1][0]
-    before = [point for point in history if point[0] < start]
-    keep = max(3 * len(forecast), MIN_HISTORY)
-    shown = sorted(before)[-keep:] + sorted(p for p in history if start <= p[0] <= end)
-    has_band = all(p10 is not None and p90 is not None for _, p10, _, p90 in forecast)
-
+    shown = plots.shown_history(forecast, history)
+    title = f"{KIND_TITLES[kind]}: {series_name(series_id, target)}"
+    figure = plots.series_figure(
+        title=title, target=target, forecast=forecast, history=shown, synthetic=synthetic
+    )
     times = [point[0] for point in shown] + [point[0] for point in forecast]
-    values = [value for _, value in shown] + [p50 for _, _, p50, _ in forecast]
-    if has_band:
-        values += [q for _, p10, _, p90 in forecast for q in (p10, p90) if q is not None]
-    t_min, t_max = min(times), max(times)
-    y_min, y_max = _padded_range(min(values), max(values))
-
-    left, top, right, bottom = MARGIN, MARGIN, width - 1 - MARGIN, height - 1 - MARGIN
-    span = (t_max - t_min).total_seconds()
-
-    def to_pixel(stamp: datetime, value: float) -> Point:
-        offset = (stamp - t_min).total_seconds()
-        x = left + (right - left) * (offset / span if span else 0.5)
-        y = bottom - (bottom - top) * (value - y_min) / (y_max - y_min)
-        return (x, y)
-
-    canvas = Canvas(width, height)
-    if has_band:
-        canvas.fill_between(
-            [to_pixel(t, p90) for t, _, _, p90 in forecast if p90 is not None],
-            [to_pixel(t, p10) for t, p10, _, _ in forecast if p10 is not None],
-            BAND_COLOR,
-        )
-    if shown:
-        x_start = to_pixel(start, y_min)[0]
-        canvas.line((x_start, top), (x_start, bottom), START_COLOR)
-        canvas.polyline([to_pixel(t, v) for t, v in shown], HISTORY_COLOR, width=2)
-    canvas.polyline([to_pixel(t, p50) for t, _, p50, _ in forecast], MEDIAN_COLOR, width=2)
-    _draw_axes(canvas, left, top, right, bottom)
     return Figure(
         series_id=series_id,
         target=target,
+        kind=kind,
         file_name=file_name,
-        png=canvas.to_png(),
-        width=width,
-        height=height,
-        start=t_min,
-        end=t_max,
-        y_min=y_min,
-        y_max=y_max,
-        has_band=has_band,
+        png=plots.to_png(figure),
+        start=min(times),
+        end=max(times),
+        has_band=all(p10 is not None and p90 is not None for _, p10, _, p90 in forecast),
         has_history=bool(shown),
     )
 
 
-def _padded_range(low: float, high: float) -> tuple[float, float]:
-    """5 % head room each side, and a non-zero range for a flat series."""
-    if high == low:
-        pad = abs(high) * 0.1 or 1.0
-        return low - pad, high + pad
-    pad = (high - low) * 0.05
-    return low - pad, high + pad
+def series_name(series_id: str, target: str) -> str:
+    return series_id if series_id == target else f"{series_id} / {target}"
 
 
-def _draw_axes(canvas: Canvas, left: int, top: int, right: int, bottom: int) -> None:
-    """The axes box and evenly spaced ticks pointing inwards (labels are in the caption)."""
-    canvas.rectangle(left, top, right, bottom, AXES_COLOR)
-    length = 5
-    for i in range(TICKS):
-        x = round(left + (right - left) * i / (TICKS - 1))
-        y = round(bottom - (bottom - top) * i / (TICKS - 1))
-        canvas.line((x, bottom), (x, bottom - length), AXES_COLOR)
-        canvas.line((left, y), (left + length, y), AXES_COLOR)
+def evaluation_rows(evaluation: Mapping[str, Any]) -> list[MetricRow]:
+    """The registered evaluation's metrics, each with the scale it was computed on."""
+    about = evaluation.get("evaluation", {})
+    split = about.get("split", "test")
+    rows = []
+    for section in ("regression_metrics", ORIGINAL):
+        for name, item in evaluation.get(section, {}).items():
+            value = item.get("value") if isinstance(item, Mapping) else item
+            label = f"{split} {name}" + (", original units" if section == ORIGINAL else "")
+            rows.append(MetricRow(label, _format_value(value), metric_scale(name, section, about)))
+    return rows
+
+
+def metric_scale(name: str, section: str, about: Mapping[str, Any]) -> str:
+    """In words: standardised, the target's units (squared for MSE), a percentage or a ratio."""
+    targets = ", ".join(str(t) for t in about.get("targets", ())) or "the target"
+    if name in PERCENT_METRICS:
+        return "percent of the actual value (in the target's units before division)"
+    if name.startswith("q_risk"):
+        return "ratio to the sum of |actual| (no units)"
+    if section == ORIGINAL:
+        scale = f"units of {targets}"
+    else:
+        scale = str(about.get("scale") or "not recorded with the evaluation")
+    return f"squared {scale}" if name == "mse" else scale
 
 
 def render_html(
@@ -170,73 +174,141 @@ def render_html(
     run: str,
     model: str,
     version: str,
+    evaluation: Mapping[str, Any] | None,
     metrics: Mapping[str, Any],
     accuracy: Accuracy,
+    kinds: ForecastKinds,
     figures: Sequence[Figure],
+    images: Sequence[Image],
+    images_folder: str,
     rows: int,
     series: int,
     data_uri: str,
+    synthetic: bool | None,
 ) -> str:
-    """A self-contained page: what was published, how good it was, and the plots beside it.
+    """A self-contained page: what was forecast, how good it was, and the plots beside it.
 
     Every value from the data is escaped; images are referenced by their file name, which
     sits next to the report.
     """
     e = _escape
     title = f"Forecasts: {model} version {version}, run {run}"
-    metric_rows = [(name, _format_value(value)) for name, value in metrics.items()]
+    if synthetic:
+        title = f"SYNTHETIC DATA: {title}"
+    metric_rows = evaluation_rows(evaluation or {})
+    metric_rows += [MetricRow(name, _format_value(value), "") for name, value in metrics.items()]
     metric_rows += _accuracy_rows(accuracy)
     table = "\n".join(
-        f'<tr><th scope="row">{e(name)}</th><td>{e(value)}</td></tr>' for name, value in metric_rows
+        f'<tr><th scope="row">{e(r.name)}</th><td>{e(r.value)}</td><td>{e(r.scale)}</td></tr>'
+        for r in metric_rows
     )
-    figure_html = "\n".join(_figure_html(figure) for figure in figures)
+    figure_html = "\n".join(
+        f"<h3>{e(KIND_TITLES[kind])}</h3>\n"
+        + "\n".join(_figure_html(figure) for figure in figures if figure.kind == kind)
+        for kind in KIND_TITLES
+        if any(figure.kind == kind for figure in figures)
+    )
+    plotted_series = len({(figure.series_id, figure.target) for figure in figures})
+    if figures and plotted_series < series:
+        plotted = (
+            f"The {plotted_series} series with the largest total |p50| of {series}; the data "
+            "file holds all of them."
+        )
+    else:
+        plotted = f"All {series} series."
+    image_html = "\n".join(_image_html(image, images_folder) for image in images)
+    banner = f'<p class="synthetic">{e(SYNTHETIC_NOTE)}</p>' if synthetic else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{e(title)}</title>
 <style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+body {{ font-family: sans-serif; margin: 2em; color: #222; max-width: 960px; }}
 table {{ border-collapse: collapse; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: left; }}
 figure {{ margin: 1.5em 0; }}
-.swatch {{ display: inline-block; width: 1em; height: 0.8em; vertical-align: middle; }}
+dl {{ display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }}
+dd {{ margin: 0; }}
+img {{ max-width: 100%; height: auto; }}
+.synthetic {{ background: #fde8ec; border: 2px solid #b00020; color: #b00020; padding: 0.6em;
+  font-weight: bold; }}
 </style>
 </head>
 <body>
 <h1>{e(title)}</h1>
+{banner}
+<h2>What was forecast</h2>
+<ul>
+{_kinds_html(kinds)}
+</ul>
 <dl>
 <dt>Run</dt><dd>{e(run)}</dd>
-<dt>Model</dt><dd>{e(model)}</dd>
-<dt>Model version</dt><dd>{e(version)}</dd>
-<dt>Rows</dt><dd>{rows}</dd>
-<dt>Series</dt><dd>{series}</dd>
+<dt>Model</dt><dd>{e(model)} version {e(version)}</dd>
+<dt>Rows</dt><dd>{rows} forecast rows of {series} series</dd>
 <dt>Data</dt><dd><code>{e(data_uri)}</code></dd>
 </dl>
 <h2>Metrics</h2>
 <table>
-<thead><tr><th scope="col">Metric</th><th scope="col">Value</th></tr></thead>
+<thead>
+<tr><th scope="col">Metric</th><th scope="col">Value</th><th scope="col">Scale</th></tr>
+</thead>
 <tbody>
 {table}
 </tbody>
 </table>
-<h2>Most important series</h2>
-<p>{_legend()}</p>
+<h2>Series</h2>
+<p>{e(plotted)}</p>
 {figure_html or "<p>No series to plot.</p>"}
+{"<h2>Model interpretation</h2>" + chr(10) + image_html if images else ""}
 </body>
 </html>
 """
 
 
-def _accuracy_rows(result: Accuracy) -> list[tuple[str, str]]:
+def _kinds_html(kinds: ForecastKinds) -> str:
+    e = _escape
+    items = []
+    if kinds.backtest:
+        span = kinds.backtest
+        items.append(
+            f"<li><strong>Backtest</strong>: {span.rows} rows of {span.series} series, "
+            f"{_time(span.start)} to {_time(span.end)}, times whose actual values are known. "
+            "The model saw only the history before them; the metrics below compare the "
+            "forecast with those actuals.</li>"
+        )
+    if kinds.future:
+        span = kinds.future
+        after = (
+            f"after the data's end ({_time(kinds.data_end)})"
+            if kinds.data_end
+            else "with no actuals known"
+        )
+        items.append(
+            f"<li><strong>Future</strong>: {span.rows} rows of {span.series} series, "
+            f"{_time(span.start)} to {_time(span.end)}, {e(after)}.</li>"
+        )
+    if not kinds.future:
+        items.append("<li>Nothing past the last actual: this run forecast no future.</li>")
+    return "\n".join(items)
+
+
+def _accuracy_rows(result: Accuracy) -> list[MetricRow]:
     if result.mae is None:
-        return [("forecast vs actual", "no actuals known yet for the forecast horizon")]
-    rows = [("MAE of p50 vs actual", f"{_format_value(result.mae)} ({result.mae_rows} rows)")]
+        return [MetricRow("forecast vs actual", "no actuals known yet for these forecasts", "")]
+    rows = [
+        MetricRow(
+            "MAE of p50 vs actual (published rows)",
+            f"{_format_value(result.mae)} ({result.mae_rows} rows)",
+            "target units",
+        )
+    ]
     if result.coverage is not None:
         rows.append(
-            (
+            MetricRow(
                 "p10–p90 coverage (nominal 80 %)",
                 f"{result.coverage:.1%} ({result.coverage_rows} rows)",
+                "share of rows",
             )
         )
     return rows
@@ -244,39 +316,28 @@ def _accuracy_rows(result: Accuracy) -> list[tuple[str, str]]:
 
 def _figure_html(figure: Figure) -> str:
     e = _escape
-    name = (
-        figure.series_id
-        if figure.series_id == figure.target
-        else (f"{figure.series_id} / {figure.target}")
-    )
-    parts = [
-        f"time {figure.start:%Y-%m-%d %H:%M} to {figure.end:%Y-%m-%d %H:%M}",
-        f"{figure.target} {_format_value(figure.y_min)} to {_format_value(figure.y_max)}",
-    ]
+    name = series_name(figure.series_id, figure.target)
+    parts = [f"{_time(figure.start)} to {_time(figure.end)}"]
     if not figure.has_band:
         parts.append("point forecast only (no p10–p90 band)")
     if not figure.has_history:
         parts.append("no history known")
     return (
-        f'<figure>\n<img src="{e(figure.file_name)}" width="{figure.width}" '
-        f'height="{figure.height}" alt="{e("Forecast of " + name)}">\n'
+        f'<figure>\n<img src="{e(figure.file_name)}" alt="{e("Forecast of " + name)}">\n'
         f"<figcaption><strong>{e(name)}</strong>: {e('; '.join(parts))}</figcaption>\n</figure>"
     )
 
 
-def _legend() -> str:
-    items = (
-        (HISTORY_COLOR, "history and actuals"),
-        (MEDIAN_COLOR, "forecast p50"),
-        (BAND_COLOR, "p10–p90 band"),
-    )
+def _image_html(image: Image, folder: str) -> str:
+    e = _escape
     return (
-        " ".join(
-            f'<span class="swatch" style="background: rgb{color}"></span> {label}'
-            for color, label in items
-        )
-        + ". Axes ticks divide each range into four equal parts."
+        f'<figure>\n<img src="{e(folder)}/{e(image.file_name)}" alt="{e(image.caption)}">\n'
+        f"<figcaption>{e(image.caption)}</figcaption>\n</figure>"
     )
+
+
+def _time(stamp: datetime | None) -> str:
+    return "" if stamp is None else f"{stamp:%Y-%m-%d %H:%M}"
 
 
 def _format_value(value: Any) -> str:

@@ -58,6 +58,9 @@ class LocalStore:
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
+            # mkstemp creates the file 0600; a published file gets the mode any new file
+            # would get under the umask, so the people it is published for can read it.
+            os.chmod(temporary, 0o666 & ~_umask())
             os.replace(temporary, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -120,6 +123,13 @@ class S3Store:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _is_temporary(path: Path) -> bool:

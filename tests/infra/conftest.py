@@ -19,6 +19,7 @@ from aws_cdk import Environment
 from aws_cdk.assertions import Template
 
 from infra.application import create_app
+from infra.lambda_layers import SKIP_BUNDLING_CONTEXT
 from infra.settings import load_cdk_json_context
 from tests.infra.synthesized import SynthesizedApp
 
@@ -34,11 +35,13 @@ def cdk_context() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def build_app(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any]) -> BuildApp:
     """Synthesize the app with cdk.json's context plus `overrides`; not bound to an
-    account or region, as on a machine with no AWS credentials."""
+    account or region, as on a machine with no AWS credentials. Asset bundling (pip for the
+    plotting layer) is skipped, so the tests stay offline."""
 
     def build(env: Environment | None = None, **overrides: Any) -> SynthesizedApp:
         outdir = tmp_path_factory.mktemp("cdk.out")
-        app, stack = create_app({**cdk_context, **overrides}, outdir=str(outdir), env=env)
+        context = {**cdk_context, **SKIP_BUNDLING_CONTEXT, **overrides}
+        app, stack = create_app(context, outdir=str(outdir), env=env)
         app.synth()
         return SynthesizedApp(app=app, stack=stack, template=Template.from_stack(stack))
 

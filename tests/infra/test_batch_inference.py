@@ -216,6 +216,7 @@ def test_publish_environment(default_app: SynthesizedApp, quicksight_app: Synthe
         "KMS_KEY_ID": _refs(default_app)[f"{key_id}.Arn"],
         "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:failures",
         "QUICKSIGHT_MANIFEST_KEY": "forecasts/manifest.json",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
     }
     with_quicksight = _environment(quicksight_app, PUBLISH_HANDLER)
     assert with_quicksight["QUICKSIGHT_DATA_SET_ARN"] == (

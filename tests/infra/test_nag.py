@@ -17,6 +17,7 @@ from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
 from infra.application import create_app
+from infra.lambda_layers import SKIP_BUNDLING_CONTEXT
 from infra.settings import load_cdk_json_context
 from tests.infra.synthesized import SynthesizedApp
 
@@ -72,7 +73,8 @@ def test_every_acknowledgment_has_a_reason(any_app: SynthesizedApp) -> None:
 
 def test_checks_fail_synth_on_a_finding(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Guards against the checks silently not running (e.g. the 2.x Aspects form)."""
-    app, stack = create_app(load_cdk_json_context(), outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    context = {**load_cdk_json_context(), **SKIP_BUNDLING_CONTEXT}  # offline: no pip
+    app, stack = create_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out")))
     s3.Bucket(stack, "UnloggedPlainBucket")
     with pytest.raises(RuntimeError, match="ValidationFailed") as raised:
         app.synth()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 import struct
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from lambdas.publish import publishing, raster, report
+from lambdas.publish import plots, publishing, report
 from lambdas.publish.publishing import (
     ACTUAL_COLUMNS,
     FORECAST_COLUMNS,
@@ -87,7 +89,7 @@ def test_publish_writes_csv_with_actuals_beside_forecasts(store):
     assert result.csv_keys == ("forecasts/model=tft/version=3/run=job-1/forecasts.csv",)
     assert (result.rows, result.series) == (6, 2)
     rows = read_csv(store, result.csv_keys[0])
-    assert list(rows[0]) == [*FORECAST_COLUMNS, "actual", "run"]
+    assert list(rows[0]) == [*FORECAST_COLUMNS, "actual", "run", "synthetic"]
     first = rows[0]
     assert first == {
         "series_id": "Agency_01/SKU_01",
@@ -101,6 +103,7 @@ def test_publish_writes_csv_with_actuals_beside_forecasts(store):
         "model_version": "3",
         "actual": "100.0",  # joined although the actuals file wrote the time with a "T"
         "run": "job-1",
+        "synthetic": "",  # no evaluation given: not known
     }
     assert [row["actual"] for row in rows] == ["100.0", "106.0", "", "", "", ""]
     assert [row["series_id"] for row in rows] == ["Agency_01/SKU_01"] * 3 + ["Agency_02/SKU_03"] * 3
@@ -110,15 +113,17 @@ def test_publish_writes_plots_report_and_manifest(store):
     result = publish_run(store)
     folder = "forecasts/reports/model=tft/version=3/run=job-1"
 
+    # Agency_01's actuals end at step 2: a backtest plot and a future plot; Agency_02 has none
     assert result.plot_keys == (
-        f"{folder}/Agency_01_SKU_01__volume.png",
-        f"{folder}/Agency_02_SKU_03__volume.png",
+        f"{folder}/Agency_01_SKU_01__volume-backtest.png",
+        f"{folder}/Agency_01_SKU_01__volume-future.png",
+        f"{folder}/Agency_02_SKU_03__volume-future.png",
     )
     assert result.report_keys == (f"{folder}/report.html",)
     assert result.manifest_keys == ("forecasts/manifests/model=tft/version=3/run=job-1.json",)
     manifest = json.loads(store.read(result.manifest_keys[0]))
     assert manifest["fileLocations"] == [{"URIPrefixes": [store.uri(result.csv_keys[0])]}]
-    assert all(png_size(store.read(key)) == (720, 320) for key in result.plot_keys)
+    assert all(png_size(store.read(key)) == (900, 400) for key in result.plot_keys)
 
 
 def test_manifest_is_written_last(store):
@@ -384,68 +389,77 @@ def test_safe_file_names_are_unique(tmp_path):
     store.write(f"{TRANSFORM}/x.out", forecast_csv(rows).encode(), "text/csv")
     result = publish(store, transform_prefix=TRANSFORM, output_prefix="o", run="r")
     names = [key.rsplit("/", 1)[1] for key in result.plot_keys]
-    assert names == ["a_b__volume.png", "a_b__volume-2.png"]
+    assert names == ["a_b__volume-future.png", "a_b__volume-future-2.png"]
 
 
 # --- PNG and HTML -----------------------------------------------------------------------------
 
 
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Walk the chunks of a PNG, checking each CRC."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, offset = [], 8
-    while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset : offset + 4])
-        kind = data[offset + 4 : offset + 8]
-        body = data[offset + 8 : offset + 8 + length]
-        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
-        assert crc == zlib.crc32(kind + body)
-        chunks.append((kind, body))
-        offset += 12 + length
-    return chunks
-
-
 def png_size(data: bytes) -> tuple[int, int]:
-    chunks = png_chunks(data)
-    assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
-    width, height, depth, color, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, color) == (8, 2)
-    assert len(zlib.decompress(chunks[1][1])) == height * (1 + 3 * width)
+    """Width and height from the IHDR chunk, after checking the signature and its CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    (length,) = struct.unpack(">I", data[8:12])
+    kind, body = data[12:16], data[16 : 16 + length]
+    assert kind == b"IHDR"
+    assert struct.unpack(">I", data[16 + length : 20 + length])[0] == zlib.crc32(kind + body)
+    width, height = struct.unpack(">II", body[:8])
     return width, height
 
 
-def test_png_encoder_writes_a_valid_png():
-    canvas = raster.Canvas(7, 5)
-    canvas.set(2, 3, (255, 0, 0))
-    data = canvas.to_png()
+def test_plot_has_axis_labels_with_units_ticks_title_and_legend():
+    forecast = [(datetime(2017, 1, day), 8.0, 10.0, 12.0) for day in range(1, 11)]
+    history = [(datetime(2016, 12, day), 9.0) for day in range(1, 32)]
+    figure = plots.series_figure(
+        title="Forecast of A", target="load_kw", forecast=forecast, history=history
+    )
+    figure.canvas.draw()  # tick labels are only laid out when drawn
+    (axes,) = figure.axes
 
-    assert png_size(data) == (7, 5)
-    raw = zlib.decompress(png_chunks(data)[1][1])
-    row = raw[3 * 22 : 4 * 22]  # scanline 3: filter byte then 7 RGB pixels
-    assert row[0] == 0 and row[1 + 3 * 2 : 1 + 3 * 3] == b"\xff\x00\x00"
+    assert axes.get_title() == "Forecast of A"
+    assert axes.get_xlabel().startswith("time")
+    assert axes.get_ylabel() == "load_kw (target units)"
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "forecast p10–p90",
+        "observed (history and actuals)",
+        "forecast start",
+        "forecast p50 (median)",
+    ]
+    assert [t.get_text() for t in axes.get_yticklabels() if t.get_text()]
+    assert [t.get_text() for t in axes.get_xticklabels() if t.get_text()]
+    png = plots.to_png(figure)
+    assert png_size(png) == (900, 400)
+    assert png == plots.to_png(figure)  # no timestamp: a republish writes the same bytes
 
 
-def test_canvas_draws_lines_and_fills_a_band():
-    canvas = raster.Canvas(20, 20)
-    canvas.fill_between([(0, 5), (19, 5)], [(0, 15), (19, 15)], (0, 0, 255))
-    canvas.line((0, 0), (19, 19), (255, 0, 0))
-    assert canvas.get(10, 10) == (255, 0, 0)  # the line is drawn over the band
-    assert canvas.get(3, 10) == (0, 0, 255)
-    assert canvas.get(3, 2) == raster.WHITE
-    with pytest.raises(ValueError, match="expected 1200 for a 20x20"):
-        raster.encode_png(20, 20, b"")
+def test_plot_of_synthetic_data_says_so_in_the_title():
+    forecast = [(datetime(2017, 1, day), None, 10.0, None) for day in range(1, 4)]
+    figure = plots.series_figure(
+        title="T", target="v", forecast=forecast, history=[], synthetic=True
+    )
+    assert figure.axes[0].get_title() == "SYNTHETIC DATA: T"
+    # a point forecast without history: only the median is drawn
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels == ["forecast p50 (median)"]
 
 
 def test_plot_shows_band_and_median_of_a_series():
     forecast = [(datetime(2017, 1, day), 8.0, 10.0, 12.0) for day in range(1, 11)]
     history = [(datetime(2016, 12, day), 9.0) for day in range(1, 32)]
+    history += [(datetime(2017, 1, 1), 9.5), (datetime(2017, 3, 1), 7.0)]
     figure = report.plot_series(
-        series_id="A", target="v", forecast=forecast, history=history, file_name="A.png"
+        series_id="A",
+        target="v",
+        kind="backtest",
+        forecast=forecast,
+        history=history,
+        file_name="A.png",
     )
     assert figure.has_band and figure.has_history
-    # history is cut to 3 × horizon = 30 points before the forecast: 2 to 31 December
+    # history is cut to 3 × horizon = 30 points before the forecast, 2 to 31 December, and
+    # the actuals inside it; not the later ones, which belong to another forecast
     assert figure.start == datetime(2016, 12, 2) and figure.end == datetime(2017, 1, 10)
-    assert png_size(figure.png) == (figure.width, figure.height)
+    assert png_size(figure.png) == (900, 400)
 
 
 def test_report_contains_metrics_images_and_escapes_names(tmp_path):
@@ -464,7 +478,7 @@ def test_report_contains_metrics_images_and_escapes_names(tmp_path):
     assert "<b>&co" not in html and "&lt;b&gt;&amp;co" in html
     assert "mase&lt;1&gt;</th><td>0.9123</td>" in html
     assert "a &amp; b" in html
-    assert '<img src="b_co__volume.png"' in html
+    assert '<img src="b_co__volume-future.png"' in html
     assert "run r" in html and "tft" in html
 
 
@@ -472,9 +486,114 @@ def test_report_computes_mae_and_coverage_where_actuals_are_known(store):
     result = publish_run(store)
     html = store.read(result.report_keys[0]).decode()
     # step 1: p50 101 vs 100 (inside 99..103); step 2: p50 102 vs 106 (outside 100..104)
-    assert "MAE of p50 vs actual</th><td>2.5 (2 rows)" in html
+    assert "MAE of p50 vs actual (published rows)</th><td>2.5 (2 rows)</td><td>target units" in html
     assert "coverage (nominal 80 %)</th><td>50.0% (2 rows)" in html
     assert "quantile_loss</th><td>1.25" in html
+
+
+def test_report_says_which_rows_are_a_backtest_and_which_the_future(store):
+    """Agency_01's actuals end 2017-02-01: its first two steps are a backtest, the third and
+    every step of Agency_02 (no actuals) forecast the future."""
+    html = store.read(publish_run(store).report_keys[0]).decode()
+
+    assert "<h3>Backtest (actuals known)</h3>" in html
+    assert "<h3>Forecast past the last actual</h3>" in html
+    assert (
+        "<strong>Backtest</strong>: 2 rows of 1 series, 2017-01-01 00:00 to 2017-02-01 00:00"
+    ) in html
+    assert (
+        "<strong>Future</strong>: 4 rows of 2 series, 2017-01-01 00:00 to 2017-03-01 00:00, "
+        "after the data&#x27;s end (2017-02-01 00:00)"
+    ) in html
+
+
+def test_future_only_without_actuals(store):
+    html = store.read(publish_run(store, actuals_key=None).report_keys[0]).decode()
+    assert "Backtest" not in html and "this run forecast no future" not in html
+    assert "<strong>Future</strong>: 6 rows of 2 series" in html and "no actuals known" in html
+
+
+INFORMER_EVALUATION = {
+    "regression_metrics": {"mse": {"value": 0.43}, "mae": {"value": 0.45}, "mape": {"value": 9.5}},
+    "original_scale_metrics": {"mse": {"value": 4.1}, "mae": {"value": 1.6}},
+    "evaluation": {
+        "split": "test",
+        "scale": "standardized (scaler fitted on the training rows)",
+        "targets": ["OT"],
+        "synthetic": True,
+    },
+}
+
+
+def test_report_gives_each_metric_its_scale(store):
+    html = store.read(publish_run(store, evaluation=INFORMER_EVALUATION).report_keys[0]).decode()
+    rows = {
+        "test mse</th><td>0.43</td><td>squared standardized (scaler fitted on the training rows)",
+        "test mae</th><td>0.45</td><td>standardized (scaler fitted on the training rows)",
+        "test mape</th><td>9.5</td><td>percent of the actual value",
+        "test mse, original units</th><td>4.1</td><td>squared units of OT",
+        "test mae, original units</th><td>1.6</td><td>units of OT",
+    }
+    assert all(row in html for row in rows), [row for row in rows if row not in html]
+    assert '<th scope="col">Scale</th>' in html
+
+
+def test_tft_quantile_metrics_are_ratios_and_point_metrics_target_units():
+    about = {"scale": "original units of 'volume'", "targets": ["volume"]}
+    assert report.metric_scale("q_risk_p50", "regression_metrics", about).startswith("ratio")
+    assert report.metric_scale("mae", "regression_metrics", about) == "original units of 'volume'"
+    assert report.metric_scale("mse", "regression_metrics", {}).startswith("squared not recorded")
+
+
+def test_synthetic_data_is_marked_on_csv_manifest_plots_and_report(store):
+    result = publish_run(store, evaluation=INFORMER_EVALUATION)
+
+    assert {row["synthetic"] for row in read_csv(store, result.csv_keys[0])} == {"true"}
+    assert result.manifest_keys == (
+        "forecasts/manifests/model=tft/version=3/run=job-1.SYNTHETIC-DATA.json",
+    )
+    html = store.read(result.report_keys[0]).decode()
+    assert "<title>SYNTHETIC DATA: Forecasts: tft version 3, run job-1</title>" in html
+    assert '<p class="synthetic">SYNTHETIC DATA:' in html
+    real = publish_run(store, evaluation={"evaluation": {"synthetic": False}}, run="job-2")
+    assert {row["synthetic"] for row in read_csv(store, real.csv_keys[0])} == {"false"}
+    assert "SYNTHETIC" not in store.read(real.report_keys[0]).decode()
+    assert real.manifest_keys == ("forecasts/manifests/model=tft/version=3/run=job-2.json",)
+
+
+def test_synthetic_plot_title_is_marked(store, monkeypatch):
+    titles = []
+    original = plots.series_figure
+
+    def recording(**kwargs):
+        figure = original(**kwargs)
+        titles.append(figure.axes[0].get_title())
+        return figure
+
+    monkeypatch.setattr(plots, "series_figure", recording)
+    publish_run(store, evaluation=INFORMER_EVALUATION)
+    assert titles and all(title.startswith("SYNTHETIC DATA: ") for title in titles)
+
+
+def test_report_says_how_many_series_are_plotted(store):
+    html = store.read(publish_run(store, top_k=1).report_keys[0]).decode()
+    assert "The 1 series with the largest total |p50| of 2; the data file holds all" in html
+    html = store.read(publish_run(store).report_keys[0]).decode()
+    assert "All 2 series." in html
+
+
+def test_interpretation_images_are_published_beside_the_report(store):
+    image = report.Image("interpretation_attention.png", b"\x89PNG fake", "encoder attention")
+    result = publish_run(store, images=[image])
+    folder = "forecasts/reports/model=tft/version=3/run=job-1"
+
+    assert f"{folder}/interpretation/interpretation_attention.png" in result.plot_keys
+    assert store.read(f"{folder}/interpretation/interpretation_attention.png") == image.png
+    html = store.read(result.report_keys[0]).decode()
+    assert "<h2>Model interpretation</h2>" in html
+    assert '<img src="interpretation/interpretation_attention.png" alt="encoder attention">' in html
+    with pytest.raises(PublishError, match=r"image file name '\.\./x\.png'"):
+        publish_run(store, images=[report.Image("../x.png", b"", "")])
 
 
 # --- LocalStore -------------------------------------------------------------------------------
@@ -494,3 +613,38 @@ def test_local_store_lists_by_prefix_and_refuses_keys_outside_the_root(tmp_path)
     for key in ("../x", "/etc/passwd", ""):
         with pytest.raises(ValueError, match="expected a relative path"):
             store.write(key, b"", "text/plain")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_local_store_files_get_the_umask_mode_not_0600(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        LocalStore(tmp_path).write("a/b.csv", b"1", "text/csv")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a/b.csv").stat().st_mode) == 0o666 & ~umask
+
+
+def test_plot_history_is_a_time_window_not_a_count_of_points():
+    """A forecast past the data's end beside the backtest's older history: only the recent
+    history is drawn, not a line across the months between them."""
+    hour = timedelta(hours=1)
+    end = datetime(2018, 6, 26, 23)
+    forecast = [(end + step * hour, None, 1.0, None) for step in range(1, 25)]
+    recent = [(end - step * hour, 2.0) for step in range(48)]  # fewer than 3 × 24 points
+    older = [(datetime(2018, 2, 20) + step * hour, 3.0) for step in range(72)]
+
+    shown = plots.shown_history(forecast, sorted(older + recent))
+    assert shown == sorted(recent)
+
+
+def test_report_says_when_nothing_was_forecast_past_the_data(store):
+    rows = [
+        f"{series},volume,2017-{month:02d}-01,{month}"
+        for series in ("Agency_01/SKU_01", "Agency_02/SKU_03")
+        for month in range(1, 4)
+    ]
+    store.write("data/all.csv", "\n".join([",".join(ACTUAL_COLUMNS), *rows]).encode(), "text/csv")
+    html = store.read(publish_run(store, actuals_key="data/all.csv").report_keys[0]).decode()
+    assert "<strong>Backtest</strong>: 6 rows of 2 series" in html
+    assert "Nothing past the last actual: this run forecast no future." in html

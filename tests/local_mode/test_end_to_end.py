@@ -66,6 +66,7 @@ def test_an_interrupted_run_resumes_with_its_stored_options(local):
     assert "Preprocess (Processing): already complete, skipped" in outputs["resumed"]
     assert "registered:     ts-forecasting version 1 (PendingManualApproval)" in outputs["resumed"]
     assert "next: python -m local_mode approve --home" in outputs["resumed"]
+    assert "data:           SYNTHETIC demo series, not a real data set" in outputs["resumed"]
     summary = json.loads(
         (home.run_dir("e2e") / "opt/ml/output/data/training_summary.json").read_text()
     )
@@ -103,6 +104,7 @@ def test_models_lists_the_registered_version(local):
     assert header.split()[:5] == ["GROUP", "VERSION", "STATUS", "FAMILY", "METRICS"]
     assert row.split()[:4] == ["ts-forecasting", "1", "PendingManualApproval", "informer"]
     assert "mse=" in row and row.rstrip().endswith("model.tar.gz")
+    assert header.split()[5] == "DATA" and " SYNTHETIC " in row
 
 
 def test_approval_forecasts_the_history_and_publishes_it(local):
@@ -110,12 +112,18 @@ def test_approval_forecasts_the_history_and_publishes_it(local):
     package = Registry(home.registry).get("ts-forecasting", 1)
     assert package.approval_status == APPROVED
     assert "PendingManualApproval -> Approved" in outputs["approve"]
-    history = read_csv(home.local_path(home.input_uri("informer")) / "history.csv")
+    assert "published: 56 forecast rows of 7 series (SYNTHETIC DATA)" in outputs["approve"]
+    inputs = home.local_path(home.input_uri("informer"))
+    history = read_csv(inputs / "history.csv")
     assert len(history) == SEQ_LEN
     last_seen = datetime.fromisoformat(history[-1]["date"])
+    future = read_csv(inputs / "future.csv")  # the data's last window
+    assert len(future) == SEQ_LEN
+    data_end = datetime.fromisoformat(future[-1]["date"])
 
-    (out,) = home.local_path("s3://ts-forecasting-forecasts/transform/").rglob("*.csv.out")
-    assert out.name == "history.csv.out"
+    outs = sorted(home.local_path("s3://ts-forecasting-forecasts/transform/").rglob("*.csv.out"))
+    assert [out.name for out in outs] == ["future.csv.out", "history.csv.out"]
+    out = outs[1]
     forecasts = read_csv(out)
     assert list(forecasts[0]) == list(FORECAST_COLUMNS)
     assert len(forecasts) == TARGETS * PRED_LEN
@@ -125,18 +133,29 @@ def test_approval_forecasts_the_history_and_publishes_it(local):
     (published,) = forecasts_bucket.glob("forecasts/model=ts-forecasting/version=1/run=*/*.csv")
     rows = read_csv(published)
     assert list(rows[0]) == list(PUBLISHED_COLUMNS)
-    assert len(rows) == TARGETS * PRED_LEN
-    assert all(datetime.fromisoformat(r["timestamp"]) > last_seen for r in rows)
-    assert all(r["actual"] for r in rows)  # the next horizon's truth is joined
+    assert len(rows) == 2 * TARGETS * PRED_LEN
+    assert {r["synthetic"] for r in rows} == {"true"}  # the demo series
+    backtest = [r for r in rows if datetime.fromisoformat(r["timestamp"]) <= data_end]
+    ahead = [r for r in rows if datetime.fromisoformat(r["timestamp"]) > data_end]
+    assert len(backtest) == len(ahead) == TARGETS * PRED_LEN
+    assert all(datetime.fromisoformat(r["timestamp"]) > last_seen for r in backtest)
+    assert all(r["actual"] for r in backtest)  # the next horizon's truth is joined
+    assert not any(r["actual"] for r in ahead)  # past the data's end: no truth yet
     run = published.parent.name.removeprefix("run=")
     assert {r["run"] for r in rows} == {run} and out.parent.name == run
 
     (manifest,) = forecasts_bucket.glob("forecasts/manifests/model=ts-forecasting/version=1/*.json")
     (prefixes,) = json.loads(manifest.read_text())["fileLocations"]
     assert prefixes["URIPrefixes"] == [published.resolve().as_uri()]
+    assert manifest.name.endswith(".SYNTHETIC-DATA.json")
     report = next(forecasts_bucket.glob("forecasts/reports/**/report.html"))
-    assert "SYNTHETIC demo series" in report.read_text()
-    assert len(list(report.parent.glob("*.png"))) == 6
+    page = report.read_text()
+    assert "<title>SYNTHETIC DATA: " in page and "SYNTHETIC demo series" in page
+    assert "<strong>Backtest</strong>: 28 rows of 7 series" in page
+    assert "<strong>Future</strong>: 28 rows of 7 series" in page
+    assert "The 6 series with the largest total |p50| of 7" in page
+    assert len(list(report.parent.glob("*-backtest.png"))) == 6
+    assert len(list(report.parent.glob("*-future.png"))) == 6
     assert str(published) in outputs["approve"] and str(report) in outputs["approve"]
     served = json.loads(next(home.sagemaker.glob("transform-jobs/*/results.json")).read_text())
     assert served[0]["served_from"].startswith(str(home.sagemaker / "models"))  # artifact's code
@@ -157,8 +176,9 @@ def test_forecast_serves_a_history_file_with_the_approved_model(local, tmp_path)
         ["forecast", "--home", str(home.root), "--history", str(history), "--output", str(target)]
     )
     assert f"-> {target}" in said
-    (out,) = home.local_path("s3://ts-forecasting-forecasts/transform/").rglob("*.csv.out")
+    (out,) = home.local_path("s3://ts-forecasting-forecasts/transform/").rglob("history.csv.out")
     assert target.read_text() == out.read_text()  # same model, same input, same forecast
+    assert not list(home.forecasts.rglob(".request-*"))  # nothing left behind
 
 
 def test_a_failed_gate_registers_nothing_after_training_resumes(local, capsys):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +18,13 @@ from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import PipelineSettings
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
 from local_mode import gate
-from local_mode.approval import local_settings, package_event
+from local_mode.approval import (
+    ApprovalError,
+    interpretation_images,
+    local_settings,
+    package_event,
+    report_metrics,
+)
 from local_mode.hosts import (
     TrainingPaths,
     gpus_per_host,
@@ -24,7 +32,7 @@ from local_mode.hosts import (
     host_names,
     visible_gpus,
 )
-from local_mode.inputs import informer_input, tft_input
+from local_mode.inputs import future_input, informer_input, tft_input
 from local_mode.layout import Home, container_path
 from local_mode.registry import APPROVED, ModelPackage
 from local_mode.runner import RunConfig, flags, resolve_config
@@ -316,3 +324,42 @@ def test_a_stallion_request_carries_the_raw_special_day_flags():
     assert list(request.columns) == list(STALLION_COLUMNS)
     assert request["easter_day"].tolist() == [1 if i == 3 else 0 for i in range(12)]
     assert request["christmas"].eq(0).all()
+
+
+def test_the_tft_interpretation_plots_go_into_the_report(tmp_path):
+    home = Home(tmp_path)
+    evaluation = container_path(home.run_dir("run"), "/opt/ml/processing/evaluation")
+    evaluation.mkdir(parents=True)
+    assert interpretation_images(home, package(tmp_path)) == []  # Informer: none
+    names = ["interpretation_attention.png", "interpretation_encoder_variables.png"]
+    (evaluation / "interpretation.json").write_text(json.dumps({"figures": names}))
+    for name in names:
+        (evaluation / name).write_bytes(name.encode())
+
+    images = interpretation_images(home, package(tmp_path))
+    assert [(i.file_name, i.png) for i in images] == [(n, n.encode()) for n in names]
+    assert images[0].caption.startswith("Encoder attention")
+    assert images[1].caption.startswith("Variable importance: encoder variables")
+    (evaluation / names[1]).unlink()
+    with pytest.raises(ApprovalError, match=r"interpretation_encoder_variables\.png is missing"):
+        interpretation_images(home, package(tmp_path))
+
+
+def test_synthetic_data_is_named_in_the_registry_listing_and_the_report(tmp_path):
+    real = dataclasses.replace(
+        package(tmp_path), metrics={"evaluation": {"source": "/data/ETTh1.csv"}}
+    )
+    assert (real.synthetic, real.data_name, report_metrics(real)["data"]) == (
+        False,
+        "ETTh1.csv",
+        "ETTh1.csv",
+    )
+    demo = dataclasses.replace(real, metrics={"evaluation": {"synthetic": True}})
+    assert (demo.synthetic, demo.data_name) == (True, "SYNTHETIC")
+    assert report_metrics(demo)["data"].startswith("SYNTHETIC demo series")
+
+
+def test_the_tft_says_why_it_forecasts_no_future():
+    """Its known covariates (prices, promotions) are not in the data past its end."""
+    reason = future_input([], {"model": {"family": "tft"}}, backtest=None)  # type: ignore[arg-type]
+    assert isinstance(reason, str) and "known covariates" in reason

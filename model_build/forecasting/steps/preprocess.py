@@ -203,12 +203,33 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
     return PreparedData(splits=splits, preprocessing=preprocessing)
 
 
-def main(argv: Sequence[str] | None = None) -> PreparedData:
+def resolved_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The arguments as the step uses them: a Processing input folder stands for its one file."""
     args = parse_args(argv)
     data = args.data
     if data and Path(data).is_dir():  # a Processing input is a folder: take its single file
         files = sorted(p for p in Path(data).iterdir() if p.suffix in {".csv", ".parquet"})
-        data = args.data = str(files[0]) if len(files) == 1 else data
+        args.data = str(files[0]) if len(files) == 1 else data
+    return args
+
+
+def informer_series(args: argparse.Namespace) -> SeriesFrame:
+    """The whole series an Informer run uses, before splitting (local mode also forecasts past
+    its end)."""
+    return resolve_dataset(
+        args.dataset or "ETTh1",
+        args.data,
+        time_column=args.time_column or "date",
+        targets=_names(args.targets),
+        covariates=_names(args.covariates) or (),
+        freq=args.freq,
+        encoder_length=args.seq_len or 96,
+        horizon=args.pred_len or 24,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> PreparedData:
+    args = resolved_args(argv)
     if args.model == "tft":
         if args.split not in ("auto", *PROTOCOLS):
             raise ConfigError(f"--split {args.split} is for single series; use one of {PROTOCOLS}")
@@ -223,16 +244,7 @@ def main(argv: Sequence[str] | None = None) -> PreparedData:
     if not args.calendar_features:
         raise ConfigError("--calendar-features is for panels; the Informer always has them")
     args.seq_len, args.pred_len = args.seq_len or 96, args.pred_len or 24
-    series = resolve_dataset(
-        args.dataset or "ETTh1",
-        data,
-        time_column=args.time_column or "date",
-        targets=_names(args.targets),
-        covariates=_names(args.covariates) or (),
-        freq=args.freq,
-        encoder_length=args.seq_len,
-        horizon=args.pred_len,
-    )
+    series = informer_series(args)
     prepared = prepare(series, seq_len=args.seq_len, pred_len=args.pred_len, split=args.split)
     write_prepared(prepared, Path(args.output_dir))
     sizes = ", ".join(f"{k} {len(v)} rows" for k, v in prepared.splits.items())
