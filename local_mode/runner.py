@@ -31,12 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from forecasting.channels import PREPROCESSING_FILE
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.pipeline.definition import MODEL_ARTIFACT, Images, Resources, register_step
 from forecasting.pipeline.settings import PipelineSettings
 from forecasting.pipeline.steps import EVALUATION_FILE, STEPS, Step, step
 from local_mode import files, gate, hosts
 from local_mode.layout import PROJECT, REGION, Home, container_path
+from local_mode.options import check_step_options
 from local_mode.registry import ModelPackage, Registry
 
 # The gate per family when none is given: the Informer's MSE is on the standardised scale (the
@@ -166,16 +168,20 @@ def resolve_config(
 
 
 def latest_unfinished(home: Home) -> str:
-    """The newest run that neither registered a model nor failed its gate."""
+    """The newest run that can be resumed: preprocessed, not registered, gate not failed."""
     candidates = []
     for run_json in home.runs.glob(f"*/{RUN_FILE}") if home.runs.is_dir() else []:
         status = run_json.parent / STATUS_DIR
         gate_marker = status / "CheckMetric.json"
         failed = gate_marker.is_file() and not files.read_json(gate_marker)["passed"]
-        if not (status / f"{TRANSFORM_INPUT}.json").is_file() and not failed:
+        finished = (status / f"{TRANSFORM_INPUT}.json").is_file()
+        if (status / "Preprocess.json").is_file() and not finished and not failed:
             candidates.append((run_json.stat().st_mtime, run_json.parent.name))
     if not candidates:
-        raise ConfigError(f"no unfinished run in {home.runs}; start one with: run")
+        raise ConfigError(
+            f"no run in {home.runs} can be resumed (one whose data was preprocessed and that "
+            "neither registered a model nor failed its gate); start one with: run"
+        )
     return max(candidates)[1]
 
 
@@ -196,6 +202,7 @@ class Runner:
         self.dir = home.run_dir(run_id)
         self.say = say
         self.registry = Registry(home.registry)
+        self._lock: int | None = None  # the run lock's descriptor, inherited by training hosts
 
     # --- paths ------------------------------------------------------------------------------
 
@@ -221,10 +228,21 @@ class Runner:
         names = [s.name for s in STEPS] + [TRANSFORM_INPUT]
         if stop_after is not None and stop_after not in names:
             raise ConfigError(f"--stop-after {stop_after!r}: expected one of {', '.join(names)}")
-        with files.exclusive(self.dir, f"run {self.run_id}"):
-            if not (self.dir / RUN_FILE).is_file():
-                files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
-            return self._execute(names, stop_after)
+        config = self.config
+        check_step_options(
+            config.model, config.hosts, config.preprocess_arguments, config.hyperparameters
+        )
+        try:
+            with files.exclusive(self.dir, f"run {self.run_id}") as lock:
+                self._lock = lock
+                if not (self.dir / RUN_FILE).is_file():
+                    files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
+                return self._execute(names, stop_after)
+        except ForecastingError:
+            if not any(self.status_dir.glob("*.json")):  # the data failed its checks
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.say(f"run {self.run_id} removed: nothing in it could be resumed")
+            raise
 
     def _execute(self, names: list[str], stop_after: str | None) -> RunResult:
         result = RunResult(self.run_id, self.dir, self.config)
@@ -288,23 +306,24 @@ class Runner:
 
     def preprocess(self, result: RunResult) -> dict[str, Any]:
         spec = step("Preprocess")
-        data_dir = self.input("Preprocess", "data")
         output_dir = self.output("Preprocess", "train").parent
-        shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(output_dir, ignore_errors=True)
         shutil.rmtree(self.path("/opt/ml/checkpoints"), ignore_errors=True)  # new data, new fit
         argv = ["--model", self.config.model, "--output-dir", str(output_dir)]
         if self.config.dataset:
             argv += ["--dataset", self.config.dataset]
         if self.config.data:
+            # Read where the user keeps it (SageMaker would download it into the container), so
+            # every message and preprocessing.json name the user's file, not a copy.
             source = Path(self.config.data)
             if not source.is_file():
                 raise ConfigError(f"--data {source}: no such file")
-            data_dir.mkdir(parents=True)
-            shutil.copy2(source, data_dir / source.name)  # the Processing input download
-            argv += ["--data", str(data_dir)]
+            argv += ["--data", str(source)]
         argv += flags(self.settings.preprocess_arguments)
         self._call_entry_point(spec, argv)
+        preprocessing = files.read_json(self.output("Preprocess", "train") / PREPROCESSING_FILE)
+        if "split_rule" in preprocessing:
+            self.say(f"    split: {preprocessing['split']} ({preprocessing['split_rule']})")
         return {name: str(self.output("Preprocess", name)) for name, _ in spec.outputs}
 
     def train(self, result: RunResult) -> dict[str, Any]:
@@ -348,13 +367,19 @@ class Runner:
             f"thread(s) each; checkpoints in {checkpoints}"
         )
         code, where = hosts.run_hosts(
-            command, environments, cwd=self.dir, log_dir=self.dir / "logs"
+            command, environments, cwd=self.dir, log_dir=self.dir / "logs", keep_open=self._lock
         )
+        if code == 2:  # a user mistake, named above: resumed with the same options, it recurs
+            raise StepFailedError(
+                f"Train stopped on {where} with the error above; start a new run with other "
+                "options",
+                exit_code=2,
+            )
         if code:
             raise StepFailedError(
-                f"Train failed on {where} with exit code {code}; fix the cause and rerun with "
-                f"--run-id {self.run_id} to resume from the last checkpoint",
-                exit_code=2 if code == 2 else 1,
+                f"Train failed on {where} with exit code {code}; once the cause is fixed, "
+                f"resume from the last checkpoint with --run-id {self.run_id}",
+                exit_code=1,
             )
         job = f"train-{datetime.now().strftime('%Y%m%d-%H%M%S')}"  # one key per attempt
         uri = (

@@ -35,7 +35,18 @@ STALLION = SHARED / "stallion" / "stallion.parquet"
 def informer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     run = tmp_path_factory.mktemp("informer")
     csv = write_tiny_csv(run / "tiny.csv")
-    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(run / "channels")])
+    preprocess.main(
+        [
+            "--data",
+            str(csv),
+            "--seq-len",
+            "16",
+            "--pred-len",
+            "4",
+            "--output-dir",
+            str(run / "channels"),
+        ]
+    )
     train.main([*TINY_MODEL, *train_paths(run, run / "channels"), "--max-epochs", "1"])
     return run / "model", pd.read_csv(csv)
 
