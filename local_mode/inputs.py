@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the handler's and the publisher's format
+from forecasting.inference.handler import TIMESTAMP_FORMAT, format_timestamps
+
 HISTORY_FILE = "history.csv"
 
 
@@ -31,7 +32,7 @@ def _actual_rows(series_ids: pd.Series, target: str, stamps: pd.Series, values: 
         {
             "series_id": series_ids.to_numpy(),
             "target": target,
-            "timestamp": pd.DatetimeIndex(stamps).strftime(TIMESTAMP_FORMAT),
+            "timestamp": format_timestamps(pd.DatetimeIndex(stamps)),
             "value": values.to_numpy(),
         }
     )
@@ -51,9 +52,7 @@ def informer_input(test: pd.DataFrame, config: dict[str, Any]) -> InferenceInput
     history, future = window.iloc[:seq_len], window.iloc[seq_len:]
     request = history[pre["columns"]].reset_index()
     request = request.rename(columns={request.columns[0]: pre["time_column"]})
-    request[pre["time_column"]] = pd.DatetimeIndex(request[pre["time_column"]]).strftime(
-        TIMESTAMP_FORMAT
-    )
+    request[pre["time_column"]] = format_timestamps(pd.DatetimeIndex(request[pre["time_column"]]))
     parts = []
     for target in pre["targets"]:
         both = pd.concat([history[target], future[target]])

@@ -268,18 +268,8 @@ def evaluation_files(tmp_path_factory) -> dict[str, dict[str, Any]]:
     reports = {}
     run = tmp_path_factory.mktemp("informer")
     csv = write_tiny_csv(run / "tiny.csv")
-    preprocess.main(
-        [
-            "--data",
-            str(csv),
-            "--seq-len",
-            "16",
-            "--pred-len",
-            "4",
-            "--output-dir",
-            str(run / "channels"),
-        ]
-    )
+    windows = ["--seq-len", "16", "--pred-len", "4"]
+    preprocess.main(["--data", str(csv), *windows, "--output-dir", str(run / "channels")])
     train.main([*TINY_MODEL, *train_paths(run, run / "channels"), "--max-epochs", "1"])
     reports["informer"] = evaluate.main(["--model-dir", str(run / "model"), "--test",
                                          str(run / "channels" / "test"), "--output-dir",
@@ -305,18 +295,8 @@ def test_every_gate_metric_resolves_in_the_real_evaluation_json(evaluation_files
 
 def test_the_loss_regexes_match_the_train_steps_epoch_lines(tmp_path, capfd):
     csv = write_tiny_csv(tmp_path / "tiny.csv")
-    preprocess.main(
-        [
-            "--data",
-            str(csv),
-            "--seq-len",
-            "16",
-            "--pred-len",
-            "4",
-            "--output-dir",
-            str(tmp_path / "ch"),
-        ]
-    )
+    windows = ["--seq-len", "16", "--pred-len", "4"]
+    preprocess.main(["--data", str(csv), *windows, "--output-dir", str(tmp_path / "ch")])
     capfd.readouterr()
     train.main([*TINY_MODEL, *train_paths(tmp_path, tmp_path / "ch"), "--max-epochs", "2"])
     printed = capfd.readouterr().out
