@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-P", "--preprocess-argument", dest="preprocess_arguments", type=_key_value,
         action="append", metavar="KEY=VALUE",
-        help="a preprocess-step flag, e.g. -P seq_len=48 (repeatable)",
+        help="a preprocess-step flag, e.g. -P seq_len=48 (the input length), -P pred_len=96 (the "
+        "horizon) or -P split=ratio; training takes the input length and horizon from "
+        "preprocess (repeatable)",
     )  # fmt: skip
     run.add_argument(
         "--metric", help="gate metric from evaluation.json (informer: mse; tft: q_risk_p50)"
@@ -100,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--run-id", help="name of the run; an existing run is resumed with its stored options"
     )
-    which.add_argument("--resume", action="store_true", help="resume the latest unfinished run")
+    which.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume the newest run that can be resumed: preprocessed, and neither registered "
+        "nor failed at the gate",
+    )
     run.add_argument(
         "--stop-after",
         metavar="STEP",

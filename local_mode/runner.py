@@ -324,6 +324,8 @@ class Runner:
         preprocessing = files.read_json(self.output("Preprocess", "train") / PREPROCESSING_FILE)
         if "split_rule" in preprocessing:
             self.say(f"    split: {preprocessing['split']} ({preprocessing['split_rule']})")
+        else:  # a panel: its protocol's cutoffs
+            self.say(f"    split: {preprocessing['cutoffs']['protocol']}")
         return {name: str(self.output("Preprocess", name)) for name, _ in spec.outputs}
 
     def train(self, result: RunResult) -> dict[str, Any]:

@@ -329,7 +329,7 @@ def test_a_non_stallion_file_without_roles_hints_at_group_columns(tmp_path, pane
     assert "--group-columns" in step_error(capsys, preprocess.main, argv)
 
 
-@pytest.mark.parametrize("split", ["ett_hour", "ratio"])
+@pytest.mark.parametrize("split", ["ett", "ratio"])
 def test_single_series_splits_are_refused_for_the_tft(tmp_path, split):
     with pytest.raises(ConfigError, match=f"--split {split} is for single series"):
         preprocess_demo(tmp_path / "out", "--split", split)
