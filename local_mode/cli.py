@@ -196,8 +196,13 @@ def command_run(args: argparse.Namespace) -> None:
     runner = Runner(home, run_id, config, say=_say)
     resumed = (runner.dir / "run.json").is_file()
     _say(f"{'resuming' if resumed else 'starting'} run {run_id} in {runner.dir}")
-    result = runner.execute(stop_after=args.stop_after)
     flag = _home_flag(home)
+    try:
+        result = runner.execute(stop_after=args.stop_after)
+    except KeyboardInterrupt:
+        if runner.dir.is_dir():
+            _say(f"continue with: python -m local_mode run{flag} --run-id {run_id}")
+        raise
     if result.stopped_after:
         _say(
             f"stopped after {result.stopped_after}; continue with: python -m local_mode run"
@@ -317,10 +322,7 @@ def _dispatch(argv: Sequence[str] | None) -> None:
         print(f"error: {failed}", file=sys.stderr)
         raise SystemExit(failed.exit_code) from None
     except KeyboardInterrupt:
-        hint = ""
-        if args.command == "run":
-            hint = "; rerun with --resume (or --run-id) to continue where it stopped"
-        print(f"interrupted{hint}", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
 
 

@@ -232,17 +232,19 @@ class Runner:
         check_step_options(
             config.model, config.hosts, config.preprocess_arguments, config.hyperparameters
         )
-        try:
-            with files.exclusive(self.dir, f"run {self.run_id}") as lock:
-                self._lock = lock
-                if not (self.dir / RUN_FILE).is_file():
-                    files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
+        with files.exclusive(self.dir, f"run {self.run_id}") as lock:
+            self._lock = lock
+            if not (self.dir / RUN_FILE).is_file():
+                files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
+            try:
                 return self._execute(names, stop_after)
-        except ForecastingError:
-            if not any(self.status_dir.glob("*.json")):  # the data failed its checks
-                shutil.rmtree(self.dir, ignore_errors=True)
-                self.say(f"run {self.run_id} removed: nothing in it could be resumed")
-            raise
+            except BaseException:
+                # Failed or interrupted before any step finished (the data failed its checks):
+                # nothing in the folder could be resumed, so it is not kept.
+                if not any(self.status_dir.glob("*.json")):
+                    shutil.rmtree(self.dir, ignore_errors=True)
+                    self.say(f"run {self.run_id} removed: nothing in it could be resumed")
+                raise
 
     def _execute(self, names: list[str], stop_after: str | None) -> RunResult:
         result = RunResult(self.run_id, self.dir, self.config)

@@ -100,3 +100,24 @@ def test_resume_picks_only_a_run_that_can_be_resumed(tmp_path):
     home.run_dir("a-preprocessed").joinpath("status", "Preprocess.json").unlink()
     with pytest.raises(ConfigError, match="can be resumed"):
         latest_unfinished(home)
+
+
+@pytest.mark.parametrize("step", ["preprocess", "train"])
+def test_an_interrupted_run_is_kept_only_when_it_can_be_resumed(
+    capsys, monkeypatch, tmp_path, step
+):
+    def interrupt(self, result):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, step, interrupt)
+    argv = ["run", "--home", str(tmp_path), "--dataset", "demo", "--run-id", "r"]
+    assert exit_code(argv) == 130
+    out, err = capsys.readouterr()
+    assert err == "interrupted\n"
+    kept = Home(tmp_path).run_dir("r").is_dir()
+    assert kept == (step == "train")
+    if kept:
+        assert f"continue with: python -m local_mode run --home {tmp_path} --run-id r" in out
+        assert latest_unfinished(Home(tmp_path)) == "r"
+    else:
+        assert "run r removed: nothing in it could be resumed" in out
