@@ -88,7 +88,9 @@ class RunConfig:
             raise ConfigError(f"--max-epochs must be at least 1, got {self.max_epochs}")
 
     def settings(self) -> PipelineSettings:
-        """The cloud's pipeline settings for this run (checked as the builder checks them)."""
+        """The cloud's pipeline settings for this run (checked as the builder checks them),
+        after each -P/-H flag is checked by its step's parser."""
+        check_step_options(self.model, self.hosts, self.preprocess_arguments, self.hyperparameters)
         metric, threshold = DEFAULT_GATES.get(self.model, DEFAULT_GATES["informer"])
         hyperparameters = dict(self.hyperparameters)
         if self.max_epochs is not None:
@@ -228,10 +230,6 @@ class Runner:
         names = [s.name for s in STEPS] + [TRANSFORM_INPUT]
         if stop_after is not None and stop_after not in names:
             raise ConfigError(f"--stop-after {stop_after!r}: expected one of {', '.join(names)}")
-        config = self.config
-        check_step_options(
-            config.model, config.hosts, config.preprocess_arguments, config.hyperparameters
-        )
         with files.exclusive(self.dir, f"run {self.run_id}") as lock:
             self._lock = lock
             if not (self.dir / RUN_FILE).is_file():

@@ -321,9 +321,23 @@ def test_the_loss_regexes_match_the_train_steps_epoch_lines(tmp_path, capfd):
         ({"model": "prophet"}, "model 'prophet' is not one of"),
         ({"approval_status": "Yes"}, "approval_status 'Yes' is not one of"),
         ({"trainingInstanceType": "ml.g5.xlarge"}, "unknown keys ['trainingInstanceType']"),
+        (
+            {"hyperparameters": {"pred_len": 96}},
+            "hyperparameters pred_len 96 contradicts the 24 preprocess records for training; "
+            "set pred_len once, in preprocess_arguments",
+        ),
+        (
+            {"hyperparameters": {"seq_len": "96"}, "preprocess_arguments": {"seq_len": 48}},
+            "hyperparameters seq_len '96' contradicts the 48 preprocess records",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_the_value_named(change, message):
     with pytest.raises(ConfigError) as error:
         PipelineSettings.from_dict({**PipelineSettings().to_dict(), **change})
     assert message in str(error.value)
+
+
+def test_window_lengths_that_agree_with_preprocess_are_accepted():
+    PipelineSettings(hyperparameters={"seq_len": "48"}, preprocess_arguments={"seq_len": 48})
+    PipelineSettings(model="tft", hyperparameters={"pred_len": 6})
