@@ -52,8 +52,8 @@ def parse(
         if key is None or match is None:
             raise ConfigError(f"{option}: {error}") from None
         raise ConfigError(f"{option} {key}={arguments[key]}: {match.group(2)}") from None
-    for extra in extras:
-        key = keys.get(extra.partition("=")[0], extra)
+    if extras:
+        key = keys.get(extras[0].partition("=")[0], extras[0])
         raise ConfigError(
             f"{option} {key}: the {step} step has no such flag (see: python -m "
             f"forecasting.steps.{step} --help)"

@@ -90,8 +90,7 @@ def prepare(series: SeriesFrame, seq_len: int, pred_len: int, split: str) -> Pre
         "split": split,
         "split_rule": SPLIT_RULES[split],
         "bounds": {name: list(b) for name, b in bounds.items()},
-        "context_length": seq_len,
-        "seq_len": seq_len,
+        "context_length": seq_len,  # the input length: rows kept before validation and test
         "pred_len": pred_len,
         "n_time_features": n_time_features(series.freq),
     }

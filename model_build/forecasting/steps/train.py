@@ -194,12 +194,18 @@ def family_defaults(name: str) -> str:
     return f"({' / '.join(values)})"
 
 
-def recorded_windows(preprocessing: dict[str, Any]) -> dict[str, int]:
+def recorded_windows(channel: Channel) -> dict[str, int]:
     """The input length and horizon preprocess cut the data for, under the train flags' names."""
+    preprocessing = channel.preprocessing
     if preprocessing.get("model") == "tft":
         encoder, horizon = preprocessing["max_encoder_length"], preprocessing["horizon"]
         return {"seq_len": encoder, "pred_len": horizon}
-    return {"seq_len": preprocessing["seq_len"], "pred_len": preprocessing["pred_len"]}
+    if "pred_len" not in preprocessing:
+        raise ConfigError(
+            f"{channel.path / PREPROCESSING_FILE} comes from an older preprocess that did not "
+            "record the horizon; rerun preprocess"
+        )
+    return {"seq_len": preprocessing["context_length"], "pred_len": preprocessing["pred_len"]}
 
 
 def take_windows(args: argparse.Namespace, train: Channel) -> None:
@@ -208,7 +214,7 @@ def take_windows(args: argparse.Namespace, train: Channel) -> None:
     Preprocess cut the splits (and, for the TFT, built the windows) for one input length and
     one horizon, so a second setting here could only disagree with the data.
     """
-    recorded = recorded_windows(train.preprocessing)
+    recorded = recorded_windows(train)
     for name, value in recorded.items():
         given = getattr(args, name)
         if given is not None and given != value:
