@@ -52,6 +52,7 @@ LOCAL_IMAGE = "local"  # the container image of a local package: this machine's 
 TRANSFORM_INPUT = "TransformInput"  # the step after Register that writes the inference input
 STATUS_DIR = "status"
 RUN_FILE = "run.json"
+REFUSED = "Refused"  # status/Refused.json: a step refused the run's options; not resumable
 
 
 class StepFailedError(ForecastingError):
@@ -169,20 +170,30 @@ def resolve_config(
     return stored
 
 
+def _user_mistake(error: ForecastingError) -> bool:
+    """A step refused the run's data or options (exit code 2), rather than crashing."""
+    if isinstance(error, GateFailedError):
+        return False
+    return not isinstance(error, StepFailedError) or error.exit_code == 2
+
+
 def latest_unfinished(home: Home) -> str:
-    """The newest run that can be resumed: preprocessed, not registered, gate not failed."""
+    """The newest run that can be resumed: preprocessed, not registered, its gate not failed,
+    and not stopped by a mistake in its options or data."""
     candidates = []
     for run_json in home.runs.glob(f"*/{RUN_FILE}") if home.runs.is_dir() else []:
         status = run_json.parent / STATUS_DIR
         gate_marker = status / "CheckMetric.json"
         failed = gate_marker.is_file() and not files.read_json(gate_marker)["passed"]
         finished = (status / f"{TRANSFORM_INPUT}.json").is_file()
-        if (status / "Preprocess.json").is_file() and not finished and not failed:
+        refused = (status / f"{REFUSED}.json").is_file()
+        if (status / "Preprocess.json").is_file() and not (finished or failed or refused):
             candidates.append((run_json.stat().st_mtime, run_json.parent.name))
     if not candidates:
         raise ConfigError(
             f"no run in {home.runs} can be resumed (one whose data was preprocessed and that "
-            "neither registered a model nor failed its gate); start one with: run"
+            "neither registered a model, failed its gate nor stopped on a mistake in its "
+            "options); start one with: run"
         )
     return max(candidates)[1]
 
@@ -232,6 +243,12 @@ class Runner:
             raise ConfigError(f"--stop-after {stop_after!r}: expected one of {', '.join(names)}")
         with files.exclusive(self.dir, f"run {self.run_id}") as lock:
             self._lock = lock
+            if self.marker(REFUSED).is_file():
+                refused = files.read_json(self.marker(REFUSED))
+                raise ConfigError(
+                    f"run {self.run_id} cannot be resumed: its {refused['step']} step refused "
+                    f"the run's options or data ({refused['error']}); start a new run"
+                )
             if not (self.dir / RUN_FILE).is_file():
                 files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
             try:
@@ -239,7 +256,7 @@ class Runner:
             except BaseException:
                 # Failed or interrupted before any step finished (the data failed its checks):
                 # nothing in the folder could be resumed, so it is not kept.
-                if not any(self.status_dir.glob("*.json")):
+                if not any(self.marker(name).is_file() for name in names):
                     shutil.rmtree(self.dir, ignore_errors=True)
                     self.say(f"run {self.run_id} removed: nothing in it could be resumed")
                 raise
@@ -272,7 +289,13 @@ class Runner:
                 self._invalidate_after(name, names)
                 self.say(f"{label}: started")
                 started = time.perf_counter()
-                outcome = actions[name](result)
+                try:
+                    outcome = actions[name](result)
+                except ForecastingError as error:
+                    if _user_mistake(error):  # the same options would fail the same way
+                        refused = {"step": name, "error": str(error)}
+                        files.atomic_write_json(self.marker(REFUSED), refused)
+                    raise
                 files.atomic_write_json(marker, outcome)
                 self._restore(name, outcome, result)
                 self.say(f"{label}: finished in {time.perf_counter() - started:.1f} s")

@@ -10,7 +10,7 @@ import pytest
 from forecasting.errors import ConfigError
 from forecasting.steps import preprocess
 from local_mode.layout import Home
-from local_mode.runner import RunConfig, Runner, latest_unfinished
+from local_mode.runner import RunConfig, Runner, StepFailedError, latest_unfinished
 
 from .test_cli import exit_code, one_error_line
 
@@ -121,3 +121,23 @@ def test_an_interrupted_run_is_kept_only_when_it_can_be_resumed(
         assert latest_unfinished(Home(tmp_path)) == "r"
     else:
         assert "run r removed: nothing in it could be resumed" in out
+
+
+def test_a_run_its_options_cannot_train_is_not_resumed(capsys, monkeypatch, tmp_path):
+    """A step that refused the options (exit code 2) would refuse them again on a resume."""
+
+    def refuse(self, result):
+        raise StepFailedError("Train stopped on algo-1 with the error above", exit_code=2)
+
+    monkeypatch.setattr(Runner, "train", refuse)
+    argv = ["run", "--home", str(tmp_path), "--dataset", "demo", "--run-id", "r"]
+    assert exit_code(argv) == 2
+    assert Home(tmp_path).run_dir("r").is_dir()  # preprocessed: kept, for inspection
+    with pytest.raises(ConfigError, match="can be resumed"):
+        latest_unfinished(Home(tmp_path))
+    capsys.readouterr()
+    line = one_error_line(capsys, ["run", "--home", str(tmp_path), "--run-id", "r"])
+    assert line == (
+        "configuration error: run r cannot be resumed: its Train step refused the run's options "
+        "or data (Train stopped on algo-1 with the error above); start a new run"
+    )
