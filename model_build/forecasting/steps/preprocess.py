@@ -190,7 +190,7 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         max_encoder_length=seq_len,
         min_encoder_length=min_encoder,
         horizon=pred_len,
-        protocol=args.split or "holdout",
+        protocol=args.split,
         normalizer=args.target_normalizer,
     )
     return PreparedData(splits=splits, preprocessing=preprocessing)
@@ -211,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> PreparedData:
     if args.model == "tft":
         if args.split not in (None, *PROTOCOLS):
             raise ConfigError(f"--split {args.split} is for single series; use one of {PROTOCOLS}")
+        how = "--split" if args.split else f"the default; choose with --split {'|'.join(PROTOCOLS)}"
+        args.split = args.split or "holdout"
+        log.info("split: %s (%s)", args.split, how)
         prepared = prepare_tft(args)
         write_prepared(prepared, Path(args.output_dir))
         log.info("wrote train/validation/test panels to %s", args.output_dir)
