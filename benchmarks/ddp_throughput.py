@@ -138,7 +138,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch:
         channels = Path(scratch) / "channels"
-        preprocess.main(["--data", str(args.data), "--output-dir", str(channels)])
+        preprocess.main(["--data", str(args.data), "--split", "ett", "--output-dir", str(channels)])
         for size in args.sizes:
             batches = args.batches if size == "default" else max(4, args.batches // 8)
             runs: dict[str, list[float]] = {}

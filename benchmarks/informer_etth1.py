@@ -44,8 +44,8 @@ def run(
     label_len = 48  # the protocol's start-token length
     channels = work / "channels"
     preprocess.main(
-        ["--data", str(data), "--seq-len", str(seq_len), "--pred-len", str(horizon),
-         "--output-dir", str(channels)]
+        ["--data", str(data), "--split", "ett", "--seq-len", str(seq_len),
+         "--pred-len", str(horizon), "--output-dir", str(channels)]
     )  # fmt: skip
     summary = train.main(
         [

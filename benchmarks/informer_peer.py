@@ -167,7 +167,7 @@ def main() -> None:
     raw: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         channels, train_csv = Path(scratch) / "channels", Path(scratch) / "etth1_train_long.csv"
-        preprocess.main(["--data", str(args.data), "--output-dir", str(channels)])
+        preprocess.main(["--data", str(args.data), "--split", "ett", "--output-dir", str(channels)])
         long_training_frame(args.data, train_csv)
         for round_ in range(args.repeats):
             for size in args.sizes:

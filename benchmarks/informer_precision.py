@@ -135,7 +135,10 @@ def main() -> None:
     peaks: dict[str, list[float]] = {p: [] for p in PRECISIONS}
     with tempfile.TemporaryDirectory() as scratch:
         channels = Path(scratch) / "channels"
-        preprocess.main(["--data", str(args.data), "--output-dir", str(channels)])
+        windows = [*OFFICIAL[:2], *OFFICIAL[4:6]]  # preprocess sets the input length, horizon
+        preprocess.main(
+            ["--data", str(args.data), "--split", "ett", *windows, "--output-dir", str(channels)]
+        )
         flops = flops_per_window(channels)
         print(f"{flops / 1e9:.3f} GFLOP per training window", flush=True)
         for round_ in range(args.repeats):

@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-P", "--preprocess-argument", dest="preprocess_arguments", type=_key_value,
         action="append", metavar="KEY=VALUE",
-        help="a preprocess-step flag, e.g. -P seq_len=48 (repeatable)",
+        help="a preprocess-step flag, e.g. -P seq_len=48 (the input length), -P pred_len=96 (the "
+        "horizon) or -P split=ratio; training takes the input length and horizon from "
+        "preprocess (repeatable)",
     )  # fmt: skip
     run.add_argument(
         "--metric", help="gate metric from evaluation.json (informer: mse; tft: q_risk_p50)"
@@ -100,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--run-id", help="name of the run; an existing run is resumed with its stored options"
     )
-    which.add_argument("--resume", action="store_true", help="resume the latest unfinished run")
+    which.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume the newest run that can be resumed: preprocessed, and neither registered "
+        "nor failed at the gate",
+    )
     run.add_argument(
         "--stop-after",
         metavar="STEP",
@@ -189,8 +196,13 @@ def command_run(args: argparse.Namespace) -> None:
     runner = Runner(home, run_id, config, say=_say)
     resumed = (runner.dir / "run.json").is_file()
     _say(f"{'resuming' if resumed else 'starting'} run {run_id} in {runner.dir}")
-    result = runner.execute(stop_after=args.stop_after)
     flag = _home_flag(home)
+    try:
+        result = runner.execute(stop_after=args.stop_after)
+    except KeyboardInterrupt:
+        if runner.dir.is_dir():
+            _say(f"continue with: python -m local_mode run{flag} --run-id {run_id}")
+        raise
     if result.stopped_after:
         _say(
             f"stopped after {result.stopped_after}; continue with: python -m local_mode run"
@@ -329,10 +341,7 @@ def _dispatch(argv: Sequence[str] | None) -> None:
         print(f"error: {failed}", file=sys.stderr)
         raise SystemExit(failed.exit_code) from None
     except KeyboardInterrupt:
-        hint = ""
-        if args.command == "run":
-            hint = "; rerun with --resume (or --run-id) to continue where it stopped"
-        print(f"interrupted{hint}", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
 
 

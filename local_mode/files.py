@@ -80,15 +80,19 @@ def replace_tree(source: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def exclusive(folder: Path, what: str) -> Iterator[None]:
-    """One process at a time in ``folder`` (a run, a transform job); a second is refused."""
+def exclusive(folder: Path, what: str) -> Iterator[int]:
+    """One process at a time in ``folder`` (a run, a transform job); a second is refused.
+
+    Yields the lock's file descriptor: a child process that inherits it holds the lock too
+    (``flock`` belongs to the open file), so the folder stays locked while any such child
+    lives, even if this process is killed.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / ".lock").open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError(f"{what} is in use by another process ({folder})") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            raise ConfigError(
+                f"{what} is in use by another process ({folder}); wait for it to end"
+            ) from None
+        yield handle.fileno()  # closing the file at the end releases the lock

@@ -9,11 +9,13 @@ resolution already honours (see ``forecasting.distributed.resolve_cluster``).
 
 Rank 0's output goes to the terminal (progress bars and per-epoch lines); the other hosts write
 to log files in the run folder. If one host fails, the others are stopped, since they would
-otherwise wait for it forever.
+otherwise wait for it forever. A host dies with the process that started it, even a killed
+one (Linux: the parent-death signal), and holds the run's lock while it lives.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -21,11 +23,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STOP_GRACE_SECONDS = 10.0
 Host = tuple[str, subprocess.Popen[bytes], Path | None]  # name, process, log file
 
@@ -95,16 +98,38 @@ def host_environment(
     }
 
 
+def die_with_parent() -> Callable[[], None] | None:
+    """What a host runs before ``exec``: be killed when this process dies (Linux).
+
+    Without it a ``kill -9`` of the run would leave the hosts training, orphaned. If this
+    process died before the signal was set, the host exits at once. Elsewhere there is no such
+    signal; the hosts still hold the run lock (see :func:`run_hosts`), so none is started twice.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here: the child may only call it
+    parent = os.getpid()
+
+    def set_signal() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return set_signal
+
+
 def run_hosts(
     command: Sequence[str],
     environments: Sequence[Mapping[str, str]],
     *,
     cwd: Path,
     log_dir: Path,
+    keep_open: int | None = None,
 ) -> tuple[int, str | None]:
     """Start every host, wait for all; return (exit code, failing host's log or None).
 
-    Host 1 inherits the terminal; the others log to ``log_dir/<host>.log``.
+    Host 1 inherits the terminal; the others log to ``log_dir/<host>.log``. ``keep_open`` (the
+    run lock's descriptor) is inherited by every host, so the lock holds while any host lives.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     processes: list[Host] = []
@@ -121,6 +146,8 @@ def run_hosts(
                 env={**os.environ, **extra},
                 stdout=handle,
                 stderr=subprocess.STDOUT if handle else None,
+                pass_fds=() if keep_open is None else (keep_open,),
+                preexec_fn=die_with_parent(),
             )
             processes.append((host, process, log))
         return _wait(processes)

@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the handler's and the publisher's format
+from forecasting.inference.handler import format_timestamps
+
 HISTORY_FILE = "history.csv"  # the backtest request
 FUTURE_FILE = "future.csv"  # the request whose forecast lies past the data's end
 ACTUAL_KEY = ["series_id", "target", "timestamp"]
@@ -34,7 +35,7 @@ def _actual_rows(series_ids: pd.Series, target: str, stamps: pd.Series, values: 
         {
             "series_id": series_ids.to_numpy(),
             "target": target,
-            "timestamp": pd.DatetimeIndex(stamps).strftime(TIMESTAMP_FORMAT),
+            "timestamp": format_timestamps(pd.DatetimeIndex(stamps)),
             "value": values.to_numpy(),
         }
     )
@@ -63,9 +64,7 @@ def informer_input(test: pd.DataFrame, config: dict[str, Any]) -> InferenceInput
 def _informer_request(history: pd.DataFrame, pre: dict[str, Any]) -> pd.DataFrame:
     request = history[pre["columns"]].reset_index()
     request = request.rename(columns={request.columns[0]: pre["time_column"]})
-    request[pre["time_column"]] = pd.DatetimeIndex(request[pre["time_column"]]).strftime(
-        TIMESTAMP_FORMAT
-    )
+    request[pre["time_column"]] = format_timestamps(pd.DatetimeIndex(request[pre["time_column"]]))
     return request
 
 
@@ -119,7 +118,7 @@ def tft_input(test: pd.DataFrame, config: dict[str, Any]) -> InferenceInput:
     window = test[test[TIME_IDX] > last - horizon - encoder].sort_values([*groups, TIME_IDX])
     future = (window[TIME_IDX] > last - horizon).to_numpy()
     request = file_rows(window, schema).astype(object)  # the training file's columns
-    request[time] = pd.DatetimeIndex(window[time]).strftime(TIMESTAMP_FORMAT)
+    request[time] = format_timestamps(pd.DatetimeIndex(window[time]))
     columns = list(request.columns)
     blank = [c for c in (target, *schema.unknown_reals) if c in columns]
     request.loc[future, blank] = ""

@@ -31,12 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from forecasting.channels import PREPROCESSING_FILE
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.pipeline.definition import MODEL_ARTIFACT, Images, Resources, register_step
 from forecasting.pipeline.settings import PipelineSettings
 from forecasting.pipeline.steps import EVALUATION_FILE, STEPS, Step, step
 from local_mode import files, gate, hosts
 from local_mode.layout import PROJECT, REGION, Home, container_path
+from local_mode.options import check_step_options
 from local_mode.registry import ModelPackage, Registry
 
 # The gate per family when none is given: the Informer's MSE is on the standardised scale (the
@@ -50,6 +52,7 @@ LOCAL_IMAGE = "local"  # the container image of a local package: this machine's 
 TRANSFORM_INPUT = "TransformInput"  # the step after Register that writes the inference input
 STATUS_DIR = "status"
 RUN_FILE = "run.json"
+REFUSED = "Refused"  # status/Refused.json: a step refused the run's options; not resumable
 
 
 class StepFailedError(ForecastingError):
@@ -86,7 +89,9 @@ class RunConfig:
             raise ConfigError(f"--max-epochs must be at least 1, got {self.max_epochs}")
 
     def settings(self) -> PipelineSettings:
-        """The cloud's pipeline settings for this run (checked as the builder checks them)."""
+        """The cloud's pipeline settings for this run (checked as the builder checks them),
+        after each -P/-H flag is checked by its step's parser."""
+        check_step_options(self.model, self.hosts, self.preprocess_arguments, self.hyperparameters)
         metric, threshold = DEFAULT_GATES.get(self.model, DEFAULT_GATES["informer"])
         hyperparameters = dict(self.hyperparameters)
         if self.max_epochs is not None:
@@ -165,17 +170,31 @@ def resolve_config(
     return stored
 
 
+def _user_mistake(error: ForecastingError) -> bool:
+    """A step refused the run's data or options (exit code 2), rather than crashing."""
+    if isinstance(error, GateFailedError):
+        return False
+    return not isinstance(error, StepFailedError) or error.exit_code == 2
+
+
 def latest_unfinished(home: Home) -> str:
-    """The newest run that neither registered a model nor failed its gate."""
+    """The newest run that can be resumed: preprocessed, not registered, its gate not failed,
+    and not stopped by a mistake in its options or data."""
     candidates = []
     for run_json in home.runs.glob(f"*/{RUN_FILE}") if home.runs.is_dir() else []:
         status = run_json.parent / STATUS_DIR
         gate_marker = status / "CheckMetric.json"
         failed = gate_marker.is_file() and not files.read_json(gate_marker)["passed"]
-        if not (status / f"{TRANSFORM_INPUT}.json").is_file() and not failed:
+        finished = (status / f"{TRANSFORM_INPUT}.json").is_file()
+        refused = (status / f"{REFUSED}.json").is_file()
+        if (status / "Preprocess.json").is_file() and not (finished or failed or refused):
             candidates.append((run_json.stat().st_mtime, run_json.parent.name))
     if not candidates:
-        raise ConfigError(f"no unfinished run in {home.runs}; start one with: run")
+        raise ConfigError(
+            f"no run in {home.runs} can be resumed (one whose data was preprocessed and that "
+            "neither registered a model, failed its gate nor stopped on a mistake in its "
+            "options); start one with: run"
+        )
     return max(candidates)[1]
 
 
@@ -196,6 +215,7 @@ class Runner:
         self.dir = home.run_dir(run_id)
         self.say = say
         self.registry = Registry(home.registry)
+        self._lock: int | None = None  # the run lock's descriptor, inherited by training hosts
 
     # --- paths ------------------------------------------------------------------------------
 
@@ -221,10 +241,25 @@ class Runner:
         names = [s.name for s in STEPS] + [TRANSFORM_INPUT]
         if stop_after is not None and stop_after not in names:
             raise ConfigError(f"--stop-after {stop_after!r}: expected one of {', '.join(names)}")
-        with files.exclusive(self.dir, f"run {self.run_id}"):
+        with files.exclusive(self.dir, f"run {self.run_id}") as lock:
+            self._lock = lock
+            if self.marker(REFUSED).is_file():
+                refused = files.read_json(self.marker(REFUSED))
+                raise ConfigError(
+                    f"run {self.run_id} cannot be resumed: its {refused['step']} step refused "
+                    f"the run's options or data ({refused['error']}); start a new run"
+                )
             if not (self.dir / RUN_FILE).is_file():
                 files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
-            return self._execute(names, stop_after)
+            try:
+                return self._execute(names, stop_after)
+            except BaseException:
+                # Failed or interrupted before any step finished (the data failed its checks):
+                # nothing in the folder could be resumed, so it is not kept.
+                if not any(self.marker(name).is_file() for name in names):
+                    shutil.rmtree(self.dir, ignore_errors=True)
+                    self.say(f"run {self.run_id} removed: nothing in it could be resumed")
+                raise
 
     def _execute(self, names: list[str], stop_after: str | None) -> RunResult:
         result = RunResult(self.run_id, self.dir, self.config)
@@ -254,7 +289,13 @@ class Runner:
                 self._invalidate_after(name, names)
                 self.say(f"{label}: started")
                 started = time.perf_counter()
-                outcome = actions[name](result)
+                try:
+                    outcome = actions[name](result)
+                except ForecastingError as error:
+                    if _user_mistake(error):  # the same options would fail the same way
+                        refused = {"step": name, "error": str(error)}
+                        files.atomic_write_json(self.marker(REFUSED), refused)
+                    raise
                 files.atomic_write_json(marker, outcome)
                 self._restore(name, outcome, result)
                 self.say(f"{label}: finished in {time.perf_counter() - started:.1f} s")
@@ -288,18 +329,21 @@ class Runner:
 
     def preprocess(self, result: RunResult) -> dict[str, Any]:
         spec = step("Preprocess")
-        data_dir = self.input("Preprocess", "data")
         output_dir = self.output("Preprocess", "train").parent
-        shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(output_dir, ignore_errors=True)
         shutil.rmtree(self.path("/opt/ml/checkpoints"), ignore_errors=True)  # new data, new fit
         if self.config.data:
+            # Read where the user keeps it (SageMaker would download it into the container), so
+            # every message and preprocessing.json name the user's file, not a copy.
             source = Path(self.config.data)
             if not source.is_file():
                 raise ConfigError(f"--data {source}: no such file")
-            data_dir.mkdir(parents=True)
-            shutil.copy2(source, data_dir / source.name)  # the Processing input download
         self._call_entry_point(spec, self.preprocess_argv())
+        preprocessing = files.read_json(self.output("Preprocess", "train") / PREPROCESSING_FILE)
+        if "split_rule" in preprocessing:
+            self.say(f"    split: {preprocessing['split']} ({preprocessing['split_rule']})")
+        else:  # a panel: its protocol's cutoffs
+            self.say(f"    split: {preprocessing['cutoffs']['protocol']}")
         return {name: str(self.output("Preprocess", name)) for name, _ in spec.outputs}
 
     def preprocess_argv(self) -> list[str]:
@@ -309,7 +353,7 @@ class Runner:
         if self.config.dataset:
             argv += ["--dataset", self.config.dataset]
         if self.config.data:
-            argv += ["--data", str(self.input("Preprocess", "data"))]
+            argv += ["--data", self.config.data]
         return argv + flags(self.settings.preprocess_arguments)
 
     def train(self, result: RunResult) -> dict[str, Any]:
@@ -362,13 +406,19 @@ class Runner:
             f"thread(s) and {devices} each; checkpoints in {checkpoints}"
         )
         code, where = hosts.run_hosts(
-            command, environments, cwd=self.dir, log_dir=self.dir / "logs"
+            command, environments, cwd=self.dir, log_dir=self.dir / "logs", keep_open=self._lock
         )
+        if code == 2:  # a user mistake, named above: resumed with the same options, it recurs
+            raise StepFailedError(
+                f"Train stopped on {where} with the error above; start a new run with other "
+                "options",
+                exit_code=2,
+            )
         if code:
             raise StepFailedError(
-                f"Train failed on {where} with exit code {code}; fix the cause and rerun with "
-                f"--run-id {self.run_id} to resume from the last checkpoint",
-                exit_code=2 if code == 2 else 1,
+                f"Train failed on {where} with exit code {code}; once the cause is fixed, "
+                f"resume from the last checkpoint with --run-id {self.run_id}",
+                exit_code=1,
             )
         job = f"train-{datetime.now().strftime('%Y%m%d-%H%M%S')}"  # one key per attempt
         uri = (

@@ -59,8 +59,8 @@ class Channel:
             if seq_len > context:
                 raise ConfigError(
                     f"seq_len {seq_len} is longer than the {context} rows of context that "
-                    f"preprocess kept before the {self.path.name} split; rerun preprocess with "
-                    f"--seq-len {seq_len}"
+                    f"preprocess kept before the {self.path.name} split in {self.path}: the "
+                    "model and this split come from different preprocess runs"
                 )
             skip = context - seq_len
         index = pd.DatetimeIndex(self.frame.index[skip:])

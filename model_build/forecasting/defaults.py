@@ -16,3 +16,13 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "tft": {"batch_size": 128, "learning_rate": 0.01, "gradient_clip": 0.1,
             "max_epochs": 30, "patience": 10, "limit_train_batches": 0, "ema_decay": 0.0},
 }  # fmt: skip
+
+# The input length (encoder) and horizon of each family when preprocess is given none. Preprocess
+# records the ones it used in preprocessing.json, and training reads them from there: one value
+# per run, set once, at preprocess.
+WINDOW_DEFAULTS: dict[str, dict[str, int]] = {
+    "informer": {"seq_len": 96, "pred_len": 24},
+    "tft": {"seq_len": 24, "pred_len": 6},
+}
+# The Informer's decoder start token: this many known steps, or the whole input if it is shorter.
+LABEL_LEN = 48

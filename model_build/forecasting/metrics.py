@@ -12,17 +12,47 @@ def regression_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, f
     return {"mse": mse, "mae": float(np.mean(np.abs(error))), "rmse": mse**0.5}
 
 
+# MAPE divides by the actual, so it is computed only where the actual is at least this share of
+# the target's mean absolute actual. Exact zeros come back from the scaler as about 1e-6, and one
+# of them made a MAPE of 1.96e7 %; below 1 % of the typical level a percentage says little.
+MAPE_FLOOR_SHARE = 0.01
+
+
+def mape_points(truth: np.ndarray) -> np.ndarray:
+    """Where MAPE is computed: ``|actual| >= MAPE_FLOOR_SHARE * mean |actual|`` of its target.
+
+    The last axis holds the targets of a multi-target array (``[..., targets]``, ndim >= 2);
+    a one-dimensional array is one target.
+    """
+    size = np.abs(truth.astype(np.float64))
+    axes = tuple(range(truth.ndim - 1)) if truth.ndim >= 2 else None
+    floor = MAPE_FLOOR_SHARE * size.mean(axis=axes, keepdims=truth.ndim >= 2)
+    return (size >= floor) & (size > 0)
+
+
+def mape_coverage(truth: np.ndarray) -> dict[str, object]:
+    """How many points MAPE used and left out, for evaluation.json."""
+    used = mape_points(truth)
+    return {
+        "points": int(used.sum()),
+        "excluded_points": int(used.size - used.sum()),
+        "rule": f"actuals below {MAPE_FLOOR_SHARE:.0%} of their target's mean absolute actual "
+        "are left out",
+    }
+
+
 def percentage_metrics(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """MAPE over the elements whose truth is not zero, and sMAPE (0-200 %) where it is defined.
+    """MAPE where the actual is meaningfully non-zero (:func:`mape_points`), and sMAPE
+    (0-200 %) where it is defined.
 
     Both need the original scale: on standardised data the truth crosses zero and MAPE explodes.
     A metric with no defined element is left out rather than reported as 0 or infinity.
     """
     pred, true = prediction.astype(np.float64), truth.astype(np.float64)
     out: dict[str, float] = {}
-    nonzero = true != 0
-    if nonzero.any():
-        out["mape"] = float(np.mean(np.abs((pred - true)[nonzero] / true[nonzero])) * 100)
+    used = mape_points(true)
+    if used.any():
+        out["mape"] = float(np.mean(np.abs((pred - true)[used] / true[used])) * 100)
     denominator = np.abs(pred) + np.abs(true)
     defined = denominator > 0
     if defined.any():

@@ -24,7 +24,7 @@ from local_mode.runner import new_run_id
 TINY = [
     "--dataset", "demo", "--max-epochs", "1",
     "-P", "seq_len=16", "-P", "pred_len=4",
-    "-H", "seq_len=16", "-H", "label_len=8", "-H", "pred_len=4", "-H", "d_model=16",
+    "-H", "label_len=8", "-H", "d_model=16",
     "-H", "n_heads=2", "-H", "d_ff=32", "-H", "factor=3", "-H", "batch_size=16",
     "-H", "progress_bar=false", "-H", "limit_train_batches=4", "-H", "limit_val_batches=2",
 ]  # fmt: skip

@@ -55,3 +55,20 @@ def test_every_step_has_help(step, capsys):
         module.parse_args(["--help"])
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_the_help_shows_each_familys_defaults_as_they_are(capsys):
+    """The TFT's learning rate read 0.03 in --help while its default was 0.01."""
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("learning_rate", "max_epochs", "batch_size", "patience", "ema_decay"):
+        informer, tft = (train.FAMILY_DEFAULTS[f][name] for f in ("informer", "tft"))
+        assert f"(informer {informer} / tft {tft})" in text, name
+        assert getattr(train.parse_args(["--model", "tft"]), name) == tft
+    assert "(informer 0.001 / tft 0.01)" in text
+
+
+def test_a_misspelt_flag_is_refused_not_taken_for_a_longer_one():
+    with pytest.raises(SystemExit):
+        train.parse_args(["--d-mod", "8"])  # argparse would take it for --d-model

@@ -66,7 +66,7 @@ def split_bounds(
         if n_rows < needed:
             raise ConfigError(
                 f"The {kind} split needs at least {needed} rows (20 months of 30 days), the data "
-                f"has {n_rows}; use the 'ratio' split for other data"
+                f"has {n_rows}; use --split ratio for other data"
             )
         if seq_len > borders["val"][0]:
             raise ConfigError(
@@ -114,7 +114,8 @@ def load_ett(path: str | Path, name: str = "ETTh1") -> SeriesFrame:
 
 
 def is_ett_file(path: str | Path) -> bool:
-    """True when the header has ETT's columns (so the ETT loader and protocol apply)."""
+    """True when the header has ETT's columns (so the ETT loader applies; the split is chosen
+    with --split)."""
     try:
         columns = read_header_columns(path)
     except (ForecastingError, OSError):

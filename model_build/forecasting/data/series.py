@@ -7,7 +7,6 @@ downstream may assume a regular, sorted, gap-free float64 table with a known fre
 from __future__ import annotations
 
 import csv
-import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -19,8 +18,6 @@ import pandas as pd
 from forecasting.data import validation
 from forecasting.data.validation import Location
 from forecasting.errors import ConfigError, DataValidationError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,30 +145,33 @@ def read_csv_text(path: str | Path) -> tuple[pd.DataFrame, Location]:
     return raw, where
 
 
-def _has_number(column: pd.Series) -> bool:
-    return bool(np.isfinite(pd.to_numeric(column, errors="coerce")).any())
-
-
 def _choose_targets(
     raw: pd.DataFrame, time_column: str, covariates: list[str], where: Location
 ) -> list[str]:
-    """Default targets: every column with at least one number, other than time and covariates.
+    """Default targets: every column other than the time column and the covariates.
 
-    Columns with no number at all (ids, labels) are skipped with a warning; a column with some
-    numbers and some text is kept so the text cell is reported as an error, not silently lost.
+    A column of text ("high"/"low", "12.5 kW") is refused, naming it and a value: dropping it
+    would register a model that silently forecasts fewer targets than the file has. A column
+    with some numbers goes on to :func:`validation.parse_numbers`, which names each bad cell.
     """
-    targets, skipped = [], []
-    for name in raw.columns:
-        if name == time_column or name in covariates:
-            continue
-        (targets if _has_number(raw[name]) else skipped).append(name)
-    if skipped:
-        log.warning("%s: ignoring non-numeric column(s) %s", where.source, skipped)
+    targets = [name for name in raw.columns if name != time_column and name not in covariates]
     if not targets:
         raise DataValidationError(
-            f"{where.header()}: no numeric column besides {time_column!r}"
+            f"{where.header()}: no column besides {time_column!r}"
             f"{' and the covariates' if covariates else ''}; expected at least one target column"
         )
+    for name in targets:  # a column with some numbers is checked cell by cell later
+        text = raw[name].str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        filled = np.flatnonzero((text != "").to_numpy())
+        if len(filled) and not np.isfinite(numbers).any():
+            row = int(filled[0])
+            raise DataValidationError(
+                f"{where.row(row, name)}: column {name!r} holds text, not numbers (e.g. "
+                f"{text.iloc[row]!r}), and without --targets every column besides "
+                f"{time_column!r}{' and the covariates' if covariates else ''} is a target; "
+                f"make {name!r} numeric, or name the targets with --targets"
+            )
     return targets
 
 

@@ -63,6 +63,16 @@ TRANSFORM_SETTINGS = {
 }
 
 
+def format_timestamps(stamps: pd.DatetimeIndex) -> pd.Index:
+    """:data:`TIMESTAMP_FORMAT`, followed by the offset (``+02:00``) when the history had one:
+    a forecast keeps the time zone of the data it continues."""
+    text = stamps.strftime(TIMESTAMP_FORMAT)
+    if stamps.tz is None:
+        return text
+    offsets = stamps.strftime("%z")  # +0200; ISO 8601 and fromisoformat read +02:00 too
+    return text + offsets.str[:3] + ":" + offsets.str[3:]
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     network: torch.nn.Module
@@ -110,7 +120,7 @@ def predict_fn(input_data: tuple[pd.DataFrame, Location], model: LoadedModel) ->
 
         table = informer.forecast(model.network, model.config, raw, where)
         table["p10"] = table["p90"] = float("nan")  # the Informer gives a point forecast only
-    table["timestamp"] = pd.DatetimeIndex(table["timestamp"]).strftime(TIMESTAMP_FORMAT)
+    table["timestamp"] = format_timestamps(pd.DatetimeIndex(table["timestamp"]))
     table["model"], table["model_version"] = model.name, model.version
     return table[list(FORECAST_COLUMNS)]
 

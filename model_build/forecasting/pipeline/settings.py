@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from forecasting.defaults import WINDOW_DEFAULTS
 from forecasting.errors import ConfigError
 
 FAMILIES = ("informer", "tft")
@@ -90,10 +91,27 @@ class PipelineSettings:
             yield f"approval_status {self.approval_status!r} is not one of {APPROVAL_STATUSES}"
         if not isinstance(self.use_spot, bool):
             yield f"use_spot must be true or false, got {self.use_spot!r}"
-        for name in ("hyperparameters", "preprocess_arguments"):
+        mappings = ("hyperparameters", "preprocess_arguments")
+        for name in mappings:
             value = getattr(self, name)
             if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
                 yield f"{name} must be a mapping of flag names to values, got {value!r}"
+        if self.model in FAMILIES and all(isinstance(getattr(self, n), dict) for n in mappings):
+            yield from self._window_problems()
+
+    def _window_problems(self):
+        """Preprocess records the input length and horizon, and training takes them from there:
+        a training value that differs would stop the train step, after preprocess ran."""
+        for name, default in WINDOW_DEFAULTS[self.model].items():
+            if name not in self.hyperparameters:
+                continue
+            given = self.hyperparameters[name]
+            recorded = self.preprocess_arguments.get(name, default)
+            if str(given) != str(recorded):
+                yield (
+                    f"hyperparameters {name} {given!r} contradicts the {recorded!r} preprocess "
+                    f"records for training; set {name} once, in preprocess_arguments"
+                )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineSettings:

@@ -25,7 +25,7 @@ from forecasting.channels import Channel, read_channel
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.windows import WindowDataset
 from forecasting.errors import DataValidationError
-from forecasting.metrics import percentage_metrics, regression_metrics
+from forecasting.metrics import mape_coverage, percentage_metrics, regression_metrics
 from forecasting.models.informer.model import make_decoder_input
 from forecasting.steps.arguments import add_option, run_step
 
@@ -101,6 +101,9 @@ def evaluation_report(
             "targets": preprocessing["targets"],
             "source": preprocessing["source"],
             "synthetic": bool(preprocessing["synthetic"]),
+            "split_protocol": preprocessing["split"],
+            "split_rule": preprocessing.get("split_rule"),
+            "mape": mape_coverage(original_true),
         },
     }
 

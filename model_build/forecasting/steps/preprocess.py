@@ -22,6 +22,7 @@ from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame
 from forecasting.data.sources import resolve_dataset, resolve_panel
 from forecasting.data.time_features import n_time_features
+from forecasting.defaults import WINDOW_DEFAULTS
 from forecasting.errors import ConfigError
 from forecasting.models.tft.dataset import PROTOCOLS, TARGET_NORMALIZERS, Cutoffs, prepare_panel
 from forecasting.steps.arguments import add_option, run_step, str2bool
@@ -46,21 +47,30 @@ class PreparedData:
     preprocessing: dict[str, Any]
 
 
-def split_kind(series: SeriesFrame, requested: str) -> str:
-    """ETT files and the ETT-shaped demo use the published borders; other data 70/10/20."""
-    if requested != "auto":
-        return requested
-    name = Path(series.source).name.upper()
-    if series.synthetic or name.startswith("ETTH"):
-        return "ett_hour"
-    return "ett_minute" if name.startswith("ETTM") else "ratio"
+SPLITS_OF_SERIES = ("ett", "ratio")
+# What each single-series protocol is, in the words the log and evaluation.json use.
+SPLIT_RULES = {
+    "ett": "ETT's published borders: 12 / 4 / 4 months of 30 days (Informer, AAAI 2021)",
+    "ratio": "the first 70 % of rows to train, the next 10 % to validate, the last 20 % to test",
+}
 
 
-def prepare(
-    series: SeriesFrame, seq_len: int, pred_len: int = 1, split: str = "auto"
-) -> PreparedData:
+def ett_borders(series: SeriesFrame) -> str:
+    """ETT's borders count hours (ETTh) or 15-minute steps (ETTm); other steps have none."""
+    kinds = {"h": "ett_hour", "15min": "ett_minute"}
+    if series.freq not in kinds:
+        raise ConfigError(
+            f"--split ett: ETT's borders are defined for hourly or 15-minute data, "
+            f"{series.source} is {series.freq!r}; use --split ratio"
+        )
+    return kinds[series.freq]
+
+
+def prepare(series: SeriesFrame, seq_len: int, pred_len: int, split: str) -> PreparedData:
     """Split into train/validation/test and fit the scaler on the training rows only."""
-    kind = split_kind(series, split)
+    if split not in SPLITS_OF_SERIES:
+        raise ConfigError(f"--split {split}: expected one of {', '.join(SPLITS_OF_SERIES)}")
+    kind = ett_borders(series) if split == "ett" else "ratio"
     borders = split_bounds(len(series.frame), seq_len, kind=kind, pred_len=pred_len)
     bounds = {"train": borders["train"], "validation": borders["val"], "test": borders["test"]}
     columns = [*series.targets, *series.covariates]
@@ -77,9 +87,11 @@ def prepare(
         "targets": list(series.targets),
         "covariates": list(series.covariates),
         "scaler": scaler.to_dict(),
-        "split": kind,
+        "split": split,
+        "split_rule": SPLIT_RULES[split],
         "bounds": {name: list(b) for name, b in bounds.items()},
-        "context_length": seq_len,
+        "context_length": seq_len,  # the input length: rows kept before validation and test
+        "pred_len": pred_len,
         "n_time_features": n_time_features(series.freq),
     }
     return PreparedData(splits=splits, preprocessing=preprocessing)
@@ -91,7 +103,12 @@ def write_prepared(prepared: PreparedData, output_dir: Path) -> None:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # No abbreviations: a misspelt flag from a pipeline setting must fail, not match another.
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     default_data = str(PROCESSING_INPUT) if PROCESSING_INPUT.exists() else None
     add_option(parser, "model", default="informer", choices=["informer", "tft"])
     add_option(
@@ -106,14 +123,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_option(parser, "targets", default=None, help="comma-separated target columns (tft: one)")
     add_option(parser, "covariates", default="", help="informer: comma-separated covariates")
     add_option(parser, "freq", default=None, help="pandas frequency; inferred when omitted")
-    add_option(parser, "seq-len", type=int, help="encoder length (informer 96, tft 24)")
-    add_option(parser, "pred-len", type=int, help="horizon (informer 24, tft 6)")
+    informer, tft = WINDOW_DEFAULTS["informer"], WINDOW_DEFAULTS["tft"]
+    add_option(
+        parser, "seq-len", type=int,
+        help=f"input (encoder) length, recorded for training (informer {informer['seq_len']}, "
+        f"tft {tft['seq_len']})",
+    )  # fmt: skip
+    add_option(
+        parser, "pred-len", type=int,
+        help=f"horizon, recorded for training (informer {informer['pred_len']}, "
+        f"tft {tft['pred_len']})",
+    )  # fmt: skip
     add_option(
         parser,
         "split",
-        default="auto",
-        choices=["auto", "ett_hour", "ett_minute", "ratio", *PROTOCOLS],
-        help="auto: ETT borders for ETT files, else 70/10/20; panels: holdout",
+        choices=[*SPLITS_OF_SERIES, *PROTOCOLS],
+        help="informer: ett (ETT's published borders; the default for ETTh1 and demo) or ratio "
+        "(70/10/20; the default for --data files); tft: " + ", ".join(PROTOCOLS) + " (holdout)",
     )
     panel = parser.add_argument_group(
         "panel column roles for --model tft with --data (comma lists; roles left out are "
@@ -148,7 +174,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     default_out = str(PROCESSING_OUTPUT) if PROCESSING_OUTPUT.parent.exists() else "data"
     add_option(parser, "output-dir", default=default_out)
-    return parser.parse_args(argv)
+    return parser
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -170,7 +196,7 @@ def panel_roles(args: argparse.Namespace) -> PanelRoles:
 
 
 def prepare_tft(args: argparse.Namespace) -> PreparedData:
-    seq_len, pred_len = args.seq_len or 24, args.pred_len or 6
+    seq_len, pred_len = args.seq_len, args.pred_len
     min_encoder = args.min_encoder_length or max(1, seq_len // 2)
     panel = resolve_panel(
         args.dataset,
@@ -186,7 +212,7 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         max_encoder_length=seq_len,
         min_encoder_length=min_encoder,
         horizon=pred_len,
-        protocol="holdout" if args.split == "auto" else args.split,
+        protocol=args.split,
         normalizer=args.target_normalizer,
         test_origins=test_origins,
     )
@@ -210,6 +236,12 @@ def resolved_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if data and Path(data).is_dir():  # a Processing input is a folder: take its single file
         files = sorted(p for p in Path(data).iterdir() if p.suffix in {".csv", ".parquet"})
         args.data = str(files[0]) if len(files) == 1 else data
+    for name, value in WINDOW_DEFAULTS[args.model].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+        elif getattr(args, name) < 1:
+            flag = name.replace("_", "-")
+            raise ConfigError(f"--{flag} must be at least 1, got {getattr(args, name)}")
     return args
 
 
@@ -223,16 +255,19 @@ def informer_series(args: argparse.Namespace) -> SeriesFrame:
         targets=_names(args.targets),
         covariates=_names(args.covariates) or (),
         freq=args.freq,
-        encoder_length=args.seq_len or 96,
-        horizon=args.pred_len or 24,
+        encoder_length=args.seq_len,
+        horizon=args.pred_len,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> PreparedData:
     args = resolved_args(argv)
     if args.model == "tft":
-        if args.split not in ("auto", *PROTOCOLS):
+        if args.split not in (None, *PROTOCOLS):
             raise ConfigError(f"--split {args.split} is for single series; use one of {PROTOCOLS}")
+        how = "--split" if args.split else f"the default; choose with --split {'|'.join(PROTOCOLS)}"
+        args.split = args.split or "holdout"
+        log.info("split: %s (%s)", args.split, how)
         prepared = prepare_tft(args)
         write_prepared(prepared, Path(args.output_dir))
         log.info("wrote train/validation/test panels to %s", args.output_dir)
@@ -243,12 +278,19 @@ def main(argv: Sequence[str] | None = None) -> PreparedData:
         raise ConfigError("--test-origins is for panels (--model tft)")
     if not args.calendar_features:
         raise ConfigError("--calendar-features is for panels; the Informer always has them")
-    args.seq_len, args.pred_len = args.seq_len or 96, args.pred_len or 24
     series = informer_series(args)
-    prepared = prepare(series, seq_len=args.seq_len, pred_len=args.pred_len, split=args.split)
+    # The default rests on what was asked for (a named ETT-shaped set, or a file), never on a
+    # file's name, and is announced.
+    split = args.split or ("ratio" if args.data else "ett")
+    how = "--split" if args.split else "the default; choose with --split ett|ratio"
+    log.info("split: %s (%s): %s", split, how, SPLIT_RULES[split])
+    prepared = prepare(series, seq_len=args.seq_len, pred_len=args.pred_len, split=split)
     write_prepared(prepared, Path(args.output_dir))
     sizes = ", ".join(f"{k} {len(v)} rows" for k, v in prepared.splits.items())
-    log.info("wrote %s to %s (%s)", sizes, args.output_dir, series.source)
+    log.info(
+        "wrote %s to %s (%s); input length %d, horizon %d",
+        sizes, args.output_dir, series.source, args.seq_len, args.pred_len,
+    )  # fmt: skip
     return prepared
 
 

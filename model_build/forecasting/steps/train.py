@@ -31,8 +31,8 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch.utils.data import DataLoader
 
 from forecasting import artifact
-from forecasting.channels import Channel, read_channel
-from forecasting.defaults import FAMILY_DEFAULTS
+from forecasting.channels import PREPROCESSING_FILE, Channel, read_channel
+from forecasting.defaults import FAMILY_DEFAULTS, LABEL_LEN
 from forecasting.distributed import (
     BACKENDS,
     ClusterSpec,
@@ -83,7 +83,21 @@ TFT_DEFAULTS = {"hidden_size": 32, "attention_head_size": 2, "hidden_continuous_
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return apply_family_defaults(build_parser().parse_args(argv))
+
+
+def apply_family_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    if args.progress_bar is None:  # SageMaker sets TRAINING_JOB_NAME in its training containers
+        args.progress_bar = "TRAINING_JOB_NAME" not in os.environ
+    for name, value in FAMILY_DEFAULTS[args.model].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # No abbreviations: a misspelt hyperparameter must fail, not set a flag it is a prefix of.
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     paths = p.add_argument_group("paths (SageMaker sets these through SM_* variables)")
     add_option(paths, "train", default=env_path("SM_CHANNEL_TRAIN", "data/train"))
     add_option(paths, "validation", default=env_path("SM_CHANNEL_VALIDATION", "data/validation"))
@@ -96,9 +110,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "Informer. Defaults: our small configuration, tuned on ETTh1's validation split; "
         f"the paper's is {' '.join(PAPER_ARGUMENTS)}"
     )
-    add_option(model, "seq-len", type=int, default=96, help="encoder input length")
-    add_option(model, "label-len", type=int, default=48, help="decoder start-token length")
-    add_option(model, "pred-len", type=int, default=24, help="forecast horizon")
+    add_option(
+        model, "seq-len", type=int,
+        help="input length; preprocess sets it (--seq-len there) and records it, so leave it out "
+        "or give the same value",
+    )  # fmt: skip
+    add_option(
+        model, "label-len", type=int,
+        help=f"decoder start-token length ({LABEL_LEN}, or seq-len if shorter)",
+    )  # fmt: skip
+    add_option(
+        model, "pred-len", type=int, help="horizon; as --seq-len, preprocess sets and records it"
+    )
     add_option(model, "d-model", type=int, default=64)
     add_option(model, "n-heads", type=int, default=4)
     add_option(model, "e-layers", type=int, default=2)
@@ -128,13 +151,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     fit = p.add_argument_group("training (family defaults: informer / tft)")
     add_option(fit, "dropout", type=float, default=0.1)
-    add_option(fit, "batch-size", type=int, help="global batch, split across ranks (32 / 128)")
-    add_option(fit, "learning-rate", type=float, help="(1e-3 / 0.03)")
+    add_option(
+        fit, "batch-size", type=int,
+        help=f"global batch, split across ranks {family_defaults('batch_size')}",
+    )  # fmt: skip
+    add_option(fit, "learning-rate", type=float, help=family_defaults("learning_rate"))
     add_option(fit, "lr-decay", type=float, default=0.8, help="Informer: lr factor per epoch")
-    add_option(fit, "gradient-clip", type=float, help="gradient norm clip (none / 0.1)")
-    add_option(fit, "max-epochs", type=int, help="(10 / 30)")
-    add_option(fit, "patience", type=int, help="early-stopping patience in epochs (3 / 10)")
-    add_option(fit, "limit-train-batches", type=int, help="batches per epoch; 0 = all (0 / 0)")
+    add_option(
+        fit, "gradient-clip", type=float,
+        help=f"gradient norm clip {family_defaults('gradient_clip')}",
+    )  # fmt: skip
+    add_option(fit, "max-epochs", type=int, help=family_defaults("max_epochs"))
+    add_option(
+        fit, "patience", type=int,
+        help=f"early-stopping patience in epochs {family_defaults('patience')}",
+    )  # fmt: skip
+    add_option(
+        fit, "limit-train-batches", type=int,
+        help=f"batches per epoch; 0 = all {family_defaults('limit_train_batches')}",
+    )  # fmt: skip
     add_option(fit, "limit-val-batches", type=int, default=0, help="0 = every batch")
     add_option(fit, "precision", default="32", choices=["32", "bf16-mixed", "16-mixed"])
     add_option(fit, "seed", type=int, default=2021)
@@ -146,7 +181,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         fit, "ema-decay", type=float,
         help="validate, checkpoint and keep an exponential moving average of the weights, "
         "updated every step with this decay (0 = off; 0.99 averages about the last 100 steps) "
-        "(0.99 / 0)",
+        + family_defaults("ema_decay"),
     )  # fmt: skip
     add_option(
         fit, "progress-bar", type=str2bool,
@@ -160,13 +195,50 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="auto = nccl on GPU, gloo on CPU; smddp only on ml.p4d, ml.p4de and ml.p5",
     )  # fmt: skip
     add_option(dist, "threads-per-process", type=int, default=0, help="0 = cores / processes")
-    args = p.parse_args(argv)
-    if args.progress_bar is None:  # SageMaker sets TRAINING_JOB_NAME in its training containers
-        args.progress_bar = "TRAINING_JOB_NAME" not in os.environ
-    for name, value in FAMILY_DEFAULTS[args.model].items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    return args
+    return p
+
+
+def family_defaults(name: str) -> str:
+    """``(informer 0.001 / tft 0.01)``: the help text's defaults, read from their one home."""
+    values = (f"{family} {defaults[name]}" for family, defaults in FAMILY_DEFAULTS.items())
+    return f"({' / '.join(values)})"
+
+
+def recorded_windows(channel: Channel) -> dict[str, int]:
+    """The input length and horizon preprocess cut the data for, under the train flags' names."""
+    preprocessing = channel.preprocessing
+    if preprocessing.get("model") == "tft":
+        encoder, horizon = preprocessing["max_encoder_length"], preprocessing["horizon"]
+        return {"seq_len": encoder, "pred_len": horizon}
+    if "pred_len" not in preprocessing:
+        raise ConfigError(
+            f"{channel.path / PREPROCESSING_FILE} comes from an older preprocess that did not "
+            "record the horizon; rerun preprocess"
+        )
+    return {"seq_len": preprocessing["context_length"], "pred_len": preprocessing["pred_len"]}
+
+
+def take_windows(args: argparse.Namespace, train: Channel) -> None:
+    """Set ``seq_len``/``pred_len`` from preprocessing.json; a different value given is refused.
+
+    Preprocess cut the splits (and, for the TFT, built the windows) for one input length and
+    one horizon, so a second setting here could only disagree with the data.
+    """
+    recorded = recorded_windows(train)
+    for name, value in recorded.items():
+        given = getattr(args, name)
+        if given is not None and given != value:
+            flag = f"--{name.replace('_', '-')}"
+            raise ConfigError(
+                f"{flag} {given} contradicts the {value} that preprocess recorded in "
+                f"{train.path / PREPROCESSING_FILE}; the input length and horizon are set once, "
+                f"at preprocess: leave {flag} out here, or preprocess again with {flag} {given}"
+            )
+        setattr(args, name, value)
+    if args.label_len is None:
+        args.label_len = min(LABEL_LEN, args.seq_len)
+    elif args.label_len > args.seq_len:
+        raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
 
 
 def model_hparams(args: argparse.Namespace, channel: Channel) -> dict[str, Any]:
@@ -246,12 +318,15 @@ def informer_setup(
 
 
 def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
-    if args.label_len > args.seq_len:
+    """Refuse values that cannot train; the window lengths are checked once they are known."""
+    if None not in (args.label_len, args.seq_len) and args.label_len > args.seq_len:
         raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
     if not 0.0 <= args.dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {args.dropout}")
+    if args.label_len is not None and args.label_len < 0:
+        raise ConfigError(f"label_len must be at least 0, got {args.label_len}")
     for name in ("seq_len", "pred_len", "batch_size", "max_epochs", "ensemble_size"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(args, name)}")
     if args.batch_size < spec.world_size or args.batch_size % spec.world_size:
         raise ConfigError(
@@ -474,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     train, validation = read_channel(args.train), read_channel(args.validation)
     check_channels(args, train, validation)
+    take_windows(args, train)
     pl.seed_everything(args.seed, workers=True, verbose=False)
     per_rank_batch = args.batch_size // spec.world_size
     if args.model == "tft":

@@ -1,7 +1,5 @@
 """Loading a user CSV, and the message for every kind of bad input."""
 
-import logging
-
 import numpy as np
 import pytest
 
@@ -34,12 +32,25 @@ def test_loads_a_regular_csv(write_csv, hourly_csv):
     assert series.source == str(path) and not series.synthetic and len(series) == 5
 
 
-def test_default_targets_skip_text_columns_with_a_warning(write_csv, caplog):
-    text = "date,station,a\n2016-07-01,x,1\n2016-07-02,x,2\n2016-07-03,y,3\n"
-    with caplog.at_level(logging.WARNING):
-        series = load_csv_series(write_csv(text))
-    assert series.targets == ["a"] and series.freq == "D"
-    assert "station" in caplog.text
+@pytest.mark.parametrize(
+    ("column", "values", "requested"),
+    [
+        ("power", ["12.5 kW", "13.0 kW", "11.9 kW"], None),
+        ("level", ["high", "low", "high"], None),
+        ("power", ["12.5 kW", "13.0 kW", "11.9 kW"], ["a", "power"]),
+    ],
+)
+def test_a_text_target_is_an_error_naming_the_column_and_a_value(
+    write_csv, column, values, requested
+):
+    """It used to be dropped with a warning, and the model registered without that target."""
+    rows = "".join(f"2016-07-0{day},{day},{v}\n" for day, v in enumerate(values, start=1))
+    path = write_csv(f"date,a,{column}\n{rows}")
+    with pytest.raises(DataValidationError) as error:
+        load_csv_series(path, targets=requested)
+    message = str(error.value)
+    assert message.startswith(f"{path}, line 2, column {column!r}: "), message
+    assert repr(values[0]) in message
 
 
 def test_explicit_targets_and_given_frequency(write_csv, hourly_csv):
@@ -150,7 +161,7 @@ BAD_INPUTS = {
     "no numeric column": (
         "date,name\n2016-07-01,x\n2016-07-02,y\n",
         {},
-        ["line 1", "no numeric column"],
+        ["line 2", "column 'name' holds text, not numbers (e.g. 'x')", "--targets"],
     ),
     "series too short": (
         csv_with(),

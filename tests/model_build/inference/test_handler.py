@@ -36,7 +36,8 @@ STALLION = SHARED / "stallion" / "stallion.parquet"
 def informer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     run = tmp_path_factory.mktemp("informer")
     csv = write_tiny_csv(run / "tiny.csv")
-    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(run / "channels")])
+    windows = ["--seq-len", "16", "--pred-len", "4"]
+    preprocess.main(["--data", str(csv), *windows, "--output-dir", str(run / "channels")])
     train.main([*TINY_MODEL, *train_paths(run, run / "channels"), "--max-epochs", "1"])
     return run / "model", pd.read_csv(csv)
 
@@ -154,6 +155,18 @@ def test_informer_forecasts_continue_the_input_timestamps(informer_run):
     assert (pd.DatetimeIndex(out["timestamp"]) > last).all()  # never beside the past
     assert out["p10"].isna().all() and out["p90"].isna().all() and out["p50"].notna().all()
     assert set(out["model"]) == {"informer"} and set(out["model_version"]) == {"unregistered"}
+
+
+def test_a_timestamp_offset_is_kept_in_the_forecast(informer_run):
+    """A history at +02:00 is forecast at +02:00; the offset used to be dropped."""
+    model_dir, frame = informer_run
+    model = handler.model_fn(str(model_dir))
+    request = frame.iloc[100:140].assign(date=lambda f: f["date"] + "+02:00")
+    stamps = forecast(model, request)["timestamp"]
+    last = pd.Timestamp(request["date"].iloc[-1])
+    assert (str(last), str(last.tz)) == ("2024-01-06 19:00:00+02:00", "UTC+02:00")
+    assert stamps.iloc[0] == "2024-01-06 20:00:00+02:00"
+    assert pd.Timestamp(stamps.iloc[0]) == last + pd.Timedelta(hours=1)
 
 
 def test_informer_forecasts_match_the_model_on_the_same_window(informer_run):

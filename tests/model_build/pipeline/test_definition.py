@@ -268,7 +268,8 @@ def evaluation_files(tmp_path_factory) -> dict[str, dict[str, Any]]:
     reports = {}
     run = tmp_path_factory.mktemp("informer")
     csv = write_tiny_csv(run / "tiny.csv")
-    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(run / "channels")])
+    windows = ["--seq-len", "16", "--pred-len", "4"]
+    preprocess.main(["--data", str(csv), *windows, "--output-dir", str(run / "channels")])
     train.main([*TINY_MODEL, *train_paths(run, run / "channels"), "--max-epochs", "1"])
     reports["informer"] = evaluate.main(["--model-dir", str(run / "model"), "--test",
                                          str(run / "channels" / "test"), "--output-dir",
@@ -294,7 +295,8 @@ def test_every_gate_metric_resolves_in_the_real_evaluation_json(evaluation_files
 
 def test_the_loss_regexes_match_the_train_steps_epoch_lines(tmp_path, capfd):
     csv = write_tiny_csv(tmp_path / "tiny.csv")
-    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(tmp_path / "ch")])
+    windows = ["--seq-len", "16", "--pred-len", "4"]
+    preprocess.main(["--data", str(csv), *windows, "--output-dir", str(tmp_path / "ch")])
     capfd.readouterr()
     train.main([*TINY_MODEL, *train_paths(tmp_path, tmp_path / "ch"), "--max-epochs", "2"])
     printed = capfd.readouterr().out
@@ -319,9 +321,23 @@ def test_the_loss_regexes_match_the_train_steps_epoch_lines(tmp_path, capfd):
         ({"model": "prophet"}, "model 'prophet' is not one of"),
         ({"approval_status": "Yes"}, "approval_status 'Yes' is not one of"),
         ({"trainingInstanceType": "ml.g5.xlarge"}, "unknown keys ['trainingInstanceType']"),
+        (
+            {"hyperparameters": {"pred_len": 96}},
+            "hyperparameters pred_len 96 contradicts the 24 preprocess records for training; "
+            "set pred_len once, in preprocess_arguments",
+        ),
+        (
+            {"hyperparameters": {"seq_len": "96"}, "preprocess_arguments": {"seq_len": 48}},
+            "hyperparameters seq_len '96' contradicts the 48 preprocess records",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_the_value_named(change, message):
     with pytest.raises(ConfigError) as error:
         PipelineSettings.from_dict({**PipelineSettings().to_dict(), **change})
     assert message in str(error.value)
+
+
+def test_window_lengths_that_agree_with_preprocess_are_accepted():
+    PipelineSettings(hyperparameters={"seq_len": "48"}, preprocess_arguments={"seq_len": 48})
+    PipelineSettings(model="tft", hyperparameters={"pred_len": 6})

@@ -53,7 +53,9 @@ def channels(tmp_path: Path) -> Path:
     """Train/validation/test channels written by the real preprocess step."""
     csv = write_tiny_csv(tmp_path / "tiny.csv")
     out = tmp_path / "channels"
-    preprocess.main(["--data", str(csv), "--seq-len", "16", "--output-dir", str(out)])
+    preprocess.main(
+        ["--data", str(csv), "--seq-len", "16", "--pred-len", "4", "--output-dir", str(out)]
+    )
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 from forecasting.channels import read_channel
 from forecasting.data.ett import load_ett
 from forecasting.data.sources import demo_ett
-from forecasting.errors import DataValidationError
+from forecasting.errors import ConfigError, DataValidationError
 from forecasting.steps import preprocess
 from forecasting.steps.preprocess import write_prepared
 
@@ -39,7 +39,7 @@ def test_channels_share_one_scaler_fitted_on_training_rows(tmp_path):
 def test_demo_data_is_labelled_synthetic(tmp_path):
     prepared = preprocess.main(["--dataset", "demo", "--output-dir", str(tmp_path)])
     assert prepared.preprocessing["synthetic"] is True
-    assert prepared.preprocessing["split"] == "ett_hour"
+    assert prepared.preprocessing["split"] == "ett"
     assert prepared.preprocessing["bounds"]["test"] == [11520 - 96, 14400]
 
 
@@ -82,7 +82,7 @@ def etth1():
 def etth1_channels(tmp_path_factory, etth1):
     """Channels kept with 336 rows of context, read back as every later step reads them."""
     out = tmp_path_factory.mktemp("etth1")
-    write_prepared(preprocess.prepare(etth1, seq_len=336), out)
+    write_prepared(preprocess.prepare(etth1, seq_len=336, pred_len=24, split="ett"), out)
     return {name: read_channel(out / name) for name in ("train", "validation", "test")}
 
 
@@ -120,3 +120,34 @@ def test_single_target_mode_windows_only_the_target(tmp_path):
     assert prepared.preprocessing["columns"] == ["OT"]
     x, _, y, _ = read_channel(tmp_path / "train").windows(96, 48, 24)[0]
     assert (x.shape, y.shape) == ((96, 1), (72, 1))
+
+
+# The split protocol is chosen by a flag or announced as the default, never by a file's name.
+def test_the_file_name_does_not_choose_the_split(tmp_path, caplog):
+    frame = demo_ett(17420).frame.reset_index()
+    bounds = {}
+    for name in ("ETTh1.csv", "meters.csv"):
+        csv = tmp_path / name
+        frame.to_csv(csv, index=False)
+        for split in ("ett", "ratio", None):
+            args = ["--data", str(csv), "--output-dir", str(tmp_path / "out")]
+            caplog.clear()
+            with caplog.at_level("INFO", logger="forecasting.preprocess"):
+                prepared = preprocess.main([*args, *(["--split", split] if split else [])])
+            bounds[name, split] = prepared.preprocessing["bounds"]
+            chosen = prepared.preprocessing["split"]
+            assert chosen == (split or "ratio")
+            announced = [r.getMessage() for r in caplog.records if "split: " in r.getMessage()]
+            how = "--split" if split else "the default; choose with --split ett|ratio"
+            assert announced == [f"split: {chosen} ({how}): {preprocess.SPLIT_RULES[chosen]}"]
+    assert bounds["ETTh1.csv", None] == bounds["meters.csv", None] == bounds["meters.csv", "ratio"]
+    assert bounds["ETTh1.csv", "ett"] == bounds["meters.csv", "ett"] != bounds["meters.csv", None]
+    assert bounds["meters.csv", "ett"]["test"] == [11520 - 96, 14400]
+
+
+def test_the_ett_split_needs_hourly_or_15_minute_data(tmp_path):
+    csv = write_tiny_csv(tmp_path / "daily.csv")
+    daily = pd.read_csv(csv).assign(date=pd.date_range("2000-01-01", periods=400, freq="D"))
+    daily.to_csv(csv, index=False)
+    with pytest.raises(ConfigError, match=r"--split ett: .*daily.csv is 'D'; use --split ratio"):
+        preprocess.main(["--data", str(csv), "--split", "ett", "--output-dir", str(tmp_path)])

@@ -350,7 +350,7 @@ def test_a_panel_file_without_column_roles_gets_them_inferred_and_announced(
     assert "calendar known reals for frequency 'MS': month_of_year" in caplog.text
 
 
-@pytest.mark.parametrize("split", ["ett_hour", "ratio"])
+@pytest.mark.parametrize("split", ["ett", "ratio"])
 def test_single_series_splits_are_refused_for_the_tft(tmp_path, split):
     with pytest.raises(ConfigError, match=f"--split {split} is for single series"):
         preprocess_demo(tmp_path / "out", "--split", split)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from forecasting import artifact
-from forecasting.errors import ConfigError
+from forecasting.errors import ConfigError, DataValidationError
 from forecasting.steps import evaluate, preprocess, train
 
 from .conftest import TINY_MODEL, train_paths, train_process, write_tiny_csv
@@ -40,6 +40,11 @@ def test_train_then_evaluate_writes_model_and_sagemaker_metrics(tmp_path, channe
     assert metrics["rmse"]["value"] == pytest.approx(metrics["mse"]["value"] ** 0.5)
     # 400 rows, ratio split: the test split is the last 80 rows plus 16 rows of context
     assert written["evaluation"]["windows"] == 80 - 4 + 1
+    # which protocol split the data, and how many points MAPE left out, are on record
+    assert written["evaluation"]["split_protocol"] == "ratio"
+    assert written["evaluation"]["split_rule"] == preprocess.SPLIT_RULES["ratio"]
+    coverage = written["evaluation"]["mape"]
+    assert coverage["points"] + coverage["excluded_points"] == 77 * 4 * 3
 
 
 def test_targets_with_covariates_train_and_evaluate(tmp_path):
@@ -47,7 +52,7 @@ def test_targets_with_covariates_train_and_evaluate(tmp_path):
     channels = tmp_path / "channels"
     preprocess.main(
         ["--data", str(csv), "--targets", "load", "--covariates", "temp,price",
-         "--seq-len", "16", "--output-dir", str(channels)]
+         "--seq-len", "16", "--pred-len", "4", "--output-dir", str(channels)]
     )  # fmt: skip
     train.main([*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "1"])
     evaluate.main(
@@ -84,16 +89,40 @@ def test_batch_must_be_a_multiple_of_the_world_size(tmp_path, channels):
         train.main(args)
 
 
-def test_horizon_longer_than_the_data_is_a_config_error(tmp_path, channels):
-    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--pred-len", "500"]
-    with pytest.raises(ConfigError, match="500"):
-        train.main(args)
+def test_horizon_longer_than_the_data_is_named_at_preprocess(tmp_path):
+    csv = write_tiny_csv(tmp_path / "tiny.csv")
+    with pytest.raises(DataValidationError, match=r"400 rows; expected at least 596 .*horizon 500"):
+        preprocess.main(["--data", str(csv), "--pred-len", "500", "--output-dir", str(tmp_path)])
 
 
-def test_seq_len_beyond_the_preprocessed_context_is_a_config_error(tmp_path, channels):
-    args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--seq-len", "32"]
-    with pytest.raises(ConfigError, match="rerun preprocess with --seq-len 32"):
+def test_training_takes_the_input_length_and_horizon_that_preprocess_recorded(tmp_path):
+    """``-P pred_len=12`` once trained a 24-step model: the horizon has one home now."""
+    csv = write_tiny_csv(tmp_path / "tiny.csv")
+    channels = tmp_path / "channels"
+    preprocess.main(
+        ["--data", str(csv), "--seq-len", "24", "--pred-len", "12", "--output-dir", str(channels)]
+    )
+    windowless = [*TINY_MODEL[2:4], *TINY_MODEL[6:]]
+    assert windowless[:2] == ["--label-len", "8"] and "--pred-len" not in windowless
+    train.main([*windowless, *train_paths(tmp_path, channels), "--max-epochs", "1"])
+    _, config = artifact.load(tmp_path / "model")
+    hparams = config["model"]["hparams"]
+    assert (hparams["seq_len"], hparams["label_len"], hparams["pred_len"]) == (24, 8, 12)
+
+
+@pytest.mark.parametrize(("flag", "given", "recorded"), [("seq-len", 32, 16), ("pred-len", 8, 4)])
+def test_a_window_length_that_contradicts_preprocess_is_refused(
+    tmp_path, channels, flag, given, recorded
+):
+    args = [*TINY_MODEL, *train_paths(tmp_path, channels), f"--{flag}", str(given)]
+    message = (
+        f"--{flag} {given} contradicts the {recorded} that preprocess recorded in "
+        f"{channels / 'train' / 'preprocessing.json'}; the input length and horizon are set "
+        f"once, at preprocess: leave --{flag} out here, or preprocess again with --{flag} {given}"
+    )
+    with pytest.raises(ConfigError) as raised:
         train.main(args)
+    assert str(raised.value) == message
 
 
 def test_a_user_mistake_ends_in_one_line_without_a_traceback(tmp_path, channels):

@@ -14,7 +14,12 @@ import pandas as pd
 import torch
 
 from forecasting.data.panel import TIME_IDX
-from forecasting.metrics import percentage_metrics, quantile_metrics, regression_metrics
+from forecasting.metrics import (
+    mape_coverage,
+    percentage_metrics,
+    quantile_metrics,
+    regression_metrics,
+)
 from forecasting.models.tft.dataset import Cutoffs, clip_forecasts, split_dataset
 from forecasting.models.tft.module import TFTForecaster
 from forecasting.models.tft.windows import MaterializedWindows
@@ -79,6 +84,7 @@ def evaluate_split(
             "origins": len(origins),
             "windows": len(windows),
             "forecast_points": int(mask.sum()),
+            "mape": mape_coverage(true[mask]),
             "horizon": int(truth.shape[1]),
             "targets": preprocessing["targets"],
             "source": preprocessing["source"],
