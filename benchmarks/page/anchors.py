@@ -21,6 +21,8 @@ ANCHORS: dict[str, Anchor] = {
             24: {"Informer": (0.577, 0.549), "LogTrans": (0.686, 0.604), "LSTMa": (0.650, 0.624)},
             48: {"Informer": (0.685, 0.625), "LogTrans": (0.766, 0.757), "LSTMa": (0.702, 0.675)},
             168: {"Informer": (0.931, 0.752), "LogTrans": (1.002, 0.846), "LSTMa": (1.212, 0.867)},
+            336: {"Informer": (1.128, 0.873), "LogTrans": (1.362, 0.952), "LSTMa": (1.424, 0.994)},
+            720: {"Informer": (1.215, 0.896), "LogTrans": (1.397, 1.291), "LSTMa": (1.960, 1.322)},
         },
         "Informer paper (AAAI 2021), Table 2 as updated in the official repository: ETTh1, "
         "multivariate M, test MSE / MAE",

@@ -46,8 +46,8 @@ TARGETS: dict[str, Target] = {
     "ddp_scaling": Target(1.7, at_least=True, unit="×"),  # 2 ranks against 1 rank
     # ProbSparse growth exponent above that of L·log L over the same lengths
     "probsparse_excess_exponent": Target(0.05, at_least=False),
-    "tft_scale_peak": Target(8, at_least=False, unit=" GiB"),  # peak RSS at a 100× panel
+    "tft_scale_peak": Target(8.0, at_least=False, unit=" GiB"),  # peak RSS at a 100× panel
     "inference_rate": Target(1000, at_least=True),  # series forecast per second per core
-    "synth_seconds": Target(10, at_least=False, unit=" s"),  # cdk synth
-    "suite_minutes": Target(10, at_least=False, unit=" min"),  # the full test suite, 2 cores
+    "synth_seconds": Target(10.0, at_least=False, unit=" s"),  # cdk synth
+    "suite_minutes": Target(10.0, at_least=False, unit=" min"),  # the full test suite, 2 cores
 }
