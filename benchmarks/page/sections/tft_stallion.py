@@ -137,7 +137,7 @@ def section() -> list[str]:
 
 
 def tft_step_lines() -> list[str]:
-    """Why a data path cannot reach 3×: the network's own step (tft_step.json)."""
+    """Why a data path cannot reach the speed target: the network's own step (tft_step.json)."""
     data, epochs = load("tft_step"), load("tft_stallion")
     if data is None:
         return missing("tft_step", "python benchmarks/tft_step.py")
@@ -168,9 +168,9 @@ def tft_step_lines() -> list[str]:
     if tutorial:
         per_batch = tutorial["epoch_seconds_median"] / 50 * 1e3  # the tutorial's 50 batches
         text += (
-            f"The tutorial's epoch costs {per_batch:.0f} ms per batch, so 3× means "
-            f"{per_batch / 3:.0f} ms per batch, where the network's own step alone takes "
-            f"{step:.0f} ms. "
+            f"The tutorial's epoch costs {per_batch:.0f} ms per batch, so {SPEED.limit_text} "
+            f"means {per_batch / SPEED.limit:.0f} ms per batch, where the network's own step "
+            f"alone takes {step:.0f} ms. "
         )
     text += (
         "That step is pytorch-forecasting's network: one gated residual network per input "
@@ -178,8 +178,8 @@ def tft_step_lines() -> list[str]:
         "Batching the per-variable networks into one matrix product per layer (same parameters, "
         "same function) measured 0.98× at 1 thread and 1.04× at 2 threads, and `torch.compile` "
         "1.26× after 199 s of compilation (one-off experiments, not part of this suite), so "
-        "neither is shipped: 3× on this CPU would need a different network, not a different "
-        "data path."
+        f"neither is shipped: {SPEED.limit_text} on this CPU would need a different network, "
+        "not a different data path."
     )
     return [*lines, text, ""]
 
