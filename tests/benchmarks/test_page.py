@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import report
 from benchmarks.page import render as page
 from benchmarks.page import results
 from benchmarks.page.sections import inference, informer_etth1
@@ -108,3 +109,15 @@ def test_default_size_speed_needs_ten_times_and_the_paper_accuracy(
     assert accuracy[2] == ("met" if mse <= 0.45 else "**not met**")
     assert speed[0].startswith("Default size: paper accuracy (M/24 MSE ≤ 0.577) at ≥ 10×")
     assert speed[2] == f"{status}, ratio across runs"
+
+
+def test_check_fails_on_a_stale_page_and_passes_on_a_fresh_one(results_dir, tmp_path, monkeypatch):
+    stale = tmp_path / "benchmarks.md"
+    stale.write_text("# Benchmarks\n\nold numbers\n")
+    monkeypatch.setattr(report, "PAGE", stale)
+    monkeypatch.setattr("sys.argv", ["report.py", "--check"])
+    with pytest.raises(SystemExit, match="is out of date"):
+        report.main()
+    stale.write_text(page.render())
+    report.main()  # up to date: returns without writing
+    assert stale.read_text() == page.render()
