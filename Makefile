@@ -37,7 +37,9 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# The results page must say what benchmarks/results/*.json say (regenerate: python benchmarks/report.py).
 test: lint
+	$(PY) benchmarks/report.py --check
 	$(PY) -m pytest
 
 format: setup

@@ -9,9 +9,11 @@ import argparse
 import json
 from pathlib import Path
 
+from page.targets import TARGETS
+
 RESULTS = Path(__file__).parent / "results"
 PLOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "ddp_scaling.png"
-TARGET = 1.7  # DDP, 2 ranks on 2 cores, against one rank (anchors: "Our targets")
+TARGET = TARGETS["ddp_scaling"].limit  # DDP, 2 ranks on 2 cores, against one rank
 
 
 def plot(source: Path = RESULTS / "ddp_throughput.json", path: Path = PLOT) -> Path:

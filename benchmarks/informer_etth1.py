@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from machine import print_table, write_result
+from page.anchors import anchor, paper_informer
 
 from forecasting.steps import evaluate, preprocess, train
 
 SHARED_ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" / "ETTh1.csv"
-PAPER = {24: (0.577, 0.549), 48: (0.685, 0.625), 168: (0.931, 0.752), 336: (1.128, 0.873)}
+PAPER = {horizon: paper_informer(horizon) for horizon in anchor("informer_paper_etth1")}
 
 CONFIGS: dict[str, list[str]] = {
     "paper": list(train.PAPER_ARGUMENTS),  # d_model 512, 8 heads, ProbSparse, lr 1e-4 halved

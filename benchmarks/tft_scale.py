@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from child import run_measured
 from machine import print_table, write_result
+from page.targets import TARGETS
 from tft_stallion import SHARED_STALLION
 
-TARGET_RSS_GIB = 8.0
+TARGET_RSS_GIB = TARGETS["tft_scale_peak"].limit
 TARGET_SCALE = 100
 
 

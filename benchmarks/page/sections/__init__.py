@@ -1,0 +1,1 @@
+"""One module per benchmark (named as its JSON): its section of the page and its target rows."""
