@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -33,14 +33,16 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
 from infra.sagemaker_pipeline import (
-    DLC_REPOSITORIES,
     SageMakerPipelineConstruct,
+    dlc_finding,
     grant_job_basics,
+    grant_volume_key,
 )
-from infra.settings import RemovalMode, Settings
-from infra.storage import StorageConstruct
+from infra.settings import Settings
+from infra.storage import StorageConstruct, removal_policy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag's L1 compares against the same
@@ -97,11 +99,7 @@ class BatchInferenceConstruct(Construct):
         self.storage = storage
         # A plain string, not a token: event patterns and IAM resources are built from it.
         self.group_name = str(pipeline.model_package_group.model_package_group_name)
-        self._removal_policy = (
-            RemovalPolicy.DESTROY
-            if settings.removal_mode is RemovalMode.DESTROY
-            else RemovalPolicy.RETAIN
-        )
+        self._removal_policy = removal_policy(settings.removal_mode)
         self.input_uri = f"s3://{storage.data_bucket.bucket_name}/{INFERENCE_PREFIX}"
         self.manifest_uri = f"s3://{storage.forecasts_bucket.bucket_name}/{MANIFEST_KEY}"
 
@@ -237,7 +235,7 @@ class BatchInferenceConstruct(Construct):
         storage.data_bucket.grant_read(role, f"{INFERENCE_PREFIX}*")
         storage.forecasts_bucket.grant_put(role, f"{TRANSFORM_PREFIX}*")
         storage.key.grant_encrypt_decrypt(role)
-        grant_job_basics(role, log_group_name="/aws/sagemaker/TransformJobs:*")
+        grant_job_basics(role, log_group_name="/aws/sagemaker/TransformJobs")
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {
@@ -249,10 +247,10 @@ class BatchInferenceConstruct(Construct):
                 prefixed_objects(storage.forecasts_bucket, f"{TRANSFORM_PREFIX}*"): "the "
                 "transform output prefix of the forecasts bucket, write-only",
                 regional_arn(
-                    "logs", "log-group:/aws/sagemaker/TransformJobs:*"
-                ): "the log group Batch Transform jobs write to",
-                f"Resource::{DLC_REPOSITORIES}": "the AWS PyTorch deep learning container "
-                "repositories, pull actions only",
+                    "logs", "log-group:/aws/sagemaker/TransformJobs:log-stream:*"
+                ): "the log streams of the log group Batch Transform jobs write to",
+                dlc_finding(self): "the AWS PyTorch deep learning container repositories of this "
+                "region, pull actions only",
                 "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no "
                 "resource; metrics are limited to the /aws/sagemaker namespaces",
             },
@@ -327,7 +325,7 @@ class BatchInferenceConstruct(Construct):
                 "INPUT_URI": self.input_uri,
                 "FORECASTS_BUCKET": storage.forecasts_bucket.bucket_name,
                 "KMS_KEY_ID": storage.key.key_arn,
-                "TRANSFORM_INSTANCE_TYPE": self.settings.pipeline.transform_instance_type,
+                "TRANSFORM_INSTANCE_TYPE": TRANSFORM_INSTANCE_TYPE,
                 "PROJECT": self.settings.project_name,
             },
         )
@@ -363,16 +361,9 @@ class BatchInferenceConstruct(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        # The job's instance volume is encrypted with the project key (VolumeKmsKeyId): SageMaker
-        # creates a grant on it with the caller's permissions, for AWS resources only.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="VolumeKeyGrant",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[storage.key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
+        # The job's output (and, where the instance type allows, its volume) is encrypted with
+        # the project key.
+        grant_volume_key(role, storage.key.key_arn)
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {
