@@ -11,6 +11,7 @@ and its instances. ``cdk.json`` holds infrastructure settings only.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field, fields
@@ -38,6 +39,7 @@ NOT_IN_TRAINING_FILE = {
 }
 
 
+@functools.cache  # loading the service model takes a tenth of a second
 def _instance_types(shape: str) -> tuple[str, ...]:
     import botocore.session
 
