@@ -249,7 +249,7 @@ class BatchInferenceConstruct(Construct):
                 regional_arn(
                     "logs", "log-group:/aws/sagemaker/TransformJobs:log-stream:*"
                 ): "the log streams of the log group Batch Transform jobs write to",
-                dlc_finding(self): "the AWS PyTorch deep learning container repositories of this "
+                dlc_finding(): "the AWS PyTorch deep learning container repositories of this "
                 "region, pull actions only",
                 "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no "
                 "resource; metrics are limited to the /aws/sagemaker namespaces",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, Aws, CfnMapping, Stack, Token
+from aws_cdk import ArnFormat, Aws, CfnMapping, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -45,17 +45,13 @@ def dlc_repositories(scope: Construct) -> str:
     return f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{account}:{DLC_REPOSITORY_PATTERN}"
 
 
-def dlc_finding(scope: Construct) -> str:
-    """The IAM5 finding of :func:`dlc_repositories` as cdk-nag names it: the mapping lookup
-    while the region is a token, the account itself once the stack is bound to a region."""
-    region = Stack.of(scope).region
-    if Token.is_unresolved(region):
-        account = json.dumps(
-            {"Fn::FindInMap": [REGISTRIES_MAPPING, {"Ref": "AWS::Region"}, "account"]},
-            separators=(",", ":"),
-        )
-    else:
-        account = images.registries()[region]
+def dlc_finding() -> str:
+    """The IAM5 finding of :func:`dlc_repositories` as cdk-nag names it (the mapping lookup
+    stays in the template even when the stack is bound to a region)."""
+    account = json.dumps(
+        {"Fn::FindInMap": [REGISTRIES_MAPPING, {"Ref": "AWS::Region"}, "account"]},
+        separators=(",", ":"),
+    )
     return f"Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:{account}:{DLC_REPOSITORY_PATTERN}"
 
 
@@ -239,7 +235,7 @@ class SageMakerPipelineConstruct(Construct):
                 "jobs write to",
                 regional_arn("logs", "log-group:/aws/sagemaker/*:log-stream:*"): "the log "
                 "streams of the log groups SageMaker jobs write to",
-                dlc_finding(self): "the AWS PyTorch deep learning container repositories of this "
+                dlc_finding(): "the AWS PyTorch deep learning container repositories of this "
                 "region, pull actions only",
                 "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no "
                 "resource; metrics are limited to the /aws/sagemaker namespace",

@@ -47,6 +47,11 @@ CONTAINER_ENVIRONMENT = {
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
 }
+# Instance families with local NVMe storage besides those with a "d" in the family (c5d, g4dn,
+# p4d, ...): SageMaker refuses a volume KMS key on them and encrypts that storage in hardware
+# (botocore's documentation of TransformResources.VolumeKmsKeyId). sagemaker-core's
+# instance_supports_kms holds the same rule; a test compares the two over every transform type.
+LOCAL_STORAGE_FAMILIES = ("g5", "g6", "g7e", "p5", "p6-b200", "trn1", "trn2")
 MODEL_NAME_ENV = "FORECAST_MODEL_NAME"
 MODEL_VERSION_ENV = "FORECAST_MODEL_VERSION"
 
@@ -202,11 +207,21 @@ def plan_transform(event: Any, settings: Settings) -> TransformPlan | Skip:
         "TransformResources": {
             "InstanceType": settings.instance_type,
             "InstanceCount": 1,
-            "VolumeKmsKeyId": settings.kms_key_id,
+            **(
+                {"VolumeKmsKeyId": settings.kms_key_id}
+                if accepts_volume_key(settings.instance_type)
+                else {}
+            ),
         },
         "Tags": [dict(tag) for tag in tags],
     }
     return TransformPlan(model_name, job_name, create_model, create_transform_job)
+
+
+def accepts_volume_key(instance_type: str) -> bool:
+    """Whether SageMaker accepts a volume KMS key on ``ml.<family>.<size>``."""
+    family = instance_type.removeprefix("ml.").split(".")[0]
+    return "d" not in family and not family.startswith(LOCAL_STORAGE_FAMILIES)
 
 
 def resource_name(group: str, suffix: str) -> str:

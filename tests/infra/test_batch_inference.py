@@ -183,7 +183,7 @@ def test_functions_encrypt_their_environment_and_log_to_retained_groups(
         assert function["KmsKeyArn"] == key_arn
         group = log_groups[function["LoggingConfig"]["LogGroup"]["Ref"]]
         assert group["Properties"]["RetentionInDays"] == 90
-        assert group["DeletionPolicy"] == ("Retain" if retained else "Delete")
+        assert group["DeletionPolicy"] == ("RetainExceptOnCreate" if retained else "Delete")
         assert "ReservedConcurrentExecutions" not in function
 
 

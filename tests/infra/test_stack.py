@@ -158,7 +158,7 @@ def test_log_delivery_is_granted_by_policy_not_acl(default_app: SynthesizedApp) 
 def test_retain_keeps_data_on_delete(default_app: SynthesizedApp) -> None:
     for resource_type in ("AWS::S3::Bucket", "AWS::KMS::Key"):
         for logical_id, resource in _resources(default_app, resource_type).items():
-            assert resource["DeletionPolicy"] == "Retain", logical_id
+            assert resource["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
             assert resource["UpdateReplacePolicy"] == "Retain", logical_id
 
 
