@@ -25,6 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from moto import mock_aws
 from moto.events.models import EventPattern
 
+from forecasting.pipeline import images
 from infra.batch_inference import (
     BATCH_TRANSFORM_HANDLER,
     LAMBDA_RUNTIME,
@@ -140,6 +141,8 @@ def _concrete(value: Any, refs: Mapping[str, str]) -> Any:
         if function == "Fn::Join":
             separator, parts = argument
             return separator.join(_concrete(part, refs) for part in parts)
+        if function == "Fn::FindInMap":  # the DLC registry account of the region
+            return images.registries()[REGION]
     if isinstance(value, dict):
         return {key: _concrete(item, refs) for key, item in value.items()}
     if isinstance(value, list):
@@ -426,7 +429,7 @@ def test_batch_transform_role_is_scoped_to_this_projects_names(
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
-    grant = _by_sid(statements, "VolumeKeyGrant")
+    grant = _by_sid(statements, "JobKeyGrant")
     assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     assert all(statement.get("Resource") != "*" for statement in statements)
 
