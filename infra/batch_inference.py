@@ -5,7 +5,8 @@ Two EventBridge rules on the default bus drive two Lambdas (``lambdas/``):
 
 * ``SageMaker Model Package State Change`` for this project's group, ``Approved`` only ->
   ``batch_transform`` creates the SageMaker Model and the transform job.
-* ``SageMaker Transform Job State Change`` of this project's jobs, ``Completed`` or ``Failed``
+* ``SageMaker Transform Job State Change`` of this project's jobs, ``Completed``, ``Failed`` or
+  ``Stopped``
   -> ``publish`` writes the QuickSight CSV and manifests, reports failures to the SNS topic and
   refreshes the SPICE data set when one is configured.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Aws, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -132,16 +133,6 @@ class BatchInferenceConstruct(Construct):
             enable_key_rotation=True,
             removal_policy=self._removal_policy,
         )
-        # CloudWatch encrypts the alarm message it publishes (as documented for alarms that
-        # notify an encrypted topic); it calls KMS as the service, with no source to pin.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-            )
-        )
         topic = sns.Topic(
             self,
             "Notifications",
@@ -149,6 +140,7 @@ class BatchInferenceConstruct(Construct):
             master_key=key,
             enforce_ssl=True,
         )
+        self.notifications_key = key
         if self.settings.notification_email:
             topic.add_subscription(
                 subscriptions.EmailSubscription(self.settings.notification_email)
@@ -196,6 +188,9 @@ class BatchInferenceConstruct(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        # CloudWatch encrypts the alarm message it publishes (as documented for alarms that
+        # notify an encrypted topic), as the service.
+        self.allow_service_to_publish("CloudWatchAlarms", "cloudwatch", "alarm:*")
         # The topic policy CDK writes (TLS only) replaces SNS's default one, so the alarm needs
         # its own allow; pinned to this alarm.
         self.topic.add_to_resource_policy(
@@ -470,7 +465,8 @@ class BatchInferenceConstruct(Construct):
                 source=["aws.sagemaker"],
                 detail_type=[TRANSFORM_JOB_STATE_CHANGE],
                 detail={
-                    "TransformJobStatus": ["Completed", "Failed"],
+                    # every end state the publish Lambda handles: a stopped job is reported
+                    "TransformJobStatus": ["Completed", "Failed", "Stopped"],
                     "TransformJobName": [{"prefix": f"{self.group_name}-v"}],
                     "TransformOutput": {"S3OutputPath": [{"prefix": output_prefix}]},
                 },
@@ -478,6 +474,31 @@ class BatchInferenceConstruct(Construct):
         )
         rule.add_target(self.lambda_target(self.publish_function))
         return rule
+
+    def allow_service_to_publish(self, name: str, service: str, resource: str) -> None:
+        """Let an AWS service encrypt what it publishes to the topic with the topic's key, for
+        this account's resources only (the confused-deputy conditions). Not the one alarm or
+        rule ARN: each refers to the topic, which refers to the key, and the key policy naming
+        them would close a dependency cycle."""
+        stack = Stack.of(self)
+        self.notifications_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{name}ToPublish",
+                principals=[iam.ServicePrincipal(f"{service}.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service=service,
+                            resource=resource,
+                            arn_format=ArnFormat.NO_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
 
     def lambda_target(self, function: lambda_.IFunction) -> targets.LambdaFunction:
         return targets.LambdaFunction(

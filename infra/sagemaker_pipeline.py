@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 
+import jsii
 from aws_cdk import ArnFormat, Aws, CfnMapping, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
@@ -260,13 +260,39 @@ class SageMakerPipelineConstruct(Construct):
             ),
         )
         rule.add_target(
-            targets.SnsTopic(
+            TopicTarget(
                 topic,
-                message=events.RuleTargetInput.from_text(
+                events.RuleTargetInput.from_text(
                     f"SageMaker Pipeline {self.pipeline_name}: execution "
                     f"{events.EventField.from_path('$.detail.pipelineExecutionArn')} "
                     f"{events.EventField.from_path('$.detail.currentPipelineExecutionStatus')}"
                 ),
             )
         )
+        # Only this rule may publish (CDK's SnsTopic target would allow any rule, anywhere).
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowExecutionEndedRule",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnEquals": {"aws:SourceArn": rule.rule_arn},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
+        )
         return rule
+
+
+@jsii.implements(events.IRuleTarget)
+class TopicTarget:
+    """An SNS topic as a rule target, without the unconditioned topic and key policy
+    statements CDK's ``targets.SnsTopic`` adds; the caller grants the rule itself."""
+
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+        self.topic = topic
+        self.message = message
+
+    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)

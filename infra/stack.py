@@ -48,6 +48,7 @@ class ForecastingStack(Stack):
             quicksight_data_set_id=self.quicksight.data_set_id if self.quicksight else None,
         )
         self.execution_ended_rule = self.pipeline.notify_execution_end(self.batch_inference.topic)
+        self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
         self.setup_outputs()
 
     def setup_storage(self) -> StorageConstruct:

@@ -271,7 +271,7 @@ def test_rule_event_patterns_are_exact(default_app: SynthesizedApp) -> None:
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Transform Job State Change"],
         "detail": {
-            "TransformJobStatus": ["Completed", "Failed"],
+            "TransformJobStatus": ["Completed", "Failed", "Stopped"],
             "TransformJobName": [{"prefix": f"{GROUP}-v"}],
             "TransformOutput": {
                 "S3OutputPath": [
@@ -376,6 +376,8 @@ def _transform_event(
     [
         (_transform_event("Completed"), True),
         (_transform_event("Failed"), True),
+        # documented as reported: the publish Lambda tells the topic a stopped job made nothing
+        (_transform_event("Stopped"), True),
         (_transform_event("InProgress"), False),
         (_transform_event("Stopping"), False),
         (_transform_event("Completed", name="another-project-v1-0a1b2c3d"), False),
@@ -522,6 +524,12 @@ def test_topic_is_kms_encrypted_tls_only_and_alarmed(any_app: SynthesizedApp) ->
         s for s in key["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchAlarmsToPublish"
     ]
     assert cloudwatch[0]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    # a service principal in a key policy is pinned to this account's alarms (confused deputy)
+    condition = cloudwatch[0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":alarm:*" in json.dumps(condition["ArnLike"]["aws:SourceArn"])
+    services = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s.get("Principal", {})]
+    assert services and all("aws:SourceAccount" in json.dumps(s["Condition"]) for s in services)
 
     (topic_policy,) = _resources(any_app, "AWS::SNS::TopicPolicy").values()
     statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]

@@ -143,3 +143,20 @@ def test_the_end_of_every_execution_reaches_the_topic(bound_app):
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Ref": _logical_id(bound_app, stack.batch_inference.topic)}
     assert "pipelineExecutionArn" in json.dumps(target["InputTransformer"])
+    # EventBridge may publish for this rule only, and encrypt with the topic's key in this account
+    (policy,) = bound_app.template.find_resources("AWS::SNS::TopicPolicy").values()
+    (allow,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    rule_id = _logical_id(bound_app, stack.execution_ended_rule)
+    assert allow["Condition"]["ArnEquals"] == {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}
+    key_id = _logical_id(bound_app, stack.batch_inference.notifications_key)
+    key_policy = bound_app.template_json["Resources"][key_id]["Properties"]["KeyPolicy"]
+    (events_key,) = [
+        s
+        for s in key_policy["Statement"]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert ":rule/*" in json.dumps(events_key["Condition"]["ArnLike"])
