@@ -44,6 +44,7 @@ from infra.sagemaker_pipeline import (
 )
 from infra.settings import Settings
 from infra.storage import StorageConstruct, removal_policy
+from lambdas.batch_transform.planning import REQUEST_DETAIL_TYPE, REQUEST_SOURCE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag's L1 compares against the same
@@ -113,6 +114,7 @@ class BatchInferenceConstruct(Construct):
         self.batch_transform_function = self.setup_batch_transform_function()
         self.publish_function = self.setup_publish_function(quicksight_data_set_id)
         self.approval_rule = self.setup_approval_rule()
+        self.request_rule = self.setup_request_rule()
         self.transform_job_rule = self.setup_transform_job_rule()
 
     # --- failure path --------------------------------------------------------------------------
@@ -356,12 +358,22 @@ class BatchInferenceConstruct(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+        # A re-forecast request names a version; the Lambda reads its package from the registry.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeRequestedVersions",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[sagemaker_arn(f"model-package/{group}/*")],
+            )
+        )
         # The job's output (and, where the instance type allows, its volume) is encrypted with
         # the project key.
         grant_volume_key(role, storage.key.key_arn)
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {
+                regional_arn("sagemaker", f"model-package/{group}/*"): "the versions of this "
+                "project's model package group, read-only, for re-forecast requests",
                 regional_arn("sagemaker", f"model/{group}-v*"): "the models the handler names "
                 "{group}-v{version}, one per approved package version",
                 regional_arn("sagemaker", f"transform-job/{group}-v*"): "the jobs the handler "
@@ -444,6 +456,21 @@ class BatchInferenceConstruct(Construct):
                     "ModelPackageGroupName": [self.group_name],
                     "ModelApprovalStatus": ["Approved"],
                 },
+            ),
+        )
+        rule.add_target(self.lambda_target(self.batch_transform_function))
+        return rule
+
+    def setup_request_rule(self) -> events.Rule:
+        """Re-forecast requests for this project's group (README: "Forecasting again")."""
+        rule = events.Rule(
+            self,
+            "ForecastRequestedRule",
+            description=f"{self.settings.project_name}: forecast again with an approved version",
+            event_pattern=events.EventPattern(
+                source=[REQUEST_SOURCE],
+                detail_type=[REQUEST_DETAIL_TYPE],
+                detail={"ModelPackageGroupName": [self.group_name]},
             ),
         )
         rule.add_target(self.lambda_target(self.batch_transform_function))

@@ -296,7 +296,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
             "MaximumEventAgeInSeconds": 7200,
         }
         assert target["DeadLetterConfig"] == {"Arn": queue_arn}
-    # EventBridge may send to the queue for these two rules only.
+    # EventBridge may send to the queue for these rules only.
     (policy,) = _resources(default_app, "AWS::SQS::QueuePolicy").values()
     allowed = [
         s["Condition"]["ArnEquals"]["aws:SourceArn"]
@@ -305,6 +305,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
     ]
     assert allowed == [
         {"Fn::GetAtt": [_logical_id(default_app, inference.approval_rule), "Arn"]},
+        {"Fn::GetAtt": [_logical_id(default_app, inference.request_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.transform_job_rule), "Arn"]},
     ]
 
@@ -818,3 +819,28 @@ def test_stack_wiring_reports_a_failed_job_to_the_topic(
     body = json.loads(message["Body"])
     assert body["Subject"] == f"Batch Transform job failed: {GROUP}-v3-fa1e0e24"
     assert "ClientError: See job logs" in body["Message"]
+
+
+def _request_event(group: str) -> dict[str, Any]:
+    return {
+        "source": "forecasting.requests",
+        "detail-type": "Forecast Requested",
+        "account": ACCOUNT,
+        "region": REGION,
+        "detail": {"ModelPackageGroupName": group, "ModelPackageVersion": 3, "RunId": "r1"},
+    }
+
+
+def test_re_forecast_requests_for_this_group_reach_the_batch_transform_lambda(
+    default_app: SynthesizedApp,
+) -> None:
+    """The documented re-run path (README "Forecasting again"): a custom event to the default
+    bus, handled by the same Lambda (and so with the same idempotent job names)."""
+    inference = default_app.stack.batch_inference
+    pattern = _pattern(default_app, inference.request_rule)
+    assert pattern.matches_event(_request_event(GROUP))
+    assert not pattern.matches_event(_request_event("another-project"))
+    (target,) = _rule(default_app, inference.request_rule)["Targets"]
+    function_id = _logical_id(default_app, inference.batch_transform_function)
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert "DeadLetterConfig" in target
