@@ -1,8 +1,10 @@
-"""Create or update the SageMaker Pipeline, start it and follow it: what CodeBuild runs.
+"""Create or update the SageMaker Pipeline and start it: what CodeBuild runs on every push.
 
-``python -m forecasting.pipeline upsert --start --wait`` packages the source, uploads it under
-its digest, renders the definition, creates or updates the pipeline, starts an execution and
-prints each step's status until it ends. Every setting also comes from an environment variable
+``python -m forecasting.pipeline upsert --start`` packages the source, uploads it under its
+digest, renders the definition, creates or updates the pipeline and starts an execution (the
+runner is the pipeline's only writer; the stack holds no copy). ``--wait`` also prints each
+step's status until the execution ends; CodeBuild does not wait, since training may outlast a
+build: an EventBridge rule reports the end. Every setting also comes from an environment variable
 so the CodeBuild project (which CDK defines) can supply them; flags win over the environment.
 
 The training configuration is ``training.json`` in the source folder (``--settings`` names
