@@ -6,8 +6,9 @@ TORCH ?= torch==2.13.0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
 MODEL ?= informer
-DATASET ?= $(if $(filter tft,$(MODEL)),stallion,ETTh1)
 DATA ?=
+# A file of your own (DATA=) is read with its own columns, not as the default data set's.
+DATASET ?= $(if $(DATA),,$(if $(filter tft,$(MODEL)),stallion,ETTh1))
 HOSTS ?= 2
 LOCAL ?= local
 ARGS ?=
@@ -28,7 +29,7 @@ $(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements
 # batch transform and publishes CSV, manifest, plots and an HTML report under $(LOCAL)/s3/.
 # ARGS passes more run options, e.g. ARGS="--max-epochs 2 -H d_model=32".
 run: setup
-	$(PY) -m local_mode run --home $(LOCAL) --model $(MODEL) --dataset $(DATASET) \
+	$(PY) -m local_mode run --home $(LOCAL) --model $(MODEL) $(if $(DATASET),--dataset $(DATASET)) \
 		$(if $(DATA),--data $(DATA)) --hosts $(HOSTS) $(ARGS)
 	$(PY) -m local_mode approve --home $(LOCAL) --latest
 

@@ -48,6 +48,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def visible_gpus(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The CUDA devices this process may use, as ``CUDA_VISIBLE_DEVICES`` names them."""
+    import torch  # here, not at import: only the train step needs it
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    listed = [d.strip() for d in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return listed[:count] if "CUDA_VISIBLE_DEVICES" in environ else [str(i) for i in range(count)]
+
+
+def gpus_per_host(host_count: int, gpus: Sequence[str]) -> list[list[str]]:
+    """Each simulated host's own GPUs: an equal share when there is at least one per host, else
+    none (the CPU). Two hosts may not share a GPU: NCCL refuses two ranks on one device."""
+    share = len(gpus) // host_count
+    return [list(gpus[i * share : (i + 1) * share]) for i in range(host_count)]
+
+
 def host_environment(
     host: str,
     hosts: Sequence[str],
@@ -56,8 +72,10 @@ def host_environment(
     cpus: int,
     master_port: int,
     hyperparameters: Mapping[str, str],
+    gpus: Sequence[str] = (),
 ) -> dict[str, str]:
-    """The variables a SageMaker training container sets for one host (CPU instance)."""
+    """The variables a SageMaker training container sets for one host; ``gpus`` are the devices
+    it owns (none: a CPU instance, and the machine's GPUs are hidden from it)."""
     threads = str(max(1, cpus // len(hosts)))
     return {
         "SM_HOSTS": json.dumps(list(hosts)),
@@ -69,7 +87,8 @@ def host_environment(
         "SM_OUTPUT_DATA_DIR": str(paths.output_data_dir),
         "SM_HPS": json.dumps(dict(hyperparameters), sort_keys=True),
         "SM_NUM_CPUS": threads,  # this host's share of the machine
-        "SM_NUM_GPUS": "0",
+        "SM_NUM_GPUS": str(len(gpus)),
+        "CUDA_VISIBLE_DEVICES": ",".join(gpus),
         "OMP_NUM_THREADS": threads,
         "MASTER_ADDR": LOOPBACK,  # what algo-1 resolves to on this machine
         "MASTER_PORT": str(master_port),

@@ -71,28 +71,18 @@ def informer_input(test: pd.DataFrame, config: dict[str, Any]) -> InferenceInput
 def tft_input(test: pd.DataFrame, config: dict[str, Any]) -> InferenceInput:
     """Per series: the encoder rows, then ``horizon`` rows with the target and unknown reals
     left empty and the known covariates filled in, as the TFT handler expects."""
-    from forecasting.data.panel import (
-        STALLION_COLUMNS,
-        STALLION_SCHEMA,
-        STALLION_SPECIAL_DAYS,
-        TIME_IDX,
-        PanelSchema,
-    )
+    from forecasting.data.panel import TIME_IDX, PanelSchema, file_rows
 
     pre = config["preprocessing"]
     schema = PanelSchema.from_dict(pre["schema"])
     horizon, encoder = pre["horizon"], pre["max_encoder_length"]
-    is_stallion = schema.to_dict() == STALLION_SCHEMA.to_dict()
-    columns = list(STALLION_COLUMNS if is_stallion else schema.columns())
     groups, target, time = list(schema.group_columns), schema.target, schema.time_column
     last = int(test[TIME_IDX].max())
     window = test[test[TIME_IDX] > last - horizon - encoder].sort_values([*groups, TIME_IDX])
     future = (window[TIME_IDX] > last - horizon).to_numpy()
-    request = window[columns].astype(object)
+    request = file_rows(window, schema).astype(object)  # the training file's columns
     request[time] = pd.DatetimeIndex(window[time]).strftime(TIMESTAMP_FORMAT)
-    if is_stallion:  # preprocess turned the 0/1 flags into "-" or the day's name: undo it
-        for name in STALLION_SPECIAL_DAYS:
-            request[name] = (window[name].astype(str) == name).astype(int)
+    columns = list(request.columns)
     blank = [c for c in (target, *schema.unknown_reals) if c in columns]
     request.loc[future, blank] = ""
     ids = window[groups].astype(str).agg("/".join, axis=1)

@@ -332,6 +332,8 @@ class Runner:
         )
         names = hosts.host_names(self.config.hosts)
         port = hosts.free_port()
+        machine_gpus = hosts.visible_gpus()
+        gpus = hosts.gpus_per_host(len(names), machine_gpus)
         environments = [
             hosts.host_environment(
                 host,
@@ -340,12 +342,19 @@ class Runner:
                 cpus=os.cpu_count() or 1,
                 master_port=port,
                 hyperparameters={k: str(v) for k, v in hyperparameters.items()},
+                gpus=own,
             )
-            for host in names
+            for host, own in zip(names, gpus, strict=True)
         ]
+        devices = f"{len(gpus[0])} GPU(s)" if gpus[0] else "the CPU"
+        if machine_gpus and not gpus[0]:
+            devices += (
+                f": {len(machine_gpus)} GPU(s) cannot be shared by {len(names)} hosts "
+                f"(--hosts {len(machine_gpus)} trains on them)"
+            )
         self.say(
             f"    {len(names)} host(s) {', '.join(names)}, {environments[0]['OMP_NUM_THREADS']} "
-            f"thread(s) each; checkpoints in {checkpoints}"
+            f"thread(s) and {devices} each; checkpoints in {checkpoints}"
         )
         code, where = hosts.run_hosts(
             command, environments, cwd=self.dir, log_dir=self.dir / "logs"
@@ -464,4 +473,11 @@ def gate_text(outcome: Mapping[str, Any]) -> str:
 
 def evaluation_summary(evaluation: Mapping[str, Any]) -> str:
     metrics = evaluation.get("regression_metrics", {})
-    return ", ".join(f"{name} {item['value']:.4g}" for name, item in metrics.items())
+    text = ", ".join(f"{name} {item['value']:.4g}" for name, item in metrics.items())
+    scored = evaluation.get("evaluation", {})
+    if "forecast_points" in scored:  # the TFT: how much the gate's number rests on
+        text += (
+            f" (over {scored['forecast_points']} points: {scored['series']} series x "
+            f"{scored.get('origins', 1)} origins x up to {scored['horizon']} steps)"
+        )
+    return text

@@ -44,6 +44,8 @@ TRANSFORM_SETTINGS: dict[str, Any] = {
     "MaxPayloadInMB": 100,
     "AssembleWith": "None",
     "Accept": "text/csv",
+    # one model-server worker, which uses every core (the sagemaker-inference toolkit reads it)
+    "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
 }
 # A request that times out or fails must fail the job, never be retried into a partial result.
 MODEL_CLIENT_CONFIG = {"InvocationsTimeoutInSeconds": 3600, "InvocationsMaxRetries": 0}
@@ -280,6 +282,7 @@ def _plan(
         "ModelName": model_name,
         "BatchStrategy": TRANSFORM_SETTINGS["BatchStrategy"],
         "MaxPayloadInMB": TRANSFORM_SETTINGS["MaxPayloadInMB"],
+        "Environment": dict(TRANSFORM_SETTINGS["Environment"]),
         "ModelClientConfig": dict(MODEL_CLIENT_CONFIG),
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": settings.input_uri}},

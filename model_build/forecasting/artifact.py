@@ -26,9 +26,15 @@ WEIGHTS_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 CODE_DIR = "code"  # what the SageMaker PyTorch inference container imports and installs
 FORMAT_VERSION = 1
-# Pinned in code/requirements.txt at the versions that trained the model; torch and numpy come
-# with the container.
-INFERENCE_REQUIREMENTS = ("lightning", "pytorch-forecasting", "pandas", "pyarrow", "matplotlib")
+# Pinned in code/requirements.txt at the versions that trained the model (Lightning pulls
+# pytorch-lightning and torchmetrics unpinned); torch and numpy come with the container.
+INFERENCE_REQUIREMENTS = (
+    "lightning", "pytorch-lightning", "torchmetrics", "pytorch-forecasting", "pandas", "pyarrow",
+    "matplotlib",
+)  # fmt: skip
+# code/constraints.txt holds torch at the version that trained the model, the inference
+# container's (both are the pipeline's PyTorch framework version): pip may never replace it.
+CONSTRAINTS_FILE = "constraints.txt"
 INFERENCE_ENTRY = """\
 # SageMaker PyTorch inference entry point, written by the train step.
 from forecasting.inference.handler import input_fn, model_fn, output_fn, predict_fn
@@ -50,7 +56,10 @@ def write_inference_code(model_dir: Path) -> None:
     shutil.copytree(package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__"))
     (staging / "inference.py").write_text(INFERENCE_ENTRY)
     pins = [f"{name}=={metadata.version(name)}" for name in INFERENCE_REQUIREMENTS]
-    (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
+    (staging / "requirements.txt").write_text("\n".join([f"-c {CONSTRAINTS_FILE}", *pins]) + "\n")
+    # The public version: a CUDA build (2.6.0+cu126) and a CPU one (2.6.0+cpu) both satisfy it.
+    torch_version = torch.__version__.split("+")[0]
+    (staging / CONSTRAINTS_FILE).write_text(f"torch=={torch_version}\n")
     shutil.rmtree(code, ignore_errors=True)
     os.replace(staging, code)
 

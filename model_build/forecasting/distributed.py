@@ -106,25 +106,59 @@ def export_rendezvous(spec: ClusterSpec, environ: MutableMapping[str, str]) -> N
     environ["NODE_RANK"] = str(spec.node_rank)
 
 
-def choose_backend(requested: str, has_cuda: bool, has_smddp: bool) -> str:
-    """``auto``: smddp if installed on GPU, else nccl on GPU, gloo on CPU."""
-    if requested != "auto":
-        if requested not in {"gloo", "nccl", "smddp"}:
-            raise ConfigError(f"unknown backend {requested!r}; expected auto, gloo, nccl or smddp")
-        if requested in {"nccl", "smddp"} and not has_cuda:
-            raise ConfigError(f"backend {requested} needs a GPU; use gloo on CPU")
-        if requested == "smddp" and not has_smddp:
+# The instance types the SageMaker distributed data parallelism library (SMDDP) supports: the
+# SageMaker Developer Guide, "Supported frameworks, AWS Regions, and instances types" of the SMDDP
+# library. On any other type its process group fails to start.
+SMDDP_INSTANCE_TYPES = ("ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge")
+BACKENDS = ("auto", "gloo", "nccl", "smddp")
+
+
+def choose_backend(
+    requested: str, has_cuda: bool, has_smddp: bool, instance_type: str | None = None
+) -> str:
+    """``auto``: nccl on GPU, gloo on CPU. smddp only when asked for, on a type it supports.
+
+    smddp is never chosen by itself: it runs on three instance types only, and Lightning's
+    metric sync reduces with an AVG op that it rejects (`DDPStrategy`'s reduction is replaced
+    for it, see :mod:`forecasting.steps.train`).
+    """
+    if requested not in BACKENDS:
+        raise ConfigError(f"unknown backend {requested!r}; expected one of {', '.join(BACKENDS)}")
+    if requested == "auto":
+        return "nccl" if has_cuda else "gloo"
+    if requested in {"nccl", "smddp"} and not has_cuda:
+        raise ConfigError(f"backend {requested} needs a GPU; use gloo on CPU")
+    if requested == "smddp":
+        if instance_type not in SMDDP_INSTANCE_TYPES:
+            raise ConfigError(
+                f"backend smddp runs only on {', '.join(SMDDP_INSTANCE_TYPES)}; this host is "
+                f"{instance_type or 'not a SageMaker instance (SM_CURRENT_INSTANCE_TYPE unset)'}"
+                "; use --backend auto (nccl)"
+            )
+        if not has_smddp:
             raise ConfigError(
                 "backend smddp needs smdistributed.dataparallel, which is not installed"
             )
-        return requested
-    if has_cuda:
-        return "smddp" if has_smddp else "nccl"
-    return "gloo"
+    return requested
 
 
 def smddp_available() -> bool:
-    return importlib.util.find_spec("smdistributed") is not None
+    """Whether the data-parallel library imports (the model-parallel one shares its top package)."""
+    try:
+        return importlib.util.find_spec("smdistributed.dataparallel") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def gpus_on_host(env: Mapping[str, str], visible: int) -> int:
+    """The GPUs this host trains on: ``SM_NUM_GPUS`` where the platform sets it (SageMaker, and
+    local mode, which gives a simulated host ``"0"`` to keep it on the CPU), else all visible."""
+    if "SM_NUM_GPUS" not in env:
+        return visible
+    told = int(env["SM_NUM_GPUS"])
+    if not 0 <= told <= visible:
+        raise ConfigError(f"SM_NUM_GPUS is {told}, but this host sees {visible} GPU(s)")
+    return told
 
 
 def num_cpus(env: Mapping[str, str] = os.environ) -> int:

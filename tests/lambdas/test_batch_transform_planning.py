@@ -73,6 +73,7 @@ def test_approved_event_plans_the_documented_requests():
         "ModelName": f"{GROUP}-v3",
         "BatchStrategy": "SingleRecord",
         "MaxPayloadInMB": 100,
+        "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
         "ModelClientConfig": {"InvocationsTimeoutInSeconds": 3600, "InvocationsMaxRetries": 0},
         "TransformInput": {
             "DataSource": {
@@ -249,8 +250,10 @@ def test_transform_settings_are_the_inference_handlers():
         "MaxPayloadInMB": job["MaxPayloadInMB"],
         "AssembleWith": job["TransformOutput"]["AssembleWith"],
         "Accept": job["TransformOutput"]["Accept"],
+        "Environment": job["Environment"],
     }
     assert sent == inference_handler.TRANSFORM_SETTINGS
+    assert sent["Environment"] == {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
 
 
 def test_model_environment_names_are_the_inference_handlers():

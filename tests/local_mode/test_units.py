@@ -9,14 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from forecasting.distributed import export_rendezvous, resolve_cluster
+from forecasting.distributed import export_rendezvous, gpus_on_host, resolve_cluster
 from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import PipelineSettings
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
 from local_mode import gate
 from local_mode.approval import local_settings, package_event
-from local_mode.hosts import TrainingPaths, host_environment, host_names
+from local_mode.hosts import (
+    TrainingPaths,
+    gpus_per_host,
+    host_environment,
+    host_names,
+    visible_gpus,
+)
 from local_mode.inputs import informer_input, tft_input
 from local_mode.layout import Home, container_path
 from local_mode.registry import APPROVED, ModelPackage
@@ -140,6 +147,38 @@ def test_each_host_is_told_what_sagemaker_tells_it_and_finds_the_master_locally(
     exported: dict[str, str] = {}
     export_rendezvous(spec, exported)
     assert exported == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999", "NODE_RANK": "1"}
+
+
+@pytest.mark.parametrize(
+    ("hosts", "gpus", "expected"),
+    [
+        (2, [], [[], []]),
+        (2, ["0"], [[], []]),  # one GPU is not shared: NCCL refuses two ranks on one device
+        (1, ["0"], [["0"]]),
+        (2, ["0", "1", "2", "3"], [["0", "1"], ["2", "3"]]),
+        (2, ["4", "6"], [["4"], ["6"]]),  # the names CUDA_VISIBLE_DEVICES gave this process
+    ],
+)
+def test_each_simulated_host_owns_its_gpus(hosts, gpus, expected):
+    assert gpus_per_host(hosts, gpus) == expected
+
+
+@pytest.mark.parametrize("own", [[], ["1"], ["2", "3"]])
+def test_a_host_is_told_its_gpus_and_sees_only_those(tmp_path, own):
+    paths = TrainingPaths(tmp_path / "t", tmp_path / "v", tmp_path / "m", tmp_path / "o")
+    env = host_environment(
+        "algo-1", host_names(2), paths, cpus=4, master_port=1, hyperparameters={}, gpus=own
+    )
+    assert env["CUDA_VISIBLE_DEVICES"] == ",".join(own)  # "": the machine's GPUs are hidden
+    # what the training code derives: one process per GPU, or one on the CPU
+    assert gpus_on_host(env, visible=len(own)) == len(own)
+
+
+def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert visible_gpus({}) == ["0", "1"]
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "5,7"}) == ["5", "7"]
 
 
 # --- approval event and transform -----------------------------------------------------------

@@ -1,11 +1,17 @@
+import importlib
+from pathlib import Path
+
 import pytest
 
 from forecasting.distributed import (
+    SMDDP_INSTANCE_TYPES,
     ClusterSpec,
     choose_backend,
     export_rendezvous,
+    gpus_on_host,
     parse_sm_hosts,
     resolve_cluster,
+    smddp_available,
 )
 from forecasting.errors import ConfigError
 
@@ -77,26 +83,70 @@ def test_torchrun_environment_is_taken_as_given():
 
 
 @pytest.mark.parametrize(
-    ("requested", "cuda", "smddp", "expected"),
+    ("requested", "cuda", "smddp", "instance", "expected"),
     [
-        ("auto", False, False, "gloo"),
-        ("auto", True, False, "nccl"),
-        ("auto", True, True, "smddp"),
-        ("gloo", True, True, "gloo"),
+        ("auto", False, False, None, "gloo"),
+        ("auto", True, False, "ml.g5.xlarge", "nccl"),
+        # smddp is never chosen by itself, not even where it is installed and supported
+        ("auto", True, True, "ml.p4d.24xlarge", "nccl"),
+        ("gloo", True, True, None, "gloo"),
+        *[("smddp", True, True, t, "smddp") for t in SMDDP_INSTANCE_TYPES],
     ],
 )
-def test_backend_choice(requested, cuda, smddp, expected):
-    assert choose_backend(requested, cuda, smddp) == expected
+def test_backend_choice(requested, cuda, smddp, instance, expected):
+    assert choose_backend(requested, cuda, smddp, instance) == expected
 
 
 @pytest.mark.parametrize(
-    ("requested", "cuda", "smddp", "message"),
+    ("requested", "cuda", "smddp", "instance", "message"),
     [
-        ("nccl", False, False, "needs a GPU"),
-        ("smddp", True, False, "not installed"),
-        ("mpi", False, False, "unknown backend"),
+        ("nccl", False, False, None, "needs a GPU"),
+        ("smddp", True, False, "ml.p4d.24xlarge", "not installed"),
+        # the default training instance, and a multi-GPU type it does not support either
+        ("smddp", True, True, "ml.g5.xlarge", "runs only on ml.p4d.24xlarge"),
+        ("smddp", True, True, "ml.g5.12xlarge", "this host is ml.g5.12xlarge"),
+        ("smddp", True, True, None, "SM_CURRENT_INSTANCE_TYPE unset"),
+        ("mpi", False, False, None, "unknown backend"),
     ],
 )
-def test_impossible_backend_is_a_config_error(requested, cuda, smddp, message):
+def test_impossible_backend_is_a_config_error(requested, cuda, smddp, instance, message):
     with pytest.raises(ConfigError, match=message):
-        choose_backend(requested, cuda, smddp)
+        choose_backend(requested, cuda, smddp, instance)
+
+
+def fake_package(root: Path, *modules: str) -> None:
+    for module in modules:
+        folder = root.joinpath(*module.split("."))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").write_text("")
+
+
+def test_smddp_is_available_only_with_the_data_parallel_library(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not smddp_available()
+    # The model-parallel library alone installs the same top-level package.
+    fake_package(tmp_path, "smdistributed", "smdistributed.modelparallel")
+    importlib.invalidate_caches()
+    assert not smddp_available()
+    fake_package(tmp_path, "smdistributed.dataparallel")
+    importlib.invalidate_caches()
+    assert smddp_available()
+
+
+@pytest.mark.parametrize(
+    ("env", "visible", "expected"),
+    [
+        ({}, 0, 0),
+        ({}, 4, 4),  # outside SageMaker: every GPU the process sees
+        ({"SM_NUM_GPUS": "1"}, 1, 1),  # ml.g5.xlarge
+        ({"SM_NUM_GPUS": "0"}, 1, 0),  # a local-mode host kept on the CPU of a GPU machine
+        ({"SM_NUM_GPUS": "0"}, 0, 0),  # a CPU instance
+    ],
+)
+def test_gpus_on_host(env, visible, expected):
+    assert gpus_on_host(env, visible) == expected
+
+
+def test_more_gpus_than_the_host_sees_is_a_config_error():
+    with pytest.raises(ConfigError, match="SM_NUM_GPUS is 2, but this host sees 1"):
+        gpus_on_host({"SM_NUM_GPUS": "2"}, 1)

@@ -10,6 +10,7 @@ tutorial, so results can be compared with the published ones.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from pandas.tseries.offsets import BaseOffset, Day, Tick
 
 from forecasting.data import validation
 from forecasting.data.series import read_csv_text
-from forecasting.data.time_features import normalize_freq
+from forecasting.data.time_features import feature_names, normalize_freq, time_features
 from forecasting.data.validation import Location
 from forecasting.errors import ConfigError, DataValidationError
 
@@ -72,6 +73,9 @@ class PanelSchema:
     unknown_reals: tuple[str, ...] = ()
     variable_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     freq: str | None = None
+    # Calendar positions of each step (hour of day, day of week, ...: the Informer's features
+    # for the frequency) computed from the time column as known reals, in training and inference.
+    calendar: bool = False
 
     def __post_init__(self) -> None:
         # Lists from JSON or a CLI become tuples, so equal schemas compare equal.
@@ -183,6 +187,15 @@ class PanelSchema:
         ordered = [self.target, *self.static_reals, *self.known_reals, *self.unknown_reals]
         return [name for name in ordered if name != TIME_IDX]
 
+    def calendar_columns(self) -> list[str]:
+        """The generated calendar known reals: none without ``calendar`` or a frequency."""
+        if not self.calendar or self.freq is None:
+            return []
+        try:
+            return feature_names(self.freq)
+        except ConfigError as error:
+            raise ConfigError(f"{error}; or turn them off (--calendar-features false)") from None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (lists, not tuples), for preprocessing.json and checkpoints."""
         data: dict[str, Any] = {
@@ -194,6 +207,7 @@ class PanelSchema:
             data[role] = list(getattr(self, role))
         data["variable_groups"] = {name: list(m) for name, m in self.variable_groups.items()}
         data["freq"] = self.freq
+        data["calendar"] = self.calendar
         return data
 
     @classmethod
@@ -444,9 +458,162 @@ def _validate(
     offset = to_offset(freq)
     steps = _check_grid(frame, stamps, starts, rows, offset, f"{freq!r} ({how})", schema, where)
     frame[TIME_IDX] = steps
+    schema = replace(schema, freq=freq)
+    _add_calendar(frame, stamps, schema)
     _check_static(frame, starts, rows, schema, where)
     check_panel_lengths(frame, groups, min_length=min_length, source=where.source)
-    return PanelFrame(frame=frame, schema=replace(schema, freq=freq), source=where.source)
+    return PanelFrame(frame=frame, schema=schema, source=where.source)
+
+
+def _add_calendar(frame: pd.DataFrame, stamps: pd.DatetimeIndex, schema: PanelSchema) -> None:
+    """The schema's calendar known reals, from the timestamps (the same in inference)."""
+    names = schema.calendar_columns()
+    if not names:
+        return
+    taken = [name for name in names if name in schema.columns()]
+    if taken:
+        raise ConfigError(
+            f"column {taken[0]!r} is also the name of a calendar feature computed from "
+            f"{schema.time_column!r}; rename the column or turn the calendar features off "
+            "(--calendar-features false)"
+        )
+    values = time_features(stamps, str(schema.freq))
+    for i, name in enumerate(names):
+        frame[name] = values[:, i].astype(np.float64)
+
+
+@dataclass(frozen=True)
+class PanelRoles:
+    """Column roles as a user gives them; :func:`infer_schema` fills in what is left out."""
+
+    time_column: str | None = None
+    group_columns: tuple[str, ...] = ()
+    target: str | None = None
+    static_categoricals: tuple[str, ...] = ()
+    static_reals: tuple[str, ...] = ()
+    known_categoricals: tuple[str, ...] = ()
+    known_reals: tuple[str, ...] = ()
+    unknown_categoricals: tuple[str, ...] = ()
+    unknown_reals: tuple[str, ...] = ()
+    freq: str | None = None
+    calendar: bool = True
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    """Holds at least one number: a target or real (a text cell in it is reported later)."""
+    return bool(np.isfinite(pd.to_numeric(column, errors="coerce")).any())
+
+
+def _is_time(column: pd.Series) -> bool:
+    """Every cell is a date with a 4-digit year (ids like ``M1`` parse as times of day)."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return True
+    if _is_numeric(column):
+        return False
+    text = column.astype(str).str.strip()
+    if not text.str.contains(r"\d{4}").all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            parsed = pd.to_datetime(text, errors="coerce")
+        except (ValueError, TypeError):
+            return False
+    return bool(parsed.notna().all())
+
+
+def infer_schema(raw: pd.DataFrame, where: Location, roles: PanelRoles) -> tuple[PanelSchema, str]:
+    """The schema of a user panel: the roles given, the rest inferred; and what was inferred.
+
+    Time column: the one column whose every cell is a timestamp. Series ids: the columns
+    without numbers (labels), also embedded as static categoricals. Target: the first numeric
+    column. Covariates: when no covariate role is given, every other numeric column is an
+    unknown real (observed up to the forecast start only, so nothing about the future is
+    assumed); otherwise columns in no role are left out, and said so.
+    """
+    taken = {*roles.group_columns, *(c for r in _ROLES for c in getattr(roles, r))}
+    taken |= {c for c in (roles.time_column, roles.target) if c}
+    inferred: list[str] = []
+    time = roles.time_column
+    if time is None:
+        found = [c for c in raw.columns if c not in taken and _is_time(raw[c])]
+        if len(found) != 1:
+            what = f"several: {', '.join(map(repr, found))}" if found else "none"
+            raise DataValidationError(
+                f"{where.header()}: cannot tell the time column ({what} hold only timestamps); "
+                "expected one, or pass --time-column"
+            )
+        time = found[0]
+        inferred.append(f"time column {time!r}")
+    free = [c for c in raw.columns if c not in taken and c not in (time, TIME_IDX)]
+    groups = roles.group_columns
+    if not groups:
+        groups = tuple(c for c in free if not _is_numeric(raw[c]))
+        if not groups:
+            raise DataValidationError(
+                f"{where.header()}: cannot tell which columns identify a series (no column "
+                "holds labels only); pass --group-columns"
+            )
+        inferred.append(f"series id {', '.join(map(repr, groups))}")
+    numeric = [c for c in free if c not in groups and _is_numeric(raw[c])]
+    target = roles.target
+    if target is None:
+        if not numeric:
+            raise DataValidationError(
+                f"{where.header()}: no numeric column to forecast; expected a target column"
+            )
+        target = numeric[0]
+        inferred.append(f"target {target!r} (the first numeric column; choose with --targets)")
+    chosen = {role: getattr(roles, role) for role in _ROLES}
+    if not chosen["static_categoricals"]:
+        chosen["static_categoricals"] = groups
+    rest = [c for c in free if c not in groups and c != target]
+    if not any(getattr(roles, role) for role in _ROLES):
+        chosen["unknown_reals"] = tuple(c for c in rest if c in numeric)
+        rest = [c for c in rest if c not in numeric]
+        if chosen["unknown_reals"]:
+            reals = ", ".join(map(repr, chosen["unknown_reals"]))
+            inferred.append(
+                f"unknown reals {reals} (pass --known-reals for covariates known in advance)"
+            )
+    if rest:
+        inferred.append(f"not used: {', '.join(map(repr, rest))}")
+    schema = PanelSchema(
+        group_columns=groups,
+        time_column=time,
+        target=target,
+        freq=roles.freq,
+        calendar=roles.calendar,
+        **chosen,
+    )
+    return schema, "; ".join(inferred)
+
+
+def load_user_panel(path: str | Path, roles: PanelRoles, *, min_length: int = 0) -> PanelFrame:
+    """A user's panel file with the roles given, the others inferred and announced."""
+    raw, where = read_table(path)
+    schema, inferred = infer_schema(raw, where, roles)
+    if inferred:
+        log.info("%s: inferred %s", where.source, inferred)
+    parts = [
+        f"series id {', '.join(schema.group_columns)}",
+        f"time {schema.time_column}",
+        f"target {schema.target}",
+    ]
+    for role, label in _ROLES.items():
+        if getattr(schema, role):
+            parts.append(f"{label}s {', '.join(getattr(schema, role))}")
+    log.info("%s: column roles: %s", where.source, "; ".join(parts))
+    panel = _validate(raw, schema, where, min_length)
+    calendar = panel.schema.calendar_columns()
+    if calendar:
+        log.info(
+            "%s: calendar known reals for frequency %r: %s (--calendar-features false to omit)",
+            where.source,
+            panel.schema.freq,
+            ", ".join(calendar),
+        )
+    return panel
 
 
 def validate_panel(
@@ -597,6 +764,28 @@ STALLION_SCHEMA = PanelSchema(
 )
 _ENGINEERED = ("month", "log_volume", "avg_volume_by_sku", "avg_volume_by_agency")
 STALLION_COLUMNS = tuple(c for c in STALLION_SCHEMA.columns() if c not in _ENGINEERED)
+
+
+def is_stallion(schema: PanelSchema) -> bool:
+    """A model of Stallion: its requests hold the raw file's columns, engineered as in training."""
+    return schema.to_dict() == STALLION_SCHEMA.to_dict()
+
+
+def file_columns(schema: PanelSchema) -> list[str]:
+    """The columns of a training file, and so of an inference request, for ``schema``."""
+    return list(STALLION_COLUMNS) if is_stallion(schema) else schema.columns()
+
+
+def file_rows(frame: pd.DataFrame, schema: PanelSchema) -> pd.DataFrame:
+    """Rows of a validated panel as they stand in a file (the form inference reads).
+
+    Generated columns are left out; Stallion's special-day names become the file's 0/1 flags.
+    """
+    rows = frame[file_columns(schema)].copy()
+    if is_stallion(schema):
+        for name in STALLION_SPECIAL_DAYS:
+            rows[name] = (frame[name].astype(str) == name).astype(int)
+    return rows
 
 
 def stallion(path: str | Path, *, min_length: int = 0) -> PanelFrame:

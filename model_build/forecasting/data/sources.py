@@ -26,10 +26,10 @@ from forecasting import __version__
 from forecasting.data.ett import ETT_COLUMNS, ETT_FREQ, is_ett_file, load_ett
 from forecasting.data.panel import (
     PanelFrame,
-    PanelSchema,
+    PanelRoles,
     check_panel_lengths,
     demo_panel,
-    load_panel,
+    load_user_panel,
     stallion,
 )
 from forecasting.data.series import SeriesFrame, load_csv_series
@@ -286,28 +286,35 @@ def _with_roles(
 
 
 def resolve_panel(
-    dataset: str | None, data: str | Path | None, schema: PanelSchema | None, *, min_length: int
+    dataset: str | None, data: str | Path | None, roles: PanelRoles | None, *, min_length: int
 ) -> PanelFrame:
-    """The panel a TFT run should use: ``data`` with ``schema``, else Stallion or the demo.
+    """The panel a TFT run should use: ``data`` with its column roles, else Stallion or the demo.
 
-    A local file needs its column roles, except a Stallion file (``dataset == "stallion"``),
-    whose roles and features are the tutorial's. Without ``data``, ``dataset`` defaults to
-    Stallion. Stallion that cannot be downloaded falls back to
-    :func:`demo_panel` with a warning, as :func:`resolve_dataset` does for ETTh1.
+    A local file gets the roles given, the rest inferred and announced
+    (:func:`load_user_panel`); only ``dataset == "stallion"`` applies Stallion's roles and
+    feature engineering to it. Without ``data``, ``dataset`` defaults to Stallion. Stallion that
+    cannot be downloaded falls back to :func:`demo_panel` with a warning, as
+    :func:`resolve_dataset` does for ETTh1.
     """
+    roles = roles or PanelRoles()
+    given = roles != PanelRoles(calendar=roles.calendar)  # any column role
     if data:
-        if schema is not None:
-            return load_panel(data, schema, min_length=min_length)
-        if dataset == "stallion":
+        if dataset == "stallion" and not given and roles.calendar:
             return stallion(data, min_length=min_length)
-        raise ConfigError(
-            f"--data {data}: the column roles of a panel file are needed; pass at least "
-            "--group-columns (the series id columns) and --targets, plus --time-column and the "
-            "covariate flags as needed, or --dataset stallion for a Stallion file"
-        )
+        if dataset == "stallion":
+            log.warning("Panel options are given: reading %s with them, not as Stallion", data)
+        elif dataset is not None:
+            raise ConfigError(
+                f"--dataset {dataset} with --data {data}: a file is read with its own column "
+                "roles; leave out --dataset, or pass --dataset stallion for a Stallion file"
+            )
+        return load_user_panel(data, roles, min_length=min_length)
     dataset = dataset or "stallion"
-    if schema is not None:
-        log.warning("Column roles apply to --data files only; ignoring them for %r", dataset)
+    if roles != PanelRoles():
+        log.warning(
+            "Column roles and calendar features apply to --data files only; ignoring them for %r",
+            dataset,
+        )
     if dataset == DEMO:
         panel = demo_panel()
     elif dataset == "stallion":

@@ -128,6 +128,11 @@ def _features_for(freq: str) -> list[Feature]:
     )
 
 
+def feature_names(freq: str) -> list[str]:
+    """Names of the columns :func:`time_features` returns for ``freq`` (``"hour_of_day"``...)."""
+    return [feature.__name__.lstrip("_") for feature in _features_for(freq)]
+
+
 def n_time_features(freq: str) -> int:
     """Number of columns :func:`time_features` returns for ``freq`` (the model's mark width)."""
     return len(_features_for(freq))

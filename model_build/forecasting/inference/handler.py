@@ -13,6 +13,9 @@ Batch Transform settings these handlers expect (the approval Lambda and local mo
 * ``BatchStrategy`` ``SingleRecord`` and ``MaxPayloadInMB`` 100 (the largest SageMaker allows):
   a request file may be large; split big panels into several files, never inside a series.
 * ``AssembleWith`` ``None``: each ``X.csv`` gives ``X.csv.out``, one complete CSV with its header.
+* ``Environment`` ``SAGEMAKER_MODEL_SERVER_WORKERS=1``: one model-server worker, which `model_fn`
+  gives every core. The server otherwise starts a worker per vCPU, each holding its own model and
+  a thread pool as large as the machine, so the workers oversubscribe the cores.
 
 A request either succeeds whole or fails with a message naming the series and row; nothing is
 written for a failed request.
@@ -55,6 +58,8 @@ TRANSFORM_SETTINGS = {
     "MaxPayloadInMB": 100,
     "AssembleWith": "None",
     "Accept": payload.CSV,
+    # read by the sagemaker-inference toolkit that starts the PyTorch container's model server
+    "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
 }
 
 
@@ -70,8 +75,15 @@ class LoadedModel:
         return self.config["model"]["family"]
 
 
+def available_cores() -> int:
+    """The cores this process may run on (a container may be given fewer than the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def model_fn(model_dir: str) -> LoadedModel:
-    """Load once per container: weights, config and the fitted preprocessing."""
+    """Load once per container: weights, config and the fitted preprocessing. The one worker
+    (``TRANSFORM_SETTINGS``) computes with a thread per core."""
+    torch.set_num_threads(available_cores())
     network, config = artifact.load(model_dir)
     family = config["model"]["family"]
     return LoadedModel(

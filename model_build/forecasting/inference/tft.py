@@ -1,6 +1,7 @@
 """TFT forecasts for a request: quantiles for the horizon after each series' history.
 
-A request has the columns of the training file (raw Stallion columns for a Stallion model).
+A request has the columns of the training file (raw Stallion columns for a Stallion model);
+calendar features and ``time_idx`` are computed from the timestamps, as in training.
 Each series gives its history, then exactly ``horizon`` rows to forecast: the target left empty
 and the known covariates (prices, calendar) filled in, since the decoder reads them. Unknown
 covariates of those rows may be empty too. A model without known covariates may leave the
@@ -17,10 +18,10 @@ import torch
 
 from forecasting.data import validation
 from forecasting.data.panel import (
-    STALLION_COLUMNS,
-    STALLION_SCHEMA,
     TIME_IDX,
     PanelSchema,
+    file_columns,
+    is_stallion,
     series_name,
     stallion_features,
     validate_panel,
@@ -28,7 +29,12 @@ from forecasting.data.panel import (
 from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
 from forecasting.inference.history import check_increasing, too_short
-from forecasting.models.tft.dataset import from_parameters, schema_of, trained_series
+from forecasting.models.tft.dataset import (
+    clip_forecasts,
+    from_parameters,
+    schema_of,
+    trained_series,
+)
 from forecasting.models.tft.evaluation import BAND, quantile_index
 from forecasting.models.tft.windows import MaterializedWindows
 
@@ -94,13 +100,11 @@ def forecast(
     """One row per series and step: series_id, target, timestamp, horizon_step, p50, p10, p90."""
     pre = config["preprocessing"]
     schema, horizon = schema_of(pre), pre["horizon"]
-    is_stallion = schema.to_dict() == STALLION_SCHEMA.to_dict()
-    required = STALLION_COLUMNS if is_stallion else schema.columns()
-    validation.require_columns(raw.columns, required, where)
+    validation.require_columns(raw.columns, file_columns(schema), where)
     groups = list(schema.group_columns)
     raw = _with_forecast_rows(raw, schema, horizon, where)
     future = raw.pop("_future").to_numpy()
-    if is_stallion:
+    if is_stallion(schema):
         raw = stallion_features(raw, where)
     history = raw.loc[~future].groupby(groups, sort=False).size()
     for key, rows in history.items():
@@ -120,7 +124,8 @@ def forecast(
     windows = MaterializedWindows(dataset)
     x, _ = windows.__getitems__(range(len(windows)))
     model.eval()
-    prediction = model(x)["prediction"]  # [series, horizon, quantiles], in target units
+    # [series, horizon, quantiles], in target units, floored as in evaluation
+    prediction = clip_forecasts(model(x)["prediction"], pre)
     index = dataset.x_to_index(x)
     stamps = panel.frame.drop_duplicates(TIME_IDX).set_index(TIME_IDX)[schema.time_column]
     parts = []

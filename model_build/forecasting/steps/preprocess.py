@@ -17,14 +17,14 @@ import pandas as pd
 
 from forecasting.channels import SPLITS, write_channel
 from forecasting.data.ett import split_bounds
-from forecasting.data.panel import PanelSchema
+from forecasting.data.panel import PanelRoles, is_stallion
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame
 from forecasting.data.sources import resolve_dataset, resolve_panel
 from forecasting.data.time_features import n_time_features
 from forecasting.errors import ConfigError
-from forecasting.models.tft.dataset import PROTOCOLS, TARGET_NORMALIZERS, prepare_panel
-from forecasting.steps.arguments import add_option, run_step
+from forecasting.models.tft.dataset import PROTOCOLS, TARGET_NORMALIZERS, Cutoffs, prepare_panel
+from forecasting.steps.arguments import add_option, run_step, str2bool
 
 log = logging.getLogger("forecasting.preprocess")
 
@@ -98,7 +98,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser, "dataset", help="informer: ETTh1 (default) or demo; tft: stallion (default) or demo"
     )
     add_option(parser, "data", default=default_data, help="a local CSV (or Parquet) used as is")
-    add_option(parser, "time-column", default="date", help="timestamp column of a user file")
+    add_option(
+        parser,
+        "time-column",
+        help="timestamp column of a user file (informer: date; tft: inferred when omitted)",
+    )
     add_option(parser, "targets", default=None, help="comma-separated target columns (tft: one)")
     add_option(parser, "covariates", default="", help="informer: comma-separated covariates")
     add_option(parser, "freq", default=None, help="pandas frequency; inferred when omitted")
@@ -112,12 +116,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="auto: ETT borders for ETT files, else 70/10/20; panels: holdout",
     )
     panel = parser.add_argument_group(
-        "panel column roles for --model tft with --data (comma lists)"
+        "panel column roles for --model tft with --data (comma lists; roles left out are "
+        "inferred and announced: series ids = the label columns, target = the first numeric "
+        "column, other numeric columns = unknown reals when no covariate role is given)"
     )
     add_option(panel, "group-columns", help="series id column(s)")
     for role in PANEL_ROLES:
         add_option(panel, role.replace("_", "-"), default="")
     add_option(panel, "min-encoder-length", type=int, help="shortest encoder (seq-len / 2)")
+    add_option(
+        panel,
+        "calendar-features",
+        type=str2bool,
+        default=True,
+        help="known reals from the time column for the frequency (hour of day, day of week...)",
+    )
+    add_option(
+        parser,
+        "test-origins",
+        type=int,
+        help="tft: horizons in the test window, one forecast per series from each (default: as "
+        "many as fit in the last tenth of the time range, 1 to 20; Stallion: 1)",
+    )
     add_option(
         parser,
         "target-normalizer",
@@ -135,17 +155,16 @@ def _names(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
-def panel_schema(args: argparse.Namespace) -> PanelSchema | None:
-    if not args.group_columns:
-        return None
+def panel_roles(args: argparse.Namespace) -> PanelRoles:
     targets = _names(args.targets) or []
-    if len(targets) != 1:
+    if len(targets) > 1:
         raise ConfigError(f"--model tft takes one target column, got --targets {args.targets!r}")
-    return PanelSchema(
-        group_columns=tuple(_names(args.group_columns) or ()),
+    return PanelRoles(
         time_column=args.time_column,
-        target=targets[0],
+        group_columns=tuple(_names(args.group_columns) or ()),
+        target=targets[0] if targets else None,
         freq=args.freq,
+        calendar=args.calendar_features,
         **{role: tuple(_names(getattr(args, role)) or ()) for role in PANEL_ROLES},
     )
 
@@ -156,9 +175,12 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
     panel = resolve_panel(
         args.dataset,
         args.data,
-        panel_schema(args),
+        panel_roles(args),
         min_length=min_encoder + pred_len,
     )
+    test_origins = args.test_origins
+    if test_origins is None and is_stallion(panel.schema):
+        test_origins = 1  # the single test horizon of the published Stallion numbers
     splits, preprocessing = prepare_panel(
         panel,
         max_encoder_length=seq_len,
@@ -166,6 +188,17 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         horizon=pred_len,
         protocol="holdout" if args.split == "auto" else args.split,
         normalizer=args.target_normalizer,
+        test_origins=test_origins,
+    )
+    cutoffs = Cutoffs(**preprocessing["cutoffs"])
+    log.info(
+        "test window: %d origin(s) of %d steps (time_idx %d to %d), %s protocol; "
+        "--test-origins changes it",
+        cutoffs.test_origins,
+        pred_len,
+        cutoffs.origins("test", pred_len)[0],
+        cutoffs.test,
+        cutoffs.protocol,
     )
     return PreparedData(splits=splits, preprocessing=preprocessing)
 
@@ -185,11 +218,15 @@ def main(argv: Sequence[str] | None = None) -> PreparedData:
         return prepared
     if args.split in PROTOCOLS:
         raise ConfigError(f"--split {args.split} is for panels (--model tft)")
+    if args.test_origins is not None:
+        raise ConfigError("--test-origins is for panels (--model tft)")
+    if not args.calendar_features:
+        raise ConfigError("--calendar-features is for panels; the Informer always has them")
     args.seq_len, args.pred_len = args.seq_len or 96, args.pred_len or 24
     series = resolve_dataset(
         args.dataset or "ETTh1",
         data,
-        time_column=args.time_column,
+        time_column=args.time_column or "date",
         targets=_names(args.targets),
         covariates=_names(args.covariates) or (),
         freq=args.freq,

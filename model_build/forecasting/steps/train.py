@@ -20,24 +20,25 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
     ModelCheckpoint,
-    WeightAveraging,
 )
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies import DDPStrategy
-from torch.optim.swa_utils import get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from forecasting import artifact
 from forecasting.channels import Channel, read_channel
 from forecasting.defaults import FAMILY_DEFAULTS
 from forecasting.distributed import (
+    BACKENDS,
     ClusterSpec,
     choose_backend,
     export_rendezvous,
+    gpus_on_host,
     num_cpus,
     resolve_cluster,
     smddp_available,
@@ -45,6 +46,7 @@ from forecasting.distributed import (
 from forecasting.errors import ConfigError
 from forecasting.models.ensemble import Ensemble
 from forecasting.models.forecaster import InformerForecaster
+from forecasting.models.moving_average import MovingAverage
 from forecasting.models.tft import training as tft_training
 from forecasting.models.training_setup import TrainingSetup
 from forecasting.steps.arguments import (
@@ -146,13 +148,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "updated every step with this decay (0 = off; 0.99 averages about the last 100 steps) "
         "(0.99 / 0)",
     )  # fmt: skip
-    add_option(fit, "progress-bar", type=str2bool, default=True)
+    add_option(
+        fit, "progress-bar", type=str2bool,
+        help="default: on, except in a SageMaker job (its log is CloudWatch, not a terminal)",
+    )  # fmt: skip
 
     dist = p.add_argument_group("distribution")
     add_option(dist, "processes-per-host", type=int, default=0, help="0 = one per GPU, else 1")
-    add_option(dist, "backend", default="auto", choices=["auto", "gloo", "nccl", "smddp"])
+    add_option(
+        dist, "backend", default="auto", choices=BACKENDS,
+        help="auto = nccl on GPU, gloo on CPU; smddp only on ml.p4d, ml.p4de and ml.p5",
+    )  # fmt: skip
     add_option(dist, "threads-per-process", type=int, default=0, help="0 = cores / processes")
     args = p.parse_args(argv)
+    if args.progress_bar is None:  # SageMaker sets TRAINING_JOB_NAME in its training containers
+        args.progress_bar = "TRAINING_JOB_NAME" not in os.environ
     for name, value in FAMILY_DEFAULTS[args.model].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -198,7 +208,11 @@ def check_channels(args: argparse.Namespace, train: Channel, validation: Channel
 
 
 def informer_setup(
-    args: argparse.Namespace, train: Channel, validation: Channel, per_rank_batch: int
+    args: argparse.Namespace,
+    train: Channel,
+    validation: Channel,
+    per_rank_batch: int,
+    pin_memory: bool = False,
 ) -> TrainingSetup:
     hparams = model_hparams(args, train)
     windows = {
@@ -214,7 +228,9 @@ def informer_setup(
 
     module, network = build_member()
     loaders = {
-        name: DataLoader(ds, batch_size=per_rank_batch, shuffle=name == "train", drop_last=False)
+        name: DataLoader(
+            ds, batch_size=per_rank_batch, shuffle=name == "train", pin_memory=pin_memory
+        )
         for name, ds in windows.items()
     }
     return TrainingSetup(
@@ -336,6 +352,33 @@ def gather_rank_states(
     return gathered
 
 
+class CPUCheckpointIO(TorchCheckpointIO):
+    """Checkpoints load onto the CPU first; Lightning then moves the weights and the optimizer
+    state to each rank's device. Lightning's own loads every tensor onto the device it was saved
+    from: under DDP that is rank 0's GPU, for every rank."""
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return super().load_checkpoint(path, map_location="cpu", weights_only=weights_only)
+
+
+class SumThenDivideDDPStrategy(DDPStrategy):
+    """DDP whose mean reductions all-reduce a sum and divide by the world size.
+
+    Lightning averages logged values (``sync_dist``) with ``ReduceOp.AVG`` on every backend but
+    gloo, and smddp rejects that op; a sum is supported everywhere.
+    """
+
+    def reduce(self, tensor: Any, group: Any = None, reduce_op: Any = "mean") -> Any:
+        is_mean = reduce_op == torch.distributed.ReduceOp.AVG or (
+            isinstance(reduce_op, str) and reduce_op.lower() in ("mean", "avg")
+        )
+        if isinstance(tensor, torch.Tensor) and is_mean:
+            return super().reduce(tensor, group, "sum") / self.world_size
+        return super().reduce(tensor, group, reduce_op)
+
+
 def build_trainer(
     args: argparse.Namespace,
     spec: ClusterSpec,
@@ -363,10 +406,13 @@ def build_trainer(
     )
     strategy: Any = "auto"
     if spec.world_size > 1:
-        backend = choose_backend(args.backend, has_cuda, smddp_available())
+        backend = args.backend  # resolved by main
         if backend == "smddp":  # registers the backend with torch.distributed
             import smdistributed.dataparallel.torch.torch_smddp  # noqa: F401
-        strategy = DDPStrategy(process_group_backend=backend)
+
+            strategy = SumThenDivideDDPStrategy(process_group_backend=backend)
+        else:
+            strategy = DDPStrategy(process_group_backend=backend)
     callbacks: list[Callback] = [
         best,  # first: trainer.checkpoint_callback, whose best_model_path is reported
         last,
@@ -374,11 +420,12 @@ def build_trainer(
         EpochSummary(args.batch_size),
     ]
     if args.ema_decay:
-        # Lightning's own: validation, both checkpoints' weights and the end of the fit use the
-        # average; a resumed fit restores the average and the current weights alike. An EMA
-        # updated every step, as EMAWeightAveraging's, but as one foreach lerp per dtype: that
-        # one loops over the tensors in Python (default Informer: 1.6 ms a step against 0.5 ms).
-        callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay)))
+        # Lightning's weight averaging: validation, both checkpoints' weights and the end of the
+        # fit use the average; a resumed fit restores the average and the current weights alike.
+        # An EMA updated every step, as EMAWeightAveraging's, but as one foreach lerp per dtype
+        # (that one loops over the tensors in Python: default Informer 1.6 ms a step against
+        # 0.5 ms on CPU) and with its step counter on the host (no CUDA sync per step).
+        callbacks.append(MovingAverage(args.ema_decay))
     return pl.Trainer(
         accelerator="gpu" if has_cuda else "cpu",
         devices=spec.devices_per_node,
@@ -390,6 +437,7 @@ def build_trainer(
         gradient_clip_val=gradient_clip,
         limit_val_batches=args.limit_val_batches or None,
         callbacks=callbacks,
+        plugins=[CPUCheckpointIO()],
         logger=CSVLogger(args.output_data_dir, name="logs"),
         enable_progress_bar=args.progress_bar,
         log_every_n_steps=max(1, min(50, batches_per_epoch)),
@@ -398,16 +446,28 @@ def build_trainer(
     )
 
 
+def use_tensor_cores() -> None:
+    """fp32 matrix products in TF32 on Ampere and later GPUs (the A10G of ml.g5 included): the
+    inputs' mantissas are rounded to 10 bits, accumulation stays fp32. torch's default,
+    "highest", leaves the tensor cores idle at precision 32."""
+    torch.set_float32_matmul_precision("high")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    has_cuda = torch.cuda.is_available()
-    per_host = args.processes_per_host
-    if not per_host:  # one process per GPU, else one per host (it uses all the host's cores)
-        per_host = (
-            int(os.environ.get("SM_NUM_GPUS") or torch.cuda.device_count()) if has_cuda else 1
-        )
-    spec = resolve_cluster(os.environ, per_host)
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    gpus = gpus_on_host(os.environ, visible)
+    has_cuda = gpus > 0
+    # One process per GPU, else one per host (it uses all the host's cores).
+    spec = resolve_cluster(os.environ, args.processes_per_host or max(1, gpus))
     check_config(args, spec)
+    if has_cuda:
+        use_tensor_cores()
+    # Resolved before any data is read, so a backend that cannot run here fails at once, also
+    # on one process (where it is not used).
+    args.backend = choose_backend(
+        args.backend, has_cuda, smddp_available(), os.environ.get("SM_CURRENT_INSTANCE_TYPE")
+    )
     export_rendezvous(spec, os.environ)
     threads = args.threads_per_process or max(1, num_cpus() // spec.devices_per_node)
     torch.set_num_threads(threads)
@@ -417,9 +477,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     pl.seed_everything(args.seed, workers=True, verbose=False)
     per_rank_batch = args.batch_size // spec.world_size
     if args.model == "tft":
-        setup = tft_training.setup(args, train, validation, per_rank_batch)
+        setup = tft_training.setup(args, train, validation, per_rank_batch, pin_memory=has_cuda)
     else:
-        setup = informer_setup(args, train, validation, per_rank_batch)
+        setup = informer_setup(args, train, validation, per_rank_batch, pin_memory=has_cuda)
     networks, members = [], []
     for member in range(args.ensemble_size):
         if member:  # member 0 is the setup's own module, seeded above

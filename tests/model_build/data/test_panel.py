@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from forecasting.data.panel import (
     STALLION_SPECIAL_DAYS,
     TIME_IDX,
     PanelFrame,
+    PanelRoles,
     PanelSchema,
     check_panel_lengths,
     demo_panel,
@@ -25,6 +27,7 @@ from forecasting.data.sources import DatasetUnavailableError, resolve_panel
 from forecasting.errors import ConfigError, DataValidationError
 
 SCHEMA = PanelSchema(
+    calendar=False,
     group_columns=("store", "item"),
     time_column="date",
     target="sales",
@@ -35,6 +38,10 @@ SCHEMA = PanelSchema(
     unknown_reals=("temperature",),
 )
 SERIES = [("S1", "A"), ("S1", "B"), ("S2", "A")]
+# SCHEMA's roles as a user passes them (every role given, nothing inferred or generated).
+ROLES = PanelRoles(
+    **{k: v for k, v in SCHEMA.to_dict().items() if k in PanelRoles.__dataclass_fields__}
+)
 
 
 def panel_frame(freq: str = "D", n_steps: int = 5, start: str = "2021-01-04") -> pd.DataFrame:
@@ -571,7 +578,7 @@ def test_resolve_demo_and_unknown_names(caplog):
     with pytest.raises(DataValidationError, match="has 48 rows; expected at least 49"):
         resolve_panel("demo", None, None, min_length=49)
     with caplog.at_level(logging.WARNING, logger="forecasting.data.sources"):
-        assert resolve_panel("demo", None, SCHEMA, min_length=0).schema.target == "volume"
+        assert resolve_panel("demo", None, ROLES, min_length=0).schema.target == "volume"
     assert "ignoring them" in caplog.text
     with pytest.raises(ConfigError, match="expected 'stallion' or 'demo'"):
         resolve_panel("ETTh1", None, None, min_length=0)
@@ -582,10 +589,11 @@ def test_resolve_local_files(write):
     loaded = resolve_panel("stallion", raw_stallion, None, min_length=4)
     assert loaded.schema == STALLION_SCHEMA and not loaded.synthetic
     path = write(panel_frame())
-    assert resolve_panel("stallion", path, SCHEMA, min_length=0).schema.target == "sales"
-    with pytest.raises(ConfigError, match="--group-columns") as error:
+    daily = replace(SCHEMA, freq="D")
+    assert resolve_panel("stallion", path, ROLES, min_length=0).schema == daily  # roles win
+    assert resolve_panel(None, path, ROLES, min_length=0).schema == daily
+    with pytest.raises(ConfigError, match="leave out --dataset, or pass --dataset stallion"):
         resolve_panel("demo", path, None, min_length=0)
-    assert "--target" in str(error.value)
 
 
 def test_resolve_stallion_falls_back_to_demo_when_offline(monkeypatch, caplog):

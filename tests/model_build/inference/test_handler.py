@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from forecasting.channels import read_channel
 from forecasting.data.panel import TIME_IDX
@@ -75,12 +76,27 @@ def forecast(model: handler.LoadedModel, request: pd.DataFrame | str, kind=handl
 # --- packaging -----------------------------------------------------------------------------
 
 
+def test_pip_installs_the_artifact_requirements_without_touching_torch(tft_run):
+    """The container's `pip install -r code/requirements.txt`, as a dry run against this
+    environment, which trained the model: everything is in place and torch stays."""
+    code = tft_run / "model" / "code"
+    assert (code / "constraints.txt").read_text() == f"torch=={torch.__version__.split('+')[0]}\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--quiet",
+         "--disable-pip-version-check", "--report", "-", "-r", str(code / "requirements.txt")],
+        capture_output=True, text=True, cwd="/",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["install"] == []
+
+
 def test_the_artifact_serves_from_its_own_code_directory(tmp_path, tft_run):
     """What the PyTorch container does: import code/inference.py with code/ on the path."""
     model_dir = tft_run / "model"
     code = model_dir / "code"
-    pins = (code / "requirements.txt").read_text().split()
-    assert any(p.startswith("pytorch-forecasting==") for p in pins)
+    constraint, *pins = (code / "requirements.txt").read_text().splitlines()
+    assert constraint == "-c constraints.txt"
+    assert {p.split("==")[0] for p in pins} >= {"pytorch-forecasting", "torchmetrics"}
     assert all("==" in p for p in pins)
     request = tmp_path / "request.csv"
     tft_request(tft_run / "channels" / "test").to_csv(request, index=False)
@@ -102,6 +118,19 @@ def test_the_artifact_serves_from_its_own_code_directory(tmp_path, tft_run):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) == 1 + 12 * PRED_LEN  # header + 12 demo series x horizon
+
+
+def test_the_one_model_server_worker_computes_on_every_core(informer_run, monkeypatch):
+    model_dir, _ = informer_run
+    monkeypatch.setattr(handler, "available_cores", lambda: 3)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        handler.model_fn(str(model_dir))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
+    assert handler.TRANSFORM_SETTINGS["Environment"] == {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
 
 
 # --- the Informer --------------------------------------------------------------------------

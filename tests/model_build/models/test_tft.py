@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import lightning.pytorch as pl
@@ -22,6 +23,8 @@ from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.tft import codec
 from forecasting.models.tft.dataset import (
     Cutoffs,
+    auto_test_origins,
+    clip_forecasts,
     fit_dataset,
     from_parameters,
     prepare_panel,
@@ -587,3 +590,49 @@ def test_an_unknown_target_normalizer_is_named(panel):
             horizon=HORIZON,
             normalizer="robust",
         )
+
+
+# --- the test window and non-negative targets (issue 17, item 9) ---------------------------
+
+
+def test_rolling_test_origins_score_back_to_back_horizons(panel):
+    splits, preprocessing = prepare_panel(
+        panel, max_encoder_length=ENCODER, min_encoder_length=MIN_ENCODER, horizon=HORIZON,
+        test_origins=3,
+    )  # fmt: skip
+    cutoffs = preprocessing["cutoffs"]
+    assert cutoffs == {
+        "train": 17, "validation": 20, "test": 29, "protocol": "holdout", "test_origins": 3
+    }  # fmt: skip
+    dataset = split_dataset(splits["test"], preprocessing, "test")
+    x, _ = MaterializedWindows(dataset).__getitems__(range(len(dataset)))
+    assert len(dataset) == 6 * 3  # one forecast per series and origin
+    assert (x["decoder_lengths"] == HORIZON).all() and (x["encoder_lengths"] == ENCODER).all()
+    starts = dataset.x_to_index(x).groupby(["agency", "sku"])[TIME_IDX].apply(sorted)
+    assert all(list(s) == [21, 24, 27] for s in starts)  # the whole test window, no overlap
+    validation = split_dataset(splits["validation"], preprocessing, "validation")
+    assert len(validation) == 6  # model selection still sees one horizon before the test
+
+
+def test_the_default_test_window_is_a_tenth_of_the_time_range():
+    assert auto_test_origins(60, 6) == 1  # Stallion's months keep the single test horizon
+    assert auto_test_origins(384, 6) == 6  # 4 days of 15-minute load
+    assert auto_test_origins(100_000, 6) == 20  # at most 20 origins
+    assert auto_test_origins(10, 6) == 1
+    with pytest.raises(ConfigError, match="--test-origins 2 needs --split holdout"):
+        Cutoffs.for_panel(29, 3, "tutorial", test_origins=2)
+    with pytest.raises(ConfigError, match="at least 1"):
+        Cutoffs.for_panel(29, 3, "holdout", test_origins=0)
+
+
+def test_a_non_negative_target_is_recorded_and_its_forecasts_are_clipped(panel, prepared):
+    _, preprocessing = prepared
+    assert preprocessing["nonnegative_target"] is True  # the demo's volume
+    shifted = replace(panel, frame=panel.frame.assign(volume=panel.frame["volume"] - 500.0))
+    _, signed = prepare_panel(
+        shifted, max_encoder_length=ENCODER, min_encoder_length=MIN_ENCODER, horizon=HORIZON
+    )
+    assert signed["nonnegative_target"] is False
+    forecast = torch.tensor([[-2.0, 0.5], [3.0, -0.1]])
+    assert clip_forecasts(forecast, preprocessing).tolist() == [[0.0, 0.5], [3.0, 0.0]]
+    assert torch.equal(clip_forecasts(forecast, signed), forecast)

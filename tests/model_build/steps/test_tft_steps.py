@@ -7,6 +7,7 @@ of 8 steps, a horizon of 3 and an 8-wide network, so one epoch takes a fraction 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -77,7 +78,9 @@ def test_preprocess_writes_one_fitted_data_set_for_every_split(tft_channels):
     assert meta["model"] == "tft" and meta["synthetic"] is True
     assert (meta["max_encoder_length"], meta["min_encoder_length"]) == (SEQ_LEN, SEQ_LEN // 2)
     assert meta["horizon"] == PRED_LEN and meta["targets"] == ["volume"]
-    assert meta["cutoffs"] == {"train": 41, "validation": 44, "test": 47, "protocol": "holdout"}
+    assert meta["cutoffs"] == {
+        "train": 41, "validation": 44, "test": 47, "protocol": "holdout", "test_origins": 1
+    }  # fmt: skip
     # each split holds every row up to its cutoff: the encoder reads the history before it
     for name, channel in channels.items():
         assert channel.frame[TIME_IDX].min() == 0
@@ -92,7 +95,9 @@ def test_a_panel_file_with_column_roles_trains_and_evaluates(tmp_path, panel_csv
     )  # fmt: skip
     meta = read_channel(channels / "train").preprocessing
     assert meta["schema"]["known_reals"] == ["time_idx", "price_regular"]
-    assert meta["cutoffs"] == {"train": 26, "validation": 29, "test": 29, "protocol": "tutorial"}
+    assert meta["cutoffs"] == {
+        "train": 26, "validation": 29, "test": 29, "protocol": "tutorial", "test_origins": 1
+    }  # fmt: skip
     assert meta["freq"] == "MS" and meta["synthetic"] is False
     summary = train.main([*TINY_TFT, *train_paths(tmp_path, channels), "--max-epochs", "1"])
     assert summary["validation_windows"] == 6
@@ -317,22 +322,50 @@ def test_evaluating_a_tft_on_informer_channels_is_refused(trained, channels, tmp
     assert "preprocessed differently" in step_error(capsys, evaluate.main, argv)
 
 
-def test_a_panel_file_without_column_roles_asks_for_them(tmp_path, panel_csv, capsys):
+def test_a_panel_file_with_a_data_set_name_other_than_stallion_is_refused(
+    tmp_path, panel_csv, capsys
+):
     argv = ["--model", "tft", "--dataset", "mine", "--data", str(panel_csv),
             "--output-dir", str(tmp_path / "out")]  # fmt: skip
     line = step_error(capsys, preprocess.main, argv)
-    assert "column roles of a panel file are needed" in line and "--group-columns" in line
+    assert "--dataset mine with --data" in line and "leave out --dataset" in line
 
 
-def test_a_non_stallion_file_without_roles_hints_at_group_columns(tmp_path, panel_csv, capsys):
-    argv = ["--model", "tft", "--data", str(panel_csv), "--output-dir", str(tmp_path / "out")]
-    assert "--group-columns" in step_error(capsys, preprocess.main, argv)
+def test_a_panel_file_without_column_roles_gets_them_inferred_and_announced(
+    tmp_path, panel_csv, caplog
+):
+    """Issue 17, item 8: a file of one's own runs without Stallion's 23 columns."""
+    with caplog.at_level(logging.INFO, logger="forecasting"):
+        prepared = preprocess.main(
+            ["--model", "tft", "--data", str(panel_csv), "--seq-len", str(SEQ_LEN),
+             "--pred-len", str(PRED_LEN), "--output-dir", str(tmp_path / "out")]
+        )  # fmt: skip
+    schema = prepared.preprocessing["schema"]
+    assert (schema["time_column"], schema["group_columns"], schema["target"]) == (
+        "date", ["agency", "sku"], "volume"
+    )  # fmt: skip
+    numeric = {"avg_population_2017", "price_regular", "month", "avg_max_temp"}
+    assert set(schema["unknown_reals"]) == numeric and schema["calendar"] is True
+    assert "inferred time column 'date'; series id 'agency', 'sku'; target 'volume'" in caplog.text
+    assert "calendar known reals for frequency 'MS': month_of_year" in caplog.text
 
 
 @pytest.mark.parametrize("split", ["ett_hour", "ratio"])
 def test_single_series_splits_are_refused_for_the_tft(tmp_path, split):
     with pytest.raises(ConfigError, match=f"--split {split} is for single series"):
         preprocess_demo(tmp_path / "out", "--split", split)
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [(["--test-origins", "3"], "--test-origins is for panels"),
+     (["--calendar-features", "false"], "--calendar-features is for panels")],
+)  # fmt: skip
+def test_panel_test_window_and_calendar_flags_are_refused_for_the_informer(
+    tmp_path, flag, expected
+):
+    with pytest.raises(ConfigError, match=expected):
+        preprocess.main(["--dataset", "demo", *flag, "--output-dir", str(tmp_path / "out")])
 
 
 def test_panel_protocols_are_refused_for_the_informer(tmp_path):

@@ -12,7 +12,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 from pytorch_forecasting import TimeSeriesDataSet
 from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer
 
@@ -34,27 +36,57 @@ TARGET_NORMALIZERS = ("encoder", "group")
 PROTOCOLS = ("holdout", "tutorial")
 
 
+# The test window when none is given: as many horizons as fit in the last tenth of the time
+# range, so the gate sees more than one forecast per series where the data allows (Stallion's
+# 60 months with a horizon of 6 keep the single test horizon its published numbers use).
+AUTO_TEST_SHARE = 0.1
+MAX_AUTO_TEST_ORIGINS = 20
+
+
+def auto_test_origins(n_steps: int, horizon: int) -> int:
+    return max(1, min(MAX_AUTO_TEST_ORIGINS, int(n_steps * AUTO_TEST_SHARE) // horizon))
+
+
 @dataclass(frozen=True)
 class Cutoffs:
     """Last ``time_idx`` of each split; a split's forecasts start after the previous cutoff.
 
-    ``holdout``: validation is the horizon before the test horizon, so the test window is
-    never seen in model selection. ``tutorial``: pytorch-forecasting's Stallion protocol, where
-    the last horizon is both validation and test (use it to compare with published numbers).
+    ``holdout``: validation is the horizon before the test window, so the test window is
+    never seen in model selection. The test window holds ``test_origins`` back-to-back
+    horizons: one forecast per series from each origin (rolling origins), all scored.
+    ``tutorial``: pytorch-forecasting's Stallion protocol, where the last horizon is both
+    validation and test (use it to compare with published numbers; one origin).
     """
 
     train: int
     validation: int
     test: int
     protocol: str
+    test_origins: int = 1
 
     @classmethod
-    def for_panel(cls, last_time_idx: int, horizon: int, protocol: str) -> Cutoffs:
+    def for_panel(
+        cls, last_time_idx: int, horizon: int, protocol: str, test_origins: int = 1
+    ) -> Cutoffs:
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown split protocol {protocol!r}; expected one of {PROTOCOLS}")
+        if test_origins < 1:
+            raise ConfigError(f"--test-origins must be at least 1, got {test_origins}")
         if protocol == "tutorial":
+            if test_origins != 1:
+                raise ConfigError(
+                    f"--split tutorial scores its one validation horizon; --test-origins "
+                    f"{test_origins} needs --split holdout"
+                )
             return cls(last_time_idx - horizon, last_time_idx, last_time_idx, protocol)
-        return cls(last_time_idx - 2 * horizon, last_time_idx - horizon, last_time_idx, protocol)
+        validation = last_time_idx - test_origins * horizon
+        return cls(validation - horizon, validation, last_time_idx, protocol, test_origins)
+
+    def origins(self, split: str, horizon: int) -> list[int]:
+        """The first forecast ``time_idx`` of each window a split scores (validation, test)."""
+        if split == "validation" or (split == "test" and self.protocol == "tutorial"):
+            return [self.train + 1]
+        return [self.validation + 1 + k * horizon for k in range(self.test_origins)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +94,7 @@ class Cutoffs:
             "validation": self.validation,
             "test": self.test,
             "protocol": self.protocol,
+            "test_origins": self.test_origins,
         }
 
 
@@ -108,7 +141,7 @@ def fit_dataset(
         static_reals=list(schema.static_reals),
         time_varying_known_categoricals=list(schema.known_categoricals),
         variable_groups={k: list(v) for k, v in schema.variable_groups.items()},
-        time_varying_known_reals=list(schema.known_reals),
+        time_varying_known_reals=[*schema.known_reals, *schema.calendar_columns()],
         time_varying_unknown_categoricals=list(schema.unknown_categoricals),
         time_varying_unknown_reals=[schema.target, *schema.unknown_reals],
         target_normalizer=target_normalizer(normalizer, list(schema.group_columns), nonnegative),
@@ -154,6 +187,7 @@ def prepare_panel(
     horizon: int,
     protocol: str = "holdout",
     normalizer: str = "encoder",
+    test_origins: int | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Split by time and fit the data set once: (frame per split, preprocessing.json content).
 
@@ -168,13 +202,16 @@ def prepare_panel(
     if horizon < 1:
         raise ConfigError(f"the horizon must be at least 1, got {horizon}")
     frame = panel.frame
-    cutoffs = Cutoffs.for_panel(int(frame[TIME_IDX].max()), horizon, protocol)
-    first = int(frame[TIME_IDX].min())
+    first, last = int(frame[TIME_IDX].min()), int(frame[TIME_IDX].max())
+    if test_origins is None:
+        test_origins = 1 if protocol == "tutorial" else auto_test_origins(last - first + 1, horizon)
+    cutoffs = Cutoffs.for_panel(last, horizon, protocol, test_origins)
     if cutoffs.train - first + 1 < min_encoder_length + 1:
         raise ConfigError(
             f"{panel.source}: {cutoffs.train - first + 1} steps before the validation split "
             f"leave no training window of {min_encoder_length} encoder steps and 1 forecast "
-            f"step; use more history, a shorter --min-encoder-length, or --split tutorial"
+            f"step; use more history, a shorter --min-encoder-length, fewer --test-origins "
+            f"(now {cutoffs.test_origins}), or --split tutorial"
         )
     # A series seen only after the cutoff gets no training window, and GroupNormalizer gives a
     # single training row a NaN scale, which turns every forecast of it into NaN.
@@ -196,7 +233,8 @@ def prepare_panel(
         normalizer=normalizer,
     )
     groups = list(panel.schema.group_columns)
-    trained = frame.loc[frame[TIME_IDX] <= cutoffs.train, groups].drop_duplicates()
+    train = frame[frame[TIME_IDX] <= cutoffs.train]
+    trained = train[groups].drop_duplicates()
     splits = {
         name: frame[frame[TIME_IDX] <= end].reset_index(drop=True)
         for name, end in (
@@ -220,6 +258,8 @@ def prepare_panel(
         "min_encoder_length": min_encoder_length,
         "horizon": horizon,
         "target_normalizer": normalizer,
+        # forecasts of a target never negative in training are clipped at 0 (clip_forecasts)
+        "nonnegative_target": bool((train[panel.schema.target] >= 0).all()),
         # what inference accepts: the series with training windows (check_panel_lengths above)
         "trained_series": sorted([str(v) for v in row] for row in trained.itertuples(index=False)),
         "dataset_parameters": encode_parameters(dataset),
@@ -230,16 +270,40 @@ def prepare_panel(
 def split_dataset(
     channel_frame: pd.DataFrame, preprocessing: dict[str, Any], split: str
 ) -> TimeSeriesDataSet:
-    """The windows of one split: every training window, or one forecast per series after the
-    previous split's cutoff (validation and test)."""
+    """The windows of one split: every training window, or one forecast per series from each
+    origin of the split (see :meth:`Cutoffs.origins`): the longest encoder, the full horizon
+    where the series has it."""
     parameters = preprocessing["dataset_parameters"]
     if split == "train":
         return from_parameters(parameters, channel_frame)
-    cutoffs = preprocessing["cutoffs"]
-    previous = cutoffs["train"] if split == "validation" else cutoffs["validation"]
-    if cutoffs["protocol"] == "tutorial" and split == "test":
-        previous = cutoffs["train"]  # the tutorial scores its validation horizon
-    return from_parameters(parameters, channel_frame, predict=True, min_prediction_idx=previous + 1)
+    cutoffs = Cutoffs(**preprocessing["cutoffs"])
+    origins = cutoffs.origins(split, preprocessing["horizon"])
+    if len(origins) == 1:  # pytorch-forecasting's own last window per series
+        return from_parameters(
+            parameters, channel_frame, predict=True, min_prediction_idx=origins[0]
+        )
+    dataset = from_parameters(parameters, channel_frame, min_prediction_idx=origins[0])
+    windows = dataset.decoded_index
+    windows["span"] = windows["time_idx_last"] - windows["time_idx_first"]
+    windows["row"] = range(len(windows))
+    windows = windows[windows["time_idx_first_prediction"].isin(origins)]
+    keys = [*dataset.group_ids, "time_idx_first_prediction"]
+    # the longest decoder (the horizon, or up to the series' end), then the longest encoder
+    order = ["time_idx_last", "span"]
+    longest = windows.sort_values(order, kind="stable").drop_duplicates(keys, keep="last")
+    chosen = np.zeros(len(dataset.index), dtype=bool)
+    chosen[longest["row"].to_numpy()] = True
+    return dataset.filter(lambda _: chosen)
+
+
+def clip_forecasts(prediction: torch.Tensor, preprocessing: dict[str, Any]) -> torch.Tensor:
+    """Quantile forecasts of a target that was never negative in training, floored at 0.
+
+    The quantile loss does not bound the output, so an always-positive meter gets negative
+    p10s; clipping can only lower each quantile's loss when the truth is >= 0. Evaluation and
+    inference both apply it, as ``preprocessing.json`` records.
+    """
+    return prediction.clamp(min=0) if preprocessing.get("nonnegative_target") else prediction
 
 
 def trained_series(preprocessing: dict[str, Any]) -> set[tuple[str, ...]]:

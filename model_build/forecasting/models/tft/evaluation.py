@@ -1,7 +1,7 @@
 """Scoring a trained TFT on a split: quantile forecasts, metrics and interpretation.
 
-Everything here is computed from one forward pass over the split's windows (one per series),
-so the numbers, the forecasts file and the plots always describe the same predictions.
+Everything here is computed from one forward pass over the split's windows (one per series and
+origin), so the numbers, the forecasts file and the plots always describe the same predictions.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 from forecasting.data.panel import TIME_IDX
 from forecasting.metrics import percentage_metrics, quantile_metrics, regression_metrics
-from forecasting.models.tft.dataset import split_dataset
+from forecasting.models.tft.dataset import Cutoffs, clip_forecasts, split_dataset
 from forecasting.models.tft.module import TFTForecaster
 from forecasting.models.tft.windows import MaterializedWindows
 
@@ -52,7 +52,8 @@ def evaluate_split(
     x, (truth, _) = windows.__getitems__(range(len(windows)))
     model.eval()
     output = model(x)
-    prediction = output["prediction"]  # [series, horizon, quantiles], in the target's units
+    # [windows, horizon, quantiles], in the target's units
+    prediction = clip_forecasts(output["prediction"], preprocessing)
     quantiles = model.quantiles
     steps = torch.arange(truth.shape[1])[None, :] < x["decoder_lengths"][:, None]
     mask = steps.numpy()
@@ -64,15 +65,19 @@ def evaluate_split(
         **percentage_metrics(point[mask], true[mask]),
         **quantile_metrics(prediction.numpy()[mask], true[mask], quantiles),
     }
-    cutoffs = preprocessing["cutoffs"]
+    cutoffs = Cutoffs(**preprocessing["cutoffs"])
+    origins = cutoffs.origins(split, preprocessing["horizon"])
     report = {
         "regression_metrics": {name: {"value": value} for name, value in metrics.items()},
         "evaluation": {
             "split": split,
-            "protocol": cutoffs["protocol"],
+            "protocol": cutoffs.protocol,
             "scale": f"original units of {preprocessing['targets'][0]!r}",
             "point_forecast": "p50",
-            "series": len(windows),
+            "clipped_at_zero": bool(preprocessing.get("nonnegative_target")),
+            "series": _series_count(dataset, x),
+            "origins": len(origins),
+            "windows": len(windows),
             "forecast_points": int(mask.sum()),
             "horizon": int(truth.shape[1]),
             "targets": preprocessing["targets"],
@@ -86,6 +91,11 @@ def evaluate_split(
     forecasts = forecasts.merge(stamps, on=TIME_IDX, how="left")
     interpretation, figures = _interpret(model, output)
     return TFTEvaluation(report, interpretation, forecasts, figures)
+
+
+def _series_count(dataset, x) -> int:
+    """How many series the windows forecast (a series has one window per origin)."""
+    return len(dataset.x_to_index(x)[dataset.group_ids].drop_duplicates())
 
 
 def _forecast_table(dataset, x, preprocessing, true, band, mask) -> pd.DataFrame:

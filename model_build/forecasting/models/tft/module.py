@@ -3,7 +3,8 @@
 Three gaps of pytorch-forecasting 1.8 are closed in a subclass, without changing the network:
 
 * its ``self.log`` calls do not reduce across ranks, so each rank's early stopping and
-  checkpointing would follow only its own shard: every value is logged with ``sync_dist``;
+  checkpointing would follow only its own shard: every value is logged with ``sync_dist``, and
+  for the epoch only (a synced per-step ``train_loss`` would be an all-reduce every step);
 * ranks other than 0 would draw matplotlib figures that are never closed: only rank 0 may;
 * its checkpoints pickle the normalizer and dataset parameters, which torch refuses to load
   under ``weights_only``: checkpoints carry only plain hyperparameters, and the module is rebuilt
@@ -32,6 +33,8 @@ class TFTForecaster(TemporalFusionTransformer):
 
     def log(self, *args: Any, **kwargs: Any) -> None:
         kwargs["sync_dist"] = True  # a no-op on one process
+        kwargs["on_step"] = False  # as the Informer's: epoch values, reduced once per epoch
+        kwargs["on_epoch"] = True
         super().log(*args, **kwargs)
 
     def log_prediction(self, *args: Any, **kwargs: Any) -> Any:

@@ -18,6 +18,23 @@ from forecasting.models.tft.module import QUANTILES, TFTForecaster
 from forecasting.models.tft.windows import MaterializedWindows, fast_loader
 from forecasting.models.training_setup import TrainingSetup
 
+# pytorch-forecasting's default attention mask bias, -1e9, overflows fp16 (largest 65504) in
+# `masked_fill` once autocast runs the attention in half precision (16-mixed on CUDA). -1e4 is a
+# float16 value and still gives a masked position a softmax weight of exactly zero.
+MASK_BIAS = -1e4
+
+
+def optimizer_params(precision: str) -> dict[str, Any]:
+    """Adam's options for a precision: fused only at full precision.
+
+    Lightning's mixed-precision plugin refuses gradient clipping for an optimizer that unscales
+    its gradients itself, which a fused one does, bf16 included; the TFT clips by default. At
+    32-bit one fused kernel over the network's hundreds of small tensors replaces a loop over
+    them: the same update up to rounding, a tenth off a Stallion step on CPU
+    (benchmarks/tft_step.py).
+    """
+    return {"fused": True} if precision == "32" else {}
+
 
 def parameters_digest(preprocessing: dict[str, Any]) -> str:
     """sha256 of the fitted encoders, normalizer and scalers, to compare across ranks."""
@@ -40,17 +57,29 @@ def model_hparams(args: argparse.Namespace, preprocessing: dict[str, Any]) -> di
 
 
 def setup(
-    args: argparse.Namespace, train: Channel, validation: Channel, per_rank_batch: int
+    args: argparse.Namespace,
+    train: Channel,
+    validation: Channel,
+    per_rank_batch: int,
+    pin_memory: bool = False,
 ) -> TrainingSetup:
     started = time.perf_counter()
     train_set = split_dataset(train.frame, train.preprocessing, "train")
     val_set = split_dataset(validation.frame, validation.preprocessing, "validation")
     if args.fast_data:
-        train_loader = fast_loader(MaterializedWindows(train_set), per_rank_batch, train=True)
-        val_loader = fast_loader(MaterializedWindows(val_set), per_rank_batch * 10, train=False)
+        train_loader = fast_loader(
+            MaterializedWindows(train_set), per_rank_batch, train=True, pin_memory=pin_memory
+        )
+        val_loader = fast_loader(
+            MaterializedWindows(val_set), per_rank_batch * 10, train=False, pin_memory=pin_memory
+        )
     else:  # pytorch-forecasting's own path, kept for comparison and as a fallback
-        train_loader = train_set.to_dataloader(train=True, batch_size=per_rank_batch)
-        val_loader = val_set.to_dataloader(train=False, batch_size=per_rank_batch * 10)
+        train_loader = train_set.to_dataloader(
+            train=True, batch_size=per_rank_batch, pin_memory=pin_memory
+        )
+        val_loader = val_set.to_dataloader(
+            train=False, batch_size=per_rank_batch * 10, pin_memory=pin_memory
+        )
     data_seconds = time.perf_counter() - started
     hparams = model_hparams(args, train.preprocessing)
     module = TFTForecaster.from_dataset(
@@ -70,10 +99,8 @@ def setup(
         logging_metrics=torch.nn.ModuleList(),
         log_interval=-1,
         optimizer="adam",
-        # One fused kernel over the network's hundreds of small parameter tensors instead of a
-        # loop over them: the same update up to rounding, a tenth off a Stallion training step
-        # on CPU (benchmarks/tft_step.py).
-        optimizer_params={"fused": True},
+        optimizer_params=optimizer_params(args.precision),
+        mask_bias=MASK_BIAS,
     )
 
     def build_member() -> tuple[TFTForecaster, TFTForecaster]:

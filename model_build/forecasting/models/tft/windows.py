@@ -205,12 +205,16 @@ def _already_collated(batch: Any) -> Any:
     return batch
 
 
-def fast_loader(windows: MaterializedWindows, batch_size: int, *, train: bool) -> DataLoader:
-    """Shuffled, without the last partial batch when training, as ``to_dataloader`` does."""
+def fast_loader(
+    windows: MaterializedWindows, batch_size: int, *, train: bool, pin_memory: bool = False
+) -> DataLoader:
+    """Shuffled, without the last partial batch when training, as ``to_dataloader`` does.
+    ``pin_memory`` (on CUDA): batches in page-locked memory, which copies to the GPU faster."""
     return DataLoader(
         windows,
         batch_size=batch_size,
         shuffle=train,
         drop_last=train,
         collate_fn=_already_collated,
+        pin_memory=pin_memory,
     )
