@@ -1,9 +1,9 @@
 """The SageMaker Pipeline definition (schema version 2020-12-01), built without AWS calls.
 
 The same settings and resources always give byte-identical JSON: no clocks, no uploads, no
-lookups beyond the SageMaker SDK's offline table of container images. CDK calls this at synth
-time with CloudFormation tokens for the role, buckets and key; the runner calls it in CodeBuild
-with real values. The steps and their folders come from :mod:`forecasting.pipeline.steps`, which
+lookups beyond the SageMaker SDK's offline table of container images. The runner calls it in
+CodeBuild on every push with the stack's resources (it is the pipeline's only writer); local mode
+takes its gate and registration from it. The steps and their folders come from :mod:`forecasting.pipeline.steps`, which
 the local runner uses too.
 """
 
@@ -52,7 +52,7 @@ class Images:
 
 @dataclass(frozen=True)
 class Resources:
-    """What the deployment supplies: CDK tokens at synth, real values in CodeBuild."""
+    """What the deployment supplies (the stack's resources, passed to CodeBuild)."""
 
     pipeline_name: str
     role_arn: str
