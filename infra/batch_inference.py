@@ -65,6 +65,9 @@ BATCH_TRANSFORM_HANDLER = "lambdas.batch_transform.handler.handler"
 PUBLISH_HANDLER = "lambdas.publish.handler.handler"
 
 INFERENCE_PREFIX = "inference/"  # data bucket: the histories every approved model forecasts
+# data bucket: the observed values the publish Lambda joins onto forecasts (long CSV
+# series_id,target,timestamp,value; see lambdas/publish/README.md)
+ACTUALS_KEY = "actuals/actuals.csv"
 TRANSFORM_PREFIX = "transform/"  # forecasts bucket: raw job output (lambdas/batch_transform)
 FORECASTS_PREFIX = "forecasts"  # forecasts bucket: the published data set (lambdas/publish)
 # One manifest over every published run, rewritten by the publish Lambda: the data source of
@@ -103,6 +106,7 @@ class BatchInferenceConstruct(Construct):
         self.group_name = str(pipeline.model_package_group.model_package_group_name)
         self._removal_policy = removal_policy(settings.removal_mode)
         self.input_uri = f"s3://{storage.data_bucket.bucket_name}/{INFERENCE_PREFIX}"
+        self.actuals_uri = f"s3://{storage.data_bucket.bucket_name}/{ACTUALS_KEY}"
         self.manifest_uri = f"s3://{storage.forecasts_bucket.bucket_name}/{MANIFEST_KEY}"
 
         self.topic = self.setup_topic()
@@ -395,6 +399,7 @@ class BatchInferenceConstruct(Construct):
             else None
         )
         environment = {
+            "ACTUALS_URI": self.actuals_uri,
             "FORECASTS_BUCKET": storage.forecasts_bucket.bucket_name,
             "FORECASTS_PREFIX": FORECASTS_PREFIX,
             "KMS_KEY_ID": storage.key.key_arn,
@@ -417,6 +422,8 @@ class BatchInferenceConstruct(Construct):
         # Lambda); the published data set, reports and manifests under forecasts/.
         storage.forecasts_bucket.grant_read(role, f"{TRANSFORM_PREFIX}*")
         storage.forecasts_bucket.grant_put(role, f"{FORECASTS_PREFIX}/*")
+        # the actuals object only (List on the bucket tells "not uploaded yet" from "denied")
+        storage.data_bucket.grant_read(role, ACTUALS_KEY)
         self.topic.grant_publish(role)
         if data_set_arn:
             role.add_to_principal_policy(

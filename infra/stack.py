@@ -112,6 +112,7 @@ class ForecastingStack(Stack):
         """Where to put histories to forecast, where QuickSight reads, where failures go."""
         inference = self.batch_inference
         CfnOutput(self, "InferenceInputUri", value=inference.input_uri)
+        CfnOutput(self, "ActualsUri", value=inference.actuals_uri)
         CfnOutput(self, "ForecastsManifestUri", value=inference.manifest_uri)
         CfnOutput(self, "DeadLetterQueueUrl", value=inference.dead_letter_queue.queue_url)
         CfnOutput(self, "NotificationTopicArn", value=inference.topic.topic_arn)

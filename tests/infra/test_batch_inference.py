@@ -214,6 +214,8 @@ def test_batch_transform_environment(default_app: SynthesizedApp) -> None:
 def test_publish_environment(default_app: SynthesizedApp, quicksight_app: SynthesizedApp) -> None:
     key_id = _logical_id(default_app, default_app.stack.storage.key)
     assert _environment(default_app, PUBLISH_HANDLER) == {
+        # where users put actuals; published without them until the object exists
+        "ACTUALS_URI": f"s3://{DATA_BUCKET}/actuals/actuals.csv",
         "FORECASTS_BUCKET": FORECASTS_BUCKET,
         "FORECASTS_PREFIX": "forecasts",
         "KMS_KEY_ID": _refs(default_app)[f"{key_id}.Arn"],
@@ -766,6 +768,13 @@ def test_stack_wiring_runs_approval_to_published_forecasts(
     # The job's output, as the inference container writes it.
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=FORECASTS_BUCKET)
+    # The actuals a user uploads where the stack's ActualsUri output says.
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    s3.put_object(
+        Bucket=DATA_BUCKET,
+        Key="actuals/actuals.csv",
+        Body="series_id,target,timestamp,value\nstore_1,sales,2024-01-01 00:00:00,1.25\n",
+    )
     rows = "".join(
         f"store_1,sales,2024-0{step}-01 00:00:00,{step},{step}.5,{step},{step + 1},tft,3\n"
         for step in (1, 2)
@@ -781,7 +790,9 @@ def test_stack_wiring_runs_approval_to_published_forecasts(
     partition = f"forecasts/model=tft/version=3/run={result['job']}/forecasts.csv"
     assert published["csv_keys"] == [partition]
     body = s3.get_object(Bucket=FORECASTS_BUCKET, Key=partition)["Body"].read().decode()
-    assert [row["run"] for row in csv.DictReader(io.StringIO(body))] == [result["job"]] * 2
+    published_rows = list(csv.DictReader(io.StringIO(body)))
+    assert [row["run"] for row in published_rows] == [result["job"]] * 2
+    assert [row["actual"] for row in published_rows] == ["1.25", ""]  # joined where known
     manifest = json.loads(
         s3.get_object(Bucket=FORECASTS_BUCKET, Key="forecasts/manifest.json")["Body"].read()
     )
