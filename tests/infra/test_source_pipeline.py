@@ -145,7 +145,11 @@ def test_the_stack_does_not_hold_the_sagemaker_pipeline(default_app):
     """One owner: the runner writes the pipeline on every push; a `cdk deploy` from a checkout
     with unpushed changes to model_build/ cannot overwrite it (item 5 of issue 18)."""
     assert default_app.template.find_resources("AWS::SageMaker::Pipeline") == {}
-    assert "upsert --start" in (MODEL_BUILD / "buildspec.yml").read_text()
+    buildspec = yaml.safe_load((MODEL_BUILD / "buildspec.yml").read_text())
+    # the build starts the execution and does not wait for it (training may outlast a build)
+    assert buildspec["phases"]["build"]["commands"] == [
+        "python -m forecasting.pipeline upsert --start"
+    ]
 
 
 def test_the_artifact_bucket_is_encrypted_versioned_and_logged(any_app):
