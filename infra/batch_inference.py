@@ -5,7 +5,8 @@ Two EventBridge rules on the default bus drive two Lambdas (``lambdas/``):
 
 * ``SageMaker Model Package State Change`` for this project's group, ``Approved`` only ->
   ``batch_transform`` creates the SageMaker Model and the transform job.
-* ``SageMaker Transform Job State Change`` of this project's jobs, ``Completed`` or ``Failed``
+* ``SageMaker Transform Job State Change`` of this project's jobs, ``Completed``, ``Failed`` or
+  ``Stopped``
   -> ``publish`` writes the QuickSight CSV and manifests, reports failures to the SNS topic and
   refreshes the SPICE data set when one is configured.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -33,15 +34,18 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
 from infra.lambda_layers import plotting_layer
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
 from infra.sagemaker_pipeline import (
-    DLC_REPOSITORIES,
     SageMakerPipelineConstruct,
+    dlc_finding,
     grant_job_basics,
+    grant_volume_key,
 )
-from infra.settings import RemovalMode, Settings
-from infra.storage import StorageConstruct
+from infra.settings import Settings
+from infra.storage import StorageConstruct, removal_policy
+from lambdas.batch_transform.planning import REQUEST_DETAIL_TYPE, REQUEST_SOURCE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag's L1 compares against the same
@@ -62,6 +66,9 @@ BATCH_TRANSFORM_HANDLER = "lambdas.batch_transform.handler.handler"
 PUBLISH_HANDLER = "lambdas.publish.handler.handler"
 
 INFERENCE_PREFIX = "inference/"  # data bucket: the histories every approved model forecasts
+# data bucket: the observed values the publish Lambda joins onto forecasts (long CSV
+# series_id,target,timestamp,value; see lambdas/publish/README.md)
+ACTUALS_KEY = "actuals/actuals.csv"
 TRANSFORM_PREFIX = "transform/"  # forecasts bucket: raw job output (lambdas/batch_transform)
 FORECASTS_PREFIX = "forecasts"  # forecasts bucket: the published data set (lambdas/publish)
 # One manifest over every published run, rewritten by the publish Lambda: the data source of
@@ -98,12 +105,9 @@ class BatchInferenceConstruct(Construct):
         self.storage = storage
         # A plain string, not a token: event patterns and IAM resources are built from it.
         self.group_name = str(pipeline.model_package_group.model_package_group_name)
-        self._removal_policy = (
-            RemovalPolicy.DESTROY
-            if settings.removal_mode is RemovalMode.DESTROY
-            else RemovalPolicy.RETAIN
-        )
+        self._removal_policy = removal_policy(settings.removal_mode)
         self.input_uri = f"s3://{storage.data_bucket.bucket_name}/{INFERENCE_PREFIX}"
+        self.actuals_uri = f"s3://{storage.data_bucket.bucket_name}/{ACTUALS_KEY}"
         self.manifest_uri = f"s3://{storage.forecasts_bucket.bucket_name}/{MANIFEST_KEY}"
 
         self.topic = self.setup_topic()
@@ -115,6 +119,7 @@ class BatchInferenceConstruct(Construct):
         self.batch_transform_function = self.setup_batch_transform_function()
         self.publish_function = self.setup_publish_function(quicksight_data_set_id)
         self.approval_rule = self.setup_approval_rule()
+        self.request_rule = self.setup_request_rule()
         self.transform_job_rule = self.setup_transform_job_rule()
 
     # --- failure path --------------------------------------------------------------------------
@@ -135,16 +140,6 @@ class BatchInferenceConstruct(Construct):
             enable_key_rotation=True,
             removal_policy=self._removal_policy,
         )
-        # CloudWatch encrypts the alarm message it publishes (as documented for alarms that
-        # notify an encrypted topic); it calls KMS as the service, with no source to pin.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-            )
-        )
         topic = sns.Topic(
             self,
             "Notifications",
@@ -152,6 +147,7 @@ class BatchInferenceConstruct(Construct):
             master_key=key,
             enforce_ssl=True,
         )
+        self.notifications_key = key
         if self.settings.notification_email:
             topic.add_subscription(
                 subscriptions.EmailSubscription(self.settings.notification_email)
@@ -199,6 +195,9 @@ class BatchInferenceConstruct(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        # CloudWatch encrypts the alarm message it publishes (as documented for alarms that
+        # notify an encrypted topic), as the service.
+        self.allow_service_to_publish("CloudWatchAlarms", "cloudwatch", "alarm:*")
         # The topic policy CDK writes (TLS only) replaces SNS's default one, so the alarm needs
         # its own allow; pinned to this alarm.
         self.topic.add_to_resource_policy(
@@ -238,7 +237,7 @@ class BatchInferenceConstruct(Construct):
         storage.data_bucket.grant_read(role, f"{INFERENCE_PREFIX}*")
         storage.forecasts_bucket.grant_put(role, f"{TRANSFORM_PREFIX}*")
         storage.key.grant_encrypt_decrypt(role)
-        grant_job_basics(role, log_group_name="/aws/sagemaker/TransformJobs:*")
+        grant_job_basics(role, log_group_name="/aws/sagemaker/TransformJobs")
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {
@@ -250,10 +249,10 @@ class BatchInferenceConstruct(Construct):
                 prefixed_objects(storage.forecasts_bucket, f"{TRANSFORM_PREFIX}*"): "the "
                 "transform output prefix of the forecasts bucket, write-only",
                 regional_arn(
-                    "logs", "log-group:/aws/sagemaker/TransformJobs:*"
-                ): "the log group Batch Transform jobs write to",
-                f"Resource::{DLC_REPOSITORIES}": "the AWS PyTorch deep learning container "
-                "repositories, pull actions only",
+                    "logs", "log-group:/aws/sagemaker/TransformJobs:log-stream:*"
+                ): "the log streams of the log group Batch Transform jobs write to",
+                dlc_finding(): "the AWS PyTorch deep learning container repositories of this "
+                "region, pull actions only",
                 "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no "
                 "resource; metrics are limited to the /aws/sagemaker namespaces",
             },
@@ -328,7 +327,7 @@ class BatchInferenceConstruct(Construct):
                 "INPUT_URI": self.input_uri,
                 "FORECASTS_BUCKET": storage.forecasts_bucket.bucket_name,
                 "KMS_KEY_ID": storage.key.key_arn,
-                "TRANSFORM_INSTANCE_TYPE": self.settings.pipeline.transform_instance_type,
+                "TRANSFORM_INSTANCE_TYPE": TRANSFORM_INSTANCE_TYPE,
                 "PROJECT": self.settings.project_name,
             },
         )
@@ -364,19 +363,22 @@ class BatchInferenceConstruct(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        # The job's instance volume is encrypted with the project key (VolumeKmsKeyId): SageMaker
-        # creates a grant on it with the caller's permissions, for AWS resources only.
+        # A re-forecast request names a version; the Lambda reads its package from the registry.
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="VolumeKeyGrant",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[storage.key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                sid="DescribeRequestedVersions",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[sagemaker_arn(f"model-package/{group}/*")],
             )
         )
+        # The job's output (and, where the instance type allows, its volume) is encrypted with
+        # the project key.
+        grant_volume_key(role, storage.key.key_arn)
         acknowledge_wildcards(
             role.node.find_child("DefaultPolicy").node.default_child,
             {
+                regional_arn("sagemaker", f"model-package/{group}/*"): "the versions of this "
+                "project's model package group, read-only, for re-forecast requests",
                 regional_arn("sagemaker", f"model/{group}-v*"): "the models the handler names "
                 "{group}-v{version}, one per approved package version",
                 regional_arn("sagemaker", f"transform-job/{group}-v*"): "the jobs the handler "
@@ -399,6 +401,7 @@ class BatchInferenceConstruct(Construct):
             else None
         )
         environment = {
+            "ACTUALS_URI": self.actuals_uri,
             "FORECASTS_BUCKET": storage.forecasts_bucket.bucket_name,
             "FORECASTS_PREFIX": FORECASTS_PREFIX,
             "KMS_KEY_ID": storage.key.key_arn,
@@ -424,6 +427,8 @@ class BatchInferenceConstruct(Construct):
         # Lambda); the published data set, reports and manifests under forecasts/.
         storage.forecasts_bucket.grant_read(role, f"{TRANSFORM_PREFIX}*")
         storage.forecasts_bucket.grant_put(role, f"{FORECASTS_PREFIX}/*")
+        # the actuals object only (List on the bucket tells "not uploaded yet" from "denied")
+        storage.data_bucket.grant_read(role, ACTUALS_KEY)
         self.topic.grant_publish(role)
         if data_set_arn:
             role.add_to_principal_policy(
@@ -468,6 +473,21 @@ class BatchInferenceConstruct(Construct):
         rule.add_target(self.lambda_target(self.batch_transform_function))
         return rule
 
+    def setup_request_rule(self) -> events.Rule:
+        """Re-forecast requests for this project's group (README: "Forecasting again")."""
+        rule = events.Rule(
+            self,
+            "ForecastRequestedRule",
+            description=f"{self.settings.project_name}: forecast again with an approved version",
+            event_pattern=events.EventPattern(
+                source=[REQUEST_SOURCE],
+                detail_type=[REQUEST_DETAIL_TYPE],
+                detail={"ModelPackageGroupName": [self.group_name]},
+            ),
+        )
+        rule.add_target(self.lambda_target(self.batch_transform_function))
+        return rule
+
     def setup_transform_job_rule(self) -> events.Rule:
         """This project's finished transform jobs are published (or reported).
 
@@ -484,7 +504,8 @@ class BatchInferenceConstruct(Construct):
                 source=["aws.sagemaker"],
                 detail_type=[TRANSFORM_JOB_STATE_CHANGE],
                 detail={
-                    "TransformJobStatus": ["Completed", "Failed"],
+                    # every end state the publish Lambda handles: a stopped job is reported
+                    "TransformJobStatus": ["Completed", "Failed", "Stopped"],
                     "TransformJobName": [{"prefix": f"{self.group_name}-v"}],
                     "TransformOutput": {"S3OutputPath": [{"prefix": output_prefix}]},
                 },
@@ -492,6 +513,31 @@ class BatchInferenceConstruct(Construct):
         )
         rule.add_target(self.lambda_target(self.publish_function))
         return rule
+
+    def allow_service_to_publish(self, name: str, service: str, resource: str) -> None:
+        """Let an AWS service encrypt what it publishes to the topic with the topic's key, for
+        this account's resources only (the confused-deputy conditions). Not the one alarm or
+        rule ARN: each refers to the topic, which refers to the key, and the key policy naming
+        them would close a dependency cycle."""
+        stack = Stack.of(self)
+        self.notifications_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{name}ToPublish",
+                principals=[iam.ServicePrincipal(f"{service}.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service=service,
+                            resource=resource,
+                            arn_format=ArnFormat.NO_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
 
     def lambda_target(self, function: lambda_.IFunction) -> targets.LambdaFunction:
         return targets.LambdaFunction(

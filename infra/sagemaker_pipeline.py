@@ -1,38 +1,73 @@
-"""The SageMaker Pipeline, its model package group and its least-privilege execution role.
+"""The SageMaker Pipeline's execution role, its model package group and its status events.
 
-The definition comes from the same builder CodeBuild runs on every push
-(:mod:`forecasting.pipeline.definition`); here it gets CloudFormation tokens for the role,
-buckets, key and region, and a region -> container image mapping taken from the SageMaker
-SDK's table, so one template deploys to any region the containers exist in.
+The pipeline itself has one owner: the CodeBuild runner (``python -m forecasting.pipeline
+upsert``), which builds the definition from the pushed ``model_build/`` and creates or updates
+the pipeline on every push. CloudFormation does not hold a copy of the definition, so a
+``cdk deploy`` from a checkout with unpushed changes cannot point the pipeline at them, and the
+last writer is always the last push.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import json
 
+import jsii
 from aws_cdk import ArnFormat, Aws, CfnMapping, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from forecasting.pipeline import definition, images
-from forecasting.pipeline.definition import Images, Resources
-from forecasting.pipeline.source import package_source
-from infra.nag import (
-    ASSETS_BUCKET,
-    CDK_GRANT_ACTIONS,
-    acknowledge_wildcards,
-    bucket_objects,
-    regional_arn,
-)
+from forecasting.pipeline import images
+from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
 from infra.settings import Settings
-from infra.storage import StorageConstruct
+from infra.storage import StorageConstruct, removal_policy
 
-MODEL_BUILD = Path(__file__).resolve().parent.parent / "model_build"
-DLC_REPOSITORIES = "arn:aws:ecr:*:*:repository/pytorch-*"  # the AWS PyTorch DLCs
 DATA_PREFIX = "input/"  # where users upload the data the pipeline trains on
+DLC_REPOSITORY_PATTERN = "repository/pytorch-*"  # the AWS PyTorch DLCs (training, inference)
+REGISTRIES_MAPPING = "DeepLearningContainerRegistries"
+PIPELINE_EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
+# Statuses an execution ends in (EventBridge's currentPipelineExecutionStatus).
+EXECUTION_END_STATUSES = ["Succeeded", "Failed", "Stopped"]
+
+
+def dlc_repositories(scope: Construct) -> str:
+    """The AWS PyTorch DLC repositories of this stack's region: the partition of the stack and
+    the account that hosts the images there, from the SDK's registry table (one mapping)."""
+    stack = Stack.of(scope)
+    mapping = stack.node.try_find_child(REGISTRIES_MAPPING)
+    if mapping is None:
+        table = {region: {"account": account} for region, account in images.registries().items()}
+        mapping = CfnMapping(stack, REGISTRIES_MAPPING, mapping=table)
+    assert isinstance(mapping, CfnMapping)
+    account = mapping.find_in_map(Aws.REGION, "account")
+    return f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{account}:{DLC_REPOSITORY_PATTERN}"
+
+
+def dlc_finding() -> str:
+    """The IAM5 finding of :func:`dlc_repositories` as cdk-nag names it (the mapping lookup
+    stays in the template even when the stack is bound to a region)."""
+    account = json.dumps(
+        {"Fn::FindInMap": [REGISTRIES_MAPPING, {"Ref": "AWS::Region"}, "account"]},
+        separators=(",", ":"),
+    )
+    return f"Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:{account}:{DLC_REPOSITORY_PATTERN}"
+
+
+def log_group_arns(stack: Stack, log_group_name: str) -> list[str]:
+    """A log group and its streams: CreateLogGroup is authorized on the group's ARN,
+    CreateLogStream and PutLogEvents on the stream's (Service Authorization Reference, logs)."""
+
+    def arn(name: str) -> str:
+        return stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    return [arn(log_group_name), arn(f"{log_group_name}:log-stream:*")]
 
 
 def grant_job_basics(role: iam.Role, *, log_group_name: str) -> None:
@@ -43,7 +78,7 @@ def grant_job_basics(role: iam.Role, *, log_group_name: str) -> None:
         iam.PolicyStatement(
             sid="PullDeepLearningContainers",
             actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            resources=[DLC_REPOSITORIES],
+            resources=[dlc_repositories(role)],
         )
     )
     role.add_to_policy(
@@ -58,14 +93,7 @@ def grant_job_basics(role: iam.Role, *, log_group_name: str) -> None:
                 "logs:PutLogEvents",
                 "logs:DescribeLogStreams",
             ],
-            resources=[
-                stack.format_arn(
-                    service="logs",
-                    resource="log-group",
-                    resource_name=log_group_name,
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-            ],
+            resources=log_group_arns(stack, log_group_name),
         )
     )
     role.add_to_policy(
@@ -78,9 +106,21 @@ def grant_job_basics(role: iam.Role, *, log_group_name: str) -> None:
     )
 
 
+def grant_volume_key(role: iam.IRole, key_arn: str) -> None:
+    """SageMaker creates a grant on a job's KMS key with the caller's permissions, for AWS
+    resources only (SageMaker API permissions reference; kms:GrantIsForAWSResource)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="JobKeyGrant",
+            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            resources=[key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        )
+    )
+
+
 class SageMakerPipelineConstruct(Construct):
-    """Pipeline + registry. Training code ships as a file asset (a deterministic
-    ``sourcedir.tar.gz``): a directory asset would be zipped, and script mode wants a tarball."""
+    """Role + registry for the pipeline the CodeBuild runner creates, named after the project."""
 
     def __init__(
         self,
@@ -94,69 +134,28 @@ class SageMakerPipelineConstruct(Construct):
         self.settings = settings
         self.storage = storage
         name = settings.project_name
-        self.source_asset = self.setup_source_asset()
+        self.pipeline_name = name
+        self.data_uri = f"s3://{storage.data_bucket.bucket_name}/{DATA_PREFIX}"
         self.role = self.setup_role()
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
             model_package_group_name=name,
-            model_package_group_description=f"{name}: forecasting models gated on "
-            f"{settings.metric_name}, approved by a person",
+            model_package_group_description=f"{name}: forecasting models that passed the "
+            "pipeline's quality gate, approved by a person",
         )
-        self.resources = Resources(
-            pipeline_name=name,
-            role_arn=self.role.role_arn,
-            artifacts_bucket=storage.model_artifacts_bucket.bucket_name,
-            code_uri=self.source_asset.s3_object_url,
-            kms_key_id=storage.key.key_arn,
-            region=Aws.REGION,
-            model_package_group=name,
-            data_uri=f"s3://{storage.data_bucket.bucket_name}/{DATA_PREFIX}",
-            images=self.setup_images(),
-        )
-        self.pipeline = sagemaker.CfnPipeline(
-            self,
-            "Pipeline",
-            pipeline_name=name,
-            pipeline_description=f"{name}: preprocess, train, evaluate, gate, register",
-            role_arn=self.role.role_arn,
-            pipeline_definition={
-                "PipelineDefinitionBody": definition.render_definition(
-                    settings.pipeline, self.resources
-                )
-            },
-        )
-        self.pipeline.add_resource_dependency(self.model_package_group)
-        self.pipeline.node.add_dependency(self.role)
+        self.model_package_group.apply_removal_policy(removal_policy(settings.removal_mode))
 
-    def setup_source_asset(self) -> s3_assets.Asset:
-        data, digest = package_source(MODEL_BUILD)
-        path = Path(tempfile.gettempdir()) / f"forecasting-sourcedir-{digest[:16]}.tar.gz"
-        if not path.exists():
-            path.write_bytes(data)
-        return s3_assets.Asset(self, "SourceBundle", path=str(path))
-
-    def setup_images(self) -> Images:
-        """Fn::FindInMap on a region table built from the SDK, not a hand-kept list."""
-        pipeline = self.settings.pipeline
-        table = {}
-        for region in images.regions():
-            found = definition.lookup_images(pipeline, region)
-            table[region] = {
-                "training": found.training,
-                "processing": found.processing,
-                "inference": found.inference,
-            }
-        mapping = CfnMapping(self, "ContainerImages", mapping=table)
-        return Images(
-            training=mapping.find_in_map(Aws.REGION, "training"),
-            processing=mapping.find_in_map(Aws.REGION, "processing"),
-            inference=mapping.find_in_map(Aws.REGION, "inference"),
+    @property
+    def pipeline_arn(self) -> str:
+        return Stack.of(self).format_arn(
+            service="sagemaker", resource=f"pipeline/{self.pipeline_name}"
         )
 
     def setup_role(self) -> iam.Role:
-        """What the pipeline's jobs may do: their own buckets and key, their own job names,
-        pass only this role, pull the AWS DLC images, write logs and metrics."""
+        """What the pipeline's jobs may do: read the data and the pipeline's own outputs, write
+        under the pipeline's prefix, their own job names, pass only this role, pull the AWS DLC
+        images, write logs and metrics."""
         name = self.settings.project_name
         storage = self.storage
         stack = Stack.of(self)
@@ -167,9 +166,17 @@ class SageMakerPipelineConstruct(Construct):
             description=f"{name}: SageMaker Pipeline and its jobs",
         )
         storage.data_bucket.grant_read(role)
-        storage.model_artifacts_bucket.grant_read_write(role)
+        # The runner uploads the source and every step writes under s3://artifacts/{name}/.
+        storage.model_artifacts_bucket.grant_read(role, f"{name}/*")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOutputs",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[storage.model_artifacts_bucket.arn_for_objects(f"{name}/*")],
+            )
+        )
         storage.key.grant_encrypt_decrypt(role)
-        self.source_asset.grant_read(role)
+        grant_volume_key(role, storage.key.key_arn)
 
         def arn(resource: str) -> str:
             return stack.format_arn(service="sagemaker", resource=resource)
@@ -216,9 +223,8 @@ class SageMakerPipelineConstruct(Construct):
             {
                 **CDK_GRANT_ACTIONS,
                 bucket_objects(storage.data_bucket): "objects of this project's data bucket",
-                bucket_objects(storage.model_artifacts_bucket): "objects of this project's "
-                "model-artifact bucket",
-                ASSETS_BUCKET: "the CDK asset bucket, read-only, for the training code bundle",
+                f"{bucket_objects(storage.model_artifacts_bucket)[:-2]}/{name}/*": "this "
+                "pipeline's prefix of the model-artifact bucket (source, outputs, checkpoints)",
                 regional_arn("sagemaker", "processing-job/pipelines-*"): "the processing jobs "
                 "SageMaker Pipelines names pipelines-<execution>-<step>",
                 regional_arn("sagemaker", "training-job/pipelines-*"): "the training jobs "
@@ -227,10 +233,66 @@ class SageMakerPipelineConstruct(Construct):
                 "project's model package group only",
                 regional_arn("logs", "log-group:/aws/sagemaker/*"): "the log groups SageMaker "
                 "jobs write to",
-                f"Resource::{DLC_REPOSITORIES}": "the AWS PyTorch deep learning container "
-                "repositories, pull actions only",
+                regional_arn("logs", "log-group:/aws/sagemaker/*:log-stream:*"): "the log "
+                "streams of the log groups SageMaker jobs write to",
+                dlc_finding(): "the AWS PyTorch deep learning container repositories of this "
+                "region, pull actions only",
                 "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no "
                 "resource; metrics are limited to the /aws/sagemaker namespace",
             },
         )
         return role
+
+    def notify_execution_end(self, topic: sns.ITopic) -> events.Rule:
+        """Each execution's end (succeeded, failed, stopped) goes to the topic: CodeBuild starts
+        the execution and does not wait, since training may run longer than a build may."""
+        rule = events.Rule(
+            self,
+            "ExecutionEndedRule",
+            description=f"{self.pipeline_name}: SageMaker Pipeline execution ended -> SNS",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[PIPELINE_EXECUTION_STATUS_CHANGE],
+                detail={
+                    "pipelineArn": [self.pipeline_arn],
+                    "currentPipelineExecutionStatus": EXECUTION_END_STATUSES,
+                },
+            ),
+        )
+        rule.add_target(
+            TopicTarget(
+                topic,
+                events.RuleTargetInput.from_text(
+                    f"SageMaker Pipeline {self.pipeline_name}: execution "
+                    f"{events.EventField.from_path('$.detail.pipelineExecutionArn')} "
+                    f"{events.EventField.from_path('$.detail.currentPipelineExecutionStatus')}"
+                ),
+            )
+        )
+        # Only this rule may publish (CDK's SnsTopic target would allow any rule, anywhere).
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowExecutionEndedRule",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnEquals": {"aws:SourceArn": rule.rule_arn},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
+        )
+        return rule
+
+
+@jsii.implements(events.IRuleTarget)
+class TopicTarget:
+    """An SNS topic as a rule target, without the unconditioned topic and key policy
+    statements CDK's ``targets.SnsTopic`` adds; the caller grants the rule itself."""
+
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+        self.topic = topic
+        self.message = message
+
+    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)

@@ -8,18 +8,15 @@ without starting jsii.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from forecasting.errors import ConfigError
-from forecasting.pipeline.settings import FAMILIES, PipelineSettings
+from forecasting.pipeline.settings import TRAINING_FILE
 
 ContextLookup = Callable[[str], Any]
 
@@ -28,13 +25,11 @@ CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 # SageMaker pipeline and model package group names allow [a-zA-Z0-9-]; KMS aliases, stack
 # names and bucket-name-safe prefixes all accept this stricter lowercase form.
 _PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-_METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
 _QUICKSIGHT_ARN = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)/.+$")
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 _GIT_NAME = re.compile(r"^[\w.-]+$")
 # Git refs may contain "/", but not whitespace, "..", "~", "^", ":" or a leading "-".
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[^\s~^:?*\[\\]+$")
@@ -79,18 +74,10 @@ class Settings:
     """Everything the stack needs to know, checked once."""
 
     project_name: str
-    training_instance_type: str
-    training_instance_count: int
-    processing_instance_type: str
-    metric_name: str
-    metric_threshold: float
     source: SourceSettings
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
-    # The SageMaker Pipeline's settings, checked by the builder's own rules (instance types
-    # against botocore's model, the metric against what the evaluate step writes).
-    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> Settings:
@@ -104,15 +91,9 @@ class Settings:
         project_name = parser.pattern(
             "projectName", _PROJECT_NAME, "3-32 lowercase letters, digits or hyphens"
         )
+        parser.moved_to_training_file(MOVED_TO_TRAINING_FILE)
         settings = cls(
             project_name=project_name,
-            training_instance_type=parser.instance_type("trainingInstanceType"),
-            training_instance_count=parser.positive_int("trainingInstanceCount"),
-            processing_instance_type=parser.instance_type("processingInstanceType"),
-            metric_name=parser.pattern(
-                "metricName", _METRIC_NAME, "an identifier such as mse or val_loss"
-            ),
-            metric_threshold=parser.positive_float("metricThreshold"),
             source=_parse_source(parser, default_repository=project_name),
             # The fallback is never used: a failed key makes raise_if_errors raise below.
             removal_mode=parser.choice("removalPolicy", RemovalMode) or RemovalMode.RETAIN,
@@ -125,37 +106,14 @@ class Settings:
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
         )
-        model_family = parser.one_of("modelFamily", FAMILIES)
-        use_spot = parser.boolean("useSpot")
-        hyperparameters = parser.mapping("hyperparameters")
-        preprocess_arguments = parser.mapping("preprocessArguments")
         parser.raise_if_errors()
-        try:
-            pipeline = PipelineSettings(
-                model=model_family,
-                hyperparameters=hyperparameters,
-                preprocess_arguments=preprocess_arguments,
-                training_instance_type=settings.training_instance_type,
-                training_instance_count=settings.training_instance_count,
-                processing_instance_type=settings.processing_instance_type,
-                metric_name=settings.metric_name,
-                metric_threshold=settings.metric_threshold,
-                use_spot=use_spot,
-            )
-        except ConfigError as error:
-            raise SettingsError(f"invalid CDK context (cdk.json or -c): {error}") from None
-        return replace(settings, pipeline=pipeline)
+        return settings
 
 
 # Every context key the app reads; tests check cdk.json holds no key outside this set.
 CONTEXT_KEYS: frozenset[str] = frozenset(
     {
         "projectName",
-        "trainingInstanceType",
-        "trainingInstanceCount",
-        "processingInstanceType",
-        "metricName",
-        "metricThreshold",
         "sourceType",
         "connectionArn",
         "repositoryOwner",
@@ -164,12 +122,22 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "quickSightPrincipalArn",
         "notificationEmail",
         "removalPolicy",
-        "modelFamily",
-        "useSpot",
-        "hyperparameters",
-        "preprocessArguments",
     }
 )
+# Training settings that cdk.json used to hold: they travel with the training code now, in
+# model_build/training.json, so a push changes them. Found in the context, each is an error
+# that names its new key, never a value ignored in silence.
+MOVED_TO_TRAINING_FILE: dict[str, str] = {
+    "trainingInstanceType": "training_instance_type",
+    "trainingInstanceCount": "training_instance_count",
+    "processingInstanceType": "processing_instance_type",
+    "metricName": "metric_name",
+    "metricThreshold": "metric_threshold",
+    "modelFamily": "model",
+    "useSpot": "use_spot",
+    "hyperparameters": "hyperparameters",
+    "preprocessArguments": "preprocess_arguments",
+}
 
 
 def load_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -243,6 +211,15 @@ class _Parser:
             return None
         return value
 
+    def moved_to_training_file(self, moved: Mapping[str, str]) -> None:
+        for key, new_key in moved.items():
+            if self._lookup(key) is not None:
+                self.failed_keys.add(key)
+                self._errors.append(
+                    f'context key "{key}" is a training setting now: set "{new_key}" in '
+                    f"model_build/{TRAINING_FILE} (a push carries it) and remove it from cdk.json"
+                )
+
     def pattern(self, key: str, regex: re.Pattern[str], expected: str) -> str:
         value = self._required(key, expected)
         if value is None:
@@ -260,75 +237,6 @@ class _Parser:
             self.error(key, f"null or {expected}", value)
             return None
         return value
-
-    def instance_type(self, key: str) -> str:
-        return self.pattern(key, _INSTANCE_TYPE, 'a SageMaker instance type ("ml.*")')
-
-    def positive_int(self, key: str) -> int:
-        expected = "an integer >= 1"
-        value = self._required(key, expected)
-        if value is None:
-            return 0
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        # JSON numbers may cross jsii as floats; 2.0 is still a whole count.
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        # bool is an int subclass: reject `true` explicitly.
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.error(key, expected, value)
-            return 0
-        return value
-
-    def positive_float(self, key: str) -> float:
-        expected = "a finite number > 0"
-        value = self._required(key, expected)
-        if value is None:
-            return 0.0
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):  # a non-numeric string is reported below
-                value = float(value)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            self.error(key, expected, value)
-            return 0.0
-        return float(value)
-
-    def one_of(self, key: str, values: tuple[str, ...]) -> str:
-        expected = "one of " + ", ".join(f'"{v}"' for v in values)
-        value = self._required(key, expected)
-        if value is not None and value not in values:
-            self.error(key, expected, value)
-        return value if value in values else values[0]
-
-    def boolean(self, key: str) -> bool:
-        """true/false, false when unset; `-c key=true` arrives as a string."""
-        value = self._lookup(key)
-        if value is None or value == "":
-            return False
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        if not isinstance(value, bool):
-            self.error(key, "true or false", value)
-            return False
-        return value
-
-    def mapping(self, key: str) -> dict[str, Any]:
-        """A JSON object of flag names to values (an empty one when unset); `-c` gives text."""
-        value = self._lookup(key)
-        if value is None or value == "":
-            return {}
-        if isinstance(value, str):
-            with contextlib.suppress(json.JSONDecodeError):
-                value = json.loads(value)
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            self.error(key, "a JSON object of flag names to values", value)
-            return {}
-        return dict(value)
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)

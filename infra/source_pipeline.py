@@ -1,14 +1,15 @@
 """Source + CI: a push to the model-build repository re-runs the SageMaker Pipeline.
 
 CodePipeline (V2) watches the repository, CodeBuild runs ``model_build/buildspec.yml``,
-which calls ``python -m forecasting.pipeline upsert --start --wait``: it uploads the source,
-updates the SageMaker Pipeline defined by :mod:`infra.sagemaker_pipeline` and follows the
-execution, so a failed training run shows up as a failed build.
+which calls ``python -m forecasting.pipeline upsert --start``: it uploads the source, creates or
+updates the SageMaker Pipeline (the runner is its only owner, see :mod:`infra.sagemaker_pipeline`)
+from the pushed code and ``training.json``, and starts an execution. The build does not wait for
+it: the execution's end reaches the SNS topic through an EventBridge rule.
 """
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
@@ -19,41 +20,40 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
-from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from forecasting.pipeline.definition import Resources
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
-from infra.sagemaker_pipeline import MODEL_BUILD
-from infra.settings import RemovalMode, Settings, SourceType
-from infra.storage import StorageConstruct
+from infra.sagemaker_pipeline import DATA_PREFIX, SageMakerPipelineConstruct
+from infra.settings import Settings, SourceType
+from infra.storage import StorageConstruct, removal_policy
 
 ARTIFACTS_LOG_PREFIX = "codepipeline-artifacts/"
 # Left out of the repository's first commit: caches and build metadata of a local checkout.
 SEED_EXCLUDE = ["__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".ruff_cache", ".venv"]
-# CodeBuild's longest allowed build. The runner stops waiting a margin earlier, so the build
-# fails with its own message (the execution keeps running) instead of being killed mid-poll.
-BUILD_TIMEOUT = Duration.hours(8)
-WAIT_MARGIN = Duration.minutes(20)
+MODEL_BUILD = Path(__file__).resolve().parent.parent / "model_build"
+# The build installs the runner, uploads the source and starts the execution, which takes
+# minutes; it does not wait for training (see the module docstring).
+BUILD_TIMEOUT = Duration.hours(1)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
-def runner_environment(resources: Resources, settings: Settings) -> dict[str, str]:
+def runner_environment(
+    pipeline: SageMakerPipelineConstruct, storage: StorageConstruct, settings: Settings
+) -> dict[str, str]:
     """The variables `forecasting.pipeline.runner` reads, from the stack's own resources.
 
-    AWS_REGION is not here: CodeBuild sets it. Tests check these names against the runner's.
+    AWS_REGION is not here: CodeBuild sets it. The training configuration is not here either:
+    it is model_build/training.json, which the push carries. Tests check these names against
+    the runner's.
     """
-    wait_seconds = BUILD_TIMEOUT.to_seconds() - WAIT_MARGIN.to_seconds()
     return {
-        "PIPELINE_NAME": resources.pipeline_name,
-        "PIPELINE_ROLE_ARN": resources.role_arn,
-        "ARTIFACTS_BUCKET": resources.artifacts_bucket,
-        "KMS_KEY_ID": resources.kms_key_id,
-        "MODEL_PACKAGE_GROUP": resources.model_package_group,
-        "DATA_URI": resources.data_uri,
+        "PIPELINE_NAME": pipeline.pipeline_name,
+        "PIPELINE_ROLE_ARN": pipeline.role.role_arn,
+        "ARTIFACTS_BUCKET": storage.model_artifacts_bucket.bucket_name,
+        "KMS_KEY_ID": storage.key.key_arn,
+        "MODEL_PACKAGE_GROUP": str(pipeline.model_package_group.model_package_group_name),
+        "DATA_URI": pipeline.data_uri,
         "PROJECT_NAME": settings.project_name,
-        "PIPELINE_SETTINGS": json.dumps(settings.pipeline.to_dict(), sort_keys=True),
-        "PIPELINE_TIMEOUT_SECONDS": str(int(wait_seconds)),
     }
 
 
@@ -72,21 +72,14 @@ class SourcePipelineConstruct(Construct):
         *,
         settings: Settings,
         storage: StorageConstruct,
-        resources: Resources,
-        pipeline_role: iam.IRole,
-        sagemaker_pipeline: sagemaker.CfnPipeline,
-        model_package_group: sagemaker.CfnModelPackageGroup,
+        sagemaker_pipeline: SageMakerPipelineConstruct,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
         self.storage = storage
-        self.resources = resources
-        self.pipeline_role = pipeline_role
-        self._removal_policy = (
-            RemovalPolicy.DESTROY
-            if settings.removal_mode is RemovalMode.DESTROY
-            else RemovalPolicy.RETAIN
-        )
+        self.sagemaker_pipeline = sagemaker_pipeline
+        self.pipeline_role = sagemaker_pipeline.role
+        self._removal_policy = removal_policy(settings.removal_mode)
         name = f"{settings.project_name}-model-build"
 
         self.repository: codecommit.Repository | None = None
@@ -119,13 +112,12 @@ class SourcePipelineConstruct(Construct):
                 ),
             ],
         )
-        # The first execution starts as soon as CodePipeline exists; the runner would create
-        # the SageMaker Pipeline itself if it got there first, and CloudFormation would then
-        # fail to create it.
+        # The first execution starts as soon as CodePipeline exists: the runner then creates the
+        # SageMaker Pipeline with the execution role (and its policy) and registers into the group.
         pipeline_resource = self.pipeline.node.default_child
         assert isinstance(pipeline_resource, CfnResource)
-        pipeline_resource.add_resource_dependency(sagemaker_pipeline)
-        pipeline_resource.add_resource_dependency(model_package_group)
+        pipeline_resource.add_resource_dependency(sagemaker_pipeline.model_package_group)
+        self.pipeline.node.add_dependency(sagemaker_pipeline.role)
         self.setup_role_policy()
         self.acknowledge_findings()
 
@@ -256,8 +248,8 @@ class SourcePipelineConstruct(Construct):
             self,
             "Build",
             project_name=name,
-            description=f"{self.settings.project_name}: upsert, start and follow the "
-            "SageMaker Pipeline",
+            description=f"{self.settings.project_name}: create or update the SageMaker Pipeline "
+            "from the pushed code and start it",
             build_spec=codebuild.BuildSpec.from_source_filename("buildspec.yml"),
             environment=codebuild.BuildEnvironment(
                 # Ubuntu 22.04 with the python 3.12 runtime the buildspec asks for
@@ -266,7 +258,9 @@ class SourcePipelineConstruct(Construct):
             ),
             environment_variables={
                 key: codebuild.BuildEnvironmentVariable(value=value)
-                for key, value in runner_environment(self.resources, self.settings).items()
+                for key, value in runner_environment(
+                    self.sagemaker_pipeline, self.storage, self.settings
+                ).items()
             },
             encryption_key=self.storage.key,
             timeout=BUILD_TIMEOUT,
@@ -316,9 +310,8 @@ class SourcePipelineConstruct(Construct):
         """Exactly the calls the runner makes, on this project's pipeline only."""
         role = self.project.role
         assert role is not None  # PipelineProject always creates one when none is given
-        resources = self.resources
-        name = resources.pipeline_name
-        pipeline_arn = self._sagemaker_arn(f"pipeline/{name}")
+        name = self.sagemaker_pipeline.pipeline_name
+        pipeline_arn = self.sagemaker_pipeline.pipeline_arn
         self.project.add_to_role_policy(
             iam.PolicyStatement(
                 sid="UploadSource",
@@ -328,6 +321,15 @@ class SourcePipelineConstruct(Construct):
             )
         )
         self.storage.key.grant_encrypt_decrypt(role)
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="CheckInputData",
+                # whether input/ holds data before starting (ListObjectsV2 with this prefix)
+                actions=["s3:ListBucket"],
+                resources=[self.storage.data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [DATA_PREFIX, f"{DATA_PREFIX}*"]}},
+            )
+        )
         self.project.add_to_role_policy(
             iam.PolicyStatement(
                 sid="UpsertPipeline",
@@ -362,7 +364,7 @@ class SourcePipelineConstruct(Construct):
 
     def acknowledge_findings(self) -> None:
         """IAM5 per wildcard on each role this construct creates (CDK's grants included)."""
-        name = self.resources.pipeline_name
+        name = self.sagemaker_pipeline.pipeline_name
         artifacts = {
             **CDK_GRANT_ACTIONS,
             bucket_objects(self.artifact_bucket): "the CI artifact bucket, which holds "

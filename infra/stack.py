@@ -36,10 +36,7 @@ class ForecastingStack(Stack):
             "SourcePipeline",
             settings=settings,
             storage=self.storage,
-            resources=self.pipeline.resources,
-            pipeline_role=self.pipeline.role,
-            sagemaker_pipeline=self.pipeline.pipeline,
-            model_package_group=self.pipeline.model_package_group,
+            sagemaker_pipeline=self.pipeline,
         )
         self.quicksight = self.setup_quicksight()
         self.batch_inference = BatchInferenceConstruct(
@@ -50,6 +47,8 @@ class ForecastingStack(Stack):
             pipeline=self.pipeline,
             quicksight_data_set_id=self.quicksight.data_set_id if self.quicksight else None,
         )
+        self.execution_ended_rule = self.pipeline.notify_execution_end(self.batch_inference.topic)
+        self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
         self.setup_outputs()
 
     def setup_storage(self) -> StorageConstruct:
@@ -85,7 +84,8 @@ class ForecastingStack(Stack):
         CfnOutput(self, "ForecastsBucketName", value=storage.forecasts_bucket.bucket_name)
         CfnOutput(self, "AccessLogsBucketName", value=storage.access_logs_bucket.bucket_name)
         CfnOutput(self, "DataKeyArn", value=storage.key.key_arn)
-        CfnOutput(self, "PipelineName", value=self.pipeline.pipeline.pipeline_name)
+        # created and updated by the CodeBuild runner on every push, not by CloudFormation
+        CfnOutput(self, "PipelineName", value=self.pipeline.pipeline_name)
         group = self.pipeline.model_package_group
         # Ref on a model package group is its ARN, not its name.
         CfnOutput(self, "ModelPackageGroupName", value=group.model_package_group_name)
@@ -112,6 +112,7 @@ class ForecastingStack(Stack):
         """Where to put histories to forecast, where QuickSight reads, where failures go."""
         inference = self.batch_inference
         CfnOutput(self, "InferenceInputUri", value=inference.input_uri)
+        CfnOutput(self, "ActualsUri", value=inference.actuals_uri)
         CfnOutput(self, "ForecastsManifestUri", value=inference.manifest_uri)
         CfnOutput(self, "DeadLetterQueueUrl", value=inference.dead_letter_queue.queue_url)
         CfnOutput(self, "NotificationTopicArn", value=inference.topic.topic_arn)

@@ -16,6 +16,16 @@ MODEL_ARTIFACTS_LOG_PREFIX = "model-artifacts/"
 FORECASTS_LOG_PREFIX = "forecasts/"
 
 
+def removal_policy(mode: RemovalMode) -> RemovalPolicy:
+    """What `cdk destroy` does with a stateful resource. Kept resources use CloudFormation's
+    RetainExceptOnCreate: a stack whose *creation* fails and rolls back deletes them, so a
+    named resource (repository, log group, key alias, model package group) cannot survive a
+    failed first deploy and block the next one with AlreadyExists."""
+    if mode is RemovalMode.DESTROY:
+        return RemovalPolicy.DESTROY
+    return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+
+
 class StorageConstruct(Construct):
     """The KMS key and buckets every later construct reads from and writes to.
 
@@ -30,9 +40,7 @@ class StorageConstruct(Construct):
         self, scope: Construct, construct_id: str, *, project_name: str, removal_mode: RemovalMode
     ) -> None:
         super().__init__(scope, construct_id)
-        self._removal_policy = (
-            RemovalPolicy.DESTROY if removal_mode is RemovalMode.DESTROY else RemovalPolicy.RETAIN
-        )
+        self._removal_policy = removal_policy(removal_mode)
         # Emptying a bucket on delete needs a custom-resource Lambda; only add it when the
         # user asked for `cdk destroy` to remove data.
         self._auto_delete = removal_mode is RemovalMode.DESTROY

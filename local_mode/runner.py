@@ -467,7 +467,7 @@ class Runner:
             description=arguments["ModelPackageDescription"],
             customer_metadata=arguments["CustomerMetadataProperties"],
             run_id=self.run_id,
-            approval_status=self.settings.approval_status,
+            approval_status=arguments["ModelApprovalStatus"],
         )
         return {"group": package.group, "version": package.version, "arn": package.arn}
 

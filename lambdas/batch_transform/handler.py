@@ -8,6 +8,11 @@ and SageMaker may send several events per change) finds both existing and starts
 A malformed event or a failed AWS call raises, so it shows in the Lambda's metrics and
 EventBridge's retries.
 
+A ``Forecast Requested`` event (source ``forecasting.requests``, detail
+``ModelPackageGroupName``, ``ModelPackageVersion``, ``RunId``) forecasts again with an approved
+version: the job name adds the run id's digest, so a failed transform or new histories get a
+new job while the same request, sent twice, still starts one.
+
 Environment (see ``README.md``): ``MODEL_PACKAGE_GROUP``, ``SAGEMAKER_ROLE_ARN``, ``INPUT_URI``,
 ``FORECASTS_BUCKET``, ``KMS_KEY_ID`` (required), ``TRANSFORM_INSTANCE_TYPE`` (default
 ``ml.m5.xlarge``), ``PROJECT`` (tag value, default the group).
@@ -30,6 +35,9 @@ from lambdas.batch_transform.planning import (
     Settings,
     Skip,
     TransformPlan,
+    is_request,
+    parse_request,
+    plan_request,
     plan_transform,
 )
 
@@ -75,11 +83,28 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
 def handle_event(event: Mapping[str, Any], settings: Settings, client: Any) -> dict[str, Any]:
     """Plan, then start the plan; a skipped event makes no AWS call at all."""
-    plan = plan_transform(event, settings)
+    plan = plan_request_event(event, settings, client) if is_request(event) else None
+    plan = plan or plan_transform(event, settings)
     if isinstance(plan, Skip):
         logger.info("Nothing to run: %s", plan.reason)
         return {"started": False, "reason": plan.reason}
     return apply_plan(plan, client)
+
+
+def plan_request_event(
+    event: Mapping[str, Any], settings: Settings, client: Any
+) -> TransformPlan | Skip:
+    """A re-forecast request: the version's package, as the registry describes it now."""
+    request = parse_request(event)
+    if request.group != settings.model_package_group:
+        return Skip(
+            f"model package group {request.group!r} is not {settings.model_package_group!r}"
+        )
+    partition = settings.role_arn.split(":")[1]  # the Lambda's own partition
+    account = str(event.get("account") or settings.role_arn.split(":")[4])
+    arn = request.package_arn(partition, settings.region, account)
+    package = client.describe_model_package(ModelPackageName=arn)
+    return plan_request(request, package, settings)
 
 
 def apply_plan(plan: TransformPlan, client: Any) -> dict[str, Any]:

@@ -20,6 +20,12 @@ from typing import Any
 
 DETAIL_TYPE = "SageMaker Model Package State Change"
 SOURCE = "aws.sagemaker"
+# A person (or a schedule) asks to forecast again with an approved version: after a failed or
+# stopped transform, or with new histories under the same input prefix. The run id makes the
+# job new; the same request sent twice names the same job, so it starts once.
+REQUEST_DETAIL_TYPE = "Forecast Requested"
+REQUEST_SOURCE = "forecasting.requests"
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 APPROVED = "Approved"
 APPROVAL_STATUSES = frozenset({APPROVED, "Rejected", "PendingManualApproval"})
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
@@ -49,6 +55,11 @@ CONTAINER_ENVIRONMENT = {
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
 }
+# Instance families with local NVMe storage besides those with a "d" in the family (c5d, g4dn,
+# p4d, ...): SageMaker refuses a volume KMS key on them and encrypts that storage in hardware
+# (botocore's documentation of TransformResources.VolumeKmsKeyId). sagemaker-core's
+# instance_supports_kms holds the same rule; a test compares the two over every transform type.
+LOCAL_STORAGE_FAMILIES = ("g5", "g6", "g7e", "p5", "p6-b200", "trn1", "trn2")
 MODEL_NAME_ENV = "FORECAST_MODEL_NAME"
 MODEL_VERSION_ENV = "FORECAST_MODEL_VERSION"
 
@@ -163,9 +174,91 @@ def plan_transform(event: Any, settings: Settings) -> TransformPlan | Skip:
     if package.approval_status != APPROVED:
         return Skip(f"{package.arn} is {package.approval_status}, not {APPROVED}")
     image, model_data_url = parse_container(event["detail"])
+    return _plan(package, image, model_data_url, settings)
 
+
+@dataclass(frozen=True)
+class ForecastRequest:
+    group: str
+    version: int
+    run_id: str
+
+    def package_arn(self, partition: str, region: str, account: str) -> str:
+        return (
+            f"arn:{partition}:sagemaker:{region}:{account}:model-package/"
+            f"{self.group.lower()}/{self.version}"
+        )
+
+
+def is_request(event: Any) -> bool:
+    return isinstance(event, Mapping) and event.get("source") == REQUEST_SOURCE
+
+
+def parse_request(event: Mapping[str, Any]) -> ForecastRequest:
+    """``{"ModelPackageGroupName", "ModelPackageVersion", "RunId"}`` in a custom event."""
+    if event.get("detail-type") != REQUEST_DETAIL_TYPE:
+        raise InvalidEventError(
+            f"event field 'detail-type' is {event.get('detail-type')!r}; expected "
+            f"{REQUEST_DETAIL_TYPE!r}"
+        )
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidEventError("event field 'detail' is missing or not an object")
+    group = _text_field(detail, "ModelPackageGroupName", "detail.")
+    version = _version(detail)
+    run_id = _text_field(detail, "RunId", "detail.")
+    if not RUN_ID_PATTERN.match(run_id):
+        raise InvalidEventError(
+            f"event field 'detail.RunId' is {run_id!r}; expected up to 128 letters, digits, "
+            "'.', '_', ':' or '-' (a date or a ticket id, say)"
+        )
+    return ForecastRequest(group=group, version=version, run_id=run_id)
+
+
+def request_skip(request: ForecastRequest, settings: Settings) -> Skip | None:
+    """A request for another project's group is not this Lambda's (one bus, many stacks)."""
+    if request.group != settings.model_package_group:
+        return Skip(
+            f"model package group {request.group!r} is not {settings.model_package_group!r}"
+        )
+    return None
+
+
+def plan_request(
+    request: ForecastRequest, package: Mapping[str, Any], settings: Settings
+) -> TransformPlan:
+    """The plan for a re-forecast, from ``DescribeModelPackage``'s answer for the version.
+
+    Only approved versions forecast: a request for another is refused loudly, since a person
+    asked for it."""
+    status = package.get("ModelApprovalStatus")
+    if status != APPROVED:
+        raise InvalidEventError(
+            f"{request.group} version {request.version} is {status}; only {APPROVED} versions "
+            "forecast (approve it in the model registry first)"
+        )
+    image, model_data_url = parse_container(package)
+    event = PackageEvent(
+        group=request.group,
+        version=request.version,
+        arn=str(package.get("ModelPackageArn", "")),
+        approval_status=status,
+    )
+    return _plan(event, image, model_data_url, settings, run_id=request.run_id)
+
+
+def _plan(
+    package: PackageEvent,
+    image: str,
+    model_data_url: str,
+    settings: Settings,
+    run_id: str | None = None,
+) -> TransformPlan:
     model_name = resource_name(package.group, f"-v{package.version}")
-    job_name = resource_name(package.group, f"-v{package.version}-{input_digest(settings)}")
+    suffix = f"-v{package.version}-{input_digest(settings)}"
+    if run_id is not None:
+        suffix += f"-r{_digest(run_id)}"
+    job_name = resource_name(package.group, suffix)
     tags = [{"Key": "project", "Value": settings.project_tag}]
     create_model = {
         "ModelName": model_name,
@@ -205,11 +298,21 @@ def plan_transform(event: Any, settings: Settings) -> TransformPlan | Skip:
         "TransformResources": {
             "InstanceType": settings.instance_type,
             "InstanceCount": 1,
-            "VolumeKmsKeyId": settings.kms_key_id,
+            **(
+                {"VolumeKmsKeyId": settings.kms_key_id}
+                if accepts_volume_key(settings.instance_type)
+                else {}
+            ),
         },
         "Tags": [dict(tag) for tag in tags],
     }
     return TransformPlan(model_name, job_name, create_model, create_transform_job)
+
+
+def accepts_volume_key(instance_type: str) -> bool:
+    """Whether SageMaker accepts a volume KMS key on ``ml.<family>.<size>``."""
+    family = instance_type.removeprefix("ml.").split(".")[0]
+    return "d" not in family and not family.startswith(LOCAL_STORAGE_FAMILIES)
 
 
 def resource_name(group: str, suffix: str) -> str:
@@ -224,7 +327,11 @@ def resource_name(group: str, suffix: str) -> str:
 
 def input_digest(settings: Settings) -> str:
     """The input URI's SHA-256, shortened: a new input gets a new job, a repeat does not."""
-    return hashlib.sha256(settings.input_uri.encode()).hexdigest()[:INPUT_DIGEST_LENGTH]
+    return _digest(settings.input_uri)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:INPUT_DIGEST_LENGTH]
 
 
 def parse_event(event: Any) -> PackageEvent:
@@ -243,13 +350,7 @@ def parse_event(event: Any) -> PackageEvent:
         raise InvalidEventError("event field 'detail' is missing or not an object")
     group = _text_field(detail, "ModelPackageGroupName", "detail.")
     arn = _text_field(detail, "ModelPackageArn", "detail.")
-    version = detail.get("ModelPackageVersion")
-    # bool is an int subclass; True must not pass as version 1.
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise InvalidEventError(
-            f"event field 'detail.ModelPackageVersion' is {_found(version)}; expected an "
-            "integer of at least 1"
-        )
+    version = _version(detail)
     status = _text_field(detail, "ModelApprovalStatus", "detail.")
     if status not in APPROVAL_STATUSES:
         raise InvalidEventError(
@@ -257,6 +358,17 @@ def parse_event(event: Any) -> PackageEvent:
             f"{', '.join(sorted(APPROVAL_STATUSES))}"
         )
     return PackageEvent(group=group, version=version, arn=arn, approval_status=status)
+
+
+def _version(detail: Mapping[str, Any]) -> int:
+    version = detail.get("ModelPackageVersion")
+    # bool is an int subclass; True must not pass as version 1.
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidEventError(
+            f"event field 'detail.ModelPackageVersion' is {_found(version)}; expected an "
+            "integer of at least 1"
+        )
+    return version
 
 
 def parse_container(detail: Mapping[str, Any]) -> tuple[str, str]:

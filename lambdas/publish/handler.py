@@ -15,7 +15,8 @@ Environment:
 * ``FORECASTS_BUCKET`` (required): where the published data set goes.
 * ``FORECASTS_PREFIX`` (default ``forecasts``): key prefix inside that bucket.
 * ``ACTUALS_URI`` (optional): ``s3://bucket/key`` of a long CSV
-  ``series_id,target,timestamp,value`` joined onto the forecasts.
+  ``series_id,target,timestamp,value`` joined onto the forecasts; until that object exists the
+  forecasts are published without actuals (logged, and ``actuals_uri`` is null in the result).
 * ``KMS_KEY_ID`` (optional): KMS key for SSE-KMS on every object written.
 * ``NOTIFICATION_TOPIC_ARN`` (optional): SNS topic told about failed or stopped jobs.
 * ``QUICKSIGHT_MANIFEST_KEY`` (optional): key (``.json``) of the stable manifest over all runs.
@@ -239,6 +240,10 @@ def handle_event(
             settings.actuals_uri, "ACTUALS_URI", require_key=True, error=ConfigurationError
         )
         actuals_store = S3Store(client, actuals_bucket)
+        # The stack points ACTUALS_URI at a fixed key before anyone has uploaded actuals.
+        if actuals_key not in actuals_store.list(actuals_key):
+            logger.info("No actuals at %s yet; publishing without them", settings.actuals_uri)
+            actuals_store, actuals_key = None, None
     result = publish(
         store,
         transform_prefix=source_prefix,
@@ -256,6 +261,7 @@ def handle_event(
         ", ".join(result.manifest_uris),
     )
     published = {"published": True, "job": job.name, "status": job.status, **result.to_dict()}
+    published["actuals_uri"] = settings.actuals_uri if actuals_key else None
     if settings.quicksight_manifest_key:
         published["data_set_manifest_uri"] = write_data_set_manifest(
             store, settings.quicksight_manifest_key, settings.forecasts_prefix

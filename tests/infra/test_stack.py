@@ -158,7 +158,7 @@ def test_log_delivery_is_granted_by_policy_not_acl(default_app: SynthesizedApp) 
 def test_retain_keeps_data_on_delete(default_app: SynthesizedApp) -> None:
     for resource_type in ("AWS::S3::Bucket", "AWS::KMS::Key"):
         for logical_id, resource in _resources(default_app, resource_type).items():
-            assert resource["DeletionPolicy"] == "Retain", logical_id
+            assert resource["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
             assert resource["UpdateReplacePolicy"] == "Retain", logical_id
 
 
@@ -201,3 +201,33 @@ def test_stack_is_environment_agnostic(default_app: SynthesizedApp) -> None:
     assert Token.is_unresolved(stack.region)
     assert stack.stack_name == "ts-forecasting"
     assert stack.tags.tag_values() == {"project": "ts-forecasting"}
+
+
+# Properties that end in "Name" but do not name the resource itself.
+NOT_PHYSICAL_NAMES = {"DisplayName", "MetricName", "PolicyName", "FunctionName"}
+# What CloudFormation keeps when a stack's creation fails and rolls back: Retain and Snapshot
+# keep the resource; RetainExceptOnCreate and Delete remove it (CloudFormation user guide,
+# DeletionPolicy attribute).
+SURVIVES_A_FAILED_CREATE = {"Retain", "Snapshot"}
+
+
+def test_no_named_resource_survives_a_failed_create(any_app: SynthesizedApp) -> None:
+    """A resource kept after a failed first deploy keeps its name taken, and the next deploy's
+    create fails with AlreadyExists (issue 18, item 4). Resources with a fixed name must be
+    deleted when a create rolls back."""
+    named = {
+        logical_id: resource
+        for logical_id, resource in any_app.template_json["Resources"].items()
+        if any(
+            key.endswith("Name") and key not in NOT_PHYSICAL_NAMES and isinstance(value, str)
+            for key, value in resource.get("Properties", {}).items()
+        )
+    }
+    types = {resource["Type"] for resource in named.values()}
+    assert {"AWS::CodeCommit::Repository", "AWS::Logs::LogGroup", "AWS::KMS::Alias"} <= types
+    kept = sorted(
+        logical_id
+        for logical_id, resource in named.items()
+        if resource.get("DeletionPolicy") in SURVIVES_A_FAILED_CREATE
+    )
+    assert kept == [], f"named resources kept after a failed create: {kept}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -13,7 +14,12 @@ from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 
 from lambdas.batch_transform import handler as transform_handler
-from lambdas.batch_transform.handler import ConfigurationError, Settings, handle_event
+from lambdas.batch_transform.handler import (
+    ConfigurationError,
+    InvalidEventError,
+    Settings,
+    handle_event,
+)
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
 from tests.lambdas.batch_transform_events import (
     ENVIRON,
@@ -216,3 +222,83 @@ def test_other_errors_raise(operation, code, message):
         with pytest.raises(ClientError, match=code):
             handle_event(EVENT, SETTINGS, client)
         stub.assert_no_pending_responses()
+
+
+# --- re-forecasting an approved version --------------------------------------------------------
+
+
+def _request(version: int, run_id: str, group: str = GROUP) -> dict:
+    """What `aws events put-events` delivers for the documented re-forecast request."""
+    return {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "Forecast Requested",
+        "source": "forecasting.requests",
+        "account": "123456789012",
+        "time": "2026-12-06T10:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"ModelPackageGroupName": group, "ModelPackageVersion": version, "RunId": run_id},
+    }
+
+
+def _register(sagemaker, status: str) -> int:
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": MODEL_DATA_URL}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus=status,
+    )["ModelPackageArn"]
+    return int(arn.rsplit("/", 1)[1])
+
+
+def test_a_request_reruns_an_approved_version_once_per_run_id(sagemaker):
+    """A failed transform, or new histories, can be forecast again through the same Lambda:
+    each run id is one new job; the same request delivered twice starts nothing the second
+    time; the approval's own job is untouched."""
+    version = _register(sagemaker, "Approved")
+    first = transform_handler.handler(_request(version, "2026-12-06"), None)
+    again = transform_handler.handler(_request(version, "2026-12-06"), None)
+    other = transform_handler.handler(_request(version, "retry-2"), None)
+    assert first["started"] and other["started"]
+    assert again == {**first, "started": False, "reason": "already running or done"}
+    assert first["job"] != other["job"]
+    assert first["job"].startswith(f"{GROUP}-v{version}-fa1e0e24-r")
+    approval_job = plan_transform(event_with(ModelPackageVersion=version), SETTINGS).job_name
+    assert approval_job not in (first["job"], other["job"])
+    jobs = sagemaker.list_transform_jobs()["TransformJobSummaries"]
+    assert sorted(j["TransformJobName"] for j in jobs) == sorted([first["job"], other["job"]])
+    described = sagemaker.describe_transform_job(TransformJobName=first["job"])
+    assert described["ModelName"] == f"{GROUP}-v{version}"
+
+
+def test_a_request_for_a_version_that_is_not_approved_is_refused(sagemaker):
+    version = _register(sagemaker, "PendingManualApproval")
+    with pytest.raises(InvalidEventError, match="is PendingManualApproval; only Approved"):
+        transform_handler.handler(_request(version, "r1"), None)
+    assert sagemaker.list_transform_jobs()["TransformJobSummaries"] == []
+
+
+def test_a_request_for_another_group_makes_no_call():
+    with Stubber(boto3.client("sagemaker", region_name=REGION)) as stubber:
+        result = handle_event(_request(1, "r1", group="other-project"), SETTINGS, stubber.client)
+    assert result["started"] is False and "other-project" in result["reason"]
+
+
+@pytest.mark.parametrize(
+    ("detail", "message"),
+    [
+        ({"RunId": ""}, "'detail.RunId' is ''"),
+        ({"RunId": "has space"}, "'detail.RunId' is 'has space'; expected up to 128"),
+        ({"ModelPackageVersion": "3"}, "'detail.ModelPackageVersion' is '3'"),
+    ],
+)
+def test_malformed_requests_name_the_field(detail, message):
+    event = _request(3, "r1")
+    event["detail"].update(detail)
+    with pytest.raises(InvalidEventError, match=re.escape(message)):
+        handle_event(event, SETTINGS, None)

@@ -220,6 +220,26 @@ def test_requests_match_botocores_sagemaker_model(operation, request_of):
         validate_parameters({**request, "Unknown": 1}, shape)
 
 
+def test_a_volume_key_is_set_exactly_where_the_instance_type_accepts_one():
+    """botocore documents for TransformResources.VolumeKmsKeyId: "You can't request a
+    VolumeKmsKeyId when using an instance type with local storage"; sagemaker-core's
+    instance_supports_kms encodes which types those are. Over every TransformInstanceType."""
+    from sagemaker.core.common_utils import instance_supports_kms
+
+    types = SAGEMAKER.shape_for("TransformInstanceType").enum
+    for instance_type in types:
+        settings = Settings.from_env({**ENVIRON, "TRANSFORM_INSTANCE_TYPE": instance_type})
+        resources = plan(settings=settings).create_transform_job["TransformResources"]
+        assert resources["InstanceType"] == instance_type
+        if instance_supports_kms(instance_type):
+            assert resources["VolumeKmsKeyId"] == ENVIRON["KMS_KEY_ID"], instance_type
+        else:
+            assert "VolumeKmsKeyId" not in resources, instance_type
+    assert any(not instance_supports_kms(t) for t in types)  # g4dn, g5, ... are in the enum
+    # the output stays encrypted with the key on every type
+    assert plan().create_transform_job["TransformOutput"]["KmsKeyId"] == ENVIRON["KMS_KEY_ID"]
+
+
 def test_transform_settings_are_the_inference_handlers():
     assert TRANSFORM_SETTINGS == inference_handler.TRANSFORM_SETTINGS
     job = plan().create_transform_job

@@ -97,6 +97,14 @@ def event_with(**detail) -> dict:
     return event
 
 
+def test_actuals_not_uploaded_yet_publish_the_forecasts_alone(s3, monkeypatch):
+    """The stack sets ACTUALS_URI to a fixed key before anyone uploads actuals there."""
+    monkeypatch.setenv("ACTUALS_URI", f"s3://{DATA_BUCKET}/actuals/not-there-yet.csv")
+    result = publish_handler.handler(EVENT, None)
+    assert result["published"] is True and result["actuals_uri"] is None
+    assert (result["rows"], result["series"]) == (6, 2)
+
+
 def test_completed_job_is_published_with_actuals(s3, monkeypatch):
     monkeypatch.setenv("ACTUALS_URI", f"s3://{DATA_BUCKET}/actuals/stallion.csv")
 
@@ -104,6 +112,7 @@ def test_completed_job_is_published_with_actuals(s3, monkeypatch):
 
     partition = f"forecasts/model=tft/version=3/run={JOB}"
     assert result["published"] is True
+    assert result["actuals_uri"] == f"s3://{DATA_BUCKET}/actuals/stallion.csv"
     assert (result["rows"], result["series"]) == (6, 2)
     assert result["csv_keys"] == [f"{partition}/forecasts.csv"]
     json.dumps(result)  # the Lambda's return value must serialise

@@ -1,10 +1,10 @@
 """The SageMaker Pipeline definition (schema version 2020-12-01), built without AWS calls.
 
 The same settings and resources always give byte-identical JSON: no clocks, no uploads, no
-lookups beyond the SageMaker SDK's offline table of container images. CDK calls this at synth
-time with CloudFormation tokens for the role, buckets and key; the runner calls it in CodeBuild
-with real values. The steps and their folders come from :mod:`forecasting.pipeline.steps`, which
-the local runner uses too.
+lookups beyond the SageMaker SDK's offline table of container images. The runner calls it in
+CodeBuild on every push with the stack's resources (it is the pipeline's only writer); local mode
+takes its gate and registration from it. The steps and their folders come from
+:mod:`forecasting.pipeline.steps`, which the local runner uses too.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from forecasting.defaults import FAMILY_DEFAULTS
-from forecasting.pipeline.images import image_uri, uses_gpu
-from forecasting.pipeline.settings import PipelineSettings
+from forecasting.pipeline.images import image_uri, supports_volume_key, uses_gpu
+from forecasting.pipeline.settings import APPROVAL_STATUS, PipelineSettings
 from forecasting.pipeline.steps import (
     EVALUATION_FILE,
     EVALUATION_PROPERTY_FILE,
@@ -52,7 +52,7 @@ class Images:
 
 @dataclass(frozen=True)
 class Resources:
-    """What the deployment supplies: CDK tokens at synth, real values in CodeBuild."""
+    """What the deployment supplies (the stack's resources, passed to CodeBuild)."""
 
     pipeline_name: str
     role_arn: str
@@ -122,22 +122,24 @@ def _text(value: Any) -> str:
 # --- parameters ---------------------------------------------------------------------------
 
 
+# Only values that no build-time choice depends on are run-time parameters. The model family
+# (gate metric, epochs default, package metadata), the instance types (container image, torchrun,
+# volume key) and the approval status (manual approval) are fixed when the definition is built.
 def parameters(settings: PipelineSettings, resources: Resources) -> list[dict[str, Any]]:
     return [
         {"Name": "InputDataUri", "Type": "String", "DefaultValue": resources.data_uri},
-        {"Name": "ModelFamily", "Type": "String", "DefaultValue": settings.model},
         {"Name": "MaxEpochs", "Type": "Integer", "DefaultValue": _max_epochs(settings)},
-        {"Name": "TrainingInstanceType", "Type": "String",
-         "DefaultValue": settings.training_instance_type},
         {"Name": "TrainingInstanceCount", "Type": "Integer",
          "DefaultValue": settings.training_instance_count},
-        {"Name": "ProcessingInstanceType", "Type": "String",
-         "DefaultValue": settings.processing_instance_type},
         {"Name": "MetricThreshold", "Type": "Float",
          "DefaultValue": float(settings.metric_threshold)},
-        {"Name": "ModelApprovalStatus", "Type": "String",
-         "DefaultValue": settings.approval_status},
     ]  # fmt: skip
+
+
+def volume_key(instance_type: str, kms_key_id: str) -> dict[str, str]:
+    """``VolumeKmsKeyId`` where SageMaker accepts one: instance types with local NVMe storage
+    refuse it (botocore's documentation of the field) and encrypt that storage in hardware."""
+    return {"VolumeKmsKeyId": kms_key_id} if supports_volume_key(instance_type) else {}
 
 
 def _max_epochs(settings: PipelineSettings) -> int:
@@ -167,10 +169,10 @@ def _processing(
         "Arguments": {
             "ProcessingResources": {
                 "ClusterConfig": {
-                    "InstanceType": parameter("ProcessingInstanceType"),
+                    "InstanceType": settings.processing_instance_type,
                     "InstanceCount": 1,
                     "VolumeSizeInGB": settings.volume_size_gb,
-                    "VolumeKmsKeyId": resources.kms_key_id,
+                    **volume_key(settings.processing_instance_type, resources.kms_key_id),
                 }
             },
             "AppSpecification": {
@@ -216,7 +218,7 @@ def _processing(
 def preprocess_step(settings, resources, images) -> dict[str, Any]:
     outputs = dict(step("Preprocess").outputs)
     arguments = [
-        "--model", parameter("ModelFamily"),
+        "--model", settings.model,
         "--data", dict(step("Preprocess").inputs)["data"],
         "--output-dir", outputs["train"].rsplit("/", 1)[0],
         *_flags(settings.preprocess_arguments),
@@ -234,7 +236,7 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
         "sagemaker_submit_directory": json.dumps(resources.code_uri),
         "sagemaker_region": json.dumps(resources.region),
         "sagemaker_container_log_level": "20",
-        "model": parameter("ModelFamily"),
+        "model": settings.model,
         # hyperparameters are strings: Std:Join turns the Integer parameter into one
         "max_epochs": join(parameter("MaxEpochs")),
         **{k: _text(v) for k, v in sorted(settings.hyperparameters.items()) if k != "max_epochs"},
@@ -276,10 +278,10 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
                 "KmsKeyId": resources.kms_key_id,
             },
             "ResourceConfig": {
-                "InstanceType": parameter("TrainingInstanceType"),
+                "InstanceType": settings.training_instance_type,
                 "InstanceCount": parameter("TrainingInstanceCount"),
                 "VolumeSizeInGB": settings.volume_size_gb,
-                "VolumeKmsKeyId": resources.kms_key_id,
+                **volume_key(settings.training_instance_type, resources.kms_key_id),
             },
             "RoleArn": resources.role_arn,
             "StoppingCondition": stopping,
@@ -354,7 +356,7 @@ def register_step(settings, resources, images) -> dict[str, Any]:
                 "SupportedResponseMIMETypes": CONTENT_TYPES,
                 "SupportedTransformInstanceTypes": [settings.transform_instance_type],
             },
-            "ModelApprovalStatus": parameter("ModelApprovalStatus"),
+            "ModelApprovalStatus": APPROVAL_STATUS,
             "ModelMetrics": {
                 "ModelQuality": {
                     "Statistics": {

@@ -67,9 +67,27 @@ def regions() -> list[str]:
     return found if isinstance(found, list) else _remember("regions", _sdk_regions())
 
 
+def registries() -> dict[str, str]:
+    """Region -> the account that hosts the pinned DLCs there, for regions with both scopes
+    (the SDK's table; training and inference images share the account in every region)."""
+    found = _memo().get("registries")
+    return found if isinstance(found, dict) else _remember("registries", _sdk_registries())
+
+
 def uses_gpu(instance_type: str) -> bool:
     """Whether the SDK picks a GPU image for this type (any region gives the same answer)."""
     return "-gpu-" in image_uri("us-east-1", instance_type, "training")
+
+
+def supports_volume_key(instance_type: str) -> bool:
+    """Whether SageMaker accepts a volume KMS key on this type: the SDK's
+    ``instance_supports_kms`` (types with local instance storage refuse one)."""
+    key = f"volume-key/{instance_type}"
+    found = _memo().get(key)
+    if isinstance(found, bool):
+        return found
+    common_utils, _ = _import_sdk()
+    return bool(_remember(key, common_utils.instance_supports_kms(instance_type)))
 
 
 def _import_sdk() -> Any:
@@ -110,3 +128,14 @@ def _sdk_regions() -> list[str]:
     config = image_uris.config_for_framework("pytorch")
     found = [set(config[scope]["versions"][FRAMEWORK_VERSION]["registries"]) for scope in SCOPES]
     return sorted(set.intersection(*found))
+
+
+def _sdk_registries() -> dict[str, str]:
+    _, image_uris = _import_sdk()
+    config = image_uris.config_for_framework("pytorch")
+    tables = [config[scope]["versions"][FRAMEWORK_VERSION]["registries"] for scope in SCOPES]
+    common = set.intersection(*(set(table) for table in tables))
+    mismatched = sorted(r for r in common if len({table[r] for table in tables}) > 1)
+    if mismatched:
+        raise RuntimeError(f"training and inference images differ in account in {mismatched}")
+    return {region: tables[0][region] for region in sorted(common)}

@@ -1,9 +1,16 @@
-"""Create or update the SageMaker Pipeline, start it and follow it: what CodeBuild runs.
+"""Create or update the SageMaker Pipeline and start it: what CodeBuild runs on every push.
 
-``python -m forecasting.pipeline upsert --start --wait`` packages the source, uploads it under
-its digest, renders the definition, creates or updates the pipeline, starts an execution and
-prints each step's status until it ends. Every setting also comes from an environment variable
+``python -m forecasting.pipeline upsert --start`` packages the source, uploads it under its
+digest, renders the definition, creates or updates the pipeline and starts an execution (the
+runner is the pipeline's only writer; the stack holds no copy). ``--wait`` also prints each
+step's status until the execution ends; CodeBuild does not wait, since training may outlast a
+build: an EventBridge rule reports the end. Every setting also comes from an environment variable
 so the CodeBuild project (which CDK defines) can supply them; flags win over the environment.
+
+The training configuration is ``training.json`` in the source folder (``--settings`` names
+another), so a push carries it. When the input data prefix holds no object, the pipeline is
+still created or updated but not started, and one line says what to upload where: the first
+deploy ends green on an empty bucket instead of failing in Preprocess.
 
 A user mistake (a missing setting, bad JSON) ends in one line and exit code 2; a failed or
 stopped execution ends in one line naming the step and its reason, and exit code 1.
@@ -32,6 +39,7 @@ log = logging.getLogger("forecasting.pipeline")
 SUCCEEDED = "Succeeded"
 # CompletedWithFailures: an execution that went on past a failed step, which is still a failure
 FAILED = frozenset({"Failed", "Stopped", "CompletedWithFailures"})
+NO_INPUT = "NotStarted: no input data"
 NOT_FOUND = "ResourceNotFound"  # DescribePipeline's only modelled error
 PROJECT_TAG = "project"
 DEFAULT_POLL_SECONDS = 30.0
@@ -114,6 +122,31 @@ def start_execution(
     arn = sm.start_pipeline_execution(**request)["PipelineExecutionArn"]
     log.info("started execution %s", arn)
     return arn
+
+
+def has_input_data(s3: Any, uri: str) -> bool:
+    """Whether any object lies under the ``s3://bucket/prefix`` the pipeline reads."""
+    from botocore.exceptions import ClientError
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    try:
+        response = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except ClientError as err:
+        if _error_code(err) != "AccessDenied":
+            raise
+        # an override outside the data bucket's input/ prefix: the execution will tell
+        log.warning("cannot list %s to check for data; starting anyway", uri)
+        return True
+    return response.get("KeyCount", 0) > 0
+
+
+def no_input_message(uri: str, pipeline_name: str) -> str:
+    return (
+        f"no input data under {uri}: pipeline {pipeline_name} is ready but was not started. "
+        f"Upload your CSV files (aws s3 cp data.csv {uri}), then start it with "
+        f"aws sagemaker start-pipeline-execution --pipeline-name {pipeline_name} "
+        "or push to the model-build repository."
+    )
 
 
 def list_execution_steps(sm: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -235,7 +268,8 @@ OPTIONS = (
     EnvOption(
         "settings",
         ("PIPELINE_SETTINGS",),
-        "pipeline settings as a JSON file or inline JSON; default: the built-in ones",
+        "pipeline settings as a JSON file or inline JSON; default: training.json in the "
+        "source folder",
         required=False,
     ),
     EnvOption(
@@ -395,11 +429,16 @@ def upsert_command(
     """package → render → upload → upsert → (start) → (wait); the final status if it waited."""
     echo = echo or functools.partial(print, flush=True)  # CodeBuild shows lines as they come
     from forecasting.pipeline.definition import Resources, render_definition
-    from forecasting.pipeline.settings import PipelineSettings
+    from forecasting.pipeline.settings import TRAINING_FILE, PipelineSettings
     from forecasting.pipeline.source import package_source, source_key, upload_source
 
     options = resolve_options(args, environ)
-    settings = PipelineSettings.from_dict(load_settings(options.get("settings")))
+    source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or DEFAULT_SOURCE_DIR)
+    settings = (
+        PipelineSettings.from_dict(load_settings(options["settings"]))
+        if options.get("settings")
+        else PipelineSettings.from_file(source_dir / TRAINING_FILE)
+    )
     parameters = parse_parameters(args.parameter)
     poll_seconds = _seconds(
         args.poll_seconds, "poll-seconds", "PIPELINE_POLL_SECONDS", environ, DEFAULT_POLL_SECONDS
@@ -408,7 +447,6 @@ def upsert_command(
         args.timeout_seconds, "timeout-seconds", "PIPELINE_TIMEOUT_SECONDS", environ,
         DEFAULT_TIMEOUT_SECONDS,
     )  # fmt: skip
-    source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or DEFAULT_SOURCE_DIR)
     name, bucket, kms_key_id = (
         options["pipeline_name"], options["artifacts_bucket"], options["kms_key_id"]
     )  # fmt: skip
@@ -447,6 +485,10 @@ def upsert_command(
     echo(f"pipeline {arn}")
     if not (args.start or args.wait):
         return None
+    input_uri = parameters.get("InputDataUri", options["data_uri"])
+    if not has_input_data(s3, input_uri):
+        echo(no_input_message(input_uri, name))
+        return NO_INPUT
     execution_arn = start_execution(sm, name=name, parameters=parameters)
     echo(f"started {execution_arn}")
     if not args.wait:

@@ -3,12 +3,19 @@
 A wrong instance type, a count below one, a threshold that is not a number or a metric the
 evaluate step never writes would otherwise surface as a failed execution an hour later. Instance
 types are checked against botocore's SageMaker service model, which lists every valid type.
+
+The training configuration lives beside the training code, in ``model_build/training.json``:
+the CodeBuild runner reads it on every push, so a push changes the model, its hyperparameters
+and its instances. ``cdk.json`` holds infrastructure settings only.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from forecasting.defaults import WINDOW_DEFAULTS
@@ -21,9 +28,19 @@ METRICS = {
     "informer": ("mse", "mae", "rmse", "mape", "smape"),
     "tft": ("mse", "mae", "rmse", "mape", "smape", "quantile_loss", "q_risk_p50", "q_risk_p90"),
 }
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+# Every version waits for a person: no setting or run-time parameter can register it Approved.
+APPROVAL_STATUS = "PendingManualApproval"
+# Batch Transform runs on this type: the registered package names it and the batch-transform
+# Lambda (deployed by CDK) uses it, so it is an infrastructure choice, not a training one.
+TRANSFORM_INSTANCE_TYPE = "ml.m5.xlarge"
+TRAINING_FILE = "training.json"  # in model_build/, beside the package
+# Settings the training file may not hold, and where they live instead.
+NOT_IN_TRAINING_FILE = {
+    "transform_instance_type": "the batch-transform Lambda's instance type, fixed by the stack"
+}
 
 
+@functools.cache  # loading the service model takes a tenth of a second
 def _instance_types(shape: str) -> tuple[str, ...]:
     import botocore.session
 
@@ -45,10 +62,9 @@ class PipelineSettings:
     training_instance_type: str = "ml.c5.2xlarge"
     training_instance_count: int = 1
     processing_instance_type: str = "ml.m5.xlarge"
-    transform_instance_type: str = "ml.m5.xlarge"
+    transform_instance_type: str = TRANSFORM_INSTANCE_TYPE
     metric_name: str = "mse"
     metric_threshold: float = 0.6
-    approval_status: str = "PendingManualApproval"
     use_spot: bool = False
     max_runtime_seconds: int = 24 * 3600
     volume_size_gb: int = 50
@@ -87,8 +103,6 @@ class PipelineSettings:
                 f"metric_name {self.metric_name!r} is not written by the evaluate step for "
                 f"{self.model}; expected one of {written}"
             )
-        if self.approval_status not in APPROVAL_STATUSES:
-            yield f"approval_status {self.approval_status!r} is not one of {APPROVAL_STATUSES}"
         if not isinstance(self.use_spot, bool):
             yield f"use_spot must be true or false, got {self.use_spot!r}"
         mappings = ("hyperparameters", "preprocess_arguments")
@@ -123,6 +137,30 @@ class PipelineSettings:
                 f"pipeline settings: unknown keys {unknown}; expected keys among {sorted(known)}"
             )
         return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: Path) -> PipelineSettings:
+        """The training configuration file; every error names the file (and line for JSON)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path}: no training configuration file (expected {TRAINING_FILE} beside the "
+                "forecasting package)"
+            ) from None
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"{path}: line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"
+            ) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a JSON object of settings")
+        refused = {k: NOT_IN_TRAINING_FILE[k] for k in data if k in NOT_IN_TRAINING_FILE}
+        if refused:
+            raise ConfigError(f"{path}: {', '.join(refused)} cannot be set here: {refused}")
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

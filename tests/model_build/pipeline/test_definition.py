@@ -19,7 +19,7 @@ from botocore.validate import validate_parameters
 from forecasting.errors import ConfigError
 from forecasting.pipeline import definition
 from forecasting.pipeline.definition import Images, Resources, build_definition
-from forecasting.pipeline.settings import METRICS, PipelineSettings
+from forecasting.pipeline.settings import METRICS, TRAINING_FILE, PipelineSettings
 from forecasting.pipeline.steps import STEPS
 from forecasting.steps import evaluate, preprocess, train
 from tests.model_build.steps.conftest import (
@@ -181,7 +181,6 @@ def test_gpu_training_uses_torchrun_and_cpu_training_uses_sm_hosts():
         assert args["ResourceConfig"]["InstanceCount"] == {
             "Get": "Parameters.TrainingInstanceCount"
         }
-        assert args["ResourceConfig"]["VolumeKmsKeyId"] == RESOURCES.kms_key_id
         assert args["OutputDataConfig"]["KmsKeyId"] == RESOURCES.kms_key_id
         checkpoint = args["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
         assert {"Get": "Execution.PipelineExecutionId"} in checkpoint
@@ -203,9 +202,125 @@ def test_the_registered_model_serves_from_the_artifacts_own_code(built):
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert "pytorch-inference" in container["Image"]
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
     statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]
     assert statistics["Values"][-1] == "/evaluation.json"
+
+
+# --- AWS's rules that the request shapes cannot show ---------------------------------------
+
+LOOKED_UP = Images("training-image", "processing-image", "inference-image")
+
+
+def _instance_types(shape: str) -> list[str]:
+    return list(SAGEMAKER.shape_for(shape).enum)
+
+
+def _supports_kms(instance_type: str) -> bool:
+    from sagemaker.core.common_utils import instance_supports_kms
+
+    return instance_supports_kms(instance_type)
+
+
+@pytest.mark.parametrize(
+    ("field", "shape", "step_name", "config"),
+    [
+        ("training_instance_type", "TrainingInstanceType", "Train", ("ResourceConfig",)),
+        ("processing_instance_type", "ProcessingInstanceType", "Preprocess",
+         ("ProcessingResources", "ClusterConfig")),
+        ("processing_instance_type", "ProcessingInstanceType", "Evaluate",
+         ("ProcessingResources", "ClusterConfig")),
+    ],
+)  # fmt: skip
+def test_a_volume_key_is_set_exactly_where_the_instance_type_accepts_one(
+    monkeypatch, field, shape, step_name, config
+):
+    """botocore documents for ResourceConfig and ProcessingClusterConfig.VolumeKmsKeyId: "You
+    can't request a VolumeKmsKeyId when using an instance type with local storage";
+    sagemaker-core's instance_supports_kms encodes which types those are. Checked over every
+    instance type the setting allows (botocore's enum); elsewhere the volume is encrypted."""
+    monkeypatch.setattr(definition, "uses_gpu", lambda instance_type: False)
+    resources = replace(RESOURCES, images=LOOKED_UP)
+    checked = 0
+    for instance_type in _instance_types(shape):
+        settings = PipelineSettings(**{field: instance_type})
+        steps = {s["Name"]: s for s in flat_steps(build_definition(settings, resources)["Steps"])}
+        cluster = steps[step_name]["Arguments"]
+        for key in config:
+            cluster = cluster[key]
+        assert cluster["InstanceType"] == instance_type
+        if _supports_kms(instance_type):
+            assert cluster.get("VolumeKmsKeyId") == RESOURCES.kms_key_id, instance_type
+        else:
+            assert "VolumeKmsKeyId" not in cluster, instance_type
+        checked += 1
+    assert checked > 50
+
+
+def test_the_documented_local_storage_families_get_no_volume_key():
+    """The families botocore's documentation and the issue name, independent of the SDK."""
+    for instance_type in ("ml.g4dn.xlarge", "ml.g5.xlarge", "ml.g6.xlarge", "ml.p4d.24xlarge",
+                          "ml.p5.48xlarge", "ml.m5d.large", "ml.c5d.xlarge"):  # fmt: skip
+        assert not _supports_kms(instance_type), instance_type
+    for instance_type in ("ml.m5.xlarge", "ml.c5.2xlarge", "ml.p3.2xlarge"):
+        assert _supports_kms(instance_type), instance_type
+
+
+# What an execution may override, and why it is safe: nothing chosen at build time depends on it.
+RUN_TIME_PARAMETERS = {
+    "InputDataUri": "where Preprocess reads; every step after it reads Preprocess's outputs",
+    "MaxEpochs": "a training flag; the family (and so its default) is fixed at build time",
+    "TrainingInstanceCount": "more hosts of the same type: same image, launcher and volume key",
+    "MetricThreshold": "the gate's bound; the metric it compares is fixed at build time",
+}
+
+
+@pytest.mark.parametrize("settings", [GPU, PipelineSettings(), PipelineSettings(model="tft")])
+def test_no_run_time_parameter_can_contradict_a_build_time_choice(settings):
+    """The instance types (image, torchrun, volume key), the model family (gate metric, epochs
+    default, package metadata) and the approval status (manual approval) are literals."""
+    built = build_definition(settings, RESOURCES)
+    assert {p["Name"] for p in built["Parameters"]} == set(RUN_TIME_PARAMETERS)
+    steps = {s["Name"]: s["Arguments"] for s in flat_steps(built["Steps"])}
+    train = steps["Train"]
+    assert train["ResourceConfig"]["InstanceType"] == settings.training_instance_type
+    assert train["HyperParameters"]["model"] == settings.model
+    for name in ("Preprocess", "Evaluate"):
+        cluster = steps[name]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceType"] == settings.processing_instance_type
+    arguments = steps["Preprocess"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--model") + 1] == settings.model
+    register = steps["Register"]
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
+    assert register["CustomerMetadataProperties"]["model_family"] == settings.model
+
+
+# --- the training configuration file --------------------------------------------------------
+
+
+def test_the_shipped_training_file_parses_and_names_every_training_setting():
+    path = Path(definition.__file__).resolve().parents[2] / TRAINING_FILE
+    settings = PipelineSettings.from_file(path)
+    written = json.loads(path.read_text())
+    assert set(written) == set(PipelineSettings().to_dict()) - {"transform_instance_type"}
+    assert settings.training_instance_type == "ml.g5.xlarge"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"model": "informer",\n "metric_threshold": }', "line 2 column"),
+        ('{"transform_instance_type": "ml.c5.xlarge"}', "transform_instance_type cannot be set"),
+        ('{"training_instance_count": 0}', "training_instance_count must be an integer >= 1"),
+        ("[]", "expected a JSON object"),
+    ],
+)
+def test_a_bad_training_file_is_refused_naming_the_file(tmp_path, text, message):
+    path = tmp_path / TRAINING_FILE
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        PipelineSettings.from_file(path)
+    assert str(error.value).startswith(str(path)) and message in str(error.value)
 
 
 # --- determinism -----------------------------------------------------------------------------
@@ -319,7 +434,7 @@ def test_the_loss_regexes_match_the_train_steps_epoch_lines(tmp_path, capfd):
         ({"metric_threshold": "low"}, "metric_threshold must be a number, got 'low'"),
         ({"metric_name": "accuracy"}, "metric_name 'accuracy' is not written by the evaluate step"),
         ({"model": "prophet"}, "model 'prophet' is not one of"),
-        ({"approval_status": "Yes"}, "approval_status 'Yes' is not one of"),
+        ({"approval_status": "Approved"}, "unknown keys ['approval_status']"),
         ({"trainingInstanceType": "ml.g5.xlarge"}, "unknown keys ['trainingInstanceType']"),
         (
             {"hyperparameters": {"pred_len": 96}},

@@ -39,6 +39,7 @@ ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ts-forecasting-sagemaker"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BUCKET = "ts-forecasting-artifacts"
+DATA_BUCKET = "ts-forecasting-data"
 EXECUTION = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/ts-forecasting/execution/abc123"
 TRAINING_JOB = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/pipelines-abc123-train"
 DEFINITION = json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []})
@@ -98,9 +99,12 @@ def aws(clean_env):
 
     clean_env.setattr(moto_sagemaker, "get_pipeline_from_name", get_pipeline_from_name)
     with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (BUCKET, DATA_BUCKET):
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+        s3.put_object(Bucket=DATA_BUCKET, Key="ETTh1/ETTh1.csv", Body=b"date,OT\n")
         yield
 
 
@@ -491,6 +495,37 @@ def test_upsert_and_start_end_to_end(aws, cli_env, sm, capsys, tmp_path):
     assert len(sm.list_pipeline_executions(PipelineName="ts-forecasting")[
         "PipelineExecutionSummaries"
     ]) == 1  # fmt: skip
+
+
+def test_the_first_run_on_an_empty_bucket_ends_green_saying_what_to_upload(
+    aws, cli_env, sm, capsys
+):
+    """CodePipeline runs on stack creation, before anyone uploaded data: the pipeline is
+    created, no execution starts (Preprocess would fail on the empty prefix), one line says
+    where to upload and how to start, and the build succeeds."""
+    boto3.client("s3", region_name=REGION).delete_object(Bucket=DATA_BUCKET, Key="ETTh1/ETTh1.csv")
+    code, out, err = run_cli(["upsert", "--start"], capsys)
+    assert (code, err) == (0, "")
+    assert sm.describe_pipeline(PipelineName="ts-forecasting")["PipelineArn"]
+    assert sm.list_pipeline_executions(PipelineName="ts-forecasting")[
+        "PipelineExecutionSummaries"
+    ] == []  # fmt: skip
+    (line,) = [line for line in out.splitlines() if "no input data" in line]
+    assert "s3://ts-forecasting-data/ETTh1/" in line and "aws s3 cp" in line
+    assert "start-pipeline-execution --pipeline-name ts-forecasting" in line
+
+
+def test_the_training_file_beside_the_package_is_the_default_configuration(
+    aws, cli_env, sm, capsys
+):
+    """A push carries model_build/training.json; the runner reads it without being told."""
+    code, _, _ = run_cli(["upsert"], capsys)
+    assert code == 0
+    built = json.loads(sm.describe_pipeline(PipelineName="ts-forecasting")["PipelineDefinition"])
+    trained = json.loads((REPO_MODEL_BUILD / "training.json").read_text())
+    train = next(s for s in built["Steps"] if s["Name"] == "Train")["Arguments"]
+    assert train["ResourceConfig"]["InstanceType"] == trained["training_instance_type"]
+    assert train["HyperParameters"]["model"] == trained["model"]
 
 
 def test_a_failed_execution_exits_1_naming_the_step(aws, cli_env, capsys, monkeypatch):
