@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import forecasting.s3_uris
 from forecasting.errors import ConfigError
 
 DEFAULT_HOME = Path("local")
@@ -102,11 +103,8 @@ class Home:
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key); keys may not climb out of their bucket."""
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    if scheme != "s3" or not bucket or "/" in bucket:
-        raise ConfigError(f"{uri!r} is not an S3 URI; expected s3://bucket/key")
+    """``s3://bucket/key`` → (bucket, key); keys may not climb out of their local bucket."""
+    bucket, key = forecasting.s3_uris.split_s3_uri(uri)
     if ".." in PurePosixPath(key).parts or bucket in (".", ".."):
         raise ConfigError(f"{uri!r}: '..' is not allowed in a local bucket key")
     return bucket, key

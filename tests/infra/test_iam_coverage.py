@@ -34,6 +34,8 @@ from tests.lambdas.batch_transform_events import ENVIRON, EVENT
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PACKAGE = ROOT / "model_build/forecasting/pipeline"
+# what CodeBuild runs: the command line, its SageMaker calls and the source upload
+RUNNER_MODULES = [PIPELINE_PACKAGE / n for n in ("codebuild.py", "execution.py", "source.py")]
 
 
 def _role_id(app: SynthesizedApp, role) -> str:
@@ -43,8 +45,7 @@ def _role_id(app: SynthesizedApp, role) -> str:
 def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]:
     stack = app.stack
     if who == "codebuild runner":
-        paths = [PIPELINE_PACKAGE / "runner.py", PIPELINE_PACKAGE / "source.py"]
-        return paths, ["sagemaker", "s3"], stack.source_pipeline.project.role
+        return RUNNER_MODULES, ["sagemaker", "s3"], stack.source_pipeline.project.role
     if who == "batch-transform lambda":
         paths = sorted((ROOT / "lambdas/batch_transform").glob("*.py"))
         return paths, ["sagemaker"], stack.batch_inference.batch_transform_function.role
@@ -83,8 +84,7 @@ def test_the_publish_lambda_may_refresh_spice_when_quicksight_is_configured(quic
 
 def test_the_scanner_finds_the_runner_calls():
     """A guard on the scanner itself: the runner's known calls are all found."""
-    calls = api_calls([PIPELINE_PACKAGE / "runner.py", PIPELINE_PACKAGE / "source.py"],
-                      ["sagemaker", "s3"])  # fmt: skip
+    calls = api_calls(RUNNER_MODULES, ["sagemaker", "s3"])
     assert {
         ("sagemaker", "DescribePipeline"),
         ("sagemaker", "CreatePipeline"),

@@ -11,7 +11,7 @@ import yaml
 from aws_cdk import CfnElement
 from cfnlint.api import ManualArgs, lint_file
 
-from forecasting.pipeline import runner
+from forecasting.pipeline import codebuild
 from infra.source_pipeline import ARTIFACTS_LOG_PREFIX, MODEL_BUILD
 from tests.infra.conftest import BuildApp
 from tests.infra.synthesized import SynthesizedApp
@@ -96,7 +96,7 @@ def test_the_seed_holds_the_buildspec_and_package_but_no_local_junk(default_app)
     digest = repository["Properties"]["Code"]["S3"]["Key"].removesuffix(".zip")
     staged = Path(default_app.app.outdir) / f"asset.{digest}"
     names = {path.relative_to(staged).as_posix() for path in staged.rglob("*")}
-    assert {"buildspec.yml", "pyproject.toml", "forecasting/pipeline/runner.py"} <= names
+    assert {"buildspec.yml", "pyproject.toml", "forecasting/pipeline/codebuild.py"} <= names
     junk = [n for n in names if "__pycache__" in n or ".egg-info" in n or n.endswith(".pyc")]
     assert junk == []
 
@@ -234,14 +234,14 @@ def test_the_build_environment_comes_from_the_stack_resources(default_app):
 
 def test_the_build_environment_names_are_exactly_what_the_runner_reads(default_app):
     names = set(_environment(default_app))
-    read_by_options = {option.env[0] for option in runner.OPTIONS}
+    read_by_options = {option.env[0] for option in codebuild.OPTIONS}
     # AWS_REGION is the only runner setting CodeBuild provides itself; the training
     # configuration is the pushed training.json.
     assert names == read_by_options - {"AWS_REGION", "PIPELINE_SETTINGS"}
     # and with them (plus CodeBuild's AWS_REGION) the runner has every required setting
     environ = {name: "value" for name in names} | {"AWS_REGION": "eu-west-1"}
-    resolved = runner.resolve_options(runner.parse_args(["upsert"]), environ)
-    assert {o.dest for o in runner.OPTIONS} - {"settings"} == set(resolved)
+    resolved = codebuild.resolve_options(codebuild.parse_args(["upsert"]), environ)
+    assert {o.dest for o in codebuild.OPTIONS} - {"settings"} == set(resolved)
 
 
 def test_the_build_role_may_only_run_this_project_pipeline(default_app):

@@ -1,5 +1,5 @@
-"""``python -m forecasting.pipeline upsert [--start] [--wait]``: see :mod:`.runner`."""
+"""``python -m forecasting.pipeline upsert [--start] [--wait]``: see :mod:`.codebuild`."""
 
-from forecasting.pipeline.runner import main
+from forecasting.pipeline.codebuild import main
 
 main()

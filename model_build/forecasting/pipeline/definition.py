@@ -1,10 +1,10 @@
 """The SageMaker Pipeline definition (schema version 2020-12-01), built without AWS calls.
 
 The same settings and resources always give byte-identical JSON: no clocks, no uploads, no
-lookups beyond the SageMaker SDK's offline table of container images. The runner calls it in
-CodeBuild on every push with the stack's resources (it is the pipeline's only writer); local mode
-takes its gate and registration from it. The steps and their folders come from
-:mod:`forecasting.pipeline.steps`, which the local runner uses too.
+lookups beyond the SageMaker SDK's offline table of container images. The CodeBuild runner
+(:mod:`forecasting.pipeline.codebuild`) calls it on every push with the stack's resources (it is
+the pipeline's only writer); local mode takes its gate and registration from it. The steps
+and their folders come from :mod:`forecasting.pipeline.steps`, which the local runner uses too.
 """
 
 from __future__ import annotations
@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from forecasting.defaults import FAMILY_DEFAULTS
-from forecasting.pipeline.images import image_uri, supports_volume_key, uses_gpu
-from forecasting.pipeline.settings import APPROVAL_STATUS, PipelineSettings
+from forecasting.pipeline.expressions import MODEL_ARTIFACT, get, join, output_uri, parameter
+from forecasting.pipeline.images import Images, lookup_images, supports_volume_key, uses_gpu
+from forecasting.pipeline.settings import (
+    APPROVAL_STATUS,
+    TRANSFORM_INSTANCE_TYPE,
+    PipelineSettings,
+)
 from forecasting.pipeline.steps import (
     EVALUATION_FILE,
     EVALUATION_PROPERTY_FILE,
@@ -30,7 +35,7 @@ TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the
 # Processing jobs get the source tarball as an input: unpack it, install the pinned
 # requirements, then run the step's module with the step's arguments ($0 is the module).
 PROCESSING_SCRIPT = (
-    # the archive keeps its S3 name: sourcedir.tar.gz from the runner, <hash>.gz as a CDK asset
+    # the archive keeps its S3 name, so unpack whatever .gz the code input holds
     f'set -euo pipefail; cd {CODE_DIR}; for a in *.gz; do tar -xzf "$a"; done; '
     "pip install --quiet --disable-pip-version-check -r requirements.txt; "
     'exec python -m "$0" "$@"'
@@ -41,13 +46,6 @@ METRIC_DEFINITIONS = [
     {"Name": "train:loss", "Regex": f"train_loss={NUMBER}"},
     {"Name": "validation:loss", "Regex": f"val_loss={NUMBER}"},
 ]
-
-
-@dataclass(frozen=True)
-class Images:
-    training: str  # for the training instance type (CPU or GPU build)
-    processing: str  # CPU training image, for the processing steps
-    inference: str  # CPU inference image, for Batch Transform
 
 
 @dataclass(frozen=True)
@@ -63,37 +61,6 @@ class Resources:
     model_package_group: str
     data_uri: str  # the default input data
     images: Images | None = None  # looked up for ``region`` when not given
-
-
-def lookup_images(settings: PipelineSettings, region: str) -> Images:
-    """The DLC URIs for ``region`` from the SageMaker SDK's table (offline)."""
-    return Images(
-        training=image_uri(region, settings.training_instance_type, "training"),
-        processing=image_uri(region, settings.processing_instance_type, "training"),
-        inference=image_uri(region, settings.transform_instance_type, "inference"),
-    )
-
-
-# --- expressions --------------------------------------------------------------------------
-
-
-def get(path: str) -> dict[str, str]:
-    return {"Get": path}
-
-
-def parameter(name: str) -> dict[str, str]:
-    return get(f"Parameters.{name}")
-
-
-def join(*values: Any, on: str = "") -> dict[str, Any]:
-    return {"Std:Join": {"On": on, "Values": list(values)}}
-
-
-def output_uri(step_name: str, output: str) -> dict[str, str]:
-    return get(f"Steps.{step_name}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri")
-
-
-MODEL_ARTIFACT = get("Steps.Train.ModelArtifacts.S3ModelArtifacts")
 
 
 def _execution_uri(resources: Resources, *parts: str) -> dict[str, Any]:
@@ -354,7 +321,7 @@ def register_step(settings, resources, images) -> dict[str, Any]:
                 ],
                 "SupportedContentTypes": CONTENT_TYPES,
                 "SupportedResponseMIMETypes": CONTENT_TYPES,
-                "SupportedTransformInstanceTypes": [settings.transform_instance_type],
+                "SupportedTransformInstanceTypes": [TRANSFORM_INSTANCE_TYPE],
             },
             "ModelApprovalStatus": APPROVAL_STATUS,
             "ModelMetrics": {
@@ -404,7 +371,9 @@ def condition_step(settings, resources, images) -> dict[str, Any]:
 
 
 def build_definition(settings: PipelineSettings, resources: Resources) -> dict[str, Any]:
-    images = resources.images or lookup_images(settings, resources.region)
+    images = resources.images or lookup_images(
+        resources.region, settings.training_instance_type, settings.processing_instance_type
+    )
     return {
         "Version": VERSION,
         "Metadata": {},

@@ -12,9 +12,12 @@ import functools
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
 
 # 2.6.0 is the newest release with both a training and an inference image in the SDK's table,
 # and its Python 3.12 runs pandas 3 (which needs 3.11 or later).
@@ -52,6 +55,26 @@ def _remember(key: str, value: Any) -> Any:
     except OSError:
         pass
     return value
+
+
+@dataclass(frozen=True)
+class Images:
+    """The three images a pipeline uses."""
+
+    training: str  # for the training instance type (CPU or GPU build)
+    processing: str  # CPU training image, for the processing steps
+    inference: str  # CPU inference image, for Batch Transform
+
+
+def lookup_images(
+    region: str, training_instance_type: str, processing_instance_type: str
+) -> Images:
+    """The DLC URIs for ``region`` from the SageMaker SDK's table (offline)."""
+    return Images(
+        training=image_uri(region, training_instance_type, "training"),
+        processing=image_uri(region, processing_instance_type, "training"),
+        inference=image_uri(region, TRANSFORM_INSTANCE_TYPE, "inference"),
+    )
 
 
 def image_uri(region: str, instance_type: str, scope: str) -> str:

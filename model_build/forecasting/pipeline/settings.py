@@ -34,7 +34,7 @@ APPROVAL_STATUS = "PendingManualApproval"
 # Lambda (deployed by CDK) uses it, so it is an infrastructure choice, not a training one.
 TRANSFORM_INSTANCE_TYPE = "ml.m5.xlarge"
 TRAINING_FILE = "training.json"  # in model_build/, beside the package
-# Settings the training file may not hold, and where they live instead.
+# Settings the training configuration may not hold, and where they live instead.
 NOT_IN_TRAINING_FILE = {
     "transform_instance_type": "the batch-transform Lambda's instance type, fixed by the stack"
 }
@@ -62,7 +62,6 @@ class PipelineSettings:
     training_instance_type: str = "ml.c5.2xlarge"
     training_instance_count: int = 1
     processing_instance_type: str = "ml.m5.xlarge"
-    transform_instance_type: str = TRANSFORM_INSTANCE_TYPE
     metric_name: str = "mse"
     metric_threshold: float = 0.6
     use_spot: bool = False
@@ -80,7 +79,6 @@ class PipelineSettings:
         for name, shape in (
             ("training_instance_type", "TrainingInstanceType"),
             ("processing_instance_type", "ProcessingInstanceType"),
-            ("transform_instance_type", "TransformInstanceType"),
         ):
             value = getattr(self, name)
             if value not in _instance_types(shape):
@@ -129,7 +127,10 @@ class PipelineSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineSettings:
-        """From JSON (CDK context, the runner's --settings); unknown keys are refused by name."""
+        """From parsed JSON; keys that are not training settings are refused by name."""
+        refused = {k: NOT_IN_TRAINING_FILE[k] for k in data if k in NOT_IN_TRAINING_FILE}
+        if refused:
+            raise ConfigError(f"{', '.join(refused)} cannot be set here: {refused}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -139,28 +140,32 @@ class PipelineSettings:
         return cls(**data)
 
     @classmethod
-    def from_file(cls, path: Path) -> PipelineSettings:
-        """The training configuration file; every error names the file (and line for JSON)."""
+    def from_json(cls, text: str, source: str) -> PipelineSettings:
+        """From JSON text; every error names ``source`` (and the line for bad JSON)."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"{source}: line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"
+            ) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object of settings")
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+
+    @classmethod
+    def from_file(cls, path: Path) -> PipelineSettings:
+        """The training configuration file (``training.json`` or ``--settings FILE``)."""
+        try:
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(
                 f"{path}: no training configuration file (expected {TRAINING_FILE} beside the "
                 "forecasting package)"
             ) from None
-        except json.JSONDecodeError as err:
-            raise ConfigError(
-                f"{path}: line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"
-            ) from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a JSON object of settings")
-        refused = {k: NOT_IN_TRAINING_FILE[k] for k in data if k in NOT_IN_TRAINING_FILE}
-        if refused:
-            raise ConfigError(f"{path}: {', '.join(refused)} cannot be set here: {refused}")
-        try:
-            return cls.from_dict(data)
-        except ConfigError as err:
-            raise ConfigError(f"{path}: {err}") from None
+        return cls.from_json(text, str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

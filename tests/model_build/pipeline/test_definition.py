@@ -19,7 +19,12 @@ from botocore.validate import validate_parameters
 from forecasting.errors import ConfigError
 from forecasting.pipeline import definition
 from forecasting.pipeline.definition import Images, Resources, build_definition
-from forecasting.pipeline.settings import METRICS, TRAINING_FILE, PipelineSettings
+from forecasting.pipeline.settings import (
+    METRICS,
+    TRAINING_FILE,
+    TRANSFORM_INSTANCE_TYPE,
+    PipelineSettings,
+)
 from forecasting.pipeline.steps import STEPS
 from forecasting.steps import evaluate, preprocess, train
 from tests.model_build.steps.conftest import (
@@ -302,8 +307,32 @@ def test_the_shipped_training_file_parses_and_names_every_training_setting():
     path = Path(definition.__file__).resolve().parents[2] / TRAINING_FILE
     settings = PipelineSettings.from_file(path)
     written = json.loads(path.read_text())
-    assert set(written) == set(PipelineSettings().to_dict()) - {"transform_instance_type"}
+    assert set(written) == set(PipelineSettings().to_dict())
     assert settings.training_instance_type == "ml.g5.xlarge"
+
+
+def test_the_transform_instance_type_is_one_botocore_accepts_and_the_package_names():
+    """It is the stack's choice, not a setting (see NOT_IN_TRAINING_FILE): one constant, checked
+    against botocore's TransformInstanceType enum, named by the registered package."""
+    assert TRANSFORM_INSTANCE_TYPE in _instance_types("TransformInstanceType")
+    register = {
+        s["Name"]: s for s in flat_steps(build_definition(PipelineSettings(), RESOURCES)["Steps"])
+    }["Register"]
+    specification = register["Arguments"]["InferenceSpecification"]
+    assert specification["SupportedTransformInstanceTypes"] == [TRANSFORM_INSTANCE_TYPE]
+
+
+@pytest.mark.parametrize("source", ["file", "inline"])
+def test_the_transform_instance_type_is_refused_from_file_and_inline_json_alike(tmp_path, source):
+    """One parser for training.json, --settings FILE and --settings '{...}': none may set it."""
+    text = '{"transform_instance_type": "ml.c5.xlarge"}'
+    path = tmp_path / TRAINING_FILE
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="transform_instance_type cannot be set"):
+        if source == "file":
+            PipelineSettings.from_file(path)
+        else:
+            PipelineSettings.from_json(text, "--settings (inline JSON)")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The pipeline runner: moto for stateful flows (S3, create then update, start), botocore's
+"""The CodeBuild runner: moto for stateful flows (S3, create then update, start), botocore's
 Stubber to pin the calls moto lacks (execution steps) and the error codes SageMaker answers."""
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from moto.sagemaker import models as moto_sagemaker
 from moto.sagemaker.exceptions import ResourceNotFound
 
 from forecasting.errors import ConfigError
-from forecasting.pipeline import runner
-from forecasting.pipeline.runner import (
+from forecasting.pipeline import codebuild
+from forecasting.pipeline.codebuild import main
+from forecasting.pipeline.execution import (
     PipelineFailed,
-    main,
     start_execution,
     upsert_pipeline,
     wait_for_execution,
@@ -198,7 +198,7 @@ def test_a_folder_without_the_package_is_refused(tmp_path):
 def test_the_real_source_holds_what_the_jobs_run():
     data, digest = package_source(REPO_MODEL_BUILD)
     names = {m.name for m in members(data)}
-    assert {"entry_train.py", "requirements.txt", "forecasting/pipeline/runner.py"} <= names
+    assert {"entry_train.py", "requirements.txt", "forecasting/pipeline/codebuild.py"} <= names
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     assert package_source(REPO_MODEL_BUILD) == (data, digest)
 
@@ -452,7 +452,8 @@ def test_missing_settings_give_one_line_naming_flag_and_variable(clean_env, caps
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--settings", "{not json"], "--settings (inline JSON) is not valid JSON"),
+        (["--settings", "{not json"], "--settings (inline JSON): line 1 column 2: not valid JSON"),
+        (["--settings", '{"transform_instance_type": "ml.c5.xlarge"}'], "cannot be set here"),
         (["--settings", "missing.json"], "--settings: no such file 'missing.json'"),
         (["--settings", '{"model": "arima"}'], "model 'arima' is not one of"),
         (["--parameter", "MaxEpochs"], "--parameter expects NAME=VALUE, got 'MaxEpochs'"),
@@ -533,7 +534,7 @@ def test_a_failed_execution_exits_1_naming_the_step(aws, cli_env, capsys, monkey
     def failing_wait(sm, arn, **_):
         raise PipelineFailed(arn, "Failed", "Train", "AlgorithmError: boom")
 
-    monkeypatch.setattr(runner, "wait_for_execution", failing_wait)
+    monkeypatch.setattr(codebuild, "wait_for_execution", failing_wait)
     code, out, err = run_cli(["upsert", "--wait", "--poll-seconds", "1"], capsys)
     execution = out.split("started ")[1].split()[0]
     assert code == 1
@@ -544,7 +545,7 @@ def test_the_runner_needs_neither_torch_nor_lightning(clean_env):
     """CodeBuild installs the package with --no-deps (see buildspec.yml)."""
     script = (
         "import sys\n"
-        "from forecasting.pipeline import definition, runner, settings\n"
+        "from forecasting.pipeline import codebuild, definition, execution, settings\n"
         "resources = definition.Resources('p', 'r', 'b', 's3://b/c.tar.gz', 'k', 'eu-west-1', "
         "'g', 's3://d/')\n"
         "definition.render_definition(settings.PipelineSettings(), resources)\n"
