@@ -12,7 +12,7 @@ from typing import Any
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.settings import Settings
+from infra.settings import InfrastructureSettings
 from infra.stack import ForecastingStack
 
 # CDK feature flags the constructs rely on, pinned here rather than left to cdk.json so a
@@ -54,7 +54,7 @@ def create_app(
         outdir=outdir,
         post_cli_context=PINNED_FEATURE_FLAGS,
     )
-    settings = Settings.from_context(app.node.try_get_context)
+    settings = InfrastructureSettings.from_context(app.node.try_get_context)
     stack = ForecastingStack(
         app,
         "ForecastingStack",

@@ -43,7 +43,7 @@ from infra.sagemaker_pipeline import (
     grant_job_basics,
     grant_volume_key,
 )
-from infra.settings import Settings
+from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
 from lambdas.batch_transform.planning import REQUEST_DETAIL_TYPE, REQUEST_SOURCE
 
@@ -95,7 +95,7 @@ class BatchInferenceConstruct(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        settings: InfrastructureSettings,
         storage: StorageConstruct,
         pipeline: SageMakerPipelineConstruct,
         quicksight_data_set_id: str | None = None,

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from forecasting.pipeline import images
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
-from infra.settings import Settings
+from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
 
 DATA_PREFIX = "input/"  # where users upload the data the pipeline trains on
@@ -53,6 +53,12 @@ def dlc_finding() -> str:
         separators=(",", ":"),
     )
     return f"Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:{account}:{DLC_REPOSITORY_PATTERN}"
+
+
+def sagemaker_arn(scope: Construct, resource: str) -> str:
+    """``arn:<partition>:sagemaker:<region>:<account>:<resource>`` of the scope's stack; the
+    one helper for the SageMaker resources that the stack's roles are granted."""
+    return Stack.of(scope).format_arn(service="sagemaker", resource=resource)
 
 
 def log_group_arns(stack: Stack, log_group_name: str) -> list[str]:
@@ -127,7 +133,7 @@ class SageMakerPipelineConstruct(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        settings: InfrastructureSettings,
         storage: StorageConstruct,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -148,9 +154,7 @@ class SageMakerPipelineConstruct(Construct):
 
     @property
     def pipeline_arn(self) -> str:
-        return Stack.of(self).format_arn(
-            service="sagemaker", resource=f"pipeline/{self.pipeline_name}"
-        )
+        return sagemaker_arn(self, f"pipeline/{self.pipeline_name}")
 
     def setup_role(self) -> iam.Role:
         """What the pipeline's jobs may do: read the data and the pipeline's own outputs, write
@@ -158,7 +162,6 @@ class SageMakerPipelineConstruct(Construct):
         images, write logs and metrics."""
         name = self.settings.project_name
         storage = self.storage
-        stack = Stack.of(self)
         role = iam.Role(
             self,
             "ExecutionRole",
@@ -178,9 +181,6 @@ class SageMakerPipelineConstruct(Construct):
         storage.key.grant_encrypt_decrypt(role)
         grant_volume_key(role, storage.key.key_arn)
 
-        def arn(resource: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource)
-
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PipelineJobs",
@@ -194,7 +194,10 @@ class SageMakerPipelineConstruct(Construct):
                     "sagemaker:AddTags",
                 ],
                 # SageMaker names a pipeline's jobs pipelines-<execution>-<step>-<hash>
-                resources=[arn("processing-job/pipelines-*"), arn("training-job/pipelines-*")],
+                resources=[
+                    sagemaker_arn(self, "processing-job/pipelines-*"),
+                    sagemaker_arn(self, "training-job/pipelines-*"),
+                ],
             )
         )
         role.add_to_policy(
@@ -206,7 +209,10 @@ class SageMakerPipelineConstruct(Construct):
                     "sagemaker:DescribeModelPackageGroup",
                     "sagemaker:AddTags",
                 ],
-                resources=[arn(f"model-package/{name}/*"), arn(f"model-package-group/{name}")],
+                resources=[
+                    sagemaker_arn(self, f"model-package/{name}/*"),
+                    sagemaker_arn(self, f"model-package-group/{name}"),
+                ],
             )
         )
         role.add_to_policy(

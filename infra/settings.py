@@ -1,8 +1,10 @@
 """Typed, validated settings for the CDK app, parsed once from the cdk.json context.
 
-`app.py` turns the context into a frozen `Settings` and passes it down; constructs never
-read the context themselves, so a bad value fails before any resource is defined and every
-error names the context key to fix. This module imports no CDK code, so it can be tested
+`app.py` turns the context into a frozen `InfrastructureSettings` and passes it down;
+constructs never read the context themselves, so a bad value fails before any resource is
+defined and every error names the context key to fix. The training settings have their own
+file and validator (`forecasting.pipeline.settings.PipelineSettings`, model_build/training.json):
+each setting is checked in one place only. This module imports no CDK code, so it can be tested
 without starting jsii.
 """
 
@@ -70,7 +72,7 @@ class SourceSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
+class InfrastructureSettings:
     """Everything the stack needs to know, checked once."""
 
     project_name: str
@@ -80,7 +82,7 @@ class Settings:
     notification_email: str | None = None
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> Settings:
+    def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
         """Parse the context (a mapping, or a lookup such as `app.node.try_get_context`).
 
         All problems are collected and raised together as one `SettingsError`, so a user

@@ -23,8 +23,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
-from infra.sagemaker_pipeline import DATA_PREFIX, SageMakerPipelineConstruct
-from infra.settings import Settings, SourceType
+from infra.sagemaker_pipeline import DATA_PREFIX, SageMakerPipelineConstruct, sagemaker_arn
+from infra.settings import InfrastructureSettings, SourceType
 from infra.storage import StorageConstruct, removal_policy
 
 ARTIFACTS_LOG_PREFIX = "codepipeline-artifacts/"
@@ -38,9 +38,11 @@ LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
 def runner_environment(
-    pipeline: SageMakerPipelineConstruct, storage: StorageConstruct, settings: Settings
+    pipeline: SageMakerPipelineConstruct,
+    storage: StorageConstruct,
+    settings: InfrastructureSettings,
 ) -> dict[str, str]:
-    """The variables `forecasting.pipeline.runner` reads, from the stack's own resources.
+    """The variables `forecasting.pipeline.codebuild` reads, from the stack's own resources.
 
     AWS_REGION is not here: CodeBuild sets it. The training configuration is not here either:
     it is model_build/training.json, which the push carries. Tests check these names against
@@ -70,7 +72,7 @@ class SourcePipelineConstruct(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        settings: InfrastructureSettings,
         storage: StorageConstruct,
         sagemaker_pipeline: SageMakerPipelineConstruct,
     ) -> None:
@@ -137,7 +139,7 @@ class SourcePipelineConstruct(Construct):
                 output=output,
             )
             return action, []
-        assert source.connection_arn and source.repository_owner  # checked by Settings
+        assert source.connection_arn and source.repository_owner  # checked by the settings
         connection_action = actions.CodeStarConnectionsSourceAction(
             action_name="CodeConnections",
             connection_arn=source.connection_arn,
@@ -303,9 +305,6 @@ class SourcePipelineConstruct(Construct):
 
     # --- permissions ------------------------------------------------------------------
 
-    def _sagemaker_arn(self, resource: str) -> str:
-        return Stack.of(self).format_arn(service="sagemaker", resource=resource)
-
     def setup_role_policy(self) -> None:
         """Exactly the calls the runner makes, on this project's pipeline only."""
         role = self.project.role
@@ -350,7 +349,7 @@ class SourcePipelineConstruct(Construct):
                     "sagemaker:DescribePipelineExecution",
                     "sagemaker:ListPipelineExecutionSteps",
                 ],
-                resources=[self._sagemaker_arn(f"pipeline/{name}/execution/*")],
+                resources=[sagemaker_arn(self, f"pipeline/{name}/execution/*")],
             )
         )
         self.project.add_to_role_policy(

@@ -10,7 +10,7 @@ from constructs import Construct
 from infra.batch_inference import FORECASTS_PREFIX, MANIFEST_KEY, BatchInferenceConstruct
 from infra.quicksight import QuickSightConstruct
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
-from infra.settings import Settings
+from infra.settings import InfrastructureSettings
 from infra.source_pipeline import SourcePipelineConstruct
 from infra.storage import StorageConstruct
 
@@ -21,7 +21,12 @@ class ForecastingStack(Stack):
     push, the approval-to-forecast automation and, when configured, QuickSight."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: InfrastructureSettings,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings

@@ -11,8 +11,8 @@ from forecasting.pipeline.settings import PipelineSettings
 from infra.settings import (
     CONTEXT_KEYS,
     MOVED_TO_TRAINING_FILE,
+    InfrastructureSettings,
     RemovalMode,
-    Settings,
     SettingsError,
     SourceType,
     load_cdk_json_context,
@@ -29,7 +29,7 @@ def context() -> dict[str, Any]:
 
 
 def test_cdk_json_defaults_parse(context: dict[str, Any]) -> None:
-    settings = Settings.from_context(context)
+    settings = InfrastructureSettings.from_context(context)
 
     assert settings.project_name == "ts-forecasting"
     assert settings.source.type is SourceType.CODECOMMIT
@@ -47,20 +47,22 @@ def test_cdk_json_holds_exactly_the_known_keys(context: dict[str, Any]) -> None:
 
 
 def test_settings_are_frozen(context: dict[str, Any]) -> None:
-    settings = Settings.from_context(context)
+    settings = InfrastructureSettings.from_context(context)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.project_name = "other"  # type: ignore[misc]
 
 
 def test_accepts_a_lookup_function(context: dict[str, Any]) -> None:
     """app.py passes `app.node.try_get_context`, not a dict."""
-    assert Settings.from_context(context.get) == Settings.from_context(context)
+    assert InfrastructureSettings.from_context(context.get) == InfrastructureSettings.from_context(
+        context
+    )
 
 
 def test_cli_string_values_are_converted(context: dict[str, Any]) -> None:
     """`cdk synth -c notificationEmail=` delivers an empty string: unset."""
     context |= {"notificationEmail": "", "removalPolicy": "destroy"}
-    settings = Settings.from_context(context)
+    settings = InfrastructureSettings.from_context(context)
     assert settings.removal_mode is RemovalMode.DESTROY
     assert settings.notification_email is None
 
@@ -72,7 +74,7 @@ def test_optional_values_are_kept(context: dict[str, Any]) -> None:
         "removalPolicy": "destroy",
         "branch": "release/2024-q3",
     }
-    settings = Settings.from_context(context)
+    settings = InfrastructureSettings.from_context(context)
     assert settings.quicksight_principal_arn is not None
     assert settings.notification_email == "ml-team@example.com"
     assert settings.removal_mode is RemovalMode.DESTROY
@@ -86,7 +88,7 @@ def test_codeconnections_source(context: dict[str, Any]) -> None:
         "repositoryOwner": "my-org",
         "repositoryName": "forecasting-model-build",
     }
-    source = Settings.from_context(context).source
+    source = InfrastructureSettings.from_context(context).source
     assert source.type is SourceType.CODECONNECTIONS
     assert source.connection_arn == CONNECTION_ARN
     assert source.repository_owner == "my-org"
@@ -112,7 +114,7 @@ def test_codeconnections_source(context: dict[str, Any]) -> None:
 def test_bad_value_raises_naming_the_key(context: dict[str, Any], key: str, value: Any) -> None:
     context[key] = value
     with pytest.raises(SettingsError, match=f'context key "{key}": expected '):
-        Settings.from_context(context)
+        InfrastructureSettings.from_context(context)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,7 @@ def test_bad_value_raises_naming_the_key(context: dict[str, Any], key: str, valu
 def test_missing_required_key_raises_naming_the_key(context: dict[str, Any], key: str) -> None:
     del context[key]
     with pytest.raises(SettingsError, match=f'context key "{key}": .*got nothing'):
-        Settings.from_context(context)
+        InfrastructureSettings.from_context(context)
 
 
 @pytest.mark.parametrize("key", ["connectionArn", "repositoryOwner", "repositoryName"])
@@ -139,14 +141,14 @@ def test_codeconnections_requires_its_keys(context: dict[str, Any], key: str) ->
     }
     context[key] = None
     with pytest.raises(SettingsError, match=f'"{key}": expected a value when sourceType is'):
-        Settings.from_context(context)
+        InfrastructureSettings.from_context(context)
 
 
 def test_all_errors_are_reported_together(context: dict[str, Any]) -> None:
     """One synth lists every problem, so cdk.json is fixed in one pass."""
     context |= {"projectName": "X", "removalPolicy": "keep", "metricThreshold": 1}
     with pytest.raises(SettingsError) as raised:
-        Settings.from_context(context)
+        InfrastructureSettings.from_context(context)
     message = str(raised.value)
     for key in ("projectName", "removalPolicy", "metricThreshold"):
         assert f'"{key}"' in message
@@ -160,7 +162,7 @@ def test_a_training_setting_left_in_the_context_is_an_error_naming_its_new_home(
     would be ignored, so it is refused, naming the key to set in model_build/training.json."""
     context[key] = "anything"
     with pytest.raises(SettingsError) as raised:
-        Settings.from_context(context)
+        InfrastructureSettings.from_context(context)
     new_key = MOVED_TO_TRAINING_FILE[key]
     assert f'context key "{key}" is a training setting now: set "{new_key}"' in str(raised.value)
     assert "model_build/training.json" in str(raised.value)
