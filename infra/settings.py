@@ -126,9 +126,9 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "removalPolicy",
     }
 )
-# Training settings that cdk.json used to hold: they travel with the training code now, in
-# model_build/training.json, so a push changes them. Found in the context, each is an error
-# that names its new key, never a value ignored in silence.
+# Training settings travel with the training code, in model_build/training.json, so a push
+# changes them. Found in the context (an older cdk.json, or -c), each is an error that names its
+# key in the training file, never a value ignored in silence.
 MOVED_TO_TRAINING_FILE: dict[str, str] = {
     "trainingInstanceType": "training_instance_type",
     "trainingInstanceCount": "training_instance_count",

@@ -19,8 +19,8 @@ from typing import Any
 
 from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
 
-# 2.6.0 is the newest release with both a training and an inference image in the SDK's table,
-# and its Python 3.12 runs pandas 3 (which needs 3.11 or later).
+# The pipeline needs a training and an inference image of one release (the SDK's table must list
+# both), and a Python that runs pandas 3 (3.11 or later).
 FRAMEWORK_VERSION = "2.6.0"
 PY_VERSION = "py312"
 SCOPES = ("training", "inference")
@@ -128,8 +128,8 @@ def _endpoint_resolver() -> Any:
 
 def _sdk_image_uri(region: str, instance_type: str, scope: str) -> str:
     common_utils, image_uris = _import_sdk()
-    # The SDK parses botocore's endpoint table (0.2 s) on every lookup: lend it one parsed
-    # resolver for the duration of the call.
+    # The SDK parses botocore's endpoint table on every lookup, and a synth makes over a
+    # hundred: lend it one parsed resolver for the duration of the call.
     resolver = _endpoint_resolver()
     original = common_utils._botocore_resolver
     common_utils._botocore_resolver = lambda: resolver

@@ -40,7 +40,7 @@ NOT_IN_TRAINING_FILE = {
 }
 
 
-@functools.cache  # loading the service model takes a tenth of a second
+@functools.cache  # every settings object checks its instance types: load the model once
 def _instance_types(shape: str) -> tuple[str, ...]:
     import botocore.session
 
