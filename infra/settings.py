@@ -25,7 +25,8 @@ ContextLookup = Callable[[str], Any]
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 # SageMaker pipeline and model package group names allow [a-zA-Z0-9-]; KMS aliases, stack
-# names and bucket-name-safe prefixes all accept this stricter lowercase form.
+# names and bucket-name-safe prefixes all accept this stricter lowercase form (each service's
+# rule is checked in tests/infra/test_project_names.py).
 _PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONNECTION_ARN = re.compile(

@@ -167,3 +167,13 @@ def test_a_training_setting_left_in_the_context_is_an_error_naming_its_new_home(
     assert f'context key "{key}" is a training setting now: set "{new_key}"' in str(raised.value)
     assert "model_build/training.json" in str(raised.value)
     assert new_key in PipelineSettings().to_dict()
+
+
+def test_local_mode_names_its_pipeline_and_package_group_after_cdk_jsons_project(
+    context: dict[str, Any],
+) -> None:
+    """Local mode copies the project name (it reads no cdk.json); the copy must agree, or its
+    registry and buckets would be named unlike the cloud's."""
+    from local_mode.layout import PROJECT
+
+    assert InfrastructureSettings.from_context(context).project_name == PROJECT

@@ -8,9 +8,9 @@ build: an EventBridge rule reports the end. Every setting also comes from an env
 so the CodeBuild project (which CDK defines) can supply them; flags win over the environment.
 
 The training configuration is ``training.json`` in the source folder (``--settings`` names
-another), so a push carries it. When the input data prefix holds no object, the pipeline is
-still created or updated but not started, and one line says what to upload where: the first
-deploy ends green on an empty bucket instead of failing in Preprocess.
+another file or gives inline JSON), so a push carries it. When the input data prefix holds no
+object, the pipeline is still created or updated but not started, and one line says what to
+upload where: the first deploy ends green on an empty bucket instead of failing in Preprocess.
 
 A user mistake (a missing setting, bad JSON) ends in one line and exit code 2; a failed or
 stopped execution ends in one line naming the step and its reason, and exit code 1.
@@ -46,9 +46,6 @@ from forecasting.steps.arguments import add_option, run_step
 NO_INPUT = "NotStarted: no input data"
 # model_build/, the folder holding this package (an editable install, as in CodeBuild)
 DEFAULT_SOURCE_DIR = Path(__file__).resolve().parents[2]
-
-
-# --- command line -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
