@@ -563,3 +563,15 @@ def test_the_runner_needs_neither_torch_nor_lightning(clean_env):
     )  # fmt: skip
     assert done.returncode == 2
     assert "--pipeline-name (env PIPELINE_NAME)" in done.stderr
+
+
+def test_every_console_script_names_a_callable_that_exists():
+    """pyproject.toml's scripts are strings: a renamed module would only fail when run."""
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((REPO_MODEL_BUILD / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["forecasting-pipeline"] == "forecasting.pipeline.codebuild:main"
+    for target in scripts.values():
+        module, _, attribute = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), attribute)), target
