@@ -177,3 +177,15 @@ def test_local_mode_names_its_pipeline_and_package_group_after_cdk_jsons_project
     from local_mode.layout import PROJECT
 
     assert InfrastructureSettings.from_context(context).project_name == PROJECT
+
+
+def test_the_app_fails_on_a_missing_required_key_before_defining_anything(
+    context: dict[str, Any], tmp_path
+) -> None:
+    """app.py's `create_app` parses the context first: no default hides a missing key."""
+    from infra.application import create_app
+
+    del context["projectName"]
+    with pytest.raises(SettingsError, match='context key "projectName"'):
+        create_app(context, outdir=str(tmp_path))
+    assert not any(tmp_path.iterdir())

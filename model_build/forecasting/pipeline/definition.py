@@ -35,7 +35,7 @@ TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the
 # Processing jobs get the source tarball as an input: unpack it, install the pinned
 # requirements, then run the step's module with the step's arguments ($0 is the module).
 PROCESSING_SCRIPT = (
-    # the archive keeps its S3 name, so unpack whatever .gz the code input holds
+    # the code input is the uploaded source tarball (sourcedir.tar.gz), under its S3 name
     f'set -euo pipefail; cd {CODE_DIR}; for a in *.gz; do tar -xzf "$a"; done; '
     "pip install --quiet --disable-pip-version-check -r requirements.txt; "
     'exec python -m "$0" "$@"'
