@@ -39,6 +39,7 @@ COLUMN_TYPES: dict[str, str] = {
     "actual": "DECIMAL",
     "run": "STRING",
     "synthetic": "STRING",  # "true", "false", or empty when the publisher was not told
+    "utc_offset": "STRING",  # "+02:00" of the timestamp's wall clock, empty for data without one
 }
 DATA_SOURCE_ACTIONS = [
     "quicksight:DescribeDataSource",

@@ -39,9 +39,12 @@ FORECAST_COLUMNS = (
 )
 ACTUAL_COLUMNS = ("series_id", "target", "timestamp", "value")
 # What the published CSV holds: the forecast, the truth beside it (empty while unknown), the
-# run, so a QuickSight data set spanning several runs can still tell them apart, and whether the
-# model was trained on synthetic demo data ("true"/"false"; empty when publishing was not told).
-PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run", "synthetic")
+# run, so a QuickSight data set spanning several runs can still tell them apart, whether the
+# model was trained on synthetic demo data ("true"/"false"; empty when publishing was not told),
+# and the timestamp's UTC offset ("+02:00"; empty for data without one). The timestamp itself is
+# the wall clock of the data, in the one format QuickSight parses as a date: a data set shows the
+# times the user's data shows, and utc_offset says which instant that is.
+PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run", "synthetic", "utc_offset")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the inference handler's format; QuickSight parses it
 TRANSFORM_SUFFIX = ".out"
 FORECASTS_FILE = "forecasts.csv"
@@ -138,6 +141,7 @@ def parse_forecasts(text: str | bytes, source: str) -> list[ForecastRow]:
         _forecast_row(fields, source, line)
         for line, fields in _records(text, source, FORECAST_COLUMNS)
     ]
+    check_one_time_zone_kind(rows)
     check_unique_forecasts(rows)
     return rows
 
@@ -155,6 +159,7 @@ def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
         )
         for line, fields in _records(text, source, ACTUAL_COLUMNS)
     ]
+    check_one_time_zone_kind(rows)
     seen: dict[tuple[str, str, datetime], ActualRow] = {}
     for row in rows:
         key = (row.series_id, row.target, row.timestamp)
@@ -167,6 +172,27 @@ def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
             )
         seen[key] = row
     return rows
+
+
+def check_one_time_zone_kind(rows: Sequence[ForecastRow | ActualRow]) -> None:
+    """All timestamps with a UTC offset, or all without: a local time without one is no instant,
+    so it can be neither joined with nor ordered against one that has an offset."""
+    if not rows:
+        return
+    first = rows[0]
+    with_offset = first.timestamp.tzinfo is not None
+    for row in rows:
+        if (row.timestamp.tzinfo is not None) != with_offset:
+            has = "has no UTC offset" if with_offset else "has a UTC offset"
+            first_at = (
+                f"line {first.line}" if first.source == row.source else f"{first.source}, line {first.line}"
+            )
+            raise PublishError(
+                f"{_where(row.source, row.line, 'timestamp')}: timestamp "
+                f"{_format_time(row.timestamp)!r} {has}, unlike "
+                f"{_format_time(first.timestamp)!r} at {first_at}; expected every timestamp of "
+                "the forecasts and actuals with an offset (like '+02:00'), or none without"
+            )
 
 
 def check_unique_forecasts(rows: Sequence[ForecastRow]) -> None:
@@ -306,13 +332,9 @@ def _timestamp(value: str, source: str, line: int, column: str) -> datetime:
     except ValueError:
         raise PublishError(
             f"{_where(source, line, column)}: cannot parse timestamp {text!r}; expected an "
-            "ISO 8601 date/time like '2017-07-01 00:00:00' or '2017-07-01T00:00:00'"
+            "ISO 8601 date/time like '2017-07-01 00:00:00', '2017-07-01T00:00:00' or "
+            "'2017-07-01 00:00:00+02:00'"
         ) from None
-    if stamp.tzinfo is not None:
-        raise PublishError(
-            f"{_where(source, line, column)}: timestamp {text!r} has a time-zone offset; "
-            "expected a local date/time without one, as the inference handler writes"
-        )
     return stamp
 
 
@@ -386,7 +408,8 @@ def group_by_model(rows: Sequence[JoinedRow]) -> dict[tuple[str, str], list[Join
 
 
 def format_csv(rows: Sequence[JoinedRow], run: str, synthetic: bool | None = None) -> str:
-    """The published CSV: :data:`PUBLISHED_COLUMNS`, plain decimals, one timestamp format."""
+    """The published CSV: :data:`PUBLISHED_COLUMNS`, plain decimals, one timestamp format
+    (the wall clock; its offset goes into ``utc_offset``)."""
     synthetic_text = "" if synthetic is None else str(synthetic).lower()
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
@@ -397,7 +420,7 @@ def format_csv(rows: Sequence[JoinedRow], run: str, synthetic: bool | None = Non
             (
                 row.series_id,
                 row.target,
-                _format_time(row.timestamp),
+                row.timestamp.strftime(TIMESTAMP_FORMAT),
                 row.horizon_step,
                 _format_number(row.p50),
                 _format_number(row.p10),
@@ -407,13 +430,26 @@ def format_csv(rows: Sequence[JoinedRow], run: str, synthetic: bool | None = Non
                 _format_number(joined.actual),
                 run,
                 synthetic_text,
+                utc_offset(row.timestamp),
             )
         )
     return buffer.getvalue()
 
 
+def utc_offset(stamp: datetime) -> str:
+    """``+02:00`` (ISO 8601, as the inference handler writes it), or empty for a local time."""
+    offset = stamp.utcoffset()
+    if offset is None:
+        return ""
+    sign, seconds = ("-", -offset) if offset.total_seconds() < 0 else ("+", offset)
+    hours, rest = divmod(int(seconds.total_seconds()), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
 def _format_time(stamp: datetime) -> str:
-    return stamp.strftime(TIMESTAMP_FORMAT)
+    """The wall clock in :data:`TIMESTAMP_FORMAT`, and the offset when there is one (messages)."""
+    return stamp.strftime(TIMESTAMP_FORMAT) + utc_offset(stamp)
 
 
 def _format_number(value: float | None) -> str:
@@ -555,6 +591,7 @@ def publish(
     if actuals_key:
         reader = actuals_store or store
         actuals = parse_actuals(reader.read(actuals_key), reader.uri(actuals_key))
+    check_one_time_zone_kind([*forecasts, *actuals])
     groups = group_by_model(join_actuals(forecasts, actuals))
     for model, version in groups:
         _partition_path(model, version, run)  # fail before the first write, not halfway
@@ -621,6 +658,7 @@ def read_transform_outputs(store: Store, transform_prefix: str) -> list[Forecast
     forecasts: list[ForecastRow] = []
     for key in sorted(keys):
         forecasts.extend(parse_forecasts(store.read(key), store.uri(key)))
+    check_one_time_zone_kind(forecasts)
     check_unique_forecasts(forecasts)
     return forecasts
 
