@@ -1,0 +1,85 @@
+"""The registered ``evaluation.json`` of the model version a transform job ran.
+
+The batch-transform Lambda names the model of version N of group G ``{G}-v{N}``
+(:func:`lambdas.batch_transform.planning.resource_name`); the publish event carries that model
+name and the job's ARN, which give the package version's ARN. Its
+``ModelMetrics.ModelStatistics.S3Uri`` is the evaluation the pipeline registered: the metrics
+(with their scales) and the synthetic-data flag the report shows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from lambdas.aws import split_s3_uri
+from lambdas.batch_transform.planning import resource_name
+from lambdas.publish.publishing import PublishError
+
+_VERSION = re.compile(r"-v(?P<version>[1-9][0-9]*)$")
+_JOB_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"transform-job/"
+)
+
+
+def package_version(model_name: str, group: str) -> int | None:
+    """N when ``model_name`` is the model the batch-transform Lambda made for version N of
+    ``group``; None for any other model (a job someone started by hand)."""
+    match = _VERSION.search(model_name)
+    if not match:
+        return None
+    version = int(match["version"])
+    return version if resource_name(group, f"-v{version}") == model_name else None
+
+
+def package_arn(job_arn: str, group: str, version: int) -> str:
+    """The package version's ARN, in the job's partition, region and account.
+
+    SageMaker writes the group lower-case in a model package ARN.
+    """
+    match = _JOB_ARN.match(job_arn)
+    if not match:
+        raise ValueError(
+            f"event field 'detail.TransformJobArn' is {job_arn!r}; expected "
+            "arn:aws:sagemaker:REGION:ACCOUNT:transform-job/NAME"
+        )
+    return (
+        f"arn:{match['partition']}:sagemaker:{match['region']}:{match['account']}:"
+        f"model-package/{group.lower()}/{version}"
+    )
+
+
+def evaluation_uri(package: Mapping[str, Any]) -> str | None:
+    """``ModelMetrics.ModelStatistics.S3Uri`` of a DescribeModelPackage answer, if registered."""
+    statistics = package.get("ModelMetrics", {}).get("ModelStatistics", {})
+    uri = statistics.get("S3Uri") if isinstance(statistics, Mapping) else None
+    return str(uri) if uri else None
+
+
+def parse_evaluation(body: bytes, uri: str) -> dict[str, Any]:
+    """The evaluation report as a JSON object; anything else names the object."""
+    try:
+        evaluation = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise PublishError(f"{uri}: not valid JSON ({error}); expected evaluation.json") from None
+    if not isinstance(evaluation, dict):
+        raise PublishError(
+            f"{uri}: a JSON {type(evaluation).__name__}; expected the evaluation report object"
+        )
+    return evaluation
+
+
+def read_evaluation(sagemaker: Any, s3: Any, arn: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(evaluation, its URI) of the package version; (None, None) when it registered none."""
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    uri = evaluation_uri(package)
+    if uri is None:
+        return None, None
+    bucket, key = split_s3_uri(
+        uri, f"{arn} ModelMetrics.ModelStatistics.S3Uri", require_key=True, error=PublishError
+    )
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return parse_evaluation(body, uri), uri
