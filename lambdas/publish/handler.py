@@ -257,7 +257,9 @@ def registered_evaluation(
         evaluation.package_version(job.model_name, group) if group and job.model_name else None
     )
     if group is None or version is None:
-        logger.info("Job %s ran model %s, no version of %s: no metrics", job.name, job.model_name, group)
+        logger.info(
+            "Job %s ran model %s, no version of %s: no metrics", job.name, job.model_name, group
+        )
         return None, None
     if not job.job_arn:
         raise InvalidEventError("event field 'detail.TransformJobArn' is missing")

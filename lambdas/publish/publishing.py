@@ -185,7 +185,9 @@ def check_one_time_zone_kind(rows: Sequence[ForecastRow | ActualRow]) -> None:
         if (row.timestamp.tzinfo is not None) != with_offset:
             has = "has no UTC offset" if with_offset else "has a UTC offset"
             first_at = (
-                f"line {first.line}" if first.source == row.source else f"{first.source}, line {first.line}"
+                f"line {first.line}"
+                if first.source == row.source
+                else f"{first.source}, line {first.line}"
             )
             raise PublishError(
                 f"{_where(row.source, row.line, 'timestamp')}: timestamp "

@@ -289,7 +289,12 @@ BAD_FORECASTS = [
         "line 2, column 'timestamp': cannot parse timestamp '01/02/2017'; expected an ISO 8601",
     ),
     (
-        forecast_csv(["A,volume,2017-01-01T00:00:00+02:00,1,4,1,5,tft,3", "A,volume,2017-02-01,2,4,1,5,tft,3"]),
+        forecast_csv(
+            [
+                "A,volume,2017-01-01T00:00:00+02:00,1,4,1,5,tft,3",
+                "A,volume,2017-02-01,2,4,1,5,tft,3",
+            ]
+        ),
         "line 3, column 'timestamp': timestamp '2017-02-01 00:00:00' has no UTC offset, unlike "
         "'2017-01-01 00:00:00+02:00' at line 2; expected every timestamp",
     ),
