@@ -39,7 +39,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas import aws
-from lambdas.publish import evaluation
+from lambdas.publish import data_set, evaluation
 from lambdas.publish.publishing import publish, quicksight_manifest
 from lambdas.publish.stores import S3Store
 
@@ -47,9 +47,6 @@ DETAIL_TYPE = "SageMaker Transform Job State Change"
 COMPLETED = "Completed"
 NOT_PUBLISHED = frozenset({"Failed", "Stopped"})
 IN_PROGRESS = frozenset({"InProgress", "Stopping"})  # the rule should filter these out
-# The stable manifest reads every partition (``{prefix}/model=...``) and nothing else: reports
-# and per-run manifests live under ``{prefix}/reports/`` and ``{prefix}/manifests/``.
-PARTITIONS = "model="
 SUBJECT_LIMIT = 100  # SNS's limit for an e-mail subject
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _DATA_SET_ARN = re.compile(
@@ -236,7 +233,7 @@ def handle_event(
     published["actuals_uri"] = settings.actuals_uri if actuals_key else None
     published["evaluation_uri"] = evaluation_uri
     if settings.quicksight_manifest_key:
-        published["data_set_manifest_uri"] = write_data_set_manifest(
+        published |= write_data_set_manifest(
             store, settings.quicksight_manifest_key, settings.forecasts_prefix
         )
     if settings.quicksight_data_set:
@@ -273,22 +270,25 @@ def registered_evaluation(
     return found, uri
 
 
-def data_set_manifest(store: S3Store, forecasts_prefix: str) -> dict[str, Any]:
-    """A QuickSight manifest over every published partition, past and future.
-
-    Per-run manifests change key with each run; a data set needs one key that never changes.
-    The prefix ends in ``model=`` so it reads the partitions' ``forecasts.csv`` and never the
-    reports or manifests beside them.
-    """
-    partitions = "/".join(part for part in (forecasts_prefix, PARTITIONS) if part)
-    return quicksight_manifest([store.uri(partitions)])
-
-
-def write_data_set_manifest(store: S3Store, key: str, forecasts_prefix: str) -> str:
-    """(Re)write the stable manifest after the run's own files, so it never points ahead."""
-    body = json.dumps(data_set_manifest(store, forecasts_prefix), indent=2).encode()
-    store.write(key, body, "application/json")
-    return store.uri(key)
+def write_data_set_manifest(store: S3Store, key: str, forecasts_prefix: str) -> dict[str, Any]:
+    """(Re)write the stable manifest after the run's own files, so it never points ahead:
+    one folder prefix per model version, within QuickSight's file limit (:mod:`data_set`)."""
+    partitions = "/".join(part for part in (forecasts_prefix, data_set.PARTITIONS) if part)
+    folders = data_set.version_folders(store.list(partitions), forecasts_prefix)
+    if folders.left_out:
+        logger.warning(
+            "The data set manifest leaves out %s: with them QuickSight would import more than "
+            "%d files",
+            ", ".join(folders.left_out),
+            data_set.MANIFEST_FILE_LIMIT,
+        )
+    manifest = quicksight_manifest([store.uri(folder) for folder in folders.kept])
+    store.write(key, json.dumps(manifest, indent=2).encode(), "application/json")
+    return {
+        "data_set_manifest_uri": store.uri(key),
+        "data_set_files": folders.files,
+        "data_set_left_out": [store.uri(folder) for folder in folders.left_out],
+    }
 
 
 def notify_failure(sns: Any, topic_arn: str, job: TransformJobEvent) -> str:

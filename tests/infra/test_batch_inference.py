@@ -839,7 +839,7 @@ def test_stack_wiring_runs_approval_to_published_forecasts(
         s3.get_object(Bucket=FORECASTS_BUCKET, Key="forecasts/manifest.json")["Body"].read()
     )
     assert manifest["fileLocations"] == [
-        {"URIPrefixes": [f"s3://{FORECASTS_BUCKET}/forecasts/model="]}
+        {"URIPrefixes": [f"s3://{FORECASTS_BUCKET}/forecasts/model=tft/version=3/"]}
     ]
     head = s3.head_object(Bucket=FORECASTS_BUCKET, Key=partition)
     assert head["ServerSideEncryption"] == "aws:kms"
