@@ -627,10 +627,19 @@ def test_quicksight_data_set_is_spice_over_the_published_columns(
     s3_source = properties["PhysicalTableMap"]["forecasts"]["S3Source"]
     assert [column["Name"] for column in s3_source["InputColumns"]] == list(PUBLISHED_COLUMNS)
     assert {column["Type"] for column in s3_source["InputColumns"]} == {"STRING"}
-    casts = {
-        step["CastColumnTypeOperation"]["ColumnName"]: step["CastColumnTypeOperation"]
-        for step in properties["LogicalTableMap"]["forecasts"]["DataTransforms"]
-    }
+    assert "LogicalTableMap" not in properties  # deprecated: DataPrepConfiguration instead
+    prep = properties["DataPrepConfiguration"]
+    # source table -> import -> cast -> the "forecasts" table, each step naming the one before
+    (source_id,) = prep["SourceTableMap"]
+    assert prep["SourceTableMap"][source_id] == {"PhysicalTableId": "forecasts"}
+    steps = prep["TransformStepMap"]
+    (import_id,) = [key for key, step in steps.items() if "ImportTableStep" in step]
+    (cast_id,) = [key for key, step in steps.items() if "CastColumnTypesStep" in step]
+    assert steps[import_id]["ImportTableStep"]["Source"] == {"SourceTableId": source_id}
+    cast_step = steps[cast_id]["CastColumnTypesStep"]
+    assert cast_step["Source"] == {"TransformOperationId": import_id}
+    assert prep["DestinationTableMap"]["forecasts"]["Source"] == {"TransformOperationId": cast_id}
+    casts = {cast["ColumnName"]: cast for cast in cast_step["CastColumnTypeOperations"]}
     assert casts["timestamp"]["Format"] == "yyyy-MM-dd HH:mm:ss"
     assert {name: cast["NewColumnType"] for name, cast in casts.items()} == {
         "timestamp": "DATETIME",
