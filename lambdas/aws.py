@@ -1,4 +1,4 @@
-"""What both Lambdas (one asset) need from AWS: cached clients and ``s3://`` URIs."""
+"""The boto3 clients both Lambdas (one asset) use: one per service and region, with retries."""
 
 from __future__ import annotations
 
@@ -26,19 +26,3 @@ def client(service: str, region: str | None = None) -> Any:
 def reset_clients() -> None:
     """Forget the cached clients (tests create them inside a moto context)."""
     _clients.clear()
-
-
-def split_s3_uri(
-    uri: str,
-    what: str,
-    *,
-    require_key: bool = False,
-    error: type[ValueError] = ValueError,
-) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key); ``what`` names the setting in the message."""
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    if scheme != "s3" or not bucket or (require_key and not key.strip("/")):
-        expected = "s3://bucket/key" if require_key else "s3://bucket/prefix"
-        raise error(f"{what} is {uri!r}; expected {expected}")
-    return bucket, key

@@ -15,15 +15,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lambdas.aws import split_s3_uri
 from lambdas.batch_transform.planning import resource_name
 from lambdas.publish.publishing import PublishError
+from lambdas.uris import split_s3_uri
 
 _VERSION = re.compile(r"^.+-v(?P<version>[1-9][0-9]*)$")
-_JOB_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"transform-job/"
-)
 
 
 def package_version(model_name: str, group: str) -> int | None:
@@ -34,23 +30,6 @@ def package_version(model_name: str, group: str) -> int | None:
         return None
     version = int(match["version"])
     return version if resource_name(group, f"-v{version}") == model_name else None
-
-
-def package_arn(job_arn: str, group: str, version: int) -> str:
-    """The package version's ARN, in the job's partition, region and account.
-
-    SageMaker writes the group lower-case in a model package ARN.
-    """
-    match = _JOB_ARN.match(job_arn)
-    if not match:
-        raise ValueError(
-            f"event field 'detail.TransformJobArn' is {job_arn!r}; expected "
-            "arn:aws:sagemaker:REGION:ACCOUNT:transform-job/NAME"
-        )
-    return (
-        f"arn:{match['partition']}:sagemaker:{match['region']}:{match['account']}:"
-        f"model-package/{group.lower()}/{version}"
-    )
 
 
 def evaluation_uri(package: Mapping[str, Any]) -> str | None:

@@ -38,7 +38,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas import aws
+from lambdas import aws, uris
 from lambdas.publish import data_set, evaluation
 from lambdas.publish.publishing import publish, quicksight_manifest
 from lambdas.publish.stores import S3Store
@@ -261,9 +261,9 @@ def registered_evaluation(
     if not job.job_arn:
         raise InvalidEventError("event field 'detail.TransformJobArn' is missing")
     try:
-        arn = evaluation.package_arn(job.job_arn, group, version)
+        arn = uris.ArnScope.of(job.job_arn).model_package_arn(group, version)
     except ValueError as error:
-        raise InvalidEventError(str(error)) from None
+        raise InvalidEventError(f"event field 'detail.TransformJobArn': {error}") from None
     found, uri = evaluation.read_evaluation(sagemaker or aws.client("sagemaker"), s3, arn)
     if uri is None:
         logger.info("%s registered no evaluation; publishing without metrics", arn)
@@ -379,8 +379,8 @@ def split_s3_uri(
     require_key: bool = False,
     error: type[ValueError] = InvalidEventError,
 ) -> tuple[str, str]:
-    """:func:`lambdas.aws.split_s3_uri`, raising :class:`InvalidEventError` by default."""
-    return aws.split_s3_uri(uri, what, require_key=require_key, error=error)
+    """:func:`lambdas.uris.split_s3_uri`, raising :class:`InvalidEventError` by default."""
+    return uris.split_s3_uri(uri, what, require_key=require_key, error=error)
 
 
 def _text_field(parent: Mapping[str, Any], name: str, path: str = "detail.") -> str:
