@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambdas.batch_transform.planning import resource_name
-from lambdas.publish.publishing import PublishError
+from lambdas.publish.rows import PublishError
 from lambdas.uris import split_s3_uri
 
 _VERSION = re.compile(r"^.+-v(?P<version>[1-9][0-9]*)$")

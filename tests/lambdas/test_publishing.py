@@ -16,7 +16,6 @@ import pytest
 
 from lambdas.publish import plots, publishing, report
 from lambdas.publish.publishing import (
-    ACTUAL_COLUMNS,
     FORECAST_COLUMNS,
     PublishError,
     join_actuals,
@@ -28,6 +27,7 @@ from lambdas.publish.publishing import (
     quicksight_manifest,
     top_series,
 )
+from lambdas.publish.rows import ACTUAL_COLUMNS
 from lambdas.publish.stores import LocalStore
 
 HEADER = ",".join(FORECAST_COLUMNS)
