@@ -44,6 +44,7 @@ from lambdas.publish.publishing import publish, quicksight_manifest
 from lambdas.publish.stores import S3Store
 
 DETAIL_TYPE = "SageMaker Transform Job State Change"
+DEFAULT_FORECASTS_PREFIX = "forecasts"  # the stack and local mode use it too (a test pins it)
 COMPLETED = "Completed"
 NOT_PUBLISHED = frozenset({"Failed", "Stopped"})
 IN_PROGRESS = frozenset({"InProgress", "Stopping"})  # the rule should filter these out
@@ -89,7 +90,7 @@ class DataSet:
 @dataclass(frozen=True)
 class Settings:
     forecasts_bucket: str
-    forecasts_prefix: str = "forecasts"
+    forecasts_prefix: str = DEFAULT_FORECASTS_PREFIX
     actuals_uri: str | None = None
     kms_key_id: str | None = None
     notification_topic_arn: str | None = None
@@ -129,7 +130,9 @@ class Settings:
         data_set_arn = environ.get("QUICKSIGHT_DATA_SET_ARN", "").strip()
         return cls(
             forecasts_bucket=bucket,
-            forecasts_prefix=environ.get("FORECASTS_PREFIX", "forecasts").strip().strip("/"),
+            forecasts_prefix=environ.get("FORECASTS_PREFIX", DEFAULT_FORECASTS_PREFIX)
+            .strip()
+            .strip("/"),
             actuals_uri=actuals,
             kms_key_id=environ.get("KMS_KEY_ID", "").strip() or None,
             notification_topic_arn=topic,
