@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -19,7 +20,9 @@ def client(service: str, region: str | None = None) -> Any:
     later invocations (``region`` None: the Lambda's own)."""
     key = (service, region)
     if key not in _clients:
-        _clients[key] = boto3.client(service, region_name=region, config=RETRY_CONFIG)
+        # boto3's stubs type client() per literal service name; this cache takes any name.
+        make: Callable[..., Any] = boto3.client
+        _clients[key] = make(service, region_name=region, config=RETRY_CONFIG)
     return _clients[key]
 
 

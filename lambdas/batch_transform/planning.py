@@ -140,7 +140,7 @@ class TransformPlan:
 
     @property
     def output_path(self) -> str:
-        return self.create_transform_job["TransformOutput"]["S3OutputPath"]
+        return str(self.create_transform_job["TransformOutput"]["S3OutputPath"])
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ def handle_event(
             logger.info("No actuals at %s yet; publishing without them", settings.actuals_uri)
             actuals_store, actuals_key = None, None
     registered, evaluation_uri = registered_evaluation(job, settings, client, sagemaker)
-    result = publish(
+    outcome = publish(
         store,
         transform_prefix=source_prefix,
         output_prefix=settings.forecasts_prefix,
@@ -227,12 +227,12 @@ def handle_event(
     )
     logger.info(
         "Published %d rows of %d series from %s: %s",
-        result.rows,
-        result.series,
+        outcome.rows,
+        outcome.series,
         job.output_path,
-        ", ".join(result.manifest_uris),
+        ", ".join(outcome.manifest_uris),
     )
-    published = {"published": True, "job": job.name, "status": job.status, **result.to_dict()}
+    published = {"published": True, "job": job.name, "status": job.status, **outcome.to_dict()}
     published["actuals_uri"] = settings.actuals_uri if actuals_key else None
     published["evaluation_uri"] = evaluation_uri
     if settings.quicksight_manifest_key:
