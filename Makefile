@@ -36,6 +36,7 @@ run: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # The results page must say what benchmarks/results/*.json say (regenerate: python benchmarks/report.py).
 test: lint

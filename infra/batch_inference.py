@@ -35,6 +35,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
+from forecasting.pipeline.steps import EVALUATION_FILE
 from infra.lambda_layers import plotting_layer
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
 from infra.sagemaker_pipeline import (
@@ -405,6 +406,7 @@ class BatchInferenceConstruct(Construct):
             "FORECASTS_BUCKET": storage.forecasts_bucket.bucket_name,
             "FORECASTS_PREFIX": FORECASTS_PREFIX,
             "KMS_KEY_ID": storage.key.key_arn,
+            "MODEL_PACKAGE_GROUP": self.group_name,
             "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
             "QUICKSIGHT_MANIFEST_KEY": MANIFEST_KEY,
             # matplotlib writes its font cache there; /tmp is the only writable folder
@@ -429,6 +431,21 @@ class BatchInferenceConstruct(Construct):
         storage.forecasts_bucket.grant_put(role, f"{FORECASTS_PREFIX}/*")
         # the actuals object only (List on the bucket tells "not uploaded yet" from "denied")
         storage.data_bucket.grant_read(role, ACTUALS_KEY)
+        # The report's metrics: the version's package names its evaluation.json, which the
+        # pipeline wrote under s3://artifacts/{name}/{execution}/.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeModelVersions",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="sagemaker", resource=f"model-package/{self.group_name}/*"
+                    )
+                ],
+            )
+        )
+        evaluations = f"{self.settings.project_name}/*/{EVALUATION_FILE}"
+        storage.model_artifacts_bucket.grant_read(role, evaluations)
         self.topic.grant_publish(role)
         if data_set_arn:
             role.add_to_principal_policy(
@@ -445,6 +462,10 @@ class BatchInferenceConstruct(Construct):
             "Transform output prefix of the forecasts bucket, read-only",
             prefixed_objects(storage.forecasts_bucket, f"{FORECASTS_PREFIX}/*"): "the published "
             "forecasts prefix of the forecasts bucket, write-only",
+            regional_arn("sagemaker", f"model-package/{self.group_name}/*"): "the versions of "
+            "this project's model package group, read-only, for their registered metrics",
+            prefixed_objects(storage.model_artifacts_bucket, evaluations): "the evaluation.json "
+            "files of this project's pipeline executions, read-only",
         }
         if quicksight_data_set_id:
             findings[

@@ -24,7 +24,7 @@ from lambdas.publish.publishing import PUBLISHED_COLUMNS, TIMESTAMP_FORMAT
 
 # QuickSight's spelling of the strftime formats the publish Lambda may write.
 QUICKSIGHT_DATETIME_FORMATS = {"%Y-%m-%d %H:%M:%S": "yyyy-MM-dd HH:mm:ss"}
-# Column types of the published CSV. S3 sources read every column as text; the logical table
+# Column types of the published CSV. S3 sources read every column as text; the data preparation
 # casts the rest, so a malformed value shows as a skipped row instead of a failed import.
 COLUMN_TYPES: dict[str, str] = {
     "series_id": "STRING",
@@ -39,6 +39,7 @@ COLUMN_TYPES: dict[str, str] = {
     "actual": "DECIMAL",
     "run": "STRING",
     "synthetic": "STRING",  # "true", "false", or empty when the publisher was not told
+    "utc_offset": "STRING",  # "+02:00" of the timestamp's wall clock, empty for data without one
 }
 DATA_SOURCE_ACTIONS = [
     "quicksight:DescribeDataSource",
@@ -61,6 +62,11 @@ DATA_SET_ACTIONS = [
     "quicksight:UpdateDataSetPermissions",
 ]
 TABLE_ID = "forecasts"
+# The data preparation steps (DataPrepConfiguration, which replaces the deprecated
+# LogicalTableMap): import the physical table, cast its text columns, publish the result.
+SOURCE_TABLE_ID = "forecasts-file"
+IMPORT_STEP_ID = "import"
+CAST_STEP_ID = "cast"
 
 
 def datetime_format() -> str:
@@ -81,6 +87,51 @@ def check_column_types() -> None:
             f"QuickSight column types {list(COLUMN_TYPES)} do not match the published columns "
             f"{list(PUBLISHED_COLUMNS)}; update infra/quicksight.py"
         )
+
+
+def data_prep_configuration() -> quicksight.CfnDataSet.DataPrepConfigurationProperty:
+    """Import the CSV's text columns, cast each to its :data:`COLUMN_TYPES` type, and expose the
+    result as the ``forecasts`` table."""
+    data_set = quicksight.CfnDataSet
+    casts = [
+        data_set.CastColumnTypeOperationProperty(
+            column_name=name,
+            new_column_type=column_type,
+            format=datetime_format() if column_type == "DATETIME" else None,
+        )
+        for name, column_type in COLUMN_TYPES.items()
+        if column_type != "STRING"
+    ]
+    return data_set.DataPrepConfigurationProperty(
+        source_table_map={
+            SOURCE_TABLE_ID: data_set.SourceTableProperty(physical_table_id=TABLE_ID)
+        },
+        transform_step_map={
+            IMPORT_STEP_ID: data_set.TransformStepProperty(
+                import_table_step=data_set.ImportTableOperationProperty(
+                    alias=IMPORT_STEP_ID,
+                    source=data_set.ImportTableOperationSourceProperty(
+                        source_table_id=SOURCE_TABLE_ID
+                    ),
+                )
+            ),
+            CAST_STEP_ID: data_set.TransformStepProperty(
+                cast_column_types_step=data_set.CastColumnTypesOperationProperty(
+                    alias=CAST_STEP_ID,
+                    source=data_set.TransformOperationSourceProperty(
+                        transform_operation_id=IMPORT_STEP_ID
+                    ),
+                    cast_column_type_operations=casts,
+                )
+            ),
+        },
+        destination_table_map={
+            TABLE_ID: data_set.DestinationTableProperty(
+                alias="forecasts",
+                source=data_set.DestinationTableSourceProperty(transform_operation_id=CAST_STEP_ID),
+            )
+        },
+    )
 
 
 class QuickSightConstruct(Construct):
@@ -171,25 +222,7 @@ class QuickSightConstruct(Construct):
                     )
                 )
             },
-            logical_table_map={
-                TABLE_ID: quicksight.CfnDataSet.LogicalTableProperty(
-                    alias="forecasts",
-                    source=quicksight.CfnDataSet.LogicalTableSourceProperty(
-                        physical_table_id=TABLE_ID
-                    ),
-                    data_transforms=[
-                        quicksight.CfnDataSet.TransformOperationProperty(
-                            cast_column_type_operation=quicksight.CfnDataSet.CastColumnTypeOperationProperty(
-                                column_name=name,
-                                new_column_type=column_type,
-                                format=datetime_format() if column_type == "DATETIME" else None,
-                            )
-                        )
-                        for name, column_type in COLUMN_TYPES.items()
-                        if column_type != "STRING"
-                    ],
-                )
-            },
+            data_prep_configuration=data_prep_configuration(),
             permissions=[
                 quicksight.CfnDataSet.ResourcePermissionProperty(
                     principal=principal_arn, actions=DATA_SET_ACTIONS

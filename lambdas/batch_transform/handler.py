@@ -25,10 +25,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambdas import aws
 from lambdas.batch_transform.planning import (
     ConfigurationError,
     InvalidEventError,
@@ -40,6 +39,7 @@ from lambdas.batch_transform.planning import (
     plan_request,
     plan_transform,
 )
+from lambdas.uris import ArnScope
 
 __all__ = [
     "ConfigurationError",
@@ -57,23 +57,15 @@ ALREADY_STARTED = "already running or done"
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
-_sagemaker_client: Any = None
-
 
 def sagemaker_client() -> Any:
-    """One client per container, created on first use and reused by later invocations."""
-    global _sagemaker_client
-    if _sagemaker_client is None:
-        _sagemaker_client = boto3.client(
-            "sagemaker", config=Config(retries={"max_attempts": 5, "mode": "standard"})
-        )
-    return _sagemaker_client
+    """The container's cached SageMaker client (:func:`lambdas.aws.client`)."""
+    return aws.client("sagemaker")
 
 
 def reset_client() -> None:
-    """Forget the cached client (tests create it inside a moto context)."""
-    global _sagemaker_client
-    _sagemaker_client = None
+    """Forget the cached clients (tests create them inside a moto context)."""
+    aws.reset_clients()
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -100,9 +92,9 @@ def plan_request_event(
         return Skip(
             f"model package group {request.group!r} is not {settings.model_package_group!r}"
         )
-    partition = settings.role_arn.split(":")[1]  # the Lambda's own partition
-    account = str(event.get("account") or settings.role_arn.split(":")[4])
-    arn = request.package_arn(partition, settings.region, account)
+    role = ArnScope.of(settings.role_arn)  # the Lambda's own partition and account
+    account = str(event.get("account") or role.account)
+    arn = request.package_arn(ArnScope(role.partition, settings.region, account))
     package = client.describe_model_package(ModelPackageName=arn)
     return plan_request(request, package, settings)
 

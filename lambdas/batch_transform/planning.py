@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.uris import ArnScope, split_s3_uri
+
 DETAIL_TYPE = "SageMaker Model Package State Change"
 SOURCE = "aws.sagemaker"
 # A person (or a schedule) asks to forecast again with an approved version: after a failed or
@@ -101,11 +103,7 @@ class Settings:
                 f"environment variable SAGEMAKER_ROLE_ARN is {role!r}; expected an IAM role ARN"
             )
         input_uri = _required(environ, "INPUT_URI", "the s3:// prefix of the histories")
-        bucket, _ = _split_s3_uri(input_uri)
-        if not bucket:
-            raise ConfigurationError(
-                f"environment variable INPUT_URI is {input_uri!r}; expected s3://bucket/prefix"
-            )
+        split_s3_uri(input_uri, "environment variable INPUT_URI", error=ConfigurationError)
         forecasts_bucket = _required(environ, "FORECASTS_BUCKET", "the transform output bucket")
         if "/" in forecasts_bucket or ":" in forecasts_bucket:
             raise ConfigurationError(
@@ -142,7 +140,7 @@ class TransformPlan:
 
     @property
     def output_path(self) -> str:
-        return self.create_transform_job["TransformOutput"]["S3OutputPath"]
+        return str(self.create_transform_job["TransformOutput"]["S3OutputPath"])
 
 
 @dataclass(frozen=True)
@@ -183,11 +181,8 @@ class ForecastRequest:
     version: int
     run_id: str
 
-    def package_arn(self, partition: str, region: str, account: str) -> str:
-        return (
-            f"arn:{partition}:sagemaker:{region}:{account}:model-package/"
-            f"{self.group.lower()}/{self.version}"
-        )
+    def package_arn(self, scope: ArnScope) -> str:
+        return scope.model_package_arn(self.group, self.version)
 
 
 def is_request(event: Any) -> bool:
@@ -391,11 +386,12 @@ def parse_container(detail: Mapping[str, Any]) -> tuple[str, str]:
     path = "detail.InferenceSpecification.Containers[0]."
     image = _text_field(containers[0], "Image", path)
     model_data_url = _text_field(containers[0], "ModelDataUrl", path)
-    bucket, key = _split_s3_uri(model_data_url)
-    if not bucket or not key:
-        raise InvalidEventError(
-            f"event field '{path}ModelDataUrl' is {model_data_url!r}; expected s3://bucket/key"
-        )
+    split_s3_uri(
+        model_data_url,
+        f"event field '{path}ModelDataUrl'",
+        require_key=True,
+        error=InvalidEventError,
+    )
     return image, model_data_url
 
 
@@ -417,10 +413,3 @@ def _required(environ: Mapping[str, str], name: str, meaning: str) -> str:
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set; expected {meaning}")
     return value
-
-
-def _split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key); an empty bucket means it is not an S3 URI."""
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    return (bucket, key.strip("/")) if scheme == "s3" else ("", "")

@@ -21,6 +21,9 @@ Environment:
 * ``NOTIFICATION_TOPIC_ARN`` (optional): SNS topic told about failed or stopped jobs.
 * ``QUICKSIGHT_MANIFEST_KEY`` (optional): key (``.json``) of the stable manifest over all runs.
 * ``QUICKSIGHT_DATA_SET_ARN`` (optional): SPICE data set refreshed after each publish.
+* ``MODEL_PACKAGE_GROUP`` (optional): the group whose versions the batch-transform Lambda runs;
+  a job of one of its versions is published with that version's registered ``evaluation.json``
+  (metrics in the report, the synthetic-data flag), read from the model registry.
 """
 
 from __future__ import annotations
@@ -33,20 +36,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambdas import aws, uris
+from lambdas.publish import data_set, evaluation
 from lambdas.publish.publishing import publish, quicksight_manifest
 from lambdas.publish.stores import S3Store
 
 DETAIL_TYPE = "SageMaker Transform Job State Change"
+DEFAULT_FORECASTS_PREFIX = "forecasts"  # the stack and local mode use it too (a test pins it)
 COMPLETED = "Completed"
 NOT_PUBLISHED = frozenset({"Failed", "Stopped"})
 IN_PROGRESS = frozenset({"InProgress", "Stopping"})  # the rule should filter these out
-# The stable manifest reads every partition (``{prefix}/model=...``) and nothing else: reports
-# and per-run manifests live under ``{prefix}/reports/`` and ``{prefix}/manifests/``.
-PARTITIONS = "model="
 SUBJECT_LIMIT = 100  # SNS's limit for an e-mail subject
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _DATA_SET_ARN = re.compile(
@@ -57,10 +58,6 @@ _NOT_INGESTION_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
-
-_s3_client: Any = None
-_sns_client: Any = None
-_quicksight_clients: dict[str, Any] = {}
 
 
 class InvalidEventError(ValueError):
@@ -93,12 +90,13 @@ class DataSet:
 @dataclass(frozen=True)
 class Settings:
     forecasts_bucket: str
-    forecasts_prefix: str = "forecasts"
+    forecasts_prefix: str = DEFAULT_FORECASTS_PREFIX
     actuals_uri: str | None = None
     kms_key_id: str | None = None
     notification_topic_arn: str | None = None
     quicksight_manifest_key: str | None = None
     quicksight_data_set: DataSet | None = None
+    model_package_group: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -132,12 +130,15 @@ class Settings:
         data_set_arn = environ.get("QUICKSIGHT_DATA_SET_ARN", "").strip()
         return cls(
             forecasts_bucket=bucket,
-            forecasts_prefix=environ.get("FORECASTS_PREFIX", "forecasts").strip().strip("/"),
+            forecasts_prefix=environ.get("FORECASTS_PREFIX", DEFAULT_FORECASTS_PREFIX)
+            .strip()
+            .strip("/"),
             actuals_uri=actuals,
             kms_key_id=environ.get("KMS_KEY_ID", "").strip() or None,
             notification_topic_arn=topic,
             quicksight_manifest_key=manifest_key,
             quicksight_data_set=DataSet.from_arn(data_set_arn) if data_set_arn else None,
+            model_package_group=environ.get("MODEL_PACKAGE_GROUP", "").strip() or None,
         )
 
 
@@ -147,50 +148,18 @@ class TransformJobEvent:
     status: str
     output_path: str
     failure_reason: str | None
-
-
-def s3_client() -> Any:
-    """One client per container, created on first use and reused by later invocations."""
-    global _s3_client
-    if _s3_client is None:
-        _s3_client = boto3.client(
-            "s3", config=Config(retries={"max_attempts": 5, "mode": "standard"})
-        )
-    return _s3_client
-
-
-def sns_client() -> Any:
-    """Created only when a failure is reported, then reused like the S3 client."""
-    global _sns_client
-    if _sns_client is None:
-        _sns_client = boto3.client(
-            "sns", config=Config(retries={"max_attempts": 5, "mode": "standard"})
-        )
-    return _sns_client
-
-
-def quicksight_client(region: str) -> Any:
-    """A client in the data set's region (QuickSight resources are regional)."""
-    if region not in _quicksight_clients:
-        _quicksight_clients[region] = boto3.client(
-            "quicksight",
-            region_name=region,
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}),
-        )
-    return _quicksight_clients[region]
+    model_name: str | None = None
+    job_arn: str | None = None
 
 
 def reset_client() -> None:
     """Forget the cached clients (tests create them inside a moto context)."""
-    global _s3_client, _sns_client
-    _s3_client = None
-    _sns_client = None
-    _quicksight_clients.clear()
+    aws.reset_clients()
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
-    return handle_event(event, Settings.from_env(os.environ), s3_client())
+    return handle_event(event, Settings.from_env(os.environ), aws.client("s3"))
 
 
 def handle_event(
@@ -200,11 +169,12 @@ def handle_event(
     *,
     sns: Any = None,
     quicksight: Any = None,
+    sagemaker: Any = None,
 ) -> dict[str, Any]:
     """Publish a completed job's outputs; report (and write nothing for) any other status.
 
-    ``sns`` and ``quicksight`` default to cached clients, created only when the settings ask
-    for a notification or a refresh.
+    ``sns``, ``quicksight`` and ``sagemaker`` default to cached clients, created only when the
+    settings ask for a notification, a refresh or the registered evaluation.
     """
     job = parse_event(event)
     if job.status != COMPLETED:
@@ -223,7 +193,7 @@ def handle_event(
             )
             if settings.notification_topic_arn:
                 result["notification_id"] = notify_failure(
-                    sns or sns_client(), settings.notification_topic_arn, job
+                    sns or aws.client("sns"), settings.notification_topic_arn, job
                 )
         else:
             logger.info("Transform job %s is %s; nothing to publish yet", job.name, job.status)
@@ -244,52 +214,84 @@ def handle_event(
         if actuals_key not in actuals_store.list(actuals_key):
             logger.info("No actuals at %s yet; publishing without them", settings.actuals_uri)
             actuals_store, actuals_key = None, None
-    result = publish(
+    registered, evaluation_uri = registered_evaluation(job, settings, client, sagemaker)
+    outcome = publish(
         store,
         transform_prefix=source_prefix,
         output_prefix=settings.forecasts_prefix,
         run=job.name,
         actuals_key=actuals_key,
+        evaluation=registered,
         transform_store=transform_store,
         actuals_store=actuals_store,
     )
     logger.info(
         "Published %d rows of %d series from %s: %s",
-        result.rows,
-        result.series,
+        outcome.rows,
+        outcome.series,
         job.output_path,
-        ", ".join(result.manifest_uris),
+        ", ".join(outcome.manifest_uris),
     )
-    published = {"published": True, "job": job.name, "status": job.status, **result.to_dict()}
+    published = {"published": True, "job": job.name, "status": job.status, **outcome.to_dict()}
     published["actuals_uri"] = settings.actuals_uri if actuals_key else None
+    published["evaluation_uri"] = evaluation_uri
     if settings.quicksight_manifest_key:
-        published["data_set_manifest_uri"] = write_data_set_manifest(
+        published |= write_data_set_manifest(
             store, settings.quicksight_manifest_key, settings.forecasts_prefix
         )
     if settings.quicksight_data_set:
         data_set = settings.quicksight_data_set
         published["ingestion_id"] = refresh_data_set(
-            quicksight or quicksight_client(data_set.region), data_set, job.name
+            quicksight or aws.client("quicksight", data_set.region), data_set, job.name
         )
     return published
 
 
-def data_set_manifest(store: S3Store, forecasts_prefix: str) -> dict[str, Any]:
-    """A QuickSight manifest over every published partition, past and future.
+def registered_evaluation(
+    job: TransformJobEvent, settings: Settings, s3: Any, sagemaker: Any = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(evaluation.json, its URI) of the package version the job ran; (None, None), logged,
+    for a job of no version of ``MODEL_PACKAGE_GROUP`` or a version that registered none."""
+    group = settings.model_package_group
+    version = (
+        evaluation.package_version(job.model_name, group) if group and job.model_name else None
+    )
+    if group is None or version is None:
+        logger.info(
+            "Job %s ran model %s, no version of %s: no metrics", job.name, job.model_name, group
+        )
+        return None, None
+    if not job.job_arn:
+        raise InvalidEventError("event field 'detail.TransformJobArn' is missing")
+    try:
+        arn = uris.ArnScope.of(job.job_arn).model_package_arn(group, version)
+    except ValueError as error:
+        raise InvalidEventError(f"event field 'detail.TransformJobArn': {error}") from None
+    found, uri = evaluation.read_evaluation(sagemaker or aws.client("sagemaker"), s3, arn)
+    if uri is None:
+        logger.info("%s registered no evaluation; publishing without metrics", arn)
+    return found, uri
 
-    Per-run manifests change key with each run; a data set needs one key that never changes.
-    The prefix ends in ``model=`` so it reads the partitions' ``forecasts.csv`` and never the
-    reports or manifests beside them.
-    """
-    partitions = "/".join(part for part in (forecasts_prefix, PARTITIONS) if part)
-    return quicksight_manifest([store.uri(partitions)])
 
-
-def write_data_set_manifest(store: S3Store, key: str, forecasts_prefix: str) -> str:
-    """(Re)write the stable manifest after the run's own files, so it never points ahead."""
-    body = json.dumps(data_set_manifest(store, forecasts_prefix), indent=2).encode()
-    store.write(key, body, "application/json")
-    return store.uri(key)
+def write_data_set_manifest(store: S3Store, key: str, forecasts_prefix: str) -> dict[str, Any]:
+    """(Re)write the stable manifest after the run's own files, so it never points ahead:
+    one folder prefix per model version, within QuickSight's file limit (:mod:`data_set`)."""
+    partitions = "/".join(part for part in (forecasts_prefix, data_set.PARTITIONS) if part)
+    folders = data_set.version_folders(store.list(partitions), forecasts_prefix)
+    if folders.left_out:
+        logger.warning(
+            "The data set manifest leaves out %s: with them QuickSight would import more than "
+            "%d files",
+            ", ".join(folders.left_out),
+            data_set.MANIFEST_FILE_LIMIT,
+        )
+    manifest = quicksight_manifest([store.uri(folder) for folder in folders.kept])
+    store.write(key, json.dumps(manifest, indent=2).encode(), "application/json")
+    return {
+        "data_set_manifest_uri": store.uri(key),
+        "data_set_files": folders.files,
+        "data_set_left_out": [store.uri(folder) for folder in folders.left_out],
+    }
 
 
 def notify_failure(sns: Any, topic_arn: str, job: TransformJobEvent) -> str:
@@ -362,11 +364,14 @@ def parse_event(event: Any) -> TransformJobEvent:
     output_path = _text_field(output, "S3OutputPath", "detail.TransformOutput.")
     split_s3_uri(output_path, "event field 'detail.TransformOutput.S3OutputPath'")
     reason = detail.get("FailureReason")
+    model_name, job_arn = detail.get("ModelName"), detail.get("TransformJobArn")
     return TransformJobEvent(
         name=name,
         status=status,
         output_path=output_path,
         failure_reason=str(reason) if reason else None,
+        model_name=str(model_name) if model_name else None,
+        job_arn=str(job_arn) if job_arn else None,
     )
 
 
@@ -377,13 +382,8 @@ def split_s3_uri(
     require_key: bool = False,
     error: type[ValueError] = InvalidEventError,
 ) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key); ``what`` names the setting in the message."""
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    if scheme != "s3" or not bucket or (require_key and not key.strip("/")):
-        expected = "s3://bucket/key" if require_key else "s3://bucket/prefix"
-        raise error(f"{what} is {uri!r}; expected {expected}")
-    return bucket, key
+    """:func:`lambdas.uris.split_s3_uri`, raising :class:`InvalidEventError` by default."""
+    return uris.split_s3_uri(uri, what, require_key=require_key, error=error)
 
 
 def _text_field(parent: Mapping[str, Any], name: str, path: str = "detail.") -> str:

@@ -100,10 +100,17 @@ def series_figure(
         marker="." if len(forecast) < 60 else None,
         label="forecast p50 (median)",
     )
-    locator = AutoDateLocator()
+    # Times with an offset are drawn on the wall clock of the forecast's first one (matplotlib
+    # would show UTC), and the label says which offset that is.
+    zone = times[0].tzinfo
+    locator = AutoDateLocator(tz=zone)
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    axes.set_xlabel("time (as in the data, no time zone)")
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=zone))
+    axes.set_xlabel(
+        "time (as in the data, no time zone)"
+        if zone is None
+        else f"time (as in the data, UTC{times[0].isoformat(timespec='minutes')[16:]})"
+    )
     axes.set_ylabel(f"{target} (target units)")
     axes.set_title(f"{SYNTHETIC_MARK}: {title}" if synthetic else title)
     axes.grid(True, color="#e5e5e5", linewidth=0.8)

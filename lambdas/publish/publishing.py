@@ -2,11 +2,8 @@
 
 The same code runs in the publish Lambda (S3 in, S3 out) and in local mode (files in, files
 out); all I/O goes through a :class:`~lambdas.publish.stores.Store`, so everything here apart
-from :func:`publish` is pure. Plots need matplotlib (the Lambda's plotting layer).
-
-Messages for bad input follow the project's convention: where first (file, line, column), then
-the offending value and what was expected. Line numbers are the ones an editor shows: the
-header is line 1.
+from :func:`publish` is pure. Plots need matplotlib (the Lambda's plotting layer). Reading and
+validating the inputs is :mod:`lambdas.publish.rows`.
 """
 
 from __future__ import annotations
@@ -14,84 +11,44 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from lambdas.publish import report
+from lambdas.publish.rows import (
+    FORECAST_COLUMNS,
+    TIMESTAMP_FORMAT,
+    ActualRow,
+    ForecastRow,
+    PublishError,
+    SeriesKey,
+    check_one_time_zone_kind,
+    check_unique_forecasts,
+    parse_actuals,
+    parse_forecasts,
+    partition_problem,
+    utc_offset,
+)
 from lambdas.publish.stores import Store
 
-FORECAST_COLUMNS = (
-    "series_id",
-    "target",
-    "timestamp",
-    "horizon_step",
-    "p50",
-    "p10",
-    "p90",
-    "model",
-    "model_version",
-)
-ACTUAL_COLUMNS = ("series_id", "target", "timestamp", "value")
 # What the published CSV holds: the forecast, the truth beside it (empty while unknown), the
-# run, so a QuickSight data set spanning several runs can still tell them apart, and whether the
-# model was trained on synthetic demo data ("true"/"false"; empty when publishing was not told).
-PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run", "synthetic")
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the inference handler's format; QuickSight parses it
+# run, so a QuickSight data set spanning several runs can still tell them apart, whether the
+# model was trained on synthetic demo data ("true"/"false"; empty when publishing was not told),
+# and the timestamp's UTC offset ("+02:00"; empty for data without one). The timestamp itself is
+# the wall clock of the data, in the one format QuickSight parses as a date: a data set shows the
+# times the user's data shows, and utc_offset says which instant that is.
+PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run", "synthetic", "utc_offset")
 TRANSFORM_SUFFIX = ".out"
 FORECASTS_FILE = "forecasts.csv"
 REPORT_FILE = "report.html"
 SYNTHETIC_MANIFEST = ".SYNTHETIC-DATA"  # before ".json" in a manifest's key
 IMAGES_FOLDER = "interpretation"  # beside the report: the model's own plots
 TOP_SERIES = 6  # series plotted per partition; the report says how many of how many
-
-SeriesKey = tuple[str, str]  # (series_id, target)
-
-
-class PublishError(ValueError):
-    """Input that cannot be published; the message says where and what was expected."""
-
-
-@dataclass(frozen=True, slots=True)
-class ForecastRow:
-    """One forecast step of one series, and where it came from (for messages)."""
-
-    series_id: str
-    target: str
-    timestamp: datetime
-    horizon_step: int
-    p50: float
-    p10: float | None
-    p90: float | None
-    model: str
-    model_version: str
-    source: str
-    line: int
-
-    @property
-    def series(self) -> SeriesKey:
-        return (self.series_id, self.target)
-
-
-@dataclass(frozen=True, slots=True)
-class ActualRow:
-    """One observed value of one series: the history before a forecast and the truth after."""
-
-    series_id: str
-    target: str
-    timestamp: datetime
-    value: float
-    source: str
-    line: int
-
-    @property
-    def series(self) -> SeriesKey:
-        return (self.series_id, self.target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,235 +86,6 @@ class PublishResult:
         }
 
 
-# --- parsing and validation -------------------------------------------------------------------
-
-
-def parse_forecasts(text: str | bytes, source: str) -> list[ForecastRow]:
-    """Parse one ``*.out`` file and reject anything QuickSight or the report would misread."""
-    rows = [
-        _forecast_row(fields, source, line)
-        for line, fields in _records(text, source, FORECAST_COLUMNS)
-    ]
-    check_unique_forecasts(rows)
-    return rows
-
-
-def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
-    """Parse the long actuals CSV (``series_id,target,timestamp,value``)."""
-    rows = [
-        ActualRow(
-            series_id=_required_text(fields[0], source, line, "series_id"),
-            target=_required_text(fields[1], source, line, "target"),
-            timestamp=_timestamp(fields[2], source, line, "timestamp"),
-            value=_number(fields[3], source, line, "value"),
-            source=source,
-            line=line,
-        )
-        for line, fields in _records(text, source, ACTUAL_COLUMNS)
-    ]
-    seen: dict[tuple[str, str, datetime], ActualRow] = {}
-    for row in rows:
-        key = (row.series_id, row.target, row.timestamp)
-        if key in seen:
-            raise PublishError(
-                f"{_where(source, row.line, 'timestamp')}: duplicate value "
-                f"{_format_time(row.timestamp)!r} for series {row.series_id!r}, target "
-                f"{row.target!r} (first at line {seen[key].line}); expected one value per "
-                "series_id, target and timestamp"
-            )
-        seen[key] = row
-    return rows
-
-
-def check_unique_forecasts(rows: Sequence[ForecastRow]) -> None:
-    """One forecast per model, version, series, target and timestamp, across all files.
-
-    Two rows for the same point would both land in QuickSight and double every sum.
-    """
-    seen: dict[tuple[str, str, str, str, datetime], ForecastRow] = {}
-    for row in rows:
-        key = (row.model, row.model_version, row.series_id, row.target, row.timestamp)
-        first = seen.setdefault(key, row)
-        if first is not row:
-            first_at = (
-                f"line {first.line}"
-                if first.source == row.source
-                else f"{first.source}, line {first.line}"
-            )
-            raise PublishError(
-                f"{_where(row.source, row.line, 'timestamp')}: duplicate value "
-                f"{_format_time(row.timestamp)!r} for series {row.series_id!r}, target "
-                f"{row.target!r}, model {row.model!r} version {row.model_version!r} "
-                f"(first at {first_at}); expected one row per series_id, target and timestamp"
-            )
-
-
-def _records(
-    text: str | bytes, source: str, columns: Sequence[str]
-) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each non-blank data row, after checking the header."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise PublishError(
-                f"{source}: byte {error.start} is not UTF-8; expected a UTF-8 CSV file"
-            ) from None
-    text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-        while header is not None and not header:
-            header = next(reader, None)
-        if header is None:
-            raise PublishError(
-                f"{source}: the file is empty; expected the header {','.join(columns)!r} "
-                "and data rows"
-            )
-        _check_header([name.strip() for name in header], source, reader.line_num, columns)
-        n_rows = 0
-        for fields in reader:
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue  # blank lines (a trailing newline too many) carry no data
-            if len(fields) != len(columns):
-                raise PublishError(
-                    f"{source}, line {reader.line_num}: {len(fields)} fields; expected "
-                    f"{len(columns)} ({','.join(columns)})"
-                )
-            n_rows += 1
-            yield reader.line_num, fields
-    except csv.Error as error:
-        raise PublishError(
-            f"{source}, line {reader.line_num}: not valid CSV ({error}); expected "
-            "comma-separated fields with double-quoted text"
-        ) from None
-    if n_rows == 0:
-        raise PublishError(f"{source}: no data rows below the header; expected at least one")
-
-
-def _check_header(header: Sequence[str], source: str, line: int, columns: Sequence[str]) -> None:
-    if tuple(header) == tuple(columns):
-        return
-    expected = ",".join(columns)
-    for position, (found, wanted) in enumerate(zip(header, columns, strict=False), start=1):
-        if found != wanted:
-            raise PublishError(
-                f"{source}, line {line}: column {position} is {found!r}; expected {wanted!r} "
-                f"(the header must be exactly {expected!r})"
-            )
-    raise PublishError(
-        f"{source}, line {line}: the header has {len(header)} columns; expected "
-        f"{len(columns)}, exactly {expected!r}"
-    )
-
-
-def _forecast_row(fields: list[str], source: str, line: int) -> ForecastRow:
-    series_id, target, stamp, step, p50, p10, p90, model, version = fields
-    row = ForecastRow(
-        series_id=_required_text(series_id, source, line, "series_id"),
-        target=_required_text(target, source, line, "target"),
-        timestamp=_timestamp(stamp, source, line, "timestamp"),
-        horizon_step=_horizon_step(step, source, line),
-        p50=_number(p50, source, line, "p50"),
-        p10=_optional_number(p10, source, line, "p10"),
-        p90=_optional_number(p90, source, line, "p90"),
-        model=_partition_text(model, source, line, "model"),
-        model_version=_partition_text(version, source, line, "model_version"),
-        source=source,
-        line=line,
-    )
-    if (row.p10 is None) != (row.p90 is None):
-        missing = "p10" if row.p10 is None else "p90"
-        raise PublishError(
-            f"{_where(source, line, missing)}: empty while the other quantile is given; "
-            "expected both p10 and p90, or neither (a point forecast)"
-        )
-    return row
-
-
-def _where(source: str, line: int, column: str) -> str:
-    return f"{source}, line {line}, column {column!r}"
-
-
-def _required_text(value: str, source: str, line: int, column: str) -> str:
-    text = value.strip()
-    if not text:
-        raise PublishError(f"{_where(source, line, column)}: empty; expected a name")
-    return text
-
-
-def _partition_text(value: str, source: str, line: int, column: str) -> str:
-    text = _required_text(value, source, line, column)
-    problem = _partition_problem(text)
-    if problem:
-        raise PublishError(f"{_where(source, line, column)}: {text!r} {problem}")
-    return text
-
-
-def _timestamp(value: str, source: str, line: int, column: str) -> datetime:
-    text = value.strip()
-    if not text:
-        raise PublishError(
-            f"{_where(source, line, column)}: empty; expected an ISO 8601 date/time "
-            "like '2017-07-01 00:00:00'"
-        )
-    try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
-        raise PublishError(
-            f"{_where(source, line, column)}: cannot parse timestamp {text!r}; expected an "
-            "ISO 8601 date/time like '2017-07-01 00:00:00' or '2017-07-01T00:00:00'"
-        ) from None
-    if stamp.tzinfo is not None:
-        raise PublishError(
-            f"{_where(source, line, column)}: timestamp {text!r} has a time-zone offset; "
-            "expected a local date/time without one, as the inference handler writes"
-        )
-    return stamp
-
-
-def _horizon_step(value: str, source: str, line: int) -> int:
-    text = value.strip()
-    try:
-        step = int(text)
-    except ValueError:
-        raise PublishError(
-            f"{_where(source, line, 'horizon_step')}: {text!r} is not a whole number; "
-            "expected an integer of at least 1"
-        ) from None
-    if step < 1:
-        raise PublishError(
-            f"{_where(source, line, 'horizon_step')}: {step}; expected an integer of at least 1"
-        )
-    return step
-
-
-def _number(value: str, source: str, line: int, column: str) -> float:
-    number = _optional_number(value, source, line, column, expected="a finite number")
-    if number is None:
-        raise PublishError(f"{_where(source, line, column)}: empty; expected a number")
-    return number
-
-
-def _optional_number(
-    value: str,
-    source: str,
-    line: int,
-    column: str,
-    expected: str = "a finite number or an empty cell",
-) -> float | None:
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        raise PublishError(f"{_where(source, line, column)}: {text!r}; expected {expected}")
-    return number
-
-
 # --- joining, grouping and formatting ---------------------------------------------------------
 
 
@@ -386,7 +114,8 @@ def group_by_model(rows: Sequence[JoinedRow]) -> dict[tuple[str, str], list[Join
 
 
 def format_csv(rows: Sequence[JoinedRow], run: str, synthetic: bool | None = None) -> str:
-    """The published CSV: :data:`PUBLISHED_COLUMNS`, plain decimals, one timestamp format."""
+    """The published CSV: :data:`PUBLISHED_COLUMNS`, plain decimals, one timestamp format
+    (the wall clock; its offset goes into ``utc_offset``)."""
     synthetic_text = "" if synthetic is None else str(synthetic).lower()
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
@@ -397,7 +126,7 @@ def format_csv(rows: Sequence[JoinedRow], run: str, synthetic: bool | None = Non
             (
                 row.series_id,
                 row.target,
-                _format_time(row.timestamp),
+                row.timestamp.strftime(TIMESTAMP_FORMAT),
                 row.horizon_step,
                 _format_number(row.p50),
                 _format_number(row.p10),
@@ -407,13 +136,10 @@ def format_csv(rows: Sequence[JoinedRow], run: str, synthetic: bool | None = Non
                 _format_number(joined.actual),
                 run,
                 synthetic_text,
+                utc_offset(row.timestamp),
             )
         )
     return buffer.getvalue()
-
-
-def _format_time(stamp: datetime) -> str:
-    return stamp.strftime(TIMESTAMP_FORMAT)
 
 
 def _format_number(value: float | None) -> str:
@@ -488,18 +214,10 @@ def quicksight_manifest(uri_prefixes: Sequence[str]) -> dict[str, Any]:
 
 def check_partition_part(name: str, value: str) -> str:
     """A partition value must not be empty nor contain ``/`` or ``=`` (Hive-style keys)."""
-    problem = _partition_problem(value)
+    problem = partition_problem(value)
     if problem:
         raise PublishError(f"{name} {value!r} {problem}")
     return value
-
-
-def _partition_problem(value: str) -> str | None:
-    if not value:
-        return "is empty; expected a non-empty name"
-    if "/" in value or "=" in value:
-        return "contains '/' or '='; expected a name without them (it becomes part of a key)"
-    return None
 
 
 def _partition_path(model: str, version: str, run: str) -> str:
@@ -555,6 +273,7 @@ def publish(
     if actuals_key:
         reader = actuals_store or store
         actuals = parse_actuals(reader.read(actuals_key), reader.uri(actuals_key))
+    check_one_time_zone_kind([*forecasts, *actuals])
     groups = group_by_model(join_actuals(forecasts, actuals))
     for model, version in groups:
         _partition_path(model, version, run)  # fail before the first write, not halfway
@@ -621,6 +340,7 @@ def read_transform_outputs(store: Store, transform_prefix: str) -> list[Forecast
     forecasts: list[ForecastRow] = []
     for key in sorted(keys):
         forecasts.extend(parse_forecasts(store.read(key), store.uri(key)))
+    check_one_time_zone_kind(forecasts)
     check_unique_forecasts(forecasts)
     return forecasts
 

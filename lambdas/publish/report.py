@@ -337,7 +337,10 @@ def _image_html(image: Image, folder: str) -> str:
 
 
 def _time(stamp: datetime | None) -> str:
-    return "" if stamp is None else f"{stamp:%Y-%m-%d %H:%M}"
+    if stamp is None:
+        return ""
+    offset = stamp.isoformat(timespec="minutes")[16:]  # "+02:00", or empty without a zone
+    return f"{stamp:%Y-%m-%d %H:%M}" + (f" (UTC{offset})" if offset else "")
 
 
 def _format_value(value: Any) -> str:

@@ -76,10 +76,15 @@ def bound_app(build_app: BuildApp) -> SynthesizedApp:
     return build_app(env=Environment(account="123456789012", region="eu-west-1"))
 
 
-@pytest.fixture(scope="session", params=["retain", "destroy", "bound"])
+@pytest.fixture(scope="session", params=["retain", "destroy", "bound", "quicksight"])
 def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
-    """Both removal modes and a bound environment, for checks that must hold whatever
-    cdk.json chooses and wherever the stack is deployed."""
-    names = {"retain": "default_app", "destroy": "destroy_app", "bound": "bound_app"}
+    """Both removal modes, a bound environment and the optional parts (QuickSight), for checks
+    that must hold whatever cdk.json chooses and wherever the stack is deployed."""
+    names = {
+        "retain": "default_app",
+        "destroy": "destroy_app",
+        "bound": "bound_app",
+        "quicksight": "quicksight_app",
+    }
     app: SynthesizedApp = request.getfixturevalue(names[request.param])
     return app

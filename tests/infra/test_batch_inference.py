@@ -86,6 +86,10 @@ def _actions(statement: Mapping[str, Any]) -> list[str]:
     return [actions] if isinstance(actions, str) else list(actions)
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def _by_sid(statements: list[dict[str, Any]], sid: str) -> dict[str, Any]:
     (statement,) = [s for s in statements if s.get("Sid") == sid]
     return statement
@@ -219,6 +223,7 @@ def test_publish_environment(default_app: SynthesizedApp, quicksight_app: Synthe
         "FORECASTS_BUCKET": FORECASTS_BUCKET,
         "FORECASTS_PREFIX": "forecasts",
         "KMS_KEY_ID": _refs(default_app)[f"{key_id}.Arn"],
+        "MODEL_PACKAGE_GROUP": GROUP,  # its versions' registered evaluation.json
         "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:failures",
         "QUICKSIGHT_MANIFEST_KEY": "forecasts/manifest.json",
         "MPLCONFIGDIR": "/tmp/matplotlib",
@@ -622,10 +627,19 @@ def test_quicksight_data_set_is_spice_over_the_published_columns(
     s3_source = properties["PhysicalTableMap"]["forecasts"]["S3Source"]
     assert [column["Name"] for column in s3_source["InputColumns"]] == list(PUBLISHED_COLUMNS)
     assert {column["Type"] for column in s3_source["InputColumns"]} == {"STRING"}
-    casts = {
-        step["CastColumnTypeOperation"]["ColumnName"]: step["CastColumnTypeOperation"]
-        for step in properties["LogicalTableMap"]["forecasts"]["DataTransforms"]
-    }
+    assert "LogicalTableMap" not in properties  # deprecated: DataPrepConfiguration instead
+    prep = properties["DataPrepConfiguration"]
+    # source table -> import -> cast -> the "forecasts" table, each step naming the one before
+    (source_id,) = prep["SourceTableMap"]
+    assert prep["SourceTableMap"][source_id] == {"PhysicalTableId": "forecasts"}
+    steps = prep["TransformStepMap"]
+    (import_id,) = [key for key, step in steps.items() if "ImportTableStep" in step]
+    (cast_id,) = [key for key, step in steps.items() if "CastColumnTypesStep" in step]
+    assert steps[import_id]["ImportTableStep"]["Source"] == {"SourceTableId": source_id}
+    cast_step = steps[cast_id]["CastColumnTypesStep"]
+    assert cast_step["Source"] == {"TransformOperationId": import_id}
+    assert prep["DestinationTableMap"]["forecasts"]["Source"] == {"TransformOperationId": cast_id}
+    casts = {cast["ColumnName"]: cast for cast in cast_step["CastColumnTypeOperations"]}
     assert casts["timestamp"]["Format"] == "yyyy-MM-dd HH:mm:ss"
     assert {name: cast["NewColumnType"] for name, cast in casts.items()} == {
         "timestamp": "DATETIME",
@@ -785,8 +799,44 @@ def test_stack_wiring_runs_approval_to_published_forecasts(
         Key=f"transform/{result['job']}/histories.csv.out",
         Body=",".join(FORECAST_COLUMNS) + "\n" + rows,
     )
+    # The version's registered evaluation, where the pipeline writes and registers it
+    # (s3://artifacts/{pipeline}/{execution}/evaluate/evaluation/evaluation.json).
+    evaluation_uri = f"s3://{ARTIFACTS_BUCKET}/{GROUP}/exec-3/evaluate/evaluation/evaluation.json"
+    s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
+    s3.put_object(
+        Bucket=ARTIFACTS_BUCKET,
+        Key=evaluation_uri.split("/", 3)[3],
+        Body=json.dumps({"regression_metrics": {"mae": 0.875}, "evaluation": {"synthetic": False}}),
+    )
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    for _ in range(3):  # the approval event is for version 3
+        package_arn = sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelMetrics={
+                "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri}
+                }
+            },
+        )["ModelPackageArn"]
     _set_environment(monkeypatch, _environment(default_app, PUBLISH_HANDLER))
     published = publish_handler.handler(completed, None)
+
+    assert published["evaluation_uri"] == evaluation_uri
+    # What the handler reads falls under what its role may read, and nothing wider.
+    statements = _policy_statements(default_app, inference.publish_function.role)
+    for action, arn in (
+        ("sagemaker:DescribeModelPackage", package_arn),
+        ("s3:GetObject", "arn:aws:s3:::" + evaluation_uri.removeprefix("s3://")),
+    ):
+        granted = [
+            pattern
+            for statement in statements
+            if any(fnmatch.fnmatchcase(action, allowed) for allowed in _actions(statement))
+            for pattern in _as_list(_concrete(statement["Resource"], refs))
+        ]
+        assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in granted), (action, arn)
+        elsewhere = arn.replace(f"/{GROUP}/", "/another-project/")
+        assert not any(fnmatch.fnmatchcase(elsewhere, pattern) for pattern in granted), elsewhere
 
     partition = f"forecasts/model=tft/version=3/run={result['job']}/forecasts.csv"
     assert published["csv_keys"] == [partition]
@@ -798,7 +848,7 @@ def test_stack_wiring_runs_approval_to_published_forecasts(
         s3.get_object(Bucket=FORECASTS_BUCKET, Key="forecasts/manifest.json")["Body"].read()
     )
     assert manifest["fileLocations"] == [
-        {"URIPrefixes": [f"s3://{FORECASTS_BUCKET}/forecasts/model="]}
+        {"URIPrefixes": [f"s3://{FORECASTS_BUCKET}/forecasts/model=tft/version=3/"]}
     ]
     head = s3.head_object(Bucket=FORECASTS_BUCKET, Key=partition)
     assert head["ServerSideEncryption"] == "aws:kms"

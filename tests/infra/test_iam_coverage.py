@@ -51,7 +51,7 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
         return paths, ["sagemaker"], stack.batch_inference.batch_transform_function.role
     paths = sorted((ROOT / "lambdas/publish").glob("*.py"))
     # SPICE refreshes only happen with QuickSight configured (tested below)
-    services = ["s3", "sns", "quicksight"] if stack.quicksight else ["s3", "sns"]
+    services = ["s3", "sns", "sagemaker"] + (["quicksight"] if stack.quicksight else [])
     return paths, services, stack.batch_inference.publish_function.role
 
 

@@ -281,3 +281,81 @@ def test_s3_store_follows_pagination_and_sets_kms():
         store.write("k.csv", b"x", "text/csv")
         stub.assert_no_pending_responses()
     assert store.uri("k.csv") == "s3://bucket/k.csv"
+
+
+# --- the registered evaluation (metrics and synthetic flag) ---------------------------------
+
+GROUP = "forecast-tft"  # the batch-transform Lambda named the job's model f"{GROUP}-v3"
+EVALUATION = {
+    "regression_metrics": {"mae": {"value": 0.4321, "standard_deviation": "NaN"}},
+    "evaluation": {"synthetic": True, "scale": "standardised"},
+}
+
+
+def register_versions(s3, evaluation_body: bytes | None, versions: int = 3) -> str:
+    """``versions`` packages in moto's registry, the last with an evaluation.json in S3 (as
+    the pipeline registers it: ModelMetrics.ModelQuality.Statistics)."""
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    uri = f"s3://{TRANSFORM_BUCKET}/{GROUP}/exec-1/evaluate/evaluation/evaluation.json"
+    for version in range(1, versions + 1):
+        metrics = {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
+        }
+        last = version == versions and evaluation_body is not None
+        sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP, **({"ModelMetrics": metrics} if last else {})
+        )
+    if evaluation_body is not None:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        s3.put_object(Bucket=bucket, Key=key, Body=evaluation_body)
+    return uri
+
+
+def test_the_report_shows_the_registered_metrics_of_the_jobs_version(s3, monkeypatch):
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    uri = register_versions(s3, json.dumps(EVALUATION).encode())
+
+    result = publish_handler.handler(EVENT, None)
+
+    assert result["evaluation_uri"] == uri
+    (report_key,) = result["report_keys"]
+    page = s3.get_object(Bucket=FORECASTS_BUCKET, Key=report_key)["Body"].read().decode()
+    assert "0.4321" in page and "SYNTHETIC" in page
+    (csv_key,) = result["csv_keys"]
+    rows = csv.DictReader(
+        io.StringIO(s3.get_object(Bucket=FORECASTS_BUCKET, Key=csv_key)["Body"].read().decode())
+    )
+    assert {row["synthetic"] for row in rows} == {"true"}
+
+
+def test_a_version_without_a_registered_evaluation_publishes_without_metrics(s3, monkeypatch):
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    register_versions(s3, None)
+    result = publish_handler.handler(EVENT, None)
+    assert result["published"] is True and result["evaluation_uri"] is None
+
+
+def test_a_model_of_another_group_is_published_without_asking_the_registry(s3, monkeypatch):
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", "other-group")
+    result = publish_handler.handler(event_with(ModelName="forecast-tft-v3"), None)
+    assert result["published"] is True and result["evaluation_uri"] is None
+
+
+def test_an_evaluation_that_is_not_json_is_named_and_nothing_is_written(s3, monkeypatch):
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    uri = register_versions(s3, b"{not json")
+    with pytest.raises(PublishError, match=f"{uri}: not valid JSON"):
+        publish_handler.handler(EVENT, None)
+    assert keys(s3, FORECASTS_BUCKET) == []
+
+
+@pytest.mark.parametrize(
+    ("model_name", "version"),
+    [("forecast-tft-v3", 3), ("forecast-tft-v12", 12), ("forecast-tft-v0", None),
+     ("forecast-tftx-v3", None), ("other-v3", None), ("forecast-tft", None)],
+)  # fmt: skip
+def test_the_version_is_read_from_the_model_name_the_transform_lambda_gives(model_name, version):
+    from lambdas.publish.evaluation import package_version
+
+    assert package_version(model_name, GROUP) == version

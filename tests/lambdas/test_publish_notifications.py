@@ -174,8 +174,11 @@ def test_completed_job_writes_the_stable_manifest_and_refreshes_spice(s3):
     manifest = json.loads(
         s3.get_object(Bucket=BUCKET, Key="forecasts/manifest.json")["Body"].read()
     )
-    # Every partition (forecasts/model=...), never the reports or per-run manifests.
-    assert manifest["fileLocations"] == [{"URIPrefixes": [f"s3://{BUCKET}/forecasts/model="]}]
+    # One folder prefix per model version, never the reports or per-run manifests.
+    assert manifest["fileLocations"] == [
+        {"URIPrefixes": [f"s3://{BUCKET}/forecasts/model=tft/version=3/"]}
+    ]
+    assert (result["data_set_files"], result["data_set_left_out"]) == (1, [])
     assert manifest["globalUploadSettings"]["format"] == "CSV"
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="forecasts/model=")["Contents"]
     assert [item["Key"] for item in listed] == [

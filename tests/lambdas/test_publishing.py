@@ -9,14 +9,13 @@ import os
 import stat
 import struct
 import zlib
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from lambdas.publish import plots, publishing, report
 from lambdas.publish.publishing import (
-    ACTUAL_COLUMNS,
     FORECAST_COLUMNS,
     PublishError,
     join_actuals,
@@ -28,6 +27,7 @@ from lambdas.publish.publishing import (
     quicksight_manifest,
     top_series,
 )
+from lambdas.publish.rows import ACTUAL_COLUMNS
 from lambdas.publish.stores import LocalStore
 
 HEADER = ",".join(FORECAST_COLUMNS)
@@ -89,7 +89,7 @@ def test_publish_writes_csv_with_actuals_beside_forecasts(store):
     assert result.csv_keys == ("forecasts/model=tft/version=3/run=job-1/forecasts.csv",)
     assert (result.rows, result.series) == (6, 2)
     rows = read_csv(store, result.csv_keys[0])
-    assert list(rows[0]) == [*FORECAST_COLUMNS, "actual", "run", "synthetic"]
+    assert list(rows[0]) == [*FORECAST_COLUMNS, "actual", "run", "synthetic", "utc_offset"]
     first = rows[0]
     assert first == {
         "series_id": "Agency_01/SKU_01",
@@ -104,9 +104,87 @@ def test_publish_writes_csv_with_actuals_beside_forecasts(store):
         "actual": "100.0",  # joined although the actuals file wrote the time with a "T"
         "run": "job-1",
         "synthetic": "",  # no evaluation given: not known
+        "utc_offset": "",  # the data has no time zone
     }
     assert [row["actual"] for row in rows] == ["100.0", "106.0", "", "", "", ""]
     assert [row["series_id"] for row in rows] == ["Agency_01/SKU_01"] * 3 + ["Agency_02/SKU_03"] * 3
+
+
+def offset_rows(series_id: str, offset: str) -> list[str]:
+    return [
+        f"{series_id},load,2024-01-25 {hour:02d}:00:00{offset},{step},{step}.5,{step},{step + 1},"
+        "informer,1"
+        for step, hour in enumerate((18, 19, 20), start=1)
+    ]
+
+
+def test_timestamps_with_offsets_join_as_instants_and_publish_wall_clock_and_offset(tmp_path):
+    """An actual at 16:00Z is the truth of the forecast for 18:00+02:00; the published
+    timestamp keeps the data's wall clock (QuickSight's format) and utc_offset the offset."""
+    store = LocalStore(tmp_path)
+    store.write(
+        f"{TRANSFORM}/part-1.csv.out",
+        forecast_csv(offset_rows("HUFL", "+02:00") + offset_rows("OT", "-05:30")).encode(),
+        "text/csv",
+    )
+    actuals = [
+        ",".join(ACTUAL_COLUMNS),
+        "HUFL,load,2024-01-25T16:00:00+00:00,7",  # = 18:00+02:00
+        "HUFL,load,2024-01-25 17:00:00+02:00,8",  # history, before the forecast
+        "OT,load,2024-01-26 00:30:00Z,9",  # = 19:00-05:30
+        "OT,load,2024-01-25 19:00:00+00:00,99",  # the same wall clock, another instant
+    ]
+    store.write("data/actuals.csv", "\n".join(actuals).encode(), "text/csv")
+
+    result = publish_run(store)
+
+    rows = read_csv(store, result.csv_keys[0])
+    assert [(r["series_id"], r["timestamp"], r["utc_offset"], r["actual"]) for r in rows] == [
+        ("HUFL", "2024-01-25 18:00:00", "+02:00", "7.0"),
+        ("HUFL", "2024-01-25 19:00:00", "+02:00", ""),
+        ("HUFL", "2024-01-25 20:00:00", "+02:00", ""),
+        ("OT", "2024-01-25 18:00:00", "-05:30", ""),
+        ("OT", "2024-01-25 19:00:00", "-05:30", "9.0"),
+        ("OT", "2024-01-25 20:00:00", "-05:30", ""),
+    ]
+    page = store.read(result.report_keys[0]).decode()
+    assert "2024-01-25 18:00 (UTC+02:00)" in page or "2024-01-25 18:00 (UTC-05:30)" in page
+
+
+@pytest.mark.parametrize(
+    ("forecast_offset", "actual_stamp", "message"),
+    [
+        ("+02:00", "2024-01-25 17:00:00", "has no UTC offset, unlike '2024-01-25 18:00:00+02:00'"),
+        ("", "2024-01-25 17:00:00+02:00", "has a UTC offset, unlike '2024-01-25 18:00:00' at "),
+    ],
+)
+def test_offsets_and_local_times_across_forecasts_and_actuals_are_refused(
+    tmp_path, forecast_offset, actual_stamp, message
+):
+    store = LocalStore(tmp_path)
+    rows = offset_rows("HUFL", forecast_offset)
+    store.write(f"{TRANSFORM}/part-1.csv.out", forecast_csv(rows).encode(), "text/csv")
+    actuals = f"{','.join(ACTUAL_COLUMNS)}\nHUFL,load,{actual_stamp},7\n"
+    store.write("data/actuals.csv", actuals.encode(), "text/csv")
+    inputs = store.list("")
+
+    with pytest.raises(PublishError) as caught:
+        publish_run(store)
+    assert "actuals.csv, line 2, column 'timestamp'" in str(caught.value)
+    assert message in str(caught.value) and "part-1.csv.out, line 2" in str(caught.value)
+    assert store.list("") == inputs
+
+
+def test_plot_of_offset_times_shows_the_data_wall_clock():
+    zone = timezone(timedelta(hours=2))
+    forecast = [(datetime(2024, 1, 25, hour, tzinfo=zone), 1.0, 2.0, 3.0) for hour in (18, 19)]
+    figure = plots.series_figure(title="HUFL", target="load", forecast=forecast, history=[])
+    figure.canvas.draw()
+    (axes,) = figure.axes
+
+    assert axes.get_xlabel() == "time (as in the data, UTC+02:00)"
+    labels = [t.get_text() for t in axes.get_xticklabels()]
+    assert "18:00" in labels and "16:00" not in labels  # not drawn in UTC
 
 
 def test_publish_writes_plots_report_and_manifest(store):
@@ -211,8 +289,14 @@ BAD_FORECASTS = [
         "line 2, column 'timestamp': cannot parse timestamp '01/02/2017'; expected an ISO 8601",
     ),
     (
-        forecast_csv(["A,volume,2017-02-01T00:00:00+02:00,2,4,1,5,tft,3"]),
-        "line 2, column 'timestamp': timestamp '2017-02-01T00:00:00+02:00' has a time-zone",
+        forecast_csv(
+            [
+                "A,volume,2017-01-01T00:00:00+02:00,1,4,1,5,tft,3",
+                "A,volume,2017-02-01,2,4,1,5,tft,3",
+            ]
+        ),
+        "line 3, column 'timestamp': timestamp '2017-02-01 00:00:00' has no UTC offset, unlike "
+        "'2017-01-01 00:00:00+02:00' at line 2; expected every timestamp",
     ),
     (
         forecast_csv(["A,volume,2017-02-01,0,4,1,5,tft,3"]),
