@@ -91,7 +91,7 @@ def worker(variant: str, work: Path, repeats: int) -> dict[str, Any]:
     if variant == "tft-predict":
         import pandas as pd
 
-        from forecasting.inference import tft
+        from forecasting.models.tft import serving as tft
         from forecasting.models.tft.dataset import from_parameters
 
         raw, where = handler.input_fn(body, "text/csv")

@@ -19,8 +19,8 @@ import torch
 
 from forecasting import __version__
 from forecasting.errors import DataValidationError
+from forecasting.families import FAMILIES
 from forecasting.models.ensemble import Ensemble
-from forecasting.models.informer.model import Informer
 
 WEIGHTS_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -131,11 +131,7 @@ def ensemble_size(config: dict[str, Any]) -> int:
 
 def build_network(model_config: dict[str, Any], config_path: Path) -> torch.nn.Module:
     """One freshly initialised network of the recorded architecture."""
-    family = model_config["family"]
-    if family == "informer":
-        return Informer(**model_config["hparams"])
-    if family == "tft":  # imported here: pytorch-forecasting takes seconds to import
-        from forecasting.models.tft.module import TFTForecaster
-
-        return TFTForecaster.from_constructor_arguments(model_config["constructor"])
-    raise DataValidationError(f"{config_path}: unknown model family {family!r}")
+    name = model_config["family"]
+    if name not in FAMILIES:
+        raise DataValidationError(f"{config_path}: unknown model family {name!r}")
+    return FAMILIES[name].build_network(model_config)

@@ -18,8 +18,8 @@ import pandas as pd
 
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.time_features import time_features
-from forecasting.data.windows import WindowDataset
 from forecasting.errors import ConfigError, DataValidationError
+from forecasting.models.informer.windows import WindowDataset
 
 SERIES_FILE = "series.parquet"
 PREPROCESSING_FILE = "preprocessing.json"

@@ -1,4 +1,4 @@
-"""Data loading, validation, splitting, scaling and windowing for the forecasting models."""
+"""Data loading, validation, splitting, scaling for the forecasting models."""
 
 from forecasting.data.ett import ETT_COLUMNS, load_ett, split_bounds
 from forecasting.data.panel import (
@@ -21,7 +21,6 @@ from forecasting.data.sources import (
     resolve_panel,
 )
 from forecasting.data.time_features import n_time_features, time_features
-from forecasting.data.windows import WindowDataset
 
 __all__ = [
     "DATASETS",
@@ -33,7 +32,6 @@ __all__ = [
     "PanelSchema",
     "SeriesFrame",
     "StandardScaler",
-    "WindowDataset",
     "demo_ett",
     "demo_panel",
     "fetch",

@@ -9,7 +9,7 @@ from lightning.pytorch.strategies import ddp
 
 from forecasting.channels import read_channel
 from forecasting.distributed import ClusterSpec
-from forecasting.models.tft import training as tft_training
+from forecasting.families import family
 from forecasting.steps import train
 
 from .conftest import TINY_MODEL, TINY_TFT, train_paths
@@ -91,11 +91,11 @@ def test_tensor_cores_take_fp32_products_in_tf32():
 
 
 def test_loaders_pin_their_batches_for_a_gpu(channels, tft_channels):
-    informer = train.informer_setup(
+    informer = family("informer").training_setup(
         train.parse_args(TINY_MODEL), read_channel(channels / "train"),
         read_channel(channels / "validation"), 16, pin_memory=True,
     )  # fmt: skip
-    tft = tft_training.setup(
+    tft = family("tft").training_setup(
         train.parse_args(TINY_TFT), read_channel(tft_channels / "train"),
         read_channel(tft_channels / "validation"), 32, pin_memory=True,
     )  # fmt: skip
