@@ -14,8 +14,8 @@ import pytest
 from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES, family
 from forecasting.models.family import Family
-from forecasting.pipeline.settings import METRICS, PipelineSettings
 from forecasting.pipeline.settings import DEFAULT_GATES as PIPELINE_GATES
+from forecasting.pipeline.settings import METRICS, PipelineSettings
 from forecasting.steps import train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,8 +65,8 @@ def test_an_unknown_family_is_a_configuration_error_naming_the_known_ones():
 
 
 def test_the_pipeline_settings_take_gates_and_metrics_from_the_families():
-    assert PIPELINE_GATES == {n: f.default_gate for n, f in FAMILIES.items()}
-    assert METRICS == {n: f.metrics for n, f in FAMILIES.items()}
+    assert {n: f.default_gate for n, f in FAMILIES.items()} == PIPELINE_GATES
+    assert {n: f.metrics for n, f in FAMILIES.items()} == METRICS
     default = PipelineSettings()
     assert (default.metric_name, default.metric_threshold) == FAMILIES[default.model].default_gate
 

@@ -360,8 +360,8 @@ def build_trainer(
         # Lightning's weight averaging: validation, both checkpoints' weights and the end of the
         # fit use the average; a resumed fit restores the average and the current weights alike.
         # An EMA updated every step, as EMAWeightAveraging's, but as one foreach lerp per dtype
-        # (that one loops over the tensors in Python: default Informer 1.6 ms a step against
-        # 0.5 ms on CPU) and with its step counter on the host (no CUDA sync per step).
+        # (that one loops over the tensors in Python, which costs more than a small network's
+        # step) and with its step counter on the host (no CUDA sync per step).
         callbacks.append(MovingAverage(args.ema_decay))
     return pl.Trainer(
         accelerator="gpu" if has_cuda else "cpu",

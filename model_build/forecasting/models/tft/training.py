@@ -51,8 +51,7 @@ def optimizer_params(precision: str) -> dict[str, Any]:
     Lightning's mixed-precision plugin refuses gradient clipping for an optimizer that unscales
     its gradients itself, which a fused one does, bf16 included; the TFT clips by default. At
     32-bit one fused kernel over the network's hundreds of small tensors replaces a loop over
-    them: the same update up to rounding, a tenth off a Stallion step on CPU
-    (benchmarks/tft_step.py).
+    them: the same update up to rounding, and a shorter step (benchmarks/tft_step.py measures it).
     """
     return {"fused": True} if precision == "32" else {}
 
@@ -114,7 +113,7 @@ def setup(
         learning_rate=args.learning_rate,
         reduce_on_plateau_patience=args.reduce_on_plateau_patience,
         loss=QuantileLoss(quantiles=list(QUANTILES)),
-        # Train-time metric logging (sMAPE, MAE, RMSE, MAPE per batch) costs a fifth of a step
+        # Train-time metric logging (sMAPE, MAE, RMSE, MAPE per batch) costs time every step
         # and changes nothing the model learns; validation loss is still logged and the evaluate
         # step reports every metric on the test split.
         logging_metrics=torch.nn.ModuleList(),
