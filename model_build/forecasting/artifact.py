@@ -20,6 +20,7 @@ import torch
 from forecasting import __version__
 from forecasting.errors import DataValidationError
 from forecasting.families import FAMILIES
+from forecasting.files import atomic_path, write_atomically
 from forecasting.models.ensemble import Ensemble
 
 WEIGHTS_FILE = "model.pt"
@@ -77,10 +78,8 @@ def save(
     ``config.json`` goes last because `load` looks for it: a first save that crashes leaves no
     directory that looks like a model.
     """
-    model_dir.mkdir(parents=True, exist_ok=True)
-    weights = model_dir / f".{WEIGHTS_FILE}.partial"
-    torch.save(model.state_dict(), weights)
-    os.replace(weights, model_dir / WEIGHTS_FILE)
+    with atomic_path(model_dir / WEIGHTS_FILE) as weights:
+        torch.save(model.state_dict(), weights)
     write_inference_code(model_dir)
     config = {
         "format_version": FORMAT_VERSION,
@@ -89,9 +88,7 @@ def save(
         "preprocessing": preprocessing,
         "training": training,
     }
-    partial = model_dir / f".{CONFIG_FILE}.partial"
-    partial.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, model_dir / CONFIG_FILE)
+    write_atomically(model_dir / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def unpack(model_dir: Path) -> Path:

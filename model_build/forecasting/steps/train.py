@@ -43,6 +43,7 @@ from forecasting.distributed import (
 )
 from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES, family
+from forecasting.files import atomic_path
 from forecasting.models.ensemble import Ensemble
 from forecasting.models.informer.defaults import LABEL_LEN  # noqa: F401  (local_mode/options.py)
 from forecasting.models.moving_average import MovingAverage
@@ -531,10 +532,9 @@ def train_member(
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)
         if args.ensemble_size > 1:
-            partial = directory / f".{FINISHED_MEMBER}.partial"
             record = {"state_dict": network.state_dict(), "hparams": setup.hparams}
-            torch.save({**record, "summary": summary}, partial)
-            os.replace(partial, finished)
+            with atomic_path(finished) as partial:
+                torch.save({**record, "summary": summary}, partial)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()  # the next member starts once this one is recorded
     return summary
