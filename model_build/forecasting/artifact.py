@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from forecasting import __version__
+from forecasting.contracts import ModelConfig
 from forecasting.errors import DataValidationError
 from forecasting.families import FAMILIES
 from forecasting.files import atomic_path, write_atomically
@@ -69,7 +70,7 @@ def save(
     model_dir: Path,
     *,
     model: torch.nn.Module,
-    model_config: dict[str, Any],
+    model_config: ModelConfig,
     preprocessing: dict[str, Any],
     training: dict[str, Any],
 ) -> None:
@@ -84,7 +85,7 @@ def save(
     config = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
-        "model": model_config,
+        "model": model_config.to_dict(),
         "preprocessing": preprocessing,
         "training": training,
     }
@@ -112,23 +113,11 @@ def load(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"{config_path}: format_version {config.get('format_version')!r} is not supported "
             f"(expected {FORMAT_VERSION})"
         )
-    size = ensemble_size(config)
-    if size < 1:
-        raise DataValidationError(f"{config_path}: ensemble_size {size} must be at least 1")
-    members = [build_network(config["model"], config_path) for _ in range(size)]
+    model_config = ModelConfig.from_dict(config.get("model", {}), config_path)
+    if model_config.family not in FAMILIES:
+        raise DataValidationError(f"{config_path}: unknown model family {model_config.family!r}")
+    build = FAMILIES[model_config.family].build_network
+    members = [build(model_config) for _ in range(model_config.ensemble_size)]
     model = members[0] if len(members) == 1 else Ensemble(members)
     model.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
     return model.eval(), config
-
-
-def ensemble_size(config: dict[str, Any]) -> int:
-    """How many networks the weights file holds (1 for artifacts written before ensembles)."""
-    return int(config["model"].get("ensemble_size", 1))
-
-
-def build_network(model_config: dict[str, Any], config_path: Path) -> torch.nn.Module:
-    """One freshly initialised network of the recorded architecture."""
-    name = model_config["family"]
-    if name not in FAMILIES:
-        raise DataValidationError(f"{config_path}: unknown model family {name!r}")
-    return FAMILIES[name].build_network(model_config)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import torch
 
     from forecasting.channels import Channel
+    from forecasting.contracts import ModelConfig
     from forecasting.data.validation import Location
     from forecasting.models.training_setup import TrainingSetup
 
@@ -63,9 +64,6 @@ class Family(Protocol):
     def prepare(self, args: argparse.Namespace) -> PreparedData:
         """Preprocess: read the data the flags name, split it, fit what training reuses."""
 
-    def recorded_windows(self, preprocessing: dict[str, Any], where: Path) -> dict[str, int]:
-        """The input length and horizon preprocess recorded, as ``seq_len`` and ``pred_len``."""
-
     def fitted(self, preprocessing: dict[str, Any]) -> Any:
         """What preprocess fitted on the training rows: equal across the splits of one run."""
 
@@ -91,7 +89,7 @@ class Family(Protocol):
     ) -> dict[str, Any]:
         """Score on the test split: evaluation.json's content (other files go to ``output``)."""
 
-    def build_network(self, model_config: dict[str, Any]) -> torch.nn.Module:
+    def build_network(self, model_config: ModelConfig) -> torch.nn.Module:
         """A freshly initialised network of the architecture config.json's "model" records."""
 
     def forecast(

@@ -15,6 +15,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +163,8 @@ def take_windows(args: argparse.Namespace, train: Channel) -> None:
     Preprocess cut the splits (and, for the TFT, built the windows) for one input length and
     one horizon, so a second setting here could only disagree with the data.
     """
-    recorded = family(args.model).recorded_windows(
-        train.preprocessing, train.path / PREPROCESSING_FILE
-    )
+    contract = train.recorded
+    recorded = {"seq_len": contract.input_length, "pred_len": contract.horizon}
     for name, value in recorded.items():
         given = getattr(args, name)
         if given is not None and given != value:
@@ -179,7 +179,7 @@ def take_windows(args: argparse.Namespace, train: Channel) -> None:
 
 
 def check_channels(args: argparse.Namespace, train: Channel, validation: Channel) -> None:
-    recorded = train.preprocessing.get("model", "informer")
+    recorded = train.recorded.model
     if recorded != args.model:
         raise ConfigError(
             f"{args.train} was preprocessed for the {recorded} (preprocess --model {recorded}); "
@@ -445,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         artifact.save(
             Path(args.model_dir),
             model=networks[0] if len(networks) == 1 else Ensemble(networks),
-            model_config={**setup.model_config, "ensemble_size": args.ensemble_size},
+            model_config=replace(setup.model_config, ensemble_size=args.ensemble_size),
             preprocessing=train.preprocessing,
             training=summary,
         )

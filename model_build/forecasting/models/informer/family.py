@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import torch
 
     from forecasting.channels import Channel
+    from forecasting.contracts import ModelConfig
     from forecasting.data.validation import Location
     from forecasting.models.training_setup import TrainingSetup
 
@@ -73,14 +74,6 @@ class InformerFamily:
 
         return prepare_from_arguments(args)
 
-    def recorded_windows(self, preprocessing: dict[str, Any], where: Path) -> dict[str, int]:
-        if "pred_len" not in preprocessing:
-            raise ConfigError(
-                f"{where} comes from an older preprocess that did not record the horizon; "
-                "rerun preprocess"
-            )
-        return {"seq_len": preprocessing["context_length"], "pred_len": preprocessing["pred_len"]}
-
     def fitted(self, preprocessing: dict[str, Any]) -> Any:
         return preprocessing["scaler"]
 
@@ -110,10 +103,10 @@ class InformerFamily:
 
         return evaluate(model, config, test, seed, batch_size)
 
-    def build_network(self, model_config: dict[str, Any]) -> torch.nn.Module:
+    def build_network(self, model_config: ModelConfig) -> torch.nn.Module:
         from forecasting.models.informer.model import Informer
 
-        return Informer(**model_config["hparams"])
+        return Informer(**model_config.hparams)
 
     def forecast(
         self, network: torch.nn.Module, config: dict[str, Any], raw: pd.DataFrame, where: Location

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from forecasting.channels import Channel
+from forecasting.contracts import ModelConfig
 from forecasting.models.informer.forecaster import InformerForecaster
 from forecasting.models.training_setup import TrainingSetup
 
@@ -70,7 +71,7 @@ def setup(
         train_loader=loaders["train"],
         val_loader=loaders["validation"],
         hparams=hparams,
-        model_config={"family": "informer", "hparams": hparams},
+        model_config=ModelConfig("informer", hparams),
         network=network,
         build_member=build_member,
         train_windows=len(windows["train"]),

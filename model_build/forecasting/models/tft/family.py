@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import torch
 
     from forecasting.channels import Channel
+    from forecasting.contracts import ModelConfig
     from forecasting.data.validation import Location
     from forecasting.models.training_setup import TrainingSetup
 
@@ -58,12 +59,6 @@ class TFTFamily:
 
         return prepare_from_arguments(args)
 
-    def recorded_windows(self, preprocessing: dict[str, Any], where: Path) -> dict[str, int]:
-        return {
-            "seq_len": preprocessing["max_encoder_length"],
-            "pred_len": preprocessing["horizon"],
-        }
-
     def fitted(self, preprocessing: dict[str, Any]) -> Any:
         return preprocessing["dataset_parameters"]
 
@@ -94,10 +89,10 @@ class TFTFamily:
 
         return evaluate(model, config, test, output)
 
-    def build_network(self, model_config: dict[str, Any]) -> torch.nn.Module:
+    def build_network(self, model_config: ModelConfig) -> torch.nn.Module:
         from forecasting.models.tft.module import TFTForecaster
 
-        return TFTForecaster.from_constructor_arguments(model_config["constructor"])
+        return TFTForecaster.from_constructor_arguments(dict(model_config.constructor or {}))
 
     def forecast(
         self, network: torch.nn.Module, config: dict[str, Any], raw: pd.DataFrame, where: Location

@@ -13,6 +13,7 @@ import torch
 from pytorch_forecasting.metrics import QuantileLoss
 
 from forecasting.channels import Channel
+from forecasting.contracts import ModelConfig
 from forecasting.models.tft import codec, defaults
 from forecasting.models.tft.dataset import split_dataset
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
@@ -133,11 +134,7 @@ def setup(
         train_loader=train_loader,
         val_loader=val_loader,
         hparams=hparams,
-        model_config={
-            "family": "tft",
-            "hparams": hparams,
-            "constructor": module.constructor_arguments(),
-        },
+        model_config=ModelConfig("tft", hparams, constructor=module.constructor_arguments()),
         network=module,
         build_member=build_member,
         train_windows=len(train_set),
