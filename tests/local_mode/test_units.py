@@ -305,11 +305,11 @@ def test_tft_input_leaves_the_horizon_target_empty_and_keeps_known_covariates():
 
 def test_a_stallion_request_carries_the_raw_special_day_flags():
     """Preprocess turns the flags into names; the handler's request wants the file's 0/1."""
-    from forecasting.data.panel import (
+    from forecasting.data.panel import TIME_IDX
+    from forecasting.data.stallion import (
         STALLION_COLUMNS,
         STALLION_SCHEMA,
         STALLION_SPECIAL_DAYS,
-        TIME_IDX,
         stallion_features,
     )
     from forecasting.data.validation import Location

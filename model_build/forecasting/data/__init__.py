@@ -1,15 +1,8 @@
 """Data loading, validation, splitting, scaling for the forecasting models."""
 
 from forecasting.data.ett import ETT_COLUMNS, load_ett, split_bounds
-from forecasting.data.panel import (
-    STALLION_SCHEMA,
-    TIME_IDX,
-    PanelFrame,
-    PanelSchema,
-    demo_panel,
-    load_panel,
-    stallion,
-)
+from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema
+from forecasting.data.panel_loading import load_panel
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame, load_csv_series
 from forecasting.data.sources import (
@@ -20,6 +13,7 @@ from forecasting.data.sources import (
     resolve_dataset,
     resolve_panel,
 )
+from forecasting.data.stallion import STALLION_SCHEMA, demo_panel, stallion
 from forecasting.data.time_features import n_time_features, time_features
 
 __all__ = [

@@ -23,15 +23,11 @@ import pandas as pd
 
 from forecasting import __version__
 from forecasting.data.ett import ETT_COLUMNS, ETT_FREQ, is_ett_file, load_ett
-from forecasting.data.panel import (
-    PanelFrame,
-    PanelRoles,
-    check_panel_lengths,
-    demo_panel,
-    load_user_panel,
-    stallion,
-)
+from forecasting.data.panel import PanelFrame
+from forecasting.data.panel_loading import check_panel_lengths
+from forecasting.data.panel_roles import PanelRoles, load_user_panel
 from forecasting.data.series import SeriesFrame, load_csv_series
+from forecasting.data.stallion import demo_panel, stallion
 from forecasting.errors import ConfigError, DataValidationError, ForecastingError
 from forecasting.files import atomic_path
 

@@ -18,7 +18,8 @@ import torch
 from pytorch_forecasting import TimeSeriesDataSet
 from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer
 
-from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema, check_panel_lengths
+from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema
+from forecasting.data.panel_loading import check_panel_lengths
 from forecasting.errors import ConfigError
 from forecasting.models.tft import codec
 from forecasting.models.tft.defaults import PROTOCOLS, TARGET_NORMALIZERS

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from forecasting.data.panel import PanelRoles, is_stallion
+from forecasting.data.panel_roles import PanelRoles
 from forecasting.data.sources import resolve_panel
+from forecasting.data.stallion import is_stallion
 from forecasting.errors import ConfigError
 from forecasting.models.family import PreparedData, comma_names
 from forecasting.models.tft.dataset import Cutoffs, prepare_panel

@@ -17,15 +17,9 @@ import pandas as pd
 import torch
 
 from forecasting.data import validation
-from forecasting.data.panel import (
-    TIME_IDX,
-    PanelSchema,
-    file_columns,
-    is_stallion,
-    series_name,
-    stallion_features,
-    validate_panel,
-)
+from forecasting.data.panel import TIME_IDX, PanelSchema
+from forecasting.data.panel_loading import series_name, validate_panel
+from forecasting.data.stallion import file_columns, is_stallion, stallion_features
 from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
 from forecasting.inference.handler import actual_rows, format_timestamps
@@ -150,7 +144,7 @@ def forecast(
 def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleRequest:
     """Per series: the encoder rows, then ``horizon`` rows with the target and unknown reals
     left empty and the known covariates filled in, as `forecast` expects."""
-    from forecasting.data.panel import file_rows
+    from forecasting.data.stallion import file_rows
 
     pre = config["preprocessing"]
     schema = PanelSchema.from_dict(pre["schema"])
