@@ -202,8 +202,9 @@ class SmokeRun:
         args = train.parse_args([*family, *run_paths(self.work / name, channels), *quick, *flags])
         spec = resolve_cluster({}, 1)
         train_channel, val_channel = read_channel(args.train), read_channel(args.validation)
-        build = train.tft_training.setup if args.model == "tft" else train.informer_setup
-        setup = build(args, train_channel, val_channel, args.batch_size, pin_memory=True)
+        setup = family(args.model).training_setup(
+            args, train_channel, val_channel, args.batch_size, pin_memory=True
+        )
         trainer = train.build_trainer(
             args, spec, torch.cuda.is_available(), len(setup.train_loader),
             self.work / name / "checkpoints", setup.gradient_clip,

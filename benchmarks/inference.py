@@ -47,8 +47,9 @@ def build(work: Path, n_series: int) -> None:
     """Tiny-trained artifacts and the request files every variant reads."""
     import pandas as pd
 
-    from forecasting.data.panel import TIME_IDX, demo_panel
+    from forecasting.data.panel import TIME_IDX
     from forecasting.data.sources import demo_ett
+    from forecasting.data.stallion import demo_panel
 
     # Stallion-shaped: the demo panel's generator, n_series series of 60 months
     panel = work / "panel.csv"
@@ -91,7 +92,7 @@ def worker(variant: str, work: Path, repeats: int) -> dict[str, Any]:
     if variant == "tft-predict":
         import pandas as pd
 
-        from forecasting.inference import tft
+        from forecasting.models.tft import serving as tft
         from forecasting.models.tft.dataset import from_parameters
 
         raw, where = handler.input_fn(body, "text/csv")

@@ -20,13 +20,14 @@ from typing import Any
 from machine import print_table, write_result
 from page.anchors import anchor, paper_informer
 
+from forecasting.models.informer.defaults import PAPER_ARGUMENTS
 from forecasting.steps import evaluate, preprocess, train
 
 SHARED_ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" / "ETTh1.csv"
 PAPER = {horizon: paper_informer(horizon) for horizon in anchor("informer_paper_etth1")}
 
 CONFIGS: dict[str, list[str]] = {
-    "paper": list(train.PAPER_ARGUMENTS),  # d_model 512, 8 heads, ProbSparse, lr 1e-4 halved
+    "paper": list(PAPER_ARGUMENTS),  # d_model 512, 8 heads, ProbSparse, lr 1e-4 halved
     "default": [],  # the train step's own defaults
 }
 

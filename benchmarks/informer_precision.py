@@ -38,6 +38,7 @@ from informer_etth1 import SHARED_ETTH1
 from machine import print_table, spread, write_result
 from page.anchors import anchor
 
+from forecasting.models.informer.defaults import PAPER_ARGUMENTS
 from forecasting.steps import preprocess, train
 
 OFFICIAL = ("--seq-len", "48", "--label-len", "48", "--pred-len", "24", "--factor", "3")
@@ -78,7 +79,7 @@ def train_arguments(
         "--model-dir", str(work / "model"), "--output-data-dir", str(work / "output"),
         "--checkpoint-dir", str(work / "checkpoints"),
         "--processes-per-host", "1", "--threads-per-process", str(threads),
-        *train.PAPER_ARGUMENTS, *OFFICIAL, "--batch-size", str(BATCH), "--precision", precision,
+        *PAPER_ARGUMENTS, *OFFICIAL, "--batch-size", str(BATCH), "--precision", precision,
         "--limit-train-batches", str(batches), "--limit-val-batches", "1",
         "--max-epochs", "3", "--patience", "10", "--progress-bar", "false",
     ]  # fmt: skip
@@ -91,11 +92,12 @@ def flops_per_window(channels: Path) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     from forecasting.channels import read_channel
-    from forecasting.models.forecaster import InformerForecaster
+    from forecasting.models.informer.forecaster import InformerForecaster
+    from forecasting.models.informer.training import model_hparams
 
     args = train.parse_args(train_arguments(channels, channels, "32", 1, 1))  # parsed, not run
     channel = read_channel(args.train)
-    module = InformerForecaster(**train.model_hparams(args, channel)).train()
+    module = InformerForecaster(**model_hparams(args, channel)).train()
     windows = channel.windows(args.seq_len, args.label_len, args.pred_len)
     batch = next(iter(torch.utils.data.DataLoader(windows, batch_size=BATCH)))
     counter = FlopCounterMode(display=False)
@@ -181,7 +183,7 @@ def main() -> None:
         "informer_precision" + ("_quick" if args.quick else ""),
         {
             "setup": __doc__.split("\n\n", 1)[1].rsplit("\n\n", 1)[0],
-            "arguments": [*train.PAPER_ARGUMENTS, *OFFICIAL, "--batch-size", str(BATCH)],
+            "arguments": [*PAPER_ARGUMENTS, *OFFICIAL, "--batch-size", str(BATCH)],
             "threads": args.threads,
             "batches_per_epoch": args.batches,
             "repeats": args.repeats,

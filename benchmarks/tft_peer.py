@@ -197,7 +197,7 @@ def peer_frames(data: Path, target: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    from forecasting.data.panel import STALLION_SPECIAL_DAYS, stallion
+    from forecasting.data.stallion import STALLION_SPECIAL_DAYS, stallion
 
     frame = stallion(data).frame
     cutoff = int(frame["time_idx"].max()) - HORIZON

@@ -86,7 +86,7 @@ def tutorial_datasets(data: Path) -> tuple[Any, Any]:
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.data import GroupNormalizer
 
-    from forecasting.data.panel import STALLION_SPECIAL_DAYS, stallion
+    from forecasting.data.stallion import STALLION_SPECIAL_DAYS, stallion
 
     frame = stallion(data).frame  # the tutorial's feature engineering, checked column by column
     cutoff = frame["time_idx"].max() - 6

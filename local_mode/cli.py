@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.families import FAMILIES
 from forecasting.steps.arguments import run_step
 from local_mode.layout import DEFAULT_HOME, PROJECT, Home, check_run_id
 from local_mode.registry import APPROVED, REJECTED, ModelPackage, Registry
@@ -25,7 +26,6 @@ RUN_OPTIONS = (
     "model", "dataset", "data", "hosts", "max_epochs", "hyperparameters",
     "preprocess_arguments", "metric", "threshold", "group",
 )  # fmt: skip
-TABLE_METRICS = {"informer": ("mse", "mae"), "tft": ("mae", "q_risk_p50")}
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "lays out its containers (opt/ml/...). A rerun with --run-id skips finished steps and "
         "resumes training from its last checkpoint.",
     )
-    run.add_argument("--model", choices=["informer", "tft"], help="model family (informer)")
+    run.add_argument("--model", choices=list(FAMILIES), help="model family (informer)")
     run.add_argument(
         "--dataset", help="informer: ETTh1 (default) or demo; tft: stallion (default) or demo"
     )
@@ -243,7 +243,8 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _metrics_text(package: ModelPackage) -> str:
-    names = TABLE_METRICS.get(package.model_family, ("mse", "mae"))
+    known = FAMILIES.get(package.model_family)
+    names = known.table_metrics if known else ("mse", "mae")
     parts = [f"{n}={v:.4g}" for n in names if (v := package.metric(n)) is not None]
     return " ".join(parts) or "-"
 

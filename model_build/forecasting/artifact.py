@@ -18,9 +18,11 @@ from typing import Any
 import torch
 
 from forecasting import __version__
+from forecasting.contracts import ModelConfig
 from forecasting.errors import DataValidationError
+from forecasting.families import FAMILIES
+from forecasting.files import atomic_path, write_atomically
 from forecasting.models.ensemble import Ensemble
-from forecasting.models.informer.model import Informer
 
 WEIGHTS_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -68,7 +70,7 @@ def save(
     model_dir: Path,
     *,
     model: torch.nn.Module,
-    model_config: dict[str, Any],
+    model_config: ModelConfig,
     preprocessing: dict[str, Any],
     training: dict[str, Any],
 ) -> None:
@@ -77,21 +79,17 @@ def save(
     ``config.json`` goes last because `load` looks for it: a first save that crashes leaves no
     directory that looks like a model.
     """
-    model_dir.mkdir(parents=True, exist_ok=True)
-    weights = model_dir / f".{WEIGHTS_FILE}.partial"
-    torch.save(model.state_dict(), weights)
-    os.replace(weights, model_dir / WEIGHTS_FILE)
+    with atomic_path(model_dir / WEIGHTS_FILE) as weights:
+        torch.save(model.state_dict(), weights)
     write_inference_code(model_dir)
     config = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
-        "model": model_config,
+        "model": model_config.to_dict(),
         "preprocessing": preprocessing,
         "training": training,
     }
-    partial = model_dir / f".{CONFIG_FILE}.partial"
-    partial.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, model_dir / CONFIG_FILE)
+    write_atomically(model_dir / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def unpack(model_dir: Path) -> Path:
@@ -115,27 +113,11 @@ def load(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"{config_path}: format_version {config.get('format_version')!r} is not supported "
             f"(expected {FORMAT_VERSION})"
         )
-    size = ensemble_size(config)
-    if size < 1:
-        raise DataValidationError(f"{config_path}: ensemble_size {size} must be at least 1")
-    members = [build_network(config["model"], config_path) for _ in range(size)]
+    model_config = ModelConfig.from_dict(config.get("model", {}), config_path)
+    if model_config.family not in FAMILIES:
+        raise DataValidationError(f"{config_path}: unknown model family {model_config.family!r}")
+    build = FAMILIES[model_config.family].build_network
+    members = [build(model_config) for _ in range(model_config.ensemble_size)]
     model = members[0] if len(members) == 1 else Ensemble(members)
     model.load_state_dict(torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
     return model.eval(), config
-
-
-def ensemble_size(config: dict[str, Any]) -> int:
-    """How many networks the weights file holds (1 for artifacts written before ensembles)."""
-    return int(config["model"].get("ensemble_size", 1))
-
-
-def build_network(model_config: dict[str, Any], config_path: Path) -> torch.nn.Module:
-    """One freshly initialised network of the recorded architecture."""
-    family = model_config["family"]
-    if family == "informer":
-        return Informer(**model_config["hparams"])
-    if family == "tft":  # imported here: pytorch-forecasting takes seconds to import
-        from forecasting.models.tft.module import TFTForecaster
-
-        return TFTForecaster.from_constructor_arguments(model_config["constructor"])
-    raise DataValidationError(f"{config_path}: unknown model family {family!r}")

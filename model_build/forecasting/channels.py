@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.contracts import Preprocessing
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.time_features import time_features
-from forecasting.data.windows import WindowDataset
 from forecasting.errors import ConfigError, DataValidationError
+from forecasting.models.informer.windows import WindowDataset
 
 SERIES_FILE = "series.parquet"
 PREPROCESSING_FILE = "preprocessing.json"
@@ -32,8 +33,13 @@ class Channel:
     """One split as read back from its folder."""
 
     frame: pd.DataFrame
-    preprocessing: dict[str, Any]
+    preprocessing: dict[str, Any]  # as written; the family's own fields are read from here
     path: Path
+
+    @property
+    def recorded(self) -> Preprocessing:
+        """The typed contract: the family, input length and horizon preprocess cut it for."""
+        return Preprocessing.from_dict(self.preprocessing, self.path / PREPROCESSING_FILE)
 
     @property
     def scaler(self) -> StandardScaler:
@@ -78,7 +84,8 @@ class Channel:
 def write_channel(directory: Path, frame: pd.DataFrame, preprocessing: dict[str, Any]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(directory / SERIES_FILE)
-    text = json.dumps({"format_version": FORMAT_VERSION, **preprocessing}, indent=2, sort_keys=True)
+    recorded = Preprocessing.from_dict(preprocessing, directory / PREPROCESSING_FILE).to_dict()
+    text = json.dumps({"format_version": FORMAT_VERSION, **recorded}, indent=2, sort_keys=True)
     (directory / PREPROCESSING_FILE).write_text(text + "\n")
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from forecasting.errors import ConfigError
-from forecasting.steps import preprocess
+from forecasting.models.informer.preparation import SPLIT_RULES
 from local_mode.layout import Home
 from local_mode.runner import RunConfig, Runner, StepFailedError, latest_unfinished
 
@@ -69,7 +69,7 @@ def test_the_input_length_and_horizon_of_preprocess_are_the_ones_trained(tmp_pat
     model_config = json.loads((run / "opt/ml/model/config.json").read_text())
     hparams = model_config["model"]["hparams"]
     assert (hparams["seq_len"], hparams["label_len"], hparams["pred_len"]) == (48, 48, 8)
-    assert f"    split: ett ({preprocess.SPLIT_RULES['ett']})" in said
+    assert f"    split: ett ({SPLIT_RULES['ett']})" in said
 
 
 def test_data_that_fails_validation_names_the_users_file_and_leaves_no_run(capsys, tmp_path):

@@ -20,8 +20,8 @@ import torch
 from forecasting import artifact
 from forecasting.channels import read_channel
 from forecasting.data.validation import Location
-from forecasting.inference.tft import forecast
 from forecasting.models.tft.evaluation import evaluate_split
+from forecasting.models.tft.serving import forecast
 from local_mode import cli
 from local_mode.layout import Home
 from tests.model_build.data.test_panel_roles import METERS, write_meters

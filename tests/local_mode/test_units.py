@@ -15,6 +15,8 @@ import torch
 
 from forecasting.distributed import export_rendezvous, gpus_on_host, resolve_cluster
 from forecasting.errors import ConfigError
+from forecasting.models.informer.serving import example_request as informer_input
+from forecasting.models.tft.serving import example_request as tft_input
 from forecasting.pipeline.settings import PipelineSettings
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
 from local_mode import gate
@@ -32,7 +34,7 @@ from local_mode.hosts import (
     host_names,
     visible_gpus,
 )
-from local_mode.inputs import future_input, informer_input, tft_input
+from local_mode.inputs import future_input
 from local_mode.layout import Home, container_path
 from local_mode.registry import APPROVED, ModelPackage
 from local_mode.runner import RunConfig, flags, resolve_config
@@ -303,11 +305,11 @@ def test_tft_input_leaves_the_horizon_target_empty_and_keeps_known_covariates():
 
 def test_a_stallion_request_carries_the_raw_special_day_flags():
     """Preprocess turns the flags into names; the handler's request wants the file's 0/1."""
-    from forecasting.data.panel import (
+    from forecasting.data.panel import TIME_IDX
+    from forecasting.data.stallion import (
         STALLION_COLUMNS,
         STALLION_SCHEMA,
         STALLION_SPECIAL_DAYS,
-        TIME_IDX,
         stallion_features,
     )
     from forecasting.data.validation import Location

@@ -2,6 +2,8 @@ import argparse
 
 import pytest
 
+from forecasting.families import FAMILIES
+from forecasting.models.informer.defaults import PAPER_ARGUMENTS
 from forecasting.steps import train
 from forecasting.steps.arguments import str2bool
 
@@ -32,7 +34,7 @@ def test_family_defaults_fill_only_what_was_not_given():
     assert train.parse_args([]).ema_decay == 0.99  # the Informer averages its weights
     assert train.parse_args(["--model", "tft"]).ema_decay == 0.0
     assert train.parse_args(["--ema-decay", "0"]).ema_decay == 0.0
-    paper = train.parse_args(list(train.PAPER_ARGUMENTS))  # the paper has no weight average
+    paper = train.parse_args(list(PAPER_ARGUMENTS))  # the paper has no weight average
     assert (paper.ema_decay, paper.learning_rate) == (0.0, 1e-4)
 
 
@@ -63,7 +65,7 @@ def test_the_help_shows_each_familys_defaults_as_they_are(capsys):
         train.parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     for name in ("learning_rate", "max_epochs", "batch_size", "patience", "ema_decay"):
-        informer, tft = (train.FAMILY_DEFAULTS[f][name] for f in ("informer", "tft"))
+        informer, tft = (FAMILIES[f].fit_defaults[name] for f in ("informer", "tft"))
         assert f"(informer {informer} / tft {tft})" in text, name
         assert getattr(train.parse_args(["--model", "tft"]), name) == tft
     assert "(informer 0.001 / tft 0.01)" in text

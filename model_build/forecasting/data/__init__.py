@@ -1,15 +1,8 @@
-"""Data loading, validation, splitting, scaling and windowing for the forecasting models."""
+"""Data loading, validation, splitting, scaling for the forecasting models."""
 
 from forecasting.data.ett import ETT_COLUMNS, load_ett, split_bounds
-from forecasting.data.panel import (
-    STALLION_SCHEMA,
-    TIME_IDX,
-    PanelFrame,
-    PanelSchema,
-    demo_panel,
-    load_panel,
-    stallion,
-)
+from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema
+from forecasting.data.panel_loading import load_panel
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.series import SeriesFrame, load_csv_series
 from forecasting.data.sources import (
@@ -20,8 +13,8 @@ from forecasting.data.sources import (
     resolve_dataset,
     resolve_panel,
 )
+from forecasting.data.stallion import STALLION_SCHEMA, demo_panel, stallion
 from forecasting.data.time_features import n_time_features, time_features
-from forecasting.data.windows import WindowDataset
 
 __all__ = [
     "DATASETS",
@@ -33,7 +26,6 @@ __all__ = [
     "PanelSchema",
     "SeriesFrame",
     "StandardScaler",
-    "WindowDataset",
     "demo_ett",
     "demo_panel",
     "fetch",

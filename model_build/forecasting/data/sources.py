@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -24,16 +23,13 @@ import pandas as pd
 
 from forecasting import __version__
 from forecasting.data.ett import ETT_COLUMNS, ETT_FREQ, is_ett_file, load_ett
-from forecasting.data.panel import (
-    PanelFrame,
-    PanelRoles,
-    check_panel_lengths,
-    demo_panel,
-    load_user_panel,
-    stallion,
-)
+from forecasting.data.panel import PanelFrame
+from forecasting.data.panel_loading import check_panel_lengths
+from forecasting.data.panel_roles import PanelRoles, load_user_panel
 from forecasting.data.series import SeriesFrame, load_csv_series
+from forecasting.data.stallion import demo_panel, stallion
 from forecasting.errors import ConfigError, DataValidationError, ForecastingError
+from forecasting.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +160,8 @@ def fetch(name: str | PublicDataset, cache: str | Path | None = None, timeout: f
             "set FORECASTING_CACHE to a writable folder"
         ) from None
     log.info("Downloading %s from %s", spec.name, spec.url)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{spec.filename}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_path(target) as temporary:
+        with temporary.open("wb") as handle:
             digest = _download(spec, handle, timeout)
         if digest != spec.sha256:
             raise DataValidationError(
@@ -174,9 +169,6 @@ def fetch(name: str | PublicDataset, cache: str | Path | None = None, timeout: f
                 f"{spec.sha256}; the file was removed. Check the source, or pass a copy you "
                 "trust with --data PATH"
             )
-        os.replace(temporary, target)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
     log.info("Saved %s to %s (license: %s)", spec.name, target, spec.license)
     return target
 

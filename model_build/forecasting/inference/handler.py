@@ -35,6 +35,7 @@ import torch
 from forecasting import artifact
 from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
+from forecasting.families import family
 from forecasting.inference import payload
 
 FORECAST_COLUMNS = (
@@ -71,6 +72,23 @@ def format_timestamps(stamps: pd.DatetimeIndex) -> pd.Index:
         return text
     offsets = stamps.strftime("%z")  # +0200; ISO 8601 and fromisoformat read +02:00 too
     return text + offsets.str[:3] + ":" + offsets.str[3:]
+
+
+# The truth beside a forecast, in the publish Lambda's actuals format (example requests).
+ACTUAL_KEY = ("series_id", "target", "timestamp")
+
+
+def actual_rows(
+    series_ids: pd.Series, target: str, stamps: pd.Series, values: pd.Series
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "series_id": series_ids.to_numpy(),
+            "target": target,
+            "timestamp": format_timestamps(pd.DatetimeIndex(stamps)),
+            "value": values.to_numpy(),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -111,15 +129,7 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> tuple[pd.D
 def predict_fn(input_data: tuple[pd.DataFrame, Location], model: LoadedModel) -> pd.DataFrame:
     """Validate the whole request, then forecast every series in one forward pass."""
     raw, where = input_data
-    if model.family == "tft":
-        from forecasting.inference import tft  # pytorch-forecasting takes seconds to import
-
-        table = tft.forecast(model.network, model.config, raw, where)
-    else:
-        from forecasting.inference import informer
-
-        table = informer.forecast(model.network, model.config, raw, where)
-        table["p10"] = table["p90"] = float("nan")  # the Informer gives a point forecast only
+    table = family(model.family).forecast(model.network, model.config, raw, where)
     table["timestamp"] = format_timestamps(pd.DatetimeIndex(table["timestamp"]))
     table["model"], table["model_version"] = model.name, model.version
     return table[list(FORECAST_COLUMNS)]

@@ -10,6 +10,8 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
 
+from forecasting.contracts import ModelConfig
+
 
 @dataclass
 class TrainingSetup:
@@ -19,7 +21,7 @@ class TrainingSetup:
     # The architecture in plain types: checkpoints carry it and resume compares it.
     hparams: dict[str, Any]
     # The artifact's "model" section; `network` is what its weights file holds.
-    model_config: dict[str, Any]
+    model_config: ModelConfig
     network: torch.nn.Module
     # Another freshly initialised module and its network, for each further ensemble member
     # (the loaders are shared: the windows are built once).

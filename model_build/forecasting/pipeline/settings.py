@@ -18,16 +18,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from forecasting.defaults import WINDOW_DEFAULTS
 from forecasting.errors import ConfigError
+from forecasting.families import FAMILIES as REGISTRY
 
-FAMILIES = ("informer", "tft")
-# What evaluation.json's regression_metrics holds per family (see steps/evaluate.py); every one
-# is an error, so lower is better and the gate is "metric <= threshold".
-METRICS = {
-    "informer": ("mse", "mae", "rmse", "mape", "smape"),
-    "tft": ("mse", "mae", "rmse", "mape", "smape", "quantile_loss", "q_risk_p50", "q_risk_p90"),
-}
+FAMILIES = tuple(REGISTRY)
+# What evaluation.json's regression_metrics holds per family (each family's evaluation writes
+# it); every one is an error, so lower is better and the gate is "metric <= threshold".
+METRICS = {name: each.metrics for name, each in REGISTRY.items()}
+# The gate each family gets when none is given: (metric name, threshold).
+DEFAULT_GATES = {name: each.default_gate for name, each in REGISTRY.items()}
 # Every version waits for a person: no setting or run-time parameter can register it Approved.
 APPROVAL_STATUS = "PendingManualApproval"
 # Batch Transform runs on this type: the registered package names it and the batch-transform
@@ -62,8 +61,8 @@ class PipelineSettings:
     training_instance_type: str = "ml.c5.2xlarge"
     training_instance_count: int = 1
     processing_instance_type: str = "ml.m5.xlarge"
-    metric_name: str = "mse"
-    metric_threshold: float = 0.6
+    metric_name: str = DEFAULT_GATES["informer"][0]  # the default model's gate
+    metric_threshold: float = DEFAULT_GATES["informer"][1]
     use_spot: bool = False
     max_runtime_seconds: int = 24 * 3600
     volume_size_gb: int = 50
@@ -114,7 +113,7 @@ class PipelineSettings:
     def _window_problems(self):
         """Preprocess records the input length and horizon, and training takes them from there:
         a training value that differs would stop the train step, after preprocess ran."""
-        for name, default in WINDOW_DEFAULTS[self.model].items():
+        for name, default in REGISTRY[self.model].windows.items():
             if name not in self.hyperparameters:
                 continue
             given = self.hyperparameters[name]

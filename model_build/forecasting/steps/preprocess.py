@@ -9,92 +9,20 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
 
 from forecasting.channels import SPLITS, write_channel
-from forecasting.data.ett import split_bounds
-from forecasting.data.panel import PanelRoles, is_stallion
-from forecasting.data.scaling import StandardScaler
-from forecasting.data.series import SeriesFrame
-from forecasting.data.sources import resolve_dataset, resolve_panel
-from forecasting.data.time_features import n_time_features
-from forecasting.defaults import WINDOW_DEFAULTS
 from forecasting.errors import ConfigError
-from forecasting.models.tft.dataset import PROTOCOLS, TARGET_NORMALIZERS, Cutoffs, prepare_panel
+from forecasting.families import FAMILIES, family
+from forecasting.models.family import PreparedData
+from forecasting.models.informer.preparation import SPLITS_OF_SERIES
+from forecasting.models.tft.defaults import PANEL_ROLES, PROTOCOLS, TARGET_NORMALIZERS
 from forecasting.steps.arguments import add_option, run_step, str2bool
 
 log = logging.getLogger("forecasting.preprocess")
 
-PANEL_ROLES = (
-    "static_categoricals",
-    "static_reals",
-    "known_categoricals",
-    "known_reals",
-    "unknown_categoricals",
-    "unknown_reals",
-)
 PROCESSING_INPUT = Path("/opt/ml/processing/input/data")
 PROCESSING_OUTPUT = Path("/opt/ml/processing/output")
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    splits: dict[str, pd.DataFrame]
-    preprocessing: dict[str, Any]
-
-
-SPLITS_OF_SERIES = ("ett", "ratio")
-# What each single-series protocol is, in the words the log and evaluation.json use.
-SPLIT_RULES = {
-    "ett": "ETT's published borders: 12 / 4 / 4 months of 30 days (Informer, AAAI 2021)",
-    "ratio": "the first 70 % of rows to train, the next 10 % to validate, the last 20 % to test",
-}
-
-
-def ett_borders(series: SeriesFrame) -> str:
-    """ETT's borders count hours (ETTh) or 15-minute steps (ETTm); other steps have none."""
-    kinds = {"h": "ett_hour", "15min": "ett_minute"}
-    if series.freq not in kinds:
-        raise ConfigError(
-            f"--split ett: ETT's borders are defined for hourly or 15-minute data, "
-            f"{series.source} is {series.freq!r}; use --split ratio"
-        )
-    return kinds[series.freq]
-
-
-def prepare(series: SeriesFrame, seq_len: int, pred_len: int, split: str) -> PreparedData:
-    """Split into train/validation/test and fit the scaler on the training rows only."""
-    if split not in SPLITS_OF_SERIES:
-        raise ConfigError(f"--split {split}: expected one of {', '.join(SPLITS_OF_SERIES)}")
-    kind = ett_borders(series) if split == "ett" else "ratio"
-    borders = split_bounds(len(series.frame), seq_len, kind=kind, pred_len=pred_len)
-    bounds = {"train": borders["train"], "validation": borders["val"], "test": borders["test"]}
-    columns = [*series.targets, *series.covariates]
-    splits = {
-        name: series.frame.iloc[start:stop][columns] for name, (start, stop) in bounds.items()
-    }
-    scaler = StandardScaler.fit(splits["train"], columns)
-    preprocessing = {
-        "source": str(series.source),
-        "synthetic": series.synthetic,
-        "time_column": series.frame.index.name,
-        "freq": series.freq,
-        "columns": columns,
-        "targets": list(series.targets),
-        "covariates": list(series.covariates),
-        "scaler": scaler.to_dict(),
-        "split": split,
-        "split_rule": SPLIT_RULES[split],
-        "bounds": {name: list(b) for name, b in bounds.items()},
-        "context_length": seq_len,  # the input length: rows kept before validation and test
-        "pred_len": pred_len,
-        "n_time_features": n_time_features(series.freq),
-    }
-    return PreparedData(splits=splits, preprocessing=preprocessing)
 
 
 def write_prepared(prepared: PreparedData, output_dir: Path) -> None:
@@ -110,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     # No abbreviations: a misspelt flag from a pipeline setting must fail, not match another.
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     default_data = str(PROCESSING_INPUT) if PROCESSING_INPUT.exists() else None
-    add_option(parser, "model", default="informer", choices=["informer", "tft"])
+    add_option(parser, "model", default="informer", choices=list(FAMILIES))
     add_option(
         parser, "dataset", help="informer: ETTh1 (default) or demo; tft: stallion (default) or demo"
     )
@@ -123,17 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(parser, "targets", default=None, help="comma-separated target columns (tft: one)")
     add_option(parser, "covariates", default="", help="informer: comma-separated covariates")
     add_option(parser, "freq", default=None, help="pandas frequency; inferred when omitted")
-    informer, tft = WINDOW_DEFAULTS["informer"], WINDOW_DEFAULTS["tft"]
     add_option(
         parser, "seq-len", type=int,
-        help=f"input (encoder) length, recorded for training (informer {informer['seq_len']}, "
-        f"tft {tft['seq_len']})",
+        help=f"input (encoder) length, recorded for training {by_family('seq_len')}",
     )  # fmt: skip
     add_option(
-        parser, "pred-len", type=int,
-        help=f"horizon, recorded for training (informer {informer['pred_len']}, "
-        f"tft {tft['pred_len']})",
-    )  # fmt: skip
+        parser, "pred-len", type=int, help=f"horizon, recorded for training {by_family('pred_len')}"
+    )
     add_option(
         parser,
         "split",
@@ -177,56 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _names(text: str | None) -> list[str] | None:
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
-
-
-def panel_roles(args: argparse.Namespace) -> PanelRoles:
-    targets = _names(args.targets) or []
-    if len(targets) > 1:
-        raise ConfigError(f"--model tft takes one target column, got --targets {args.targets!r}")
-    return PanelRoles(
-        time_column=args.time_column,
-        group_columns=tuple(_names(args.group_columns) or ()),
-        target=targets[0] if targets else None,
-        freq=args.freq,
-        calendar=args.calendar_features,
-        **{role: tuple(_names(getattr(args, role)) or ()) for role in PANEL_ROLES},
-    )
-
-
-def prepare_tft(args: argparse.Namespace) -> PreparedData:
-    seq_len, pred_len = args.seq_len, args.pred_len
-    min_encoder = args.min_encoder_length or max(1, seq_len // 2)
-    panel = resolve_panel(
-        args.dataset,
-        args.data,
-        panel_roles(args),
-        min_length=min_encoder + pred_len,
-    )
-    test_origins = args.test_origins
-    if test_origins is None and is_stallion(panel.schema):
-        test_origins = 1  # the single test horizon of the published Stallion numbers
-    splits, preprocessing = prepare_panel(
-        panel,
-        max_encoder_length=seq_len,
-        min_encoder_length=min_encoder,
-        horizon=pred_len,
-        protocol=args.split,
-        normalizer=args.target_normalizer,
-        test_origins=test_origins,
-    )
-    cutoffs = Cutoffs(**preprocessing["cutoffs"])
-    log.info(
-        "test window: %d origin(s) of %d steps (time_idx %d to %d), %s protocol; "
-        "--test-origins changes it",
-        cutoffs.test_origins,
-        pred_len,
-        cutoffs.origins("test", pred_len)[0],
-        cutoffs.test,
-        cutoffs.protocol,
-    )
-    return PreparedData(splits=splits, preprocessing=preprocessing)
+def by_family(name: str) -> str:
+    """``(informer 96, tft 24)``: each family's window default, for the help text."""
+    return "(" + ", ".join(f"{n} {f.windows[name]}" for n, f in FAMILIES.items()) + ")"
 
 
 def resolved_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -236,7 +113,7 @@ def resolved_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if data and Path(data).is_dir():  # a Processing input is a folder: take its single file
         files = sorted(p for p in Path(data).iterdir() if p.suffix in {".csv", ".parquet"})
         args.data = str(files[0]) if len(files) == 1 else data
-    for name, value in WINDOW_DEFAULTS[args.model].items():
+    for name, value in family(args.model).windows.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
         elif getattr(args, name) < 1:
@@ -245,51 +122,14 @@ def resolved_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def informer_series(args: argparse.Namespace) -> SeriesFrame:
-    """The whole series an Informer run uses, before splitting (local mode also forecasts past
-    its end)."""
-    return resolve_dataset(
-        args.dataset or "ETTh1",
-        args.data,
-        time_column=args.time_column or "date",
-        targets=_names(args.targets),
-        covariates=_names(args.covariates) or (),
-        freq=args.freq,
-        encoder_length=args.seq_len,
-        horizon=args.pred_len,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> PreparedData:
     args = resolved_args(argv)
-    if args.model == "tft":
-        if args.split not in (None, *PROTOCOLS):
-            raise ConfigError(f"--split {args.split} is for single series; use one of {PROTOCOLS}")
-        how = "--split" if args.split else f"the default; choose with --split {'|'.join(PROTOCOLS)}"
-        args.split = args.split or "holdout"
-        log.info("split: %s (%s)", args.split, how)
-        prepared = prepare_tft(args)
-        write_prepared(prepared, Path(args.output_dir))
-        log.info("wrote train/validation/test panels to %s", args.output_dir)
-        return prepared
-    if args.split in PROTOCOLS:
-        raise ConfigError(f"--split {args.split} is for panels (--model tft)")
-    if args.test_origins is not None:
-        raise ConfigError("--test-origins is for panels (--model tft)")
-    if not args.calendar_features:
-        raise ConfigError("--calendar-features is for panels; the Informer always has them")
-    series = informer_series(args)
-    # The default rests on what was asked for (a named ETT-shaped set, or a file), never on a
-    # file's name, and is announced.
-    split = args.split or ("ratio" if args.data else "ett")
-    how = "--split" if args.split else "the default; choose with --split ett|ratio"
-    log.info("split: %s (%s): %s", split, how, SPLIT_RULES[split])
-    prepared = prepare(series, seq_len=args.seq_len, pred_len=args.pred_len, split=split)
+    prepared = family(args.model).prepare(args)
     write_prepared(prepared, Path(args.output_dir))
     sizes = ", ".join(f"{k} {len(v)} rows" for k, v in prepared.splits.items())
     log.info(
         "wrote %s to %s (%s); input length %d, horizon %d",
-        sizes, args.output_dir, series.source, args.seq_len, args.pred_len,
+        sizes, args.output_dir, prepared.preprocessing["source"], args.seq_len, args.pred_len,
     )  # fmt: skip
     return prepared
 

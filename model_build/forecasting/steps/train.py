@@ -15,24 +15,15 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    ModelCheckpoint,
-)
-from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.strategies import DDPStrategy
-from torch.utils.data import DataLoader
 
 from forecasting import artifact
 from forecasting.channels import PREPROCESSING_FILE, Channel, read_channel
-from forecasting.defaults import FAMILY_DEFAULTS, LABEL_LEN
 from forecasting.distributed import (
     BACKENDS,
     ClusterSpec,
@@ -44,10 +35,10 @@ from forecasting.distributed import (
     smddp_available,
 )
 from forecasting.errors import ConfigError
+from forecasting.families import FAMILIES, family
+from forecasting.files import atomic_path
 from forecasting.models.ensemble import Ensemble
-from forecasting.models.forecaster import InformerForecaster
-from forecasting.models.moving_average import MovingAverage
-from forecasting.models.tft import training as tft_training
+from forecasting.models.informer.defaults import LABEL_LEN  # noqa: F401  (local_mode/options.py)
 from forecasting.models.training_setup import TrainingSetup
 from forecasting.steps.arguments import (
     add_option,
@@ -55,6 +46,13 @@ from forecasting.steps.arguments import (
     run_step,
     sagemaker_checkpoint_dir,
     str2bool,
+)
+from forecasting.trainer import (
+    EpochSummary,
+    build_trainer,
+    gather_rank_states,
+    resumable_checkpoint,
+    use_tensor_cores,
 )
 
 log = logging.getLogger("forecasting.train")
@@ -65,21 +63,7 @@ warnings.filterwarnings(
     "ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning
 )
 
-LAST_CHECKPOINT = "last.ckpt"
 FINISHED_MEMBER = "member.pt"  # a finished ensemble member: its best weights and summary
-# The Informer paper's model and optimisation (its ETT settings), as flags over our defaults.
-PAPER_ARGUMENTS = (
-    "--d-model", "512", "--n-heads", "8", "--d-ff", "2048", "--attention", "prob",
-    "--revin", "false", "--dropout", "0.05", "--learning-rate", "1e-4", "--lr-decay", "0.5",
-    "--max-epochs", "6", "--patience", "3", "--ema-decay", "0",
-)  # fmt: skip
-
-
-# Twice the tutorial's widths: on Stallion's validation split (benchmarks/tft_stallion.py) they
-# took our default configuration's validation MAE from 246.5 / 251.8 to 232.4 / 243.0 / 247.9
-# (seeds 42 / 1 / 2), at about the same time per epoch on a CPU, whose step is memory-bound at
-# either width. Dropout 0.2 and an EMA of the weights did not help on top of it.
-TFT_DEFAULTS = {"hidden_size": 32, "attention_head_size": 2, "hidden_continuous_size": 16}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -89,7 +73,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def apply_family_defaults(args: argparse.Namespace) -> argparse.Namespace:
     if args.progress_bar is None:  # SageMaker sets TRAINING_JOB_NAME in its training containers
         args.progress_bar = "TRAINING_JOB_NAME" not in os.environ
-    for name, value in FAMILY_DEFAULTS[args.model].items():
+    for name, value in family(args.model).fit_defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     return args
@@ -105,58 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(paths, "output-data-dir", default=env_path("SM_OUTPUT_DATA_DIR", "output"))
     add_option(paths, "checkpoint-dir", default=sagemaker_checkpoint_dir())
 
-    add_option(p, "model", default="informer", choices=["informer", "tft"], help="model family")
-    model = p.add_argument_group(
-        "Informer. Defaults: our small configuration, tuned on ETTh1's validation split; "
-        f"the paper's is {' '.join(PAPER_ARGUMENTS)}"
-    )
+    add_option(p, "model", default="informer", choices=list(FAMILIES), help="model family")
+    windows = p.add_argument_group("windows (preprocess sets and records them)")
     add_option(
-        model, "seq-len", type=int,
+        windows, "seq-len", type=int,
         help="input length; preprocess sets it (--seq-len there) and records it, so leave it out "
         "or give the same value",
     )  # fmt: skip
-    add_option(
-        model, "label-len", type=int,
-        help=f"decoder start-token length ({LABEL_LEN}, or seq-len if shorter)",
-    )  # fmt: skip
-    add_option(
-        model, "pred-len", type=int, help="horizon; as --seq-len, preprocess sets and records it"
-    )
-    add_option(model, "d-model", type=int, default=64)
-    add_option(model, "n-heads", type=int, default=4)
-    add_option(model, "e-layers", type=int, default=2)
-    add_option(model, "d-layers", type=int, default=1)
-    add_option(model, "d-ff", type=int, default=128)
-    add_option(model, "factor", type=int, default=5, help="ProbSparse sampling factor c")
-    add_option(model, "attention", default="full", choices=["prob", "full"])
-    add_option(model, "activation", default="gelu", choices=["gelu", "relu"])
-    add_option(model, "distil", type=str2bool, default=True, help="self-attention distilling")
-    add_option(model, "mix", type=str2bool, default=True, help="mix heads in decoder attention")
-    add_option(model, "revin", type=str2bool, default=True, help="reversible instance norm")
+    add_option(windows, "pred-len", type=int, help="horizon; as --seq-len")
+    for each in FAMILIES.values():
+        each.add_train_arguments(p)
 
-    tft = p.add_argument_group(
-        "Temporal Fusion Transformer (encoder length and horizon come from preprocess)"
-    )
-    add_option(tft, "hidden-size", type=int, default=TFT_DEFAULTS["hidden_size"])
-    add_option(tft, "attention-head-size", type=int, default=TFT_DEFAULTS["attention_head_size"])
-    add_option(
-        tft, "hidden-continuous-size", type=int, default=TFT_DEFAULTS["hidden_continuous_size"]
-    )
-    add_option(tft, "lstm-layers", type=int, default=1)
-    add_option(tft, "reduce-on-plateau-patience", type=int, default=4, help="epochs, then lr/10")
-    add_option(
-        tft, "fast-data", type=str2bool, default=True,
-        help="materialise windows once (false: pytorch-forecasting's per-sample loader)",
-    )  # fmt: skip
-
-    fit = p.add_argument_group("training (family defaults: informer / tft)")
+    fit = p.add_argument_group(f"training (family defaults: {' / '.join(FAMILIES)})")
     add_option(fit, "dropout", type=float, default=0.1)
     add_option(
         fit, "batch-size", type=int,
         help=f"global batch, split across ranks {family_defaults('batch_size')}",
     )  # fmt: skip
     add_option(fit, "learning-rate", type=float, help=family_defaults("learning_rate"))
-    add_option(fit, "lr-decay", type=float, default=0.8, help="Informer: lr factor per epoch")
     add_option(
         fit, "gradient-clip", type=float,
         help=f"gradient norm clip {family_defaults('gradient_clip')}",
@@ -200,22 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def family_defaults(name: str) -> str:
     """``(informer 0.001 / tft 0.01)``: the help text's defaults, read from their one home."""
-    values = (f"{family} {defaults[name]}" for family, defaults in FAMILY_DEFAULTS.items())
+    values = (f"{name_} {each.fit_defaults[name]}" for name_, each in FAMILIES.items())
     return f"({' / '.join(values)})"
-
-
-def recorded_windows(channel: Channel) -> dict[str, int]:
-    """The input length and horizon preprocess cut the data for, under the train flags' names."""
-    preprocessing = channel.preprocessing
-    if preprocessing.get("model") == "tft":
-        encoder, horizon = preprocessing["max_encoder_length"], preprocessing["horizon"]
-        return {"seq_len": encoder, "pred_len": horizon}
-    if "pred_len" not in preprocessing:
-        raise ConfigError(
-            f"{channel.path / PREPROCESSING_FILE} comes from an older preprocess that did not "
-            "record the horizon; rerun preprocess"
-        )
-    return {"seq_len": preprocessing["context_length"], "pred_len": preprocessing["pred_len"]}
 
 
 def take_windows(args: argparse.Namespace, train: Channel) -> None:
@@ -224,7 +160,8 @@ def take_windows(args: argparse.Namespace, train: Channel) -> None:
     Preprocess cut the splits (and, for the TFT, built the windows) for one input length and
     one horizon, so a second setting here could only disagree with the data.
     """
-    recorded = recorded_windows(train)
+    contract = train.recorded
+    recorded = {"seq_len": contract.input_length, "pred_len": contract.horizon}
     for name, value in recorded.items():
         given = getattr(args, name)
         if given is not None and given != value:
@@ -235,96 +172,25 @@ def take_windows(args: argparse.Namespace, train: Channel) -> None:
                 f"at preprocess: leave {flag} out here, or preprocess again with {flag} {given}"
             )
         setattr(args, name, value)
-    if args.label_len is None:
-        args.label_len = min(LABEL_LEN, args.seq_len)
-    elif args.label_len > args.seq_len:
-        raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
-
-
-def model_hparams(args: argparse.Namespace, channel: Channel) -> dict[str, Any]:
-    """Everything that defines the network, in plain types (checkpoints stay weights_only-safe)."""
-    n_targets = len(channel.preprocessing["targets"])
-    return {  # the decoder's start token holds the targets; covariates feed the encoder
-        "enc_in": len(channel.preprocessing["columns"]),
-        "dec_in": n_targets,
-        "c_out": n_targets,
-        "seq_len": args.seq_len,
-        "label_len": args.label_len,
-        "pred_len": args.pred_len,
-        "n_time_features": channel.preprocessing["n_time_features"],
-        "factor": args.factor,
-        "d_model": args.d_model,
-        "n_heads": args.n_heads,
-        "e_layers": args.e_layers,
-        "d_layers": args.d_layers,
-        "d_ff": args.d_ff,
-        "dropout": args.dropout,
-        "attention": args.attention,
-        "activation": args.activation,
-        "distil": args.distil,
-        "mix": args.mix,
-        "revin": args.revin,
-    }
+    family(args.model).check_train_arguments(args)
 
 
 def check_channels(args: argparse.Namespace, train: Channel, validation: Channel) -> None:
-    family = train.preprocessing.get("model", "informer")
-    if family != args.model:
+    recorded = train.recorded.model
+    if recorded != args.model:
         raise ConfigError(
-            f"{args.train} was preprocessed for the {family} (preprocess --model {family}); "
-            f"train with --model {family} or rerun preprocess with --model {args.model}"
+            f"{args.train} was preprocessed for the {recorded} (preprocess --model {recorded}); "
+            f"train with --model {recorded} or rerun preprocess with --model {args.model}"
         )
-    key = "dataset_parameters" if family == "tft" else "scaler"
-    if train.preprocessing[key] != validation.preprocessing[key]:
+    fitted = family(args.model).fitted
+    if fitted(train.preprocessing) != fitted(validation.preprocessing):
         raise ConfigError(f"{args.train} and {args.validation} come from different preprocess runs")
-
-
-def informer_setup(
-    args: argparse.Namespace,
-    train: Channel,
-    validation: Channel,
-    per_rank_batch: int,
-    pin_memory: bool = False,
-) -> TrainingSetup:
-    hparams = model_hparams(args, train)
-    windows = {
-        name: channel.windows(args.seq_len, args.label_len, args.pred_len)
-        for name, channel in (("train", train), ("validation", validation))
-    }
-
-    def build_member() -> tuple[InformerForecaster, torch.nn.Module]:
-        module = InformerForecaster(
-            **hparams, learning_rate=args.learning_rate, lr_decay=args.lr_decay
-        )
-        return module, module.model
-
-    module, network = build_member()
-    loaders = {
-        name: DataLoader(
-            ds, batch_size=per_rank_batch, shuffle=name == "train", pin_memory=pin_memory
-        )
-        for name, ds in windows.items()
-    }
-    return TrainingSetup(
-        module=module,
-        train_loader=loaders["train"],
-        val_loader=loaders["validation"],
-        hparams=hparams,
-        model_config={"family": "informer", "hparams": hparams},
-        network=network,
-        build_member=build_member,
-        train_windows=len(windows["train"]),
-    )
 
 
 def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
     """Refuse values that cannot train; the window lengths are checked once they are known."""
-    if None not in (args.label_len, args.seq_len) and args.label_len > args.seq_len:
-        raise ConfigError(f"label_len {args.label_len} must not exceed seq_len {args.seq_len}")
     if not 0.0 <= args.dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {args.dropout}")
-    if args.label_len is not None and args.label_len < 0:
-        raise ConfigError(f"label_len must be at least 0, got {args.label_len}")
     for name in ("seq_len", "pred_len", "batch_size", "max_epochs", "ensemble_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(args, name)}")
@@ -336,196 +202,7 @@ def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
         )
     if not 0 <= args.ema_decay < 1:
         raise ConfigError(f"ema_decay must be at least 0 and below 1, got {args.ema_decay}")
-    if args.model == "informer" and args.d_model % args.n_heads:
-        raise ConfigError(f"d_model {args.d_model} must be divisible by n_heads {args.n_heads}")
-    if args.model == "tft" and args.hidden_size % args.attention_head_size:
-        raise ConfigError(
-            f"hidden_size {args.hidden_size} must be divisible by attention_head_size "
-            f"{args.attention_head_size}"
-        )
-
-
-class EpochSummary(Callback):
-    """Times the training part of each epoch and prints one plain line per epoch on rank 0.
-
-    The line is what the SageMaker metric definitions match, so CloudWatch shows loss curves.
-    """
-
-    def __init__(self, global_batch_size: int) -> None:
-        self.global_batch_size = global_batch_size
-        self.windows_per_second: list[float] = []
-        self._started: float | None = None
-        self._seconds = float("nan")
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._started = time.perf_counter()
-
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._started is not None and not trainer.sanity_checking:
-            self._training_finished(trainer)
-
-    def _training_finished(self, trainer: pl.Trainer) -> None:
-        self._seconds = time.perf_counter() - (self._started or 0.0)
-        self._started = None
-        windows = trainer.num_training_batches * self.global_batch_size
-        self.windows_per_second.append(windows / self._seconds)
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._started is not None:  # an epoch without validation
-            self._training_finished(trainer)
-        if not trainer.is_global_zero:
-            return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        parts = " ".join(f"{k}={v:.6f}" for k, v in sorted(metrics.items()))
-        print(
-            f"epoch={trainer.current_epoch} {parts} train_seconds={self._seconds:.2f}", flush=True
-        )
-
-
-def resumable_checkpoint(checkpoint_dir: Path, hparams: dict[str, Any]) -> str | None:
-    """``last.ckpt`` if there is one and it was trained with the same architecture, else None.
-
-    A checkpoint of another architecture would fail deep inside ``load_state_dict``; name the
-    difference instead.
-    """
-    last = Path(checkpoint_dir) / LAST_CHECKPOINT
-    if not last.is_file():
-        return None
-    saved = torch.load(last, map_location="cpu", weights_only=True).get("hyper_parameters", {})
-    changed = {k: (saved.get(k), v) for k, v in hparams.items() if saved.get(k) != v}
-    if changed:
-        details = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
-        raise ConfigError(
-            f"{last} is from a run with other model settings ({details}); resume with the same "
-            "settings or point --checkpoint-dir at an empty folder"
-        )
-    return str(last)
-
-
-def parameter_fingerprint(module: torch.nn.Module) -> list[float]:
-    """Sum and sum of squares of all parameters: equal on every rank when DDP kept them in sync."""
-    with torch.no_grad():
-        flat = torch.cat([p.detach().double().flatten() for p in module.parameters()])
-    return [float(flat.sum()), float((flat * flat).sum())]
-
-
-def gather_rank_states(
-    trainer: pl.Trainer, module: torch.nn.Module, extra: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """Each rank's parameter fingerprint, val_loss and shard size, for a consistency check."""
-    state = {
-        **(extra or {}),
-        "rank": trainer.global_rank,
-        "param_fingerprint": parameter_fingerprint(module),
-        "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
-        "train_windows_seen_per_epoch": len(trainer.train_dataloader.sampler),
-    }
-    if trainer.world_size == 1:
-        return [state]
-    gathered: list[Any] = [None] * trainer.world_size
-    torch.distributed.all_gather_object(gathered, state)
-    return gathered
-
-
-class CPUCheckpointIO(TorchCheckpointIO):
-    """Checkpoints load onto the CPU first; Lightning then moves the weights and the optimizer
-    state to each rank's device. Lightning's own loads every tensor onto the device it was saved
-    from: under DDP that is rank 0's GPU, for every rank."""
-
-    def load_checkpoint(
-        self, path: Any, map_location: Any = None, weights_only: bool | None = None
-    ) -> dict[str, Any]:
-        return super().load_checkpoint(path, map_location="cpu", weights_only=weights_only)
-
-
-class SumThenDivideDDPStrategy(DDPStrategy):
-    """DDP whose mean reductions all-reduce a sum and divide by the world size.
-
-    Lightning averages logged values (``sync_dist``) with ``ReduceOp.AVG`` on every backend but
-    gloo, and smddp rejects that op; a sum is supported everywhere.
-    """
-
-    def reduce(self, tensor: Any, group: Any = None, reduce_op: Any = "mean") -> Any:
-        is_mean = reduce_op == torch.distributed.ReduceOp.AVG or (
-            isinstance(reduce_op, str) and reduce_op.lower() in ("mean", "avg")
-        )
-        if isinstance(tensor, torch.Tensor) and is_mean:
-            return super().reduce(tensor, group, "sum") / self.world_size
-        return super().reduce(tensor, group, reduce_op)
-
-
-def build_trainer(
-    args: argparse.Namespace,
-    spec: ClusterSpec,
-    has_cuda: bool,
-    batches_per_epoch: int,
-    checkpoint_dir: Path,
-    gradient_clip: float | None = None,
-) -> pl.Trainer:
-    best = ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_top_k=1,
-        every_n_epochs=1,
-    )
-    # Not save_last: Lightning 2.6 rewrites that only in epochs that improve val_loss, so a
-    # resume would redo every epoch since the best one. Without a monitor it is every epoch.
-    last = ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename=Path(LAST_CHECKPOINT).stem,
-        save_top_k=1,
-        every_n_epochs=1,
-        enable_version_counter=False,
-    )
-    strategy: Any = "auto"
-    if spec.world_size > 1:
-        backend = args.backend  # resolved by main
-        if backend == "smddp":  # registers the backend with torch.distributed
-            import smdistributed.dataparallel.torch.torch_smddp  # noqa: F401
-
-            strategy = SumThenDivideDDPStrategy(process_group_backend=backend)
-        else:
-            strategy = DDPStrategy(process_group_backend=backend)
-    callbacks: list[Callback] = [
-        best,  # first: trainer.checkpoint_callback, whose best_model_path is reported
-        last,
-        EarlyStopping(monitor="val_loss", mode="min", patience=args.patience),
-        EpochSummary(args.batch_size),
-    ]
-    if args.ema_decay:
-        # Lightning's weight averaging: validation, both checkpoints' weights and the end of the
-        # fit use the average; a resumed fit restores the average and the current weights alike.
-        # An EMA updated every step, as EMAWeightAveraging's, but as one foreach lerp per dtype
-        # (that one loops over the tensors in Python: default Informer 1.6 ms a step against
-        # 0.5 ms on CPU) and with its step counter on the host (no CUDA sync per step).
-        callbacks.append(MovingAverage(args.ema_decay))
-    return pl.Trainer(
-        accelerator="gpu" if has_cuda else "cpu",
-        devices=spec.devices_per_node,
-        num_nodes=spec.num_nodes,
-        strategy=strategy,
-        precision=args.precision,
-        max_epochs=args.max_epochs,
-        limit_train_batches=args.limit_train_batches or None,
-        gradient_clip_val=gradient_clip,
-        limit_val_batches=args.limit_val_batches or None,
-        callbacks=callbacks,
-        plugins=[CPUCheckpointIO()],
-        logger=CSVLogger(args.output_data_dir, name="logs"),
-        enable_progress_bar=args.progress_bar,
-        log_every_n_steps=max(1, min(50, batches_per_epoch)),
-        deterministic=False,
-        use_distributed_sampler=True,
-    )
-
-
-def use_tensor_cores() -> None:
-    """fp32 matrix products in TF32 on Ampere and later GPUs (the A10G of ml.g5 included): the
-    inputs' mantissas are rounded to 10 bits, accumulation stays fp32. torch's default,
-    "highest", leaves the tensor cores idle at precision 32."""
-    torch.set_float32_matmul_precision("high")
+    family(args.model).check_train_arguments(args)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -552,10 +229,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     take_windows(args, train)
     pl.seed_everything(args.seed, workers=True, verbose=False)
     per_rank_batch = args.batch_size // spec.world_size
-    if args.model == "tft":
-        setup = tft_training.setup(args, train, validation, per_rank_batch, pin_memory=has_cuda)
-    else:
-        setup = informer_setup(args, train, validation, per_rank_batch, pin_memory=has_cuda)
+    setup = family(args.model).training_setup(
+        args, train, validation, per_rank_batch, pin_memory=has_cuda
+    )
     networks, members = [], []
     for member in range(args.ensemble_size):
         if member:  # member 0 is the setup's own module, seeded above
@@ -583,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         artifact.save(
             Path(args.model_dir),
             model=networks[0] if len(networks) == 1 else Ensemble(networks),
-            model_config={**setup.model_config, "ensemble_size": args.ensemble_size},
+            model_config=replace(setup.model_config, ensemble_size=args.ensemble_size),
             preprocessing=train.preprocessing,
             training=summary,
         )
@@ -670,10 +346,9 @@ def train_member(
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)
         if args.ensemble_size > 1:
-            partial = directory / f".{FINISHED_MEMBER}.partial"
             record = {"state_dict": network.state_dict(), "hparams": setup.hparams}
-            torch.save({**record, "summary": summary}, partial)
-            os.replace(partial, finished)
+            with atomic_path(finished) as partial:
+                torch.save({**record, "summary": summary}, partial)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()  # the next member starts once this one is recorded
     return summary

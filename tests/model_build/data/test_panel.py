@@ -11,19 +11,11 @@ import pandas as pd
 import pytest
 
 from forecasting.data import sources
-from forecasting.data.panel import (
-    STALLION_SCHEMA,
-    STALLION_SPECIAL_DAYS,
-    TIME_IDX,
-    PanelFrame,
-    PanelRoles,
-    PanelSchema,
-    check_panel_lengths,
-    demo_panel,
-    load_panel,
-    stallion,
-)
+from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema
+from forecasting.data.panel_loading import check_panel_lengths, load_panel
+from forecasting.data.panel_roles import PanelRoles
 from forecasting.data.sources import DatasetUnavailableError, resolve_panel
+from forecasting.data.stallion import STALLION_SCHEMA, STALLION_SPECIAL_DAYS, demo_panel, stallion
 from forecasting.errors import ConfigError, DataValidationError
 
 SCHEMA = PanelSchema(

@@ -10,16 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.data.panel import (
-    STALLION_SCHEMA,
-    TIME_IDX,
-    PanelRoles,
-    PanelSchema,
-    file_columns,
-    file_rows,
-    load_user_panel,
-    validate_panel,
-)
+from forecasting.data.panel import TIME_IDX, PanelSchema
+from forecasting.data.panel_loading import validate_panel
+from forecasting.data.panel_roles import PanelRoles, load_user_panel
+from forecasting.data.stallion import STALLION_SCHEMA, file_columns, file_rows
 from forecasting.data.validation import Location
 from forecasting.errors import ConfigError, DataValidationError
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from forecasting.data.windows import WindowDataset
 from forecasting.errors import ConfigError
+from forecasting.models.informer.windows import WindowDataset
 
 
 def make(n_rows=20, n_columns=3, n_marks=2, **kwargs):

@@ -171,7 +171,7 @@ def test_a_timestamp_offset_is_kept_in_the_forecast(informer_run):
 
 def test_informer_forecasts_match_the_model_on_the_same_window(informer_run):
     """The handler's scaling, time features and decoder input are the evaluate step's."""
-    from forecasting.steps.evaluate import predict_windows
+    from forecasting.models.informer.evaluation import predict_windows
 
     model_dir, _ = informer_run
     model = handler.model_fn(str(model_dir))

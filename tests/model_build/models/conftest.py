@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from forecasting.models import make_decoder_input
+from forecasting.models.informer.model import make_decoder_input
 
 SEQ, LABEL, PRED, C, F = 32, 16, 8, 3, 4
 

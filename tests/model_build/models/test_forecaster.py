@@ -4,7 +4,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from forecasting.errors import ConfigError
-from forecasting.models import InformerForecaster
+from forecasting.models.informer.forecaster import InformerForecaster
 
 from .conftest import PRED, tiny_batch, tiny_kwargs
 

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from forecasting.errors import ConfigError
-from forecasting.models import Informer, RevIN, make_decoder_input
 from forecasting.models.informer.encoder import DistillingLayer
+from forecasting.models.informer.model import Informer, make_decoder_input
+from forecasting.models.revin import RevIN
 
 from .conftest import LABEL, PRED, SEQ, model_inputs, tiny_batch, tiny_kwargs
 

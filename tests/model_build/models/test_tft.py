@@ -18,7 +18,8 @@ from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer
 from pytorch_forecasting.metrics import QuantileLoss
 from torch.utils.data import BatchSampler, DistributedSampler
 
-from forecasting.data.panel import TIME_IDX, demo_panel
+from forecasting.data.panel import TIME_IDX
+from forecasting.data.stallion import demo_panel
 from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.tft import codec
 from forecasting.models.tft.dataset import (

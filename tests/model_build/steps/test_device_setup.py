@@ -7,9 +7,10 @@ import torch
 from lightning.fabric.plugins.environments import LightningEnvironment
 from lightning.pytorch.strategies import ddp
 
+from forecasting import trainer as trainer_module
 from forecasting.channels import read_channel
 from forecasting.distributed import ClusterSpec
-from forecasting.models.tft import training as tft_training
+from forecasting.families import family
 from forecasting.steps import train
 
 from .conftest import TINY_MODEL, TINY_TFT, train_paths
@@ -55,7 +56,7 @@ def test_smddp_strategy_averages_with_a_sum_it_supports(monkeypatch):
         return tensor * 2 if reduce_op == "sum" else tensor
 
     monkeypatch.setattr(ddp, "_sync_ddp_if_available", two_ranks_summing)
-    strategy = train.SumThenDivideDDPStrategy(
+    strategy = trainer_module.SumThenDivideDDPStrategy(
         parallel_devices=[torch.device("cpu")] * 2,
         cluster_environment=LightningEnvironment(),
         process_group_backend="gloo",
@@ -91,11 +92,11 @@ def test_tensor_cores_take_fp32_products_in_tf32():
 
 
 def test_loaders_pin_their_batches_for_a_gpu(channels, tft_channels):
-    informer = train.informer_setup(
+    informer = family("informer").training_setup(
         train.parse_args(TINY_MODEL), read_channel(channels / "train"),
         read_channel(channels / "validation"), 16, pin_memory=True,
     )  # fmt: skip
-    tft = tft_training.setup(
+    tft = family("tft").training_setup(
         train.parse_args(TINY_TFT), read_channel(tft_channels / "train"),
         read_channel(tft_channels / "validation"), 32, pin_memory=True,
     )  # fmt: skip
@@ -107,7 +108,7 @@ def test_resume_loads_checkpoints_onto_the_cpu_first(tmp_path, monkeypatch):
     trainer = train.build_trainer(
         train.parse_args(TINY_MODEL), ClusterSpec("single", 1, 0, 1), False, 4, tmp_path
     )
-    assert isinstance(trainer.strategy.checkpoint_io, train.CPUCheckpointIO)
+    assert isinstance(trainer.strategy.checkpoint_io, trainer_module.CPUCheckpointIO)
     path = tmp_path / "saved.ckpt"
     torch.save({"state_dict": {"w": torch.ones(2)}}, path)
     asked = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from forecasting.channels import read_channel
-from forecasting.models.tft import training as tft_training
+from forecasting.families import family
 from forecasting.steps import train
 
 from .conftest import TINY_TFT, train_paths
@@ -28,9 +28,10 @@ def test_the_tft_attention_runs_in_half_precision(tft_channels):
     # itself turns 16-mixed into bf16 on the CPU, so the train step cannot show it here). The
     # decoder attends causally, so every forward pass applies the mask.
     args = train.parse_args([*TINY_TFT, "--precision", "16-mixed"])
-    setup = tft_training.setup(
-        args, read_channel(tft_channels / "train"), read_channel(tft_channels / "validation"), 32
-    )
+    setup = family("tft").training_setup(
+        args, read_channel(tft_channels / "train"), read_channel(tft_channels / "validation"), 32,
+        pin_memory=False,
+    )  # fmt: skip
     x, _ = next(iter(setup.val_loader))
     module = setup.module.eval()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.float16):

@@ -13,6 +13,8 @@ from forecasting.channels import read_channel
 from forecasting.data.ett import load_ett
 from forecasting.data.sources import demo_ett
 from forecasting.errors import ConfigError, DataValidationError
+from forecasting.models.informer.preparation import SPLIT_RULES
+from forecasting.models.informer.preparation import prepare as prepare_series
 from forecasting.steps import preprocess
 from forecasting.steps.preprocess import write_prepared
 
@@ -82,7 +84,7 @@ def etth1():
 def etth1_channels(tmp_path_factory, etth1):
     """Channels kept with 336 rows of context, read back as every later step reads them."""
     out = tmp_path_factory.mktemp("etth1")
-    write_prepared(preprocess.prepare(etth1, seq_len=336, pred_len=24, split="ett"), out)
+    write_prepared(prepare_series(etth1, seq_len=336, pred_len=24, split="ett"), out)
     return {name: read_channel(out / name) for name in ("train", "validation", "test")}
 
 
@@ -139,7 +141,7 @@ def test_the_file_name_does_not_choose_the_split(tmp_path, caplog):
             assert chosen == (split or "ratio")
             announced = [r.getMessage() for r in caplog.records if "split: " in r.getMessage()]
             how = "--split" if split else "the default; choose with --split ett|ratio"
-            assert announced == [f"split: {chosen} ({how}): {preprocess.SPLIT_RULES[chosen]}"]
+            assert announced == [f"split: {chosen} ({how}): {SPLIT_RULES[chosen]}"]
     assert bounds["ETTh1.csv", None] == bounds["meters.csv", None] == bounds["meters.csv", "ratio"]
     assert bounds["ETTh1.csv", "ett"] == bounds["meters.csv", "ett"] != bounds["meters.csv", None]
     assert bounds["meters.csv", "ett"]["test"] == [11520 - 96, 14400]

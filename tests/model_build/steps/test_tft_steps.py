@@ -19,7 +19,8 @@ import torch
 
 from forecasting import artifact
 from forecasting.channels import read_channel
-from forecasting.data.panel import TIME_IDX, demo_panel
+from forecasting.data.panel import TIME_IDX
+from forecasting.data.stallion import demo_panel
 from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.tft.module import TFTForecaster
 from forecasting.models.tft.training import parameters_digest

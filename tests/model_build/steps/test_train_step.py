@@ -9,6 +9,7 @@ import torch
 
 from forecasting import artifact
 from forecasting.errors import ConfigError, DataValidationError
+from forecasting.models.informer.preparation import SPLIT_RULES
 from forecasting.steps import evaluate, preprocess, train
 
 from .conftest import TINY_MODEL, train_paths, train_process, write_tiny_csv
@@ -42,7 +43,7 @@ def test_train_then_evaluate_writes_model_and_sagemaker_metrics(tmp_path, channe
     assert written["evaluation"]["windows"] == 80 - 4 + 1
     # which protocol split the data, and how many points MAPE left out, are on record
     assert written["evaluation"]["split_protocol"] == "ratio"
-    assert written["evaluation"]["split_rule"] == preprocess.SPLIT_RULES["ratio"]
+    assert written["evaluation"]["split_rule"] == SPLIT_RULES["ratio"]
     coverage = written["evaluation"]["mape"]
     assert coverage["points"] + coverage["excluded_points"] == 77 * 4 * 3
 

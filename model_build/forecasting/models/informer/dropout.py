@@ -1,10 +1,11 @@
 """Dropout with a cheaper mask on CPU.
 
-On CPU torch draws one 32-bit number from its Mersenne Twister per element for a dropout mask;
-at the paper's size that was a quarter of a bf16 training step (benchmarks/informer_precision.py).
-Here each 64-bit draw (63 random bits) gives four 15-bit uniforms, a quarter of the draws. The
-drop probability is rounded to a multiple of 1/32768 and the kept values are scaled by the
-inverse of the rounded keep probability, so the expectation is unchanged. The draws come from
+On CPU torch draws one 32-bit number from its Mersenne Twister per element for a dropout mask,
+a large part of a training step once the matrix products run in bf16 (the results page has the
+share, from benchmarks/informer_precision.py). Here each 64-bit draw (63 random bits) gives
+four 15-bit uniforms, a quarter of the draws. The drop probability is rounded to a multiple of
+1/32768 and the kept values are scaled by the inverse of the rounded keep probability, so the
+expectation is unchanged. The draws come from
 torch's generator, so ``torch.manual_seed`` repeats them. Other devices use torch's own kernel.
 """
 

@@ -28,6 +28,19 @@ def make_decoder_input(y: Tensor, label_len: int, pred_len: int) -> Tensor:
     return torch.cat([start, start.new_zeros(y.shape[0], pred_len, y.shape[2])], dim=1)
 
 
+def forecast_window(
+    network: nn.Module, x_enc: Tensor, x_mark_enc: Tensor, y: Tensor, y_mark: Tensor
+) -> Tensor:
+    """Forecast [B,pred_len,c_out] from a window: the one place the decoder input is assembled.
+
+    ``y`` holds at least the start token (its first ``label_len`` steps are read, the rest is
+    ignored) and ``y_mark`` the time features of the start token and the horizon. ``network`` is
+    an `Informer` or an ensemble of them (which passes ``label_len``/``pred_len`` through).
+    """
+    x_dec = make_decoder_input(y, network.label_len, network.pred_len)
+    return network(x_enc, x_mark_enc, x_dec, y_mark)
+
+
 class Informer(nn.Module):
     """Informer encoder-decoder; defaults are the paper's (ETT) hyper-parameters.
 

@@ -18,9 +18,11 @@ import torch
 from pytorch_forecasting import TimeSeriesDataSet
 from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer
 
-from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema, check_panel_lengths
+from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema
+from forecasting.data.panel_loading import check_panel_lengths
 from forecasting.errors import ConfigError
 from forecasting.models.tft import codec
+from forecasting.models.tft.defaults import PROTOCOLS, TARGET_NORMALIZERS
 
 # With the encoder normalizer, pytorch-forecasting scales each window's reals with numpy arrays
 # through scalers fitted on DataFrames: sklearn warns once per window (a thousand lines per
@@ -28,12 +30,6 @@ from forecasting.models.tft import codec
 warnings.filterwarnings(
     "ignore", message="X does not have valid feature names", category=UserWarning
 )
-
-# encoder: each window scaled by its own history (the default: Stallion validation MAE 246 vs
-# 265 for group in benchmarks/tft_stallion.py); group: the tutorial's per-series scale.
-TARGET_NORMALIZERS = ("encoder", "group")
-
-PROTOCOLS = ("holdout", "tutorial")
 
 
 # The test window when none is given: as many horizons as fit in the last tenth of the time

@@ -6,6 +6,7 @@ origin), so the numbers, the forecasts file and the plots always describe the sa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 import pandas as pd
 import torch
 
+from forecasting.channels import Channel
 from forecasting.data.panel import TIME_IDX
+from forecasting.errors import DataValidationError
 from forecasting.metrics import (
     mape_coverage,
     percentage_metrics,
@@ -24,6 +27,8 @@ from forecasting.models.tft.dataset import Cutoffs, clip_forecasts, split_datase
 from forecasting.models.tft.module import TFTForecaster
 from forecasting.models.tft.windows import MaterializedWindows
 
+INTERPRETATION_FILE = "interpretation.json"  # variable importances, encoder attention, figures
+FORECASTS_FILE = "forecasts.csv"  # p10/p50/p90 beside the actuals of the test horizon
 BAND = (0.1, 0.5, 0.9)  # the quantiles written out: p10, p50 (the point forecast), p90
 
 
@@ -154,3 +159,21 @@ def save_figures(figures: dict[str, Any], directory: Path) -> list[str]:
         plt.close(figure)
         written.append(path.name)
     return written
+
+
+def evaluate(model: torch.nn.Module, config: dict[str, Any], test: Channel, output: Path):
+    """Quantile metrics for evaluation.json, with the interpretation and forecasts beside it."""
+    if (
+        test.preprocessing.get("dataset_parameters")
+        != config["preprocessing"]["dataset_parameters"]
+    ):
+        raise DataValidationError(
+            f"{test.path} was preprocessed differently from the data the model was trained on "
+            "(the fitted encoders and normalizer differ)"
+        )
+    result = evaluate_split(model, test.frame, config["preprocessing"])
+    result.forecasts.to_csv(output / FORECASTS_FILE, index=False)
+    figures = save_figures(result.figures, output)
+    interpretation = {**result.interpretation, "figures": figures}
+    (output / INTERPRETATION_FILE).write_text(json.dumps(interpretation, indent=2) + "\n")
+    return result.report

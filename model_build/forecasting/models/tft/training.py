@@ -6,13 +6,15 @@ import argparse
 import copy
 import hashlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from pytorch_forecasting.metrics import QuantileLoss
 
 from forecasting.channels import Channel
-from forecasting.models.tft import codec
+from forecasting.contracts import ModelConfig
+from forecasting.models.tft import codec, defaults
 from forecasting.models.tft.dataset import split_dataset
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
 from forecasting.models.tft.windows import MaterializedWindows, fast_loader
@@ -24,14 +26,33 @@ from forecasting.models.training_setup import TrainingSetup
 MASK_BIAS = -1e4
 
 
+@dataclass(frozen=True)
+class TFTOptions:
+    """What TFT training reads from the train step's flags."""
+
+    learning_rate: float
+    dropout: float
+    gradient_clip: float | None
+    precision: str = "32"
+    hidden_size: int = defaults.ARCHITECTURE["hidden_size"]
+    attention_head_size: int = defaults.ARCHITECTURE["attention_head_size"]
+    hidden_continuous_size: int = defaults.ARCHITECTURE["hidden_continuous_size"]
+    lstm_layers: int = defaults.ARCHITECTURE["lstm_layers"]
+    reduce_on_plateau_patience: int = defaults.REDUCE_ON_PLATEAU_PATIENCE
+    fast_data: bool = True
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> TFTOptions:
+        return cls(**{name: getattr(args, name) for name in cls.__dataclass_fields__})
+
+
 def optimizer_params(precision: str) -> dict[str, Any]:
     """Adam's options for a precision: fused only at full precision.
 
     Lightning's mixed-precision plugin refuses gradient clipping for an optimizer that unscales
     its gradients itself, which a fused one does, bf16 included; the TFT clips by default. At
     32-bit one fused kernel over the network's hundreds of small tensors replaces a loop over
-    them: the same update up to rounding, a tenth off a Stallion step on CPU
-    (benchmarks/tft_step.py).
+    them: the same update up to rounding, and a shorter step (benchmarks/tft_step.py measures it).
     """
     return {"fused": True} if precision == "32" else {}
 
@@ -42,7 +63,7 @@ def parameters_digest(preprocessing: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def model_hparams(args: argparse.Namespace, preprocessing: dict[str, Any]) -> dict[str, Any]:
+def model_hparams(args: TFTOptions, preprocessing: dict[str, Any]) -> dict[str, Any]:
     return {
         "hidden_size": args.hidden_size,
         "attention_head_size": args.attention_head_size,
@@ -57,7 +78,7 @@ def model_hparams(args: argparse.Namespace, preprocessing: dict[str, Any]) -> di
 
 
 def setup(
-    args: argparse.Namespace,
+    args: TFTOptions,
     train: Channel,
     validation: Channel,
     per_rank_batch: int,
@@ -93,7 +114,7 @@ def setup(
         learning_rate=args.learning_rate,
         reduce_on_plateau_patience=args.reduce_on_plateau_patience,
         loss=QuantileLoss(quantiles=list(QUANTILES)),
-        # Train-time metric logging (sMAPE, MAE, RMSE, MAPE per batch) costs a fifth of a step
+        # Train-time metric logging (sMAPE, MAE, RMSE, MAPE per batch) costs time every step
         # and changes nothing the model learns; validation loss is still logged and the evaluate
         # step reports every metric on the test split.
         logging_metrics=torch.nn.ModuleList(),
@@ -113,11 +134,7 @@ def setup(
         train_loader=train_loader,
         val_loader=val_loader,
         hparams=hparams,
-        model_config={
-            "family": "tft",
-            "hparams": hparams,
-            "constructor": module.constructor_arguments(),
-        },
+        model_config=ModelConfig("tft", hparams, constructor=module.constructor_arguments()),
         network=module,
         build_member=build_member,
         train_windows=len(train_set),

@@ -18,8 +18,10 @@ from forecasting.data.scaling import StandardScaler
 from forecasting.data.time_features import time_features
 from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
+from forecasting.inference.handler import ACTUAL_KEY, actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
-from forecasting.models.informer.model import make_decoder_input
+from forecasting.models.family import ExampleRequest
+from forecasting.models.informer.model import forecast_window
 
 SERIES_ID = "series_id"
 
@@ -73,12 +75,13 @@ def forecast(
     decoder_stamps = np.concatenate([known, ahead], axis=1).reshape(-1)
     model.eval()
     torch.manual_seed(0)  # ProbSparse samples keys even in eval mode: same request, same answer
-    scaled_forecast = model(
+    scaled_forecast = forecast_window(
+        model,
         torch.from_numpy(x),
         torch.from_numpy(
             time_features(stamps[last.reshape(-1)], pre["freq"]).reshape(n, seq_len, -1)
         ),
-        make_decoder_input(torch.from_numpy(np.ascontiguousarray(start)), label_len, pred_len),
+        torch.from_numpy(np.ascontiguousarray(start)),
         torch.from_numpy(
             time_features(pd.DatetimeIndex(decoder_stamps), pre["freq"]).reshape(
                 n, label_len + pred_len, -1
@@ -96,3 +99,62 @@ def forecast(
             "p50": point.transpose(0, 2, 1).reshape(-1),  # series, then target, then step
         }
     )
+
+
+def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleRequest:
+    """The last ``seq_len`` rows before the test split's final horizon, all columns.
+
+    Without a ``series_id`` column the handler names each output series by its target, so the
+    actuals use the target as the series id too.
+    """
+    pre, hparams = config["preprocessing"], config["model"]["hparams"]
+    seq_len, pred_len = hparams["seq_len"], hparams["pred_len"]
+    if len(test) < seq_len + pred_len:
+        raise ValueError(f"the test split has {len(test)} rows; need seq_len + pred_len")
+    window = test.iloc[len(test) - seq_len - pred_len :]
+    return ExampleRequest(
+        request=_request(window.iloc[:seq_len], pre),
+        actuals=_actuals(window, pre),
+        encoder_length=seq_len,
+        horizon=pred_len,
+        series=len(pre["targets"]),
+    )
+
+
+def future_request(
+    preprocess_argv: list[str], config: dict[str, Any], backtest: ExampleRequest
+) -> ExampleRequest:
+    """The data's last encoder window, with the backtest's actuals and that window as actuals.
+
+    The series is loaded as the Preprocess step loaded it (same arguments, same function), so
+    "the data's end" is the end of the user's file, also where a split protocol leaves rows
+    after the test split unused.
+    """
+    from forecasting.models.informer.preparation import informer_series
+    from forecasting.steps.preprocess import resolved_args
+
+    pre, seq_len = config["preprocessing"], config["model"]["hparams"]["seq_len"]
+    history = informer_series(resolved_args(preprocess_argv)).frame.iloc[-seq_len:]
+    actuals = pd.concat([backtest.actuals, _actuals(history, pre)], ignore_index=True)
+    return ExampleRequest(
+        request=_request(history, pre),
+        actuals=actuals.drop_duplicates(list(ACTUAL_KEY), ignore_index=True),
+        encoder_length=seq_len,
+        horizon=config["model"]["hparams"]["pred_len"],
+        series=len(pre["targets"]),
+    )
+
+
+def _request(history: pd.DataFrame, pre: dict[str, Any]) -> pd.DataFrame:
+    request = history[pre["columns"]].reset_index()
+    request = request.rename(columns={request.columns[0]: pre["time_column"]})
+    request[pre["time_column"]] = format_timestamps(pd.DatetimeIndex(request[pre["time_column"]]))
+    return request
+
+
+def _actuals(rows: pd.DataFrame, pre: dict[str, Any]) -> pd.DataFrame:
+    parts = []
+    for target in pre["targets"]:
+        ids = pd.Series([target] * len(rows))
+        parts.append(actual_rows(ids, target, pd.Series(rows.index), rows[target]))
+    return pd.concat(parts, ignore_index=True)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from forecasting.errors import ConfigError
-from forecasting.models.informer.model import Informer, make_decoder_input
+from forecasting.models.informer.model import Informer, forecast_window
 
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss}
@@ -43,9 +43,7 @@ class InformerForecaster(pl.LightningModule):
 
     def forward(self, x_enc: Tensor, x_mark_enc: Tensor, y: Tensor, y_mark: Tensor) -> Tensor:
         """Forecast [B,pred_len,c_out]; only the start-token part of ``y`` is read."""
-        m = self.model
-        x_dec = make_decoder_input(y, m.label_len, m.pred_len)
-        return m(x_enc, x_mark_enc, x_dec, y_mark)
+        return forecast_window(self.model, x_enc, x_mark_enc, y, y_mark)
 
     def _predict_and_target(self, batch: Batch) -> tuple[Tensor, Tensor]:
         x_enc, x_mark_enc, y, y_mark = batch[:4]

@@ -17,18 +17,14 @@ import pandas as pd
 import torch
 
 from forecasting.data import validation
-from forecasting.data.panel import (
-    TIME_IDX,
-    PanelSchema,
-    file_columns,
-    is_stallion,
-    series_name,
-    stallion_features,
-    validate_panel,
-)
+from forecasting.data.panel import TIME_IDX, PanelSchema
+from forecasting.data.panel_loading import series_name, validate_panel
+from forecasting.data.stallion import file_columns, is_stallion, stallion_features
 from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
+from forecasting.inference.handler import actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
+from forecasting.models.family import ExampleRequest
 from forecasting.models.tft.dataset import (
     clip_forecasts,
     from_parameters,
@@ -143,3 +139,31 @@ def forecast(
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     return table.sort_values(["series_id", "horizon_step"], kind="stable", ignore_index=True)
+
+
+def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleRequest:
+    """Per series: the encoder rows, then ``horizon`` rows with the target and unknown reals
+    left empty and the known covariates filled in, as `forecast` expects."""
+    from forecasting.data.stallion import file_rows
+
+    pre = config["preprocessing"]
+    schema = PanelSchema.from_dict(pre["schema"])
+    horizon, encoder = pre["horizon"], pre["max_encoder_length"]
+    groups, target, time = list(schema.group_columns), schema.target, schema.time_column
+    last = int(test[TIME_IDX].max())
+    window = test[test[TIME_IDX] > last - horizon - encoder].sort_values([*groups, TIME_IDX])
+    future = (window[TIME_IDX] > last - horizon).to_numpy()
+    request = file_rows(window, schema).astype(object)  # the training file's columns
+    request[time] = format_timestamps(pd.DatetimeIndex(window[time]))
+    columns = list(request.columns)
+    blank = [c for c in (target, *schema.unknown_reals) if c in columns]
+    request.loc[future, blank] = ""
+    ids = window[groups].astype(str).agg("/".join, axis=1)
+    actuals = actual_rows(ids, target, window[time], window[target])
+    return ExampleRequest(
+        request=request.reset_index(drop=True),
+        actuals=actuals,
+        encoder_length=encoder,
+        horizon=horizon,
+        series=int(ids.nunique()),
+    )
