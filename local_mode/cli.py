@@ -20,10 +20,11 @@ from forecasting.errors import ConfigError
 from forecasting.steps.arguments import run_step
 from local_mode.layout import DEFAULT_HOME, PROJECT, Home, check_run_id
 from local_mode.registry import APPROVED, REJECTED, ModelPackage, Registry
+from local_mode.runner import RunConfig
 
 RUN_OPTIONS = (
     "model", "dataset", "data", "hosts", "max_epochs", "hyperparameters",
-    "preprocess_arguments", "metric", "threshold", "group",
+    "preprocess_arguments", "metric", "threshold", "group", "parameters",
 )  # fmt: skip
 TABLE_METRICS = {"informer": ("mse", "mae"), "tft": ("mae", "q_risk_p50")}
 
@@ -33,6 +34,14 @@ def _key_value(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key.strip().replace("-", "_"), value.strip()
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    """``Name=Value``: pipeline parameter names are kept as written (case and dashes)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
 
 
 def _positive_int(text: str) -> int:
@@ -77,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data", type=Path, help="a local CSV or Parquet file to train on")
     run.add_argument(
-        "--hosts", type=_positive_int, help="simulated SageMaker training hosts (default 2)"
-    )
+        "--hosts", type=_positive_int,
+        help=f"simulated SageMaker training hosts (default {RunConfig.hosts})",
+    )  # fmt: skip
     run.add_argument("--max-epochs", type=_positive_int, help="training epochs (family default)")
     run.add_argument(
         "-H", "--hyperparameter", dest="hyperparameters", type=_key_value, action="append",
@@ -98,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", type=float, help="gate: metric <= threshold (informer 0.6; tft 0.5)"
     )
     run.add_argument("--group", help=f"model package group (default: {PROJECT})")
+    run.add_argument(
+        "--parameter", dest="parameters", type=_parameter, action="append", metavar="NAME=VALUE",
+        help="a pipeline parameter, as start_pipeline_execution takes it, e.g. --parameter "
+        "MetricThreshold=0.8 (repeatable; names as in the definition)",
+    )  # fmt: skip
     which = run.add_mutually_exclusive_group()
     which.add_argument(
         "--run-id", help="name of the run; an existing run is resumed with its stored options"
@@ -172,13 +187,13 @@ def _home_flag(home: Home) -> str:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    from local_mode.runner import RunConfig, Runner, latest_unfinished, new_run_id, resolve_config
+    from local_mode.runner import Runner, latest_unfinished, new_run_id, resolve_config
 
     home = Home(args.home)
     given: dict[str, Any] = {
         name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None
     }
-    for name in ("hyperparameters", "preprocess_arguments"):
+    for name in ("hyperparameters", "preprocess_arguments", "parameters"):
         if name in given:
             given[name] = dict(given[name])
     if "data" in given:
