@@ -228,7 +228,10 @@ class Runner:
         run_id: str,
         config: RunConfig,
         say: Callable[[str], None] = lambda text: print(text, flush=True),
+        definition: Mapping[str, Any] | None = None,
     ) -> None:
+        """``definition``: the JSON to execute; by default the builder's for this run's
+        settings and the local resources (what the CodeBuild runner upserts, tokens aside)."""
         self.home = home
         self.run_id = run_id
         self.config = config
@@ -238,7 +241,7 @@ class Runner:
         self.registry = Registry(home.registry)
         self._lock: int | None = None  # the run lock's descriptor, inherited by training hosts
         self.resources = local_resources(home, config.group)
-        self.definition = build_definition(self.settings, self.resources)
+        self.definition = definition or build_definition(self.settings, self.resources)
         self.plan = interpreter.plan(self.definition)
         self.steps = {s.name: s for s in self.plan}
         self.parameters = interpreter.parameter_values(self.definition, config.parameters)
