@@ -234,6 +234,3 @@ def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
             process.kill()
             process.wait()
 
-
-def python_module(module: str) -> list[str]:
-    return [sys.executable, "-m", module]

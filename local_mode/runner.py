@@ -50,6 +50,7 @@ from forecasting.channels import PREPROCESSING_FILE
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.pipeline.definition import (
     CODE_DIR,
+    EVALUATION_FILE,
     PROCESSING_SCRIPT,
     Images,
     Resources,
@@ -57,7 +58,6 @@ from forecasting.pipeline.definition import (
 )
 from forecasting.pipeline.settings import PipelineSettings
 from forecasting.pipeline.source import package_source, source_key
-from forecasting.pipeline.steps import EVALUATION_FILE
 from local_mode import files, hosts, interpreter
 from local_mode.layout import ACCOUNT, CONTAINER_ROOT, PROJECT, REGION, Home, container_path
 from local_mode.options import check_step_options
