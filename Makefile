@@ -24,10 +24,9 @@ $(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements
 	$(PY) -m pip install --quiet -e ./model_build -r requirements-dev.txt
 	touch $@
 
-# The local journey (local_mode/): preprocess, train on simulated SageMaker hosts (HOSTS=N; default
-# local_mode.runner.RunConfig.hosts),
-# evaluate, gate, register in $(LOCAL)/registry.db; then approve that version, which runs the
-# batch transform and publishes CSV, manifest, plots and an HTML report under $(LOCAL)/s3/.
+# The local journey (local_mode/): preprocess, train on simulated SageMaker hosts (HOSTS=N; the
+# default is local_mode.layout.DEFAULT_HOSTS), evaluate, gate, register in $(LOCAL)/registry.db;
+# then approve that version, which runs the batch transform and publishes CSV, manifest, plots and an HTML report under $(LOCAL)/s3/.
 # ARGS passes more run options, e.g. ARGS="--max-epochs 2 -H d_model=32".
 run: setup
 	$(PY) -m local_mode run --home $(LOCAL) --model $(MODEL) $(if $(DATASET),--dataset $(DATASET)) \

@@ -18,9 +18,8 @@ from typing import Any
 
 from forecasting.errors import ConfigError
 from forecasting.steps.arguments import run_step
-from local_mode.layout import DEFAULT_HOME, PROJECT, Home, check_run_id
+from local_mode.layout import DEFAULT_HOME, DEFAULT_HOSTS, PROJECT, Home, check_run_id
 from local_mode.registry import APPROVED, REJECTED, ModelPackage, Registry
-from local_mode.runner import RunConfig
 
 RUN_OPTIONS = (
     "model", "dataset", "data", "hosts", "max_epochs", "hyperparameters",
@@ -87,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, help="a local CSV or Parquet file to train on")
     run.add_argument(
         "--hosts", type=_positive_int,
-        help=f"simulated SageMaker training hosts (default {RunConfig.hosts})",
+        help=f"simulated SageMaker training hosts (default {DEFAULT_HOSTS})",
     )  # fmt: skip
     run.add_argument("--max-epochs", type=_positive_int, help="training epochs (family default)")
     run.add_argument(
@@ -187,7 +186,7 @@ def _home_flag(home: Home) -> str:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    from local_mode.runner import Runner, latest_unfinished, new_run_id, resolve_config
+    from local_mode.runner import RunConfig, Runner, latest_unfinished, new_run_id, resolve_config
 
     home = Home(args.home)
     given: dict[str, Any] = {

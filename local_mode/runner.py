@@ -59,7 +59,15 @@ from forecasting.pipeline.definition import (
 from forecasting.pipeline.settings import PipelineSettings
 from forecasting.pipeline.source import package_source, source_key
 from local_mode import files, hosts, interpreter
-from local_mode.layout import ACCOUNT, CONTAINER_ROOT, PROJECT, REGION, Home, container_path
+from local_mode.layout import (
+    ACCOUNT,
+    CONTAINER_ROOT,
+    DEFAULT_HOSTS,
+    PROJECT,
+    REGION,
+    Home,
+    container_path,
+)
 from local_mode.options import check_step_options
 from local_mode.registry import ModelPackage, Registry
 
@@ -102,7 +110,7 @@ class RunConfig:
     model: str = "informer"
     dataset: str | None = None
     data: str | None = None  # an absolute path, copied into the Preprocess input folder
-    hosts: int = 2  # the one default of the simulated training hosts (TrainingInstanceCount)
+    hosts: int = DEFAULT_HOSTS
     max_epochs: int | None = None
     hyperparameters: dict[str, str] = field(default_factory=dict)
     preprocess_arguments: dict[str, str] = field(default_factory=dict)
