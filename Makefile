@@ -26,7 +26,8 @@ $(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements
 
 # The local journey (local_mode/): preprocess, train on simulated SageMaker hosts (HOSTS=N; the
 # default is local_mode.layout.DEFAULT_HOSTS), evaluate, gate, register in $(LOCAL)/registry.db;
-# then approve that version, which runs the batch transform and publishes CSV, manifest, plots and an HTML report under $(LOCAL)/s3/.
+# then approve that version, which runs the batch transform and publishes CSV, manifest, plots
+# and an HTML report under $(LOCAL)/s3/.
 # ARGS passes more run options, e.g. ARGS="--max-epochs 2 -H d_model=32".
 run: setup
 	$(PY) -m local_mode run --home $(LOCAL) --model $(MODEL) $(if $(DATASET),--dataset $(DATASET)) \
