@@ -9,7 +9,7 @@ MODEL ?= informer
 DATA ?=
 # A file of your own (DATA=) is read with its own columns, not as the default data set's.
 DATASET ?= $(if $(DATA),,$(if $(filter tft,$(MODEL)),stallion,ETTh1))
-HOSTS ?= 2
+HOSTS ?=
 LOCAL ?= local
 ARGS ?=
 
@@ -24,13 +24,14 @@ $(VENV)/.installed: model_build/pyproject.toml requirements-dev.txt requirements
 	$(PY) -m pip install --quiet -e ./model_build -r requirements-dev.txt
 	touch $@
 
-# The local journey (local_mode/): preprocess, train on $(HOSTS) simulated SageMaker hosts,
-# evaluate, gate, register in $(LOCAL)/registry.db; then approve that version, which runs the
-# batch transform and publishes CSV, manifest, plots and an HTML report under $(LOCAL)/s3/.
+# The local journey (local_mode/): preprocess, train on simulated SageMaker hosts (HOSTS=N; the
+# default is local_mode.layout.DEFAULT_HOSTS), evaluate, gate, register in $(LOCAL)/registry.db;
+# then approve that version, which runs the batch transform and publishes CSV, manifest, plots
+# and an HTML report under $(LOCAL)/s3/.
 # ARGS passes more run options, e.g. ARGS="--max-epochs 2 -H d_model=32".
 run: setup
 	$(PY) -m local_mode run --home $(LOCAL) --model $(MODEL) $(if $(DATASET),--dataset $(DATASET)) \
-		$(if $(DATA),--data $(DATA)) --hosts $(HOSTS) $(ARGS)
+		$(if $(DATA),--data $(DATA)) $(if $(HOSTS),--hosts $(HOSTS)) $(ARGS)
 	$(PY) -m local_mode approve --home $(LOCAL) --latest
 
 lint: setup

@@ -19,12 +19,12 @@ from typing import Any
 from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES
 from forecasting.steps.arguments import run_step
-from local_mode.layout import DEFAULT_HOME, PROJECT, Home, check_run_id
+from local_mode.layout import DEFAULT_HOME, DEFAULT_HOSTS, PROJECT, Home, check_run_id
 from local_mode.registry import APPROVED, REJECTED, ModelPackage, Registry
 
 RUN_OPTIONS = (
     "model", "dataset", "data", "hosts", "max_epochs", "hyperparameters",
-    "preprocess_arguments", "metric", "threshold", "group",
+    "preprocess_arguments", "metric", "threshold", "group", "parameters",
 )  # fmt: skip
 
 
@@ -33,6 +33,14 @@ def _key_value(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key.strip().replace("-", "_"), value.strip()
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    """``Name=Value``: pipeline parameter names are kept as written (case and dashes)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
 
 
 def _positive_int(text: str) -> int:
@@ -77,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data", type=Path, help="a local CSV or Parquet file to train on")
     run.add_argument(
-        "--hosts", type=_positive_int, help="simulated SageMaker training hosts (default 2)"
-    )
+        "--hosts", type=_positive_int,
+        help=f"simulated SageMaker training hosts (default {DEFAULT_HOSTS})",
+    )  # fmt: skip
     run.add_argument("--max-epochs", type=_positive_int, help="training epochs (family default)")
     run.add_argument(
         "-H", "--hyperparameter", dest="hyperparameters", type=_key_value, action="append",
@@ -98,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", type=float, help="gate: metric <= threshold (informer 0.6; tft 0.5)"
     )
     run.add_argument("--group", help=f"model package group (default: {PROJECT})")
+    run.add_argument(
+        "--parameter", dest="parameters", type=_parameter, action="append", metavar="NAME=VALUE",
+        help="a pipeline parameter, as start_pipeline_execution takes it, e.g. --parameter "
+        "MetricThreshold=0.8 (repeatable; names as in the definition)",
+    )  # fmt: skip
     which = run.add_mutually_exclusive_group()
     which.add_argument(
         "--run-id", help="name of the run; an existing run is resumed with its stored options"
@@ -178,7 +192,7 @@ def command_run(args: argparse.Namespace) -> None:
     given: dict[str, Any] = {
         name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None
     }
-    for name in ("hyperparameters", "preprocess_arguments"):
+    for name in ("hyperparameters", "preprocess_arguments", "parameters"):
         if name in given:
             given[name] = dict(given[name])
     if "data" in given:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -33,12 +34,58 @@ STOP_GRACE_SECONDS = 10.0
 Host = tuple[str, subprocess.Popen[bytes], Path | None]  # name, process, log file
 
 
+# The toolkit's own hyperparameters (``sagemaker_training.params``) and what local mode does with
+# each: the program and its code are run; the rest only tune the toolkit's logging, region or
+# launcher (one process per host here; torchrun per GPU is the cloud's, see host_environment).
+TOOLKIT_HYPERPARAMETERS = (
+    "sagemaker_program",
+    "sagemaker_submit_directory",
+    "sagemaker_region",
+    "sagemaker_container_log_level",
+    "sagemaker_torch_distributed_enabled",
+)
+
+
 @dataclass(frozen=True)
 class TrainingPaths:
-    train: Path
-    validation: Path
+    channels: Mapping[str, Path]  # channel name → its folder (the request's InputDataConfig)
     model_dir: Path
     output_data_dir: Path
+
+
+def decode(value: str) -> Any:
+    """A hyperparameter as the training toolkit reads it: JSON where it parses, else the text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def split_hyperparameters(
+    hyperparameters: Mapping[str, Any], step: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the toolkit's ``sagemaker_*`` values, the program's), decoded; an unknown
+    ``sagemaker_*`` name is refused, not ignored."""
+    from local_mode.interpreter import StepError, UnsupportedError
+
+    decoded = {k: decode(v) for k, v in hyperparameters.items()}
+    toolkit = {k: v for k, v in decoded.items() if k.startswith("sagemaker_")}
+    unknown = sorted(set(toolkit) - set(TOOLKIT_HYPERPARAMETERS))
+    if unknown:
+        raise UnsupportedError(f"step {step}: toolkit hyperparameters {', '.join(unknown)}")
+    for required in ("sagemaker_program", "sagemaker_submit_directory"):
+        if required not in toolkit:
+            raise StepError(step, f"script mode needs the hyperparameter {required}")
+    return toolkit, {k: v for k, v in decoded.items() if k not in toolkit}
+
+
+def command_arguments(hyperparameters: Mapping[str, Any]) -> list[str]:
+    """``--name value`` per hyperparameter, sorted, values as Python prints them: the training
+    toolkit's ``to_cmd_args`` (so a boolean arrives as ``True``)."""
+    out: list[str] = []
+    for name in sorted(hyperparameters):
+        out += [f"--{name}", str(hyperparameters[name])]
+    return out
 
 
 def host_names(count: int) -> list[str]:
@@ -74,7 +121,7 @@ def host_environment(
     *,
     cpus: int,
     master_port: int,
-    hyperparameters: Mapping[str, str],
+    hyperparameters: Mapping[str, Any],
     gpus: Sequence[str] = (),
 ) -> dict[str, str]:
     """The variables a SageMaker training container sets for one host; ``gpus`` are the devices
@@ -83,9 +130,8 @@ def host_environment(
     return {
         "SM_HOSTS": json.dumps(list(hosts)),
         "SM_CURRENT_HOST": host,
-        "SM_CHANNELS": json.dumps(["train", "validation"]),
-        "SM_CHANNEL_TRAIN": str(paths.train),
-        "SM_CHANNEL_VALIDATION": str(paths.validation),
+        "SM_CHANNELS": json.dumps(sorted(paths.channels)),
+        **{f"SM_CHANNEL_{name.upper()}": str(path) for name, path in paths.channels.items()},
         "SM_MODEL_DIR": str(paths.model_dir),
         "SM_OUTPUT_DATA_DIR": str(paths.output_data_dir),
         "SM_HPS": json.dumps(dict(hyperparameters), sort_keys=True),
@@ -187,7 +233,3 @@ def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def python_module(module: str) -> list[str]:
-    return [sys.executable, "-m", module]

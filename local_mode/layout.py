@@ -16,6 +16,7 @@ import forecasting.s3_uris
 from forecasting.errors import ConfigError
 
 DEFAULT_HOME = Path("local")
+DEFAULT_HOSTS = 2  # simulated training hosts of a run (the TrainingInstanceCount default locally)
 PROJECT = "ts-forecasting"  # cdk.json's projectName: the cloud's pipeline and package group
 CONTAINER_ROOT = PurePosixPath("/opt/ml")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

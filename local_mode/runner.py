@@ -1,22 +1,34 @@
-"""Run the pipeline's steps (``forecasting.pipeline.steps.STEPS``) in a local run folder.
+"""Execute the pipeline definition itself in a local run folder.
 
-Each step reads and writes the SageMaker container paths the cloud definition gives it, mapped
-into ``<home>/runs/<run-id>/opt/ml/...``; the data passed between steps is copied the way
-SageMaker downloads channels, so every folder can be inspected and any step rerun by hand.
+``python -m local_mode run`` builds the definition with the same builder and settings as the
+CodeBuild runner (``forecasting.pipeline.definition``), with local values for the deployment's
+resources, and executes that JSON (:mod:`local_mode.interpreter`): parameters, expressions,
+step properties, dependencies, the gate's condition, the Fail message and the registration.
+The JSON executed is kept as ``definition.json`` in the run folder.
 
-* Processing steps (Preprocess, Evaluate) call their entry point's ``main`` with the cloud's
-  arguments. Training starts one real process per simulated host (see :mod:`local_mode.hosts`)
-  and packs ``/opt/ml/model`` into ``model.tar.gz`` in the local artifacts bucket, under a key
-  unique to the training attempt, so a registered artifact is never overwritten.
-* The gate evaluates the cloud definition's own condition (:mod:`local_mode.gate`); a failed
-  gate registers nothing and ends with the cloud Fail step's message.
-* Register adds a PendingManualApproval version to the local registry with the cloud's
-  inference specification, the metrics of ``evaluation.json`` and the artifact's URL.
+Each job runs as SageMaker runs it, with two local mappings:
 
-Resuming: a step that finishes writes ``status/<Step>.json`` atomically; a rerun of the same run
-id skips every step that has one, and training resumes from ``last.ckpt`` in the run's
-checkpoint folder (the train step's own resume). A step that runs again invalidates the steps
-after it. The options of a run are kept in ``run.json`` and reused when it is resumed.
+* S3 is folders: ``s3://bucket/key`` is ``<home>/s3/bucket/key`` (:mod:`local_mode.layout`).
+  Jobs read their inputs from the URIs the request names and their outputs are uploaded to the
+  URIs it names, so a missing object fails the step that reads it, as in AWS.
+* Container paths are folders: ``/opt/ml/...`` is ``<run>/opt/ml/...`` in every argument,
+  channel and ``SM_*`` variable.
+
+Processing jobs run their container arguments (``python -m <module> ...``) in this process,
+after checking that this environment satisfies the code's ``requirements.txt`` (the cloud
+script's ``pip install -r``). Training runs the request's ``sagemaker_program`` from the
+unpacked ``sagemaker_submit_directory`` on one process per host, with the hyperparameters
+decoded and passed as the training toolkit passes them (:mod:`local_mode.hosts`); checkpoints
+are synced from and to the request's checkpoint URI.
+
+One local choice, announced when it applies: unless ``--parameter InputDataUri=...`` is given,
+the Preprocess step reads the data where the user keeps it (``--data FILE``) or by name
+(``--dataset NAME``) instead of from the ``InputDataUri`` prefix, so its messages name the
+user's file.
+
+Resuming: a step that finishes writes ``status/<Step>.json`` (with its properties) atomically;
+a rerun of the same run id skips every step that has one, and training resumes from the
+checkpoint. A step that runs again invalidates the steps after it.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import sys
+import tarfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -31,26 +45,41 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import forecasting
 from forecasting.channels import PREPROCESSING_FILE
 from forecasting.errors import ConfigError, ForecastingError
-from forecasting.pipeline.definition import MODEL_ARTIFACT, Images, Resources, register_step
-from forecasting.pipeline.settings import PipelineSettings
-from forecasting.pipeline.steps import EVALUATION_FILE, STEPS, Step, step
-from local_mode import files, gate, hosts
-from local_mode.layout import PROJECT, REGION, Home, container_path
+from forecasting.pipeline.definition import (
+    CODE_DIR,
+    EVALUATION_FILE,
+    PROCESSING_SCRIPT,
+    Images,
+    Resources,
+    build_definition,
+)
+from forecasting.pipeline.settings import DEFAULT_GATES, PipelineSettings
+from forecasting.pipeline.source import package_source, source_key
+from local_mode import files, hosts, interpreter
+from local_mode.layout import (
+    ACCOUNT,
+    CONTAINER_ROOT,
+    DEFAULT_HOSTS,
+    PROJECT,
+    REGION,
+    Home,
+    container_path,
+)
 from local_mode.options import check_step_options
 from local_mode.registry import ModelPackage, Registry
 
-# The gate per family when none is given: the Informer's MSE is on the standardised scale (the
-# pipeline's default, 0.6); the TFT's errors are in target units, so its default gate is the
-# scale-free q-risk at the median (sum |error| / sum |y|).
-DEFAULT_GATES: dict[str, tuple[str, float]] = {
-    "informer": (PipelineSettings.metric_name, PipelineSettings.metric_threshold),
-    "tft": ("q_risk_p50", 0.5),
-}
 LOCAL_IMAGE = "local"  # the container image of a local package: this machine's Python
 TRANSFORM_INPUT = "TransformInput"  # the step after Register that writes the inference input
 STATUS_DIR = "status"
+DEFINITION_FILE = "definition.json"  # the pipeline definition this run executed
+SOURCE_DIR = Path(forecasting.__file__).resolve().parents[1]  # model_build/: the code packed
+MODEL_DIR = "/opt/ml/model"
+INPUT_DATA_DIR = "/opt/ml/input/data"
+TRAINING_CODE_DIR = "/opt/ml/code"
+CHECKPOINT_DIR = "/opt/ml/checkpoints"
 RUN_FILE = "run.json"
 REFUSED = "Refused"  # status/Refused.json: a step refused the run's options; not resumable
 
@@ -74,13 +103,14 @@ class RunConfig:
     model: str = "informer"
     dataset: str | None = None
     data: str | None = None  # an absolute path, copied into the Preprocess input folder
-    hosts: int = 2
+    hosts: int = DEFAULT_HOSTS
     max_epochs: int | None = None
     hyperparameters: dict[str, str] = field(default_factory=dict)
     preprocess_arguments: dict[str, str] = field(default_factory=dict)
-    metric: str | None = None  # None: DEFAULT_GATES[model]
+    metric: str | None = None  # None: the family's default gate
     threshold: float | None = None
     group: str = PROJECT
+    parameters: dict[str, str] = field(default_factory=dict)  # --parameter Name=Value
 
     def __post_init__(self) -> None:
         if isinstance(self.hosts, bool) or not isinstance(self.hosts, int) or self.hosts < 1:
@@ -124,16 +154,8 @@ class RunResult:
     package: ModelPackage | None = None
     artifact: dict[str, str] | None = None
     transform_input: dict[str, str] | None = None
+    conditions: dict[str, bool] = field(default_factory=dict)  # Condition step → outcome
     stopped_after: str | None = None
-
-
-def flags(arguments: Mapping[str, Any]) -> list[str]:
-    """``{"max_epochs": 3}`` → ``["--max-epochs", "3"]``, as the cloud passes step arguments."""
-    out: list[str] = []
-    for name, value in sorted(arguments.items()):
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        out += [f"--{name.replace('_', '-')}", text]
-    return out
 
 
 def new_run_id(home: Home, now: datetime | None = None) -> str:
@@ -199,7 +221,7 @@ def latest_unfinished(home: Home) -> str:
 
 
 class Runner:
-    """One run of the pipeline in ``<home>/runs/<run_id>``."""
+    """One execution of the pipeline definition in ``<home>/runs/<run_id>``."""
 
     def __init__(
         self,
@@ -207,7 +229,10 @@ class Runner:
         run_id: str,
         config: RunConfig,
         say: Callable[[str], None] = lambda text: print(text, flush=True),
+        definition: Mapping[str, Any] | None = None,
     ) -> None:
+        """``definition``: the JSON to execute; by default the builder's for this run's
+        settings and the local resources (what the CodeBuild runner upserts, tokens aside)."""
         self.home = home
         self.run_id = run_id
         self.config = config
@@ -216,6 +241,15 @@ class Runner:
         self.say = say
         self.registry = Registry(home.registry)
         self._lock: int | None = None  # the run lock's descriptor, inherited by training hosts
+        self.resources = local_resources(home, config.group)
+        self.definition = definition or build_definition(self.settings, self.resources)
+        self.plan = interpreter.plan(self.definition)
+        self.steps = {s.name: s for s in self.plan}
+        self.parameters = interpreter.parameter_values(self.definition, config.parameters)
+        self.properties: dict[str, dict[str, Any]] = {}
+        self.evaluate = interpreter.Evaluator(
+            self.definition, self.parameters, run_id, self.properties, self._property_file
+        )
 
     # --- paths ------------------------------------------------------------------------------
 
@@ -223,10 +257,13 @@ class Runner:
         return container_path(self.dir, container)
 
     def output(self, step_name: str, name: str) -> Path:
-        return self.path(dict(step(step_name).outputs)[name])
-
-    def input(self, step_name: str, name: str) -> Path:
-        return self.path(dict(step(step_name).inputs)[name])
+        """Where a step's output is in the run folder (its container path)."""
+        arguments = self.steps[step_name].definition["Arguments"]
+        if "ProcessingOutputConfig" in arguments:
+            outputs = arguments["ProcessingOutputConfig"]["Outputs"]
+            local = next(o["S3Output"]["LocalPath"] for o in outputs if o["OutputName"] == name)
+            return self.path(local)
+        return self.path(MODEL_DIR)
 
     @property
     def status_dir(self) -> Path:
@@ -235,10 +272,19 @@ class Runner:
     def marker(self, name: str) -> Path:
         return self.status_dir / f"{name}.json"
 
+    def _property_file(self, step_name: str, output: str, file_path: str) -> Any:
+        uri = self.properties[step_name]["ProcessingOutputConfig"]["Outputs"][output]
+        path = self.home.local_path(uri["S3Output"]["S3Uri"]) / file_path
+        if not path.is_file():
+            raise interpreter.StepError(
+                step_name, f"property file {file_path} was not written to its output {output}"
+            )
+        return files.read_json(path)
+
     # --- the run ------------------------------------------------------------------------------
 
     def execute(self, stop_after: str | None = None) -> RunResult:
-        names = [s.name for s in STEPS] + [TRANSFORM_INPUT]
+        names = [s.name for s in self.plan] + [TRANSFORM_INPUT]
         if stop_after is not None and stop_after not in names:
             raise ConfigError(f"--stop-after {stop_after!r}: expected one of {', '.join(names)}")
         with files.exclusive(self.dir, f"run {self.run_id}") as lock:
@@ -251,6 +297,7 @@ class Runner:
                 )
             if not (self.dir / RUN_FILE).is_file():
                 files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
+            files.atomic_write_json(self.dir / DEFINITION_FILE, self.definition)
             try:
                 return self._execute(names, stop_after)
             except BaseException:
@@ -261,25 +308,25 @@ class Runner:
                     self.say(f"run {self.run_id} removed: nothing in it could be resumed")
                 raise
 
+    def _taken(self, name: str, result: RunResult) -> tuple[bool, str]:
+        """Whether a step runs in this execution: a branch step only on its condition's side."""
+        if name == TRANSFORM_INPUT:
+            return ("Register" in self.properties, "the model was not registered")
+        branch = self.steps[name].branch
+        if branch is None:
+            return True, ""
+        condition, side = branch
+        passed = result.conditions[condition]
+        return passed == (side == "IfSteps"), f"the gate {'passed' if passed else 'failed'}"
+
     def _execute(self, names: list[str], stop_after: str | None) -> RunResult:
         result = RunResult(self.run_id, self.dir, self.config)
-        actions: dict[str, Callable[[RunResult], dict[str, Any]]] = {
-            "Preprocess": self.preprocess,
-            "Train": self.train,
-            "Evaluate": self.evaluate,
-            "CheckMetric": self.check_metric,
-            "Register": self.register,
-            "MetricAboveThreshold": self.fail,
-            TRANSFORM_INPUT: self.write_transform_input,
-        }
-        kinds = {s.name: s.kind for s in STEPS} | {TRANSFORM_INPUT: "local"}
         for number, name in enumerate(names, start=1):
-            passed = result.gate["passed"] if result.gate else None
-            label = f"[{number}/{len(names)}] {name} ({kinds[name]})"
-            if (name in ("Register", TRANSFORM_INPUT) and passed is False) or (
-                name == "MetricAboveThreshold" and passed
-            ):
-                self.say(f"{label}: not taken (the gate {'passed' if passed else 'failed'})")
+            kind = self.steps[name].type if name in self.steps else "local"
+            label = f"[{number}/{len(names)}] {name} ({kind})"
+            taken, why = self._taken(name, result)
+            if not taken:
+                self.say(f"{label}: not taken ({why})")
                 continue
             marker = self.marker(name)
             if marker.is_file():
@@ -290,7 +337,7 @@ class Runner:
                 self.say(f"{label}: started")
                 started = time.perf_counter()
                 try:
-                    outcome = actions[name](result)
+                    outcome = self._run_step(name, result)
                 except ForecastingError as error:
                     if _user_mistake(error):  # the same options would fail the same way
                         refused = {"step": name, "error": str(error)}
@@ -305,96 +352,185 @@ class Runner:
                 break
         return result
 
+    def _run_step(self, name: str, result: RunResult) -> dict[str, Any]:
+        if name == TRANSFORM_INPUT:
+            return self.write_transform_input(result)
+        step = self.steps[name]
+        action = {
+            "Processing": self.processing,
+            "Training": self.training,
+            "Condition": self.condition,
+            "RegisterModel": self.register,
+            "Fail": self.fail,
+        }[step.type]
+        return action(step.definition, result)
+
     def _invalidate_after(self, name: str, names: list[str]) -> None:
         for later in names[names.index(name) + 1 :]:
             self.marker(later).unlink(missing_ok=True)
 
     def _restore(self, name: str, outcome: dict[str, Any], result: RunResult) -> None:
-        if name == "Train":
-            result.artifact = outcome
-        elif name == "Evaluate":
-            result.evaluation = files.read_json(Path(outcome["evaluation"]))
-        elif name == "CheckMetric":
-            result.gate = outcome
-        elif name == "Register":
-            result.package = self.registry.get(outcome["group"], outcome["version"])
-        elif name == TRANSFORM_INPUT:
+        if "properties" in outcome:
+            self.properties[name] = outcome["properties"]
+        if name == TRANSFORM_INPUT:
             result.transform_input = outcome
+        elif self.steps[name].type == "Training":
+            result.artifact = outcome["artifact"]
+        elif self.steps[name].type == "Condition":
+            result.conditions[name] = outcome["passed"]
+            result.gate = outcome
+        elif self.steps[name].type == "RegisterModel":
+            result.package = self.registry.get(outcome["group"], outcome["version"])
+        if "evaluation" in outcome:
+            result.evaluation = files.read_json(Path(outcome["evaluation"]))
 
-    # --- steps --------------------------------------------------------------------------------
+    # --- jobs ---------------------------------------------------------------------------------
 
-    def _call_entry_point(self, spec: Step, argv: list[str]) -> None:
-        """A Processing job: the step's module, run with the arguments the cloud passes."""
-        importlib.import_module(str(spec.module)).main(argv)
+    def _download(self, step: str, what: str, uri: str, target: Path) -> None:
+        """An S3Prefix input: every object under ``uri`` into ``target``, as SageMaker
+        downloads it; nothing there fails the step, as in AWS."""
+        source = self.home.local_path(uri)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        if source.is_file():
+            shutil.copy2(source, target / source.name)
+        elif source.is_dir() and any(p.is_file() for p in source.rglob("*")):
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            raise interpreter.StepError(step, f"{what}: no S3 objects found under {uri}")
 
-    def preprocess(self, result: RunResult) -> dict[str, Any]:
-        spec = step("Preprocess")
-        output_dir = self.output("Preprocess", "train").parent
-        shutil.rmtree(output_dir, ignore_errors=True)
-        shutil.rmtree(self.path("/opt/ml/checkpoints"), ignore_errors=True)  # new data, new fit
-        if self.config.data:
-            # Read where the user keeps it (SageMaker would download it into the container), so
-            # every message and preprocessing.json name the user's file, not a copy.
-            source = Path(self.config.data)
-            if not source.is_file():
-                raise ConfigError(f"--data {source}: no such file")
-        self._call_entry_point(spec, self.preprocess_argv())
-        preprocessing = files.read_json(self.output("Preprocess", "train") / PREPROCESSING_FILE)
-        if "split_rule" in preprocessing:
-            self.say(f"    split: {preprocessing['split']} ({preprocessing['split_rule']})")
-        else:  # a panel: its protocol's cutoffs
-            self.say(f"    split: {preprocessing['cutoffs']['protocol']}")
-        return {name: str(self.output("Preprocess", name)) for name, _ in spec.outputs}
+    def _upload(self, local: Path, uri: str) -> None:
+        files.replace_tree(local, self.home.local_path(uri))
 
-    def preprocess_argv(self) -> list[str]:
-        """The arguments the cloud passes to the Preprocess step of this run."""
-        output_dir = self.output("Preprocess", "train").parent
-        argv = ["--model", self.config.model, "--output-dir", str(output_dir)]
+    def _mapped(self, value: Any) -> Any:
+        """Container paths in an argument, as paths in the run folder."""
+        if isinstance(value, str) and value.startswith(f"{CONTAINER_ROOT}/"):
+            return str(self.path(value))
+        return value
+
+    def processing(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
+        name = step["Name"]
+        arguments = self.evaluate(step["Arguments"], name)
+        app = arguments["AppSpecification"]
+        if app.get("ContainerEntrypoint") != ["/bin/bash", "-c", PROCESSING_SCRIPT]:
+            raise interpreter.UnsupportedError(
+                f"step {name}: only the pipeline's own processing script runs locally, not "
+                f"{app.get('ContainerEntrypoint')!r}"
+            )
+        module, *argv = [self._mapped(a) for a in app["ContainerArguments"]]
+        inputs = {i["InputName"]: i["S3Input"] for i in arguments.get("ProcessingInputs", [])}
+        argv = self._local_data(name, inputs, argv)
+        for input_name, spec in inputs.items():
+            self._download(name, f"input {input_name}", spec["S3Uri"], self.path(spec["LocalPath"]))
+        check_requirements(self.path(CODE_DIR), name, self.say)
+        outputs = arguments["ProcessingOutputConfig"]["Outputs"]
+        for output in outputs:
+            local = self.path(output["S3Output"]["LocalPath"])
+            shutil.rmtree(local, ignore_errors=True)
+            local.mkdir(parents=True)
+        if name == "Preprocess":  # new data, new fit: the checkpoints of an earlier attempt go
+            shutil.rmtree(self.path(CHECKPOINT_DIR), ignore_errors=True)
+            for step_name, planned in self.steps.items():
+                checkpoint = planned.definition["Arguments"].get("CheckpointConfig")
+                if checkpoint:
+                    uri = self.evaluate(checkpoint["S3Uri"], step_name)
+                    shutil.rmtree(self.home.local_path(uri), ignore_errors=True)
+        environment = {k: str(v) for k, v in app.get("Environment", {}).items()}
+        with _environment(environment):
+            importlib.import_module(module).main(argv)
+        for output in outputs:
+            self._upload(self.path(output["S3Output"]["LocalPath"]), output["S3Output"]["S3Uri"])
+        properties = {
+            "ProcessingJobName": f"{name.lower()}-{self.run_id}",
+            "ProcessingOutputConfig": {
+                "Outputs": {o["OutputName"]: {"S3Output": o["S3Output"]} for o in outputs}
+            },
+        }
+        outcome: dict[str, Any] = {"properties": properties, "argv": argv}
+        if name == "Preprocess":
+            preprocessing = files.read_json(self.output(name, "train") / PREPROCESSING_FILE)
+            if "split_rule" in preprocessing:
+                self.say(f"    split: {preprocessing['split']} ({preprocessing['split_rule']})")
+            else:  # a panel: its protocol's cutoffs
+                self.say(f"    split: {preprocessing['cutoffs']['protocol']}")
+        evaluation = self.output(name, "evaluation") if name == "Evaluate" else None
+        if evaluation is not None and (evaluation / EVALUATION_FILE).is_file():
+            outcome["evaluation"] = str(evaluation / EVALUATION_FILE)
+        return outcome
+
+    def _local_data(self, step: str, inputs: dict[str, Any], argv: list[str]) -> list[str]:
+        """The announced local choice: Preprocess reads the user's file or named data set."""
+        if step != "Preprocess" or "InputDataUri" in self.config.parameters:
+            return argv
+        data = inputs.pop("data")
+        position = argv.index(str(self.path(data["LocalPath"])))
+        source = ["--data", self.config.data] if self.config.data else []
         if self.config.dataset:
-            argv += ["--dataset", self.config.dataset]
-        if self.config.data:
-            argv += ["--data", self.config.data]
-        return argv + flags(self.settings.preprocess_arguments)
+            source += ["--dataset", self.config.dataset]
+        self.say(
+            f"    data: {' '.join(source) or 'the default data set'} (local: read in place; "
+            "--parameter InputDataUri=s3://... reads a local bucket instead)"
+        )
+        return argv[: position - 1] + source + argv[position + 1 :]
 
-    def train(self, result: RunResult) -> dict[str, Any]:
-        spec = step("Train")
-        for channel, _ in spec.inputs:  # the channel downloads
-            files.replace_tree(self.output("Preprocess", channel), self.input("Train", channel))
-        model_dir = self.output("Train", "model")
-        output_data = self.path("/opt/ml/output/data")
-        checkpoints = self.path("/opt/ml/checkpoints")
+    def training(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
+        name = step["Name"]
+        arguments = self.evaluate(step["Arguments"], name)
+        if arguments["AlgorithmSpecification"].get("TrainingInputMode", "File") != "File":
+            raise interpreter.UnsupportedError(f"step {name}: only File input mode runs locally")
+        hyperparameters = arguments.get("HyperParameters", {})
+        not_text = sorted(k for k, v in hyperparameters.items() if not isinstance(v, str))
+        if not_text:
+            raise interpreter.StepError(
+                name, f"hyperparameters {', '.join(not_text)} are not strings; SageMaker "
+                "accepts string values only"
+            )  # fmt: skip
+        toolkit, user = hosts.split_hyperparameters(hyperparameters, name)
+        code = self.path(TRAINING_CODE_DIR)
+        submitted = self.dir / "submit"  # the tarball, unpacked into an empty code folder
+        self._download(name, "sagemaker_submit_directory", toolkit["sagemaker_submit_directory"],
+                       submitted)  # fmt: skip
+        (archive,) = submitted.glob("*.tar.gz")
+        files.extract_archive(archive, code)
+        shutil.rmtree(submitted)
+        check_requirements(code, name, self.say)
+        program = code / toolkit["sagemaker_program"]
+        if not program.is_file():
+            raise interpreter.StepError(
+                name, f"sagemaker_program {toolkit['sagemaker_program']} is not in the code"
+            )
+        channels = {}
+        for channel in arguments.get("InputDataConfig", []):
+            source = channel["DataSource"]["S3DataSource"]
+            local = self.path(f"{INPUT_DATA_DIR}/{channel['ChannelName']}")
+            self._download(name, f"channel {channel['ChannelName']}", source["S3Uri"], local)
+            channels[channel["ChannelName"]] = local
+        model_dir, output_data = self.path(MODEL_DIR), self.path("/opt/ml/output/data")
         for folder in (model_dir, output_data):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
-        checkpoints.mkdir(parents=True, exist_ok=True)
-        hyperparameters = {"model": self.config.model, **self.settings.hyperparameters}
-        command = [
-            *hosts.python_module(str(spec.module)),
-            *flags(hyperparameters),
-            "--checkpoint-dir", str(checkpoints),
-        ]  # fmt: skip
-        paths = hosts.TrainingPaths(
-            train=self.input("Train", "train"),
-            validation=self.input("Train", "validation"),
-            model_dir=model_dir,
-            output_data_dir=output_data,
-        )
-        names = hosts.host_names(self.config.hosts)
+        checkpoint = arguments.get("CheckpointConfig")
+        checkpoints = self.path(checkpoint["LocalPath"]) if checkpoint else None
+        if checkpoint:  # synced down before the job, up after it
+            stored = self.home.local_path(checkpoint["S3Uri"])
+            if stored.is_dir():
+                files.replace_tree(stored, checkpoints)
+            checkpoints.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, str(program), *hosts.command_arguments(user)]
+        if checkpoints:  # the only container path without an SM_* variable: given as a flag
+            command += ["--checkpoint_dir", str(checkpoints)]
+        names = hosts.host_names(int(arguments["ResourceConfig"]["InstanceCount"]))
+        paths = hosts.TrainingPaths(channels, model_dir=model_dir, output_data_dir=output_data)
         port = hosts.free_port()
         machine_gpus = hosts.visible_gpus()
         gpus = hosts.gpus_per_host(len(names), machine_gpus)
         environments = [
             hosts.host_environment(
-                host,
-                names,
-                paths,
-                cpus=os.cpu_count() or 1,
-                master_port=port,
-                hyperparameters={k: str(v) for k, v in hyperparameters.items()},
-                gpus=own,
+                host, names, paths, cpus=os.cpu_count() or 1, master_port=port,
+                hyperparameters=user, gpus=own,
             )
             for host, own in zip(names, gpus, strict=True)
-        ]
+        ]  # fmt: skip
         devices = f"{len(gpus[0])} GPU(s)" if gpus[0] else "the CPU"
         if machine_gpus and not gpus[0]:
             devices += (
@@ -405,88 +541,76 @@ class Runner:
             f"    {len(names)} host(s) {', '.join(names)}, {environments[0]['OMP_NUM_THREADS']} "
             f"thread(s) and {devices} each; checkpoints in {checkpoints}"
         )
-        code, where = hosts.run_hosts(
-            command, environments, cwd=self.dir, log_dir=self.dir / "logs", keep_open=self._lock
+        code_exit, where = hosts.run_hosts(
+            command, environments, cwd=code, log_dir=self.dir / "logs", keep_open=self._lock
         )
-        if code == 2:  # a user mistake, named above: resumed with the same options, it recurs
+        if checkpoint and checkpoints is not None:
+            files.replace_tree(checkpoints, self.home.local_path(checkpoint["S3Uri"]))
+        if code_exit == 2:  # a user mistake, named above: resumed with the same options, it recurs
             raise StepFailedError(
-                f"Train stopped on {where} with the error above; start a new run with other "
+                f"{name} stopped on {where} with the error above; start a new run with other "
                 "options",
                 exit_code=2,
             )
-        if code:
+        if code_exit:
             raise StepFailedError(
-                f"Train failed on {where} with exit code {code}; once the cause is fixed, "
+                f"{name} failed on {where} with exit code {code_exit}; once the cause is fixed, "
                 f"resume from the last checkpoint with --run-id {self.run_id}",
                 exit_code=1,
             )
         job = f"train-{datetime.now().strftime('%Y%m%d-%H%M%S')}"  # one key per attempt
-        uri = (
-            f"s3://{self.home.artifacts_bucket}/{self.home.project}/{self.run_id}/train/"
-            f"{job}/output/model.tar.gz"
-        )
+        uri = f"{arguments['OutputDataConfig']['S3OutputPath']}/{job}/output/model.tar.gz"
         archive = self.home.local_path(uri)
         files.pack_directory(model_dir, archive)  # what SageMaker uploads from /opt/ml/model
-        return {"model_data_url": uri, "artifact": str(archive), "training_job": job}
+        properties = {"TrainingJobName": job, "ModelArtifacts": {"S3ModelArtifacts": uri}}
+        artifact = {"model_data_url": uri, "artifact": str(archive), "training_job": job}
+        return {"properties": properties, "artifact": artifact}
 
-    def evaluate(self, result: RunResult) -> dict[str, Any]:
-        assert result.artifact is not None
-        model_input = self.input("Evaluate", "model")
-        test_input = self.input("Evaluate", "test")
-        evaluation = self.output("Evaluate", "evaluation")
-        for folder in (model_input, evaluation):
-            shutil.rmtree(folder, ignore_errors=True)
-        model_input.mkdir(parents=True)
-        shutil.copy2(result.artifact["artifact"], model_input / "model.tar.gz")
-        files.replace_tree(self.output("Preprocess", "test"), test_input)
-        argv = ["--model-dir", str(model_input), "--test", str(test_input)]
-        self._call_entry_point(step("Evaluate"), [*argv, "--output-dir", str(evaluation)])
-        return {"evaluation": str(evaluation / EVALUATION_FILE)}
+    def condition(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
+        outcome = interpreter.evaluate_conditions(step, self.evaluate)
+        gate = {
+            "passed": outcome.passed,
+            "metric_name": self.settings.metric_name,
+            "value": float(outcome.left),
+            "threshold": float(outcome.right),
+            "comparison": outcome.comparison,
+            "properties": {"Outcome": outcome.passed},
+        }
+        self.say(f"    {gate_text(gate)}: {'passed' if outcome.passed else 'failed'}")
+        return gate
 
-    def check_metric(self, result: RunResult) -> dict[str, Any]:
-        assert result.evaluation is not None
-        outcome = gate.check(self.settings, result.evaluation)
-        self.say(f"    {gate_text(asdict(outcome))}: {'passed' if outcome.passed else 'failed'}")
-        return asdict(outcome)
+    def fail(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
+        message = self.evaluate(step["Arguments"].get("ErrorMessage", ""), step["Name"])
+        raise GateFailedError(str(message))
 
-    def fail(self, result: RunResult) -> dict[str, Any]:
-        assert result.gate is not None
-        raise GateFailedError(result.gate["message"])
-
-    def register(self, result: RunResult) -> dict[str, Any]:
-        assert result.artifact is not None and result.evaluation is not None
-        arguments = self.register_arguments(result.artifact["model_data_url"])
+    def register(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
+        name = step["Name"]
+        arguments = self.evaluate(step["Arguments"], name)
+        interpreter.validate_request("CreateModelPackage", arguments, name)
+        (container,) = arguments["InferenceSpecification"]["Containers"]
+        metrics_uri = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+        metrics_path = self.home.local_path(metrics_uri)
+        if not metrics_path.is_file():
+            raise interpreter.StepError(name, f"ModelMetrics: no object at {metrics_uri}")
         package = self.registry.register(
             group=arguments["ModelPackageGroupName"],
-            model_family=self.config.model,
-            metrics=result.evaluation,
-            model_data_url=result.artifact["model_data_url"],
-            artifact_path=Path(result.artifact["artifact"]),
-            image=LOCAL_IMAGE,
+            model_family=arguments["CustomerMetadataProperties"]["model_family"],
+            metrics=files.read_json(metrics_path),
+            model_data_url=container["ModelDataUrl"],
+            artifact_path=self.home.local_path(container["ModelDataUrl"]),
+            image=container["Image"],
             inference_specification=arguments["InferenceSpecification"],
             description=arguments["ModelPackageDescription"],
             customer_metadata=arguments["CustomerMetadataProperties"],
             run_id=self.run_id,
             approval_status=arguments["ModelApprovalStatus"],
         )
-        return {"group": package.group, "version": package.version, "arn": package.arn}
-
-    def register_arguments(self, model_data_url: str) -> dict[str, Any]:
-        """The cloud's RegisterModel arguments, with the local artifact URL and image."""
-        resources = Resources(
-            pipeline_name=self.home.project,
-            role_arn="local",
-            artifacts_bucket=self.home.artifacts_bucket,
-            code_uri="local",
-            kms_key_id="local",
-            region=REGION,
-            model_package_group=self.config.group,
-            data_uri="local",
-            images=Images(training=LOCAL_IMAGE, processing=LOCAL_IMAGE, inference=LOCAL_IMAGE),
-        )
-        assert resources.images is not None
-        arguments = register_step(self.settings, resources, resources.images)["Arguments"]
-        return _substitute(arguments, MODEL_ARTIFACT, model_data_url)
+        return {
+            "group": package.group,
+            "version": package.version,
+            "arn": package.arn,
+            "properties": {"ModelPackageArn": package.arn},
+        }
 
     def write_transform_input(self, result: RunResult) -> dict[str, Any]:
         """Two requests into the local data bucket: a backtest of the test split's last
@@ -507,7 +631,8 @@ class Runner:
             f"-> {request}; the next {made.horizon} steps' actuals -> {actuals}"
         )
         written = {"request": str(request), "actuals": str(actuals)}
-        future = future_input(self.preprocess_argv(), config, made)
+        preprocess_argv = files.read_json(self.marker("Preprocess"))["argv"]
+        future = future_input(preprocess_argv, config, made)
         (folder / FUTURE_FILE).unlink(missing_ok=True)
         if isinstance(future, str):
             self.say(f"    future: not forecast ({future})")
@@ -522,19 +647,97 @@ class Runner:
         return {**written, "future": str(folder / FUTURE_FILE)}
 
 
-def _substitute(value: Any, expression: Any, replacement: Any) -> Any:
-    if value == expression:
-        return replacement
-    if isinstance(value, dict):
-        return {k: _substitute(v, expression, replacement) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, expression, replacement) for v in value]
-    return value
+def local_resources(home: Home, group: str = PROJECT) -> Resources:
+    """The deployment's resources as local values; the training code is packed exactly as the
+    CodeBuild runner packs it and put at the same key in the local artifacts bucket."""
+    data, digest = package_source(SOURCE_DIR)
+    code_uri = f"s3://{home.artifacts_bucket}/{source_key(f'{home.project}/source', digest)}"
+    code = home.local_path(code_uri)
+    if not code.is_file():
+        files.atomic_write_bytes(code, data)
+    return Resources(
+        pipeline_name=home.project,
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/{home.project}-local",
+        artifacts_bucket=home.artifacts_bucket,
+        code_uri=code_uri,
+        kms_key_id=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/local",
+        region=REGION,
+        model_package_group=group,
+        data_uri=f"s3://{home.data_bucket}/input/",
+        images=Images(training=LOCAL_IMAGE, processing=LOCAL_IMAGE, inference=LOCAL_IMAGE),
+    )
+
+
+def check_requirements(code: Path, step: str, say: Callable[[str], None]) -> None:
+    """The jobs' ``pip install -r requirements.txt``, done honestly offline: every requirement
+    must already be installed here at a matching version. ``constraints.txt`` pins the AWS
+    container's torch, which this machine does not run; that difference is said, not hidden."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    archives = list(code.glob("*.gz"))
+    if archives:  # a processing job's code input: the tarball as the cloud script finds it
+        with tarfile.open(archives[0]) as tar:
+            texts = {
+                n: tar.extractfile(n).read().decode()  # type: ignore[union-attr]
+                for n in ("requirements.txt", "constraints.txt")
+                if n in tar.getnames()
+            }
+    else:
+        texts = {p.name: p.read_text() for p in code.glob("*.txt")}
+
+    def unmet(name: str) -> list[str]:
+        found = []
+        for line in texts.get(name, "").splitlines():
+            line = line.split("#")[0].strip()
+            if not line or line.startswith("-"):
+                continue
+            requirement = Requirement(line)
+            try:
+                installed = version(requirement.name)
+            except PackageNotFoundError:
+                installed = "none"
+            if installed == "none" or not requirement.specifier.contains(installed, True):
+                found.append(f"{requirement} ({installed} installed)")
+        return found
+
+    wrong = unmet("requirements.txt")
+    if wrong:
+        raise interpreter.StepError(
+            step, "this environment does not satisfy the code's requirements.txt: "
+            + ", ".join(wrong) + "; run make setup"
+        )  # fmt: skip
+    if step in ("Preprocess", "Train"):
+        container = unmet("constraints.txt")
+        say(
+            "    requirements.txt: satisfied here, so the job's pip install is a no-op"
+            + (f"; the container's {', '.join(container)} is not" if container else "")
+        )
+
+
+class _environment:
+    """Set a processing job's ``Environment`` while it runs in this process."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        self.saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+
+    def __exit__(self, *_: object) -> None:
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def gate_text(outcome: Mapping[str, Any]) -> str:
     """``test mse 0.437 <= 0.6 (LessThanOrEqualTo)``: the comparison as the cloud names it."""
-    symbol = gate.SYMBOLS.get(outcome["comparison"], outcome["comparison"])
+    symbol = interpreter.SYMBOLS.get(outcome["comparison"], outcome["comparison"])
     return (
         f"test {outcome['metric_name']} {outcome['value']:.6g} {symbol} "
         f"{outcome['threshold']:g} ({outcome['comparison']})"

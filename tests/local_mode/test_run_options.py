@@ -102,11 +102,11 @@ def test_resume_picks_only_a_run_that_can_be_resumed(tmp_path):
         latest_unfinished(home)
 
 
-@pytest.mark.parametrize("step", ["preprocess", "train"])
+@pytest.mark.parametrize("step", ["processing", "training"])  # Preprocess, Train
 def test_an_interrupted_run_is_kept_only_when_it_can_be_resumed(
     capsys, monkeypatch, tmp_path, step
 ):
-    def interrupt(self, result):
+    def interrupt(self, definition, result):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Runner, step, interrupt)
@@ -115,7 +115,7 @@ def test_an_interrupted_run_is_kept_only_when_it_can_be_resumed(
     out, err = capsys.readouterr()
     assert err == "interrupted\n"
     kept = Home(tmp_path).run_dir("r").is_dir()
-    assert kept == (step == "train")
+    assert kept == (step == "training")
     if kept:
         assert f"continue with: python -m local_mode run --home {tmp_path} --run-id r" in out
         assert latest_unfinished(Home(tmp_path)) == "r"
@@ -126,10 +126,10 @@ def test_an_interrupted_run_is_kept_only_when_it_can_be_resumed(
 def test_a_run_its_options_cannot_train_is_not_resumed(capsys, monkeypatch, tmp_path):
     """A step that refused the options (exit code 2) would refuse them again on a resume."""
 
-    def refuse(self, result):
+    def refuse(self, definition, result):
         raise StepFailedError("Train stopped on algo-1 with the error above", exit_code=2)
 
-    monkeypatch.setattr(Runner, "train", refuse)
+    monkeypatch.setattr(Runner, "training", refuse)
     argv = ["run", "--home", str(tmp_path), "--dataset", "demo", "--run-id", "r"]
     assert exit_code(argv) == 2
     assert Home(tmp_path).run_dir("r").is_dir()  # preprocessed: kept, for inspection

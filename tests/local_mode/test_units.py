@@ -1,8 +1,7 @@
-"""Local mode's pure parts: URI mapping, the gate, host environments, events and inputs."""
+"""Local mode's pure parts: URI mapping, host environments, events and inputs."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from datetime import UTC, datetime
@@ -17,9 +16,7 @@ from forecasting.distributed import export_rendezvous, gpus_on_host, resolve_clu
 from forecasting.errors import ConfigError
 from forecasting.models.informer.serving import example_request as informer_input
 from forecasting.models.tft.serving import example_request as tft_input
-from forecasting.pipeline.settings import PipelineSettings
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
-from local_mode import gate
 from local_mode.approval import (
     ApprovalError,
     interpretation_images,
@@ -29,6 +26,8 @@ from local_mode.approval import (
 )
 from local_mode.hosts import (
     TrainingPaths,
+    command_arguments,
+    decode,
     gpus_per_host,
     host_environment,
     host_names,
@@ -37,7 +36,7 @@ from local_mode.hosts import (
 from local_mode.inputs import future_input
 from local_mode.layout import Home, container_path
 from local_mode.registry import APPROVED, ModelPackage
-from local_mode.runner import RunConfig, flags, resolve_config
+from local_mode.runner import RunConfig, resolve_config
 from local_mode.transform import container_environment, output_key
 from tests.lambdas.batch_transform_events import EVENT
 
@@ -72,44 +71,15 @@ def test_container_paths_map_into_the_run_folder(tmp_path):
         container_path(tmp_path, "/etc/passwd")
 
 
-# --- the gate -------------------------------------------------------------------------------
-
-
-def test_the_gate_is_the_cloud_condition_with_its_fail_message():
-    settings = PipelineSettings()  # mse <= 0.6
-    passed = gate.check(settings, evaluation(0.44))
-    assert passed.passed and passed.comparison == "LessThanOrEqualTo"
-    assert gate.check(settings, evaluation(0.6)).passed  # the threshold itself passes
-    failed = gate.check(settings, evaluation(0.71))
-    assert not failed.passed
-    assert (
-        failed.message == "test mse 0.71 is above the threshold 0.6 - the model was not registered"
-    )
-
-
-def test_the_gate_follows_the_definition_when_it_changes(monkeypatch):
-    original = gate.condition_step
-
-    def greater(settings, resources, images):
-        step = copy.deepcopy(original(settings, resources, images))
-        step["Arguments"]["Conditions"][0]["Type"] = "GreaterThan"
-        return step
-
-    monkeypatch.setattr(gate, "condition_step", greater)
-    assert gate.check(PipelineSettings(), evaluation(0.7)).passed
-
-
-def test_a_metric_missing_from_the_evaluation_is_named():
-    with pytest.raises(ConfigError, match=r"regression_metrics\.mse\.value"):
-        gate.check(PipelineSettings(), {"regression_metrics": {}})
-
-
 # --- run options ----------------------------------------------------------------------------
 
 
-def test_step_arguments_become_flags_as_in_the_cloud():
-    assert flags({"max_epochs": 2, "seq_len": "16", "revin": False}) == [
-        "--max-epochs", "2", "--revin", "false", "--seq-len", "16",
+def test_hyperparameters_reach_the_program_as_the_training_toolkit_passes_them():
+    # sagemaker_training.mapping.to_cmd_args: sorted, names as given, values str() of the
+    # JSON-decoded string (so "false" arrives as False and "3" as 3)
+    decoded = {k: decode(v) for k, v in {"max_epochs": "3", "revin": "false", "x": "a b"}.items()}
+    assert command_arguments(decoded) == [
+        "--max_epochs", "3", "--revin", "False", "--x", "a b",
     ]  # fmt: skip
 
 
@@ -142,7 +112,9 @@ def test_a_resumed_run_keeps_its_options_and_refuses_other_ones(tmp_path):
 
 def test_each_host_is_told_what_sagemaker_tells_it_and_finds_the_master_locally(tmp_path):
     names = host_names(2)
-    paths = TrainingPaths(tmp_path / "t", tmp_path / "v", tmp_path / "m", tmp_path / "o")
+    paths = TrainingPaths(
+        {"train": tmp_path / "t", "validation": tmp_path / "v"}, tmp_path / "m", tmp_path / "o"
+    )
     env = host_environment(
         "algo-2", names, paths, cpus=4, master_port=29999, hyperparameters={"model": "informer"}
     )
@@ -175,7 +147,9 @@ def test_each_simulated_host_owns_its_gpus(hosts, gpus, expected):
 
 @pytest.mark.parametrize("own", [[], ["1"], ["2", "3"]])
 def test_a_host_is_told_its_gpus_and_sees_only_those(tmp_path, own):
-    paths = TrainingPaths(tmp_path / "t", tmp_path / "v", tmp_path / "m", tmp_path / "o")
+    paths = TrainingPaths(
+        {"train": tmp_path / "t", "validation": tmp_path / "v"}, tmp_path / "m", tmp_path / "o"
+    )
     env = host_environment(
         "algo-1", host_names(2), paths, cpus=4, master_port=1, hyperparameters={}, gpus=own
     )

@@ -3,8 +3,8 @@
 The same settings and resources always give byte-identical JSON: no clocks, no uploads, no
 lookups beyond the SageMaker SDK's offline table of container images. The CodeBuild runner
 (:mod:`forecasting.pipeline.codebuild`) calls it on every push with the stack's resources (it is
-the pipeline's only writer); local mode takes its gate and registration from it. The steps
-and their folders come from :mod:`forecasting.pipeline.steps`, which the local runner uses too.
+the pipeline's only writer); local mode executes the JSON it builds. The steps and their folders
+come from :mod:`forecasting.pipeline.steps`.
 """
 
 from __future__ import annotations

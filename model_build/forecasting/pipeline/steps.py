@@ -1,7 +1,7 @@
-"""The pipeline's steps, in order: one list that the cloud definition and the local runner share.
+"""The pipeline's steps, in order: what the definition builder lays out.
 
 Each step names the entry point it runs and the folders it reads and writes, laid out as
-SageMaker lays them out, so a local run and a cloud run cannot drift apart.
+SageMaker lays them out. Local mode executes the built definition, not this list.
 """
 
 from __future__ import annotations
