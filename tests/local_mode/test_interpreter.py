@@ -17,7 +17,7 @@ import pytest
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline import codebuild, source
-from forecasting.pipeline.definition import lookup_images
+from forecasting.pipeline.images import lookup_images
 from local_mode import interpreter
 from local_mode.interpreter import StepError, UnsupportedError
 from local_mode.layout import Home
@@ -68,7 +68,10 @@ def test_the_executed_definition_is_what_the_codebuild_runner_upserts(
 ):
     runner = Runner(Home(tmp_path), "r", config)
     cloud = json.dumps(upserted_definition(monkeypatch, runner.settings))
-    images = lookup_images(runner.settings, CLOUD["AWS_REGION"])
+    settings = runner.settings
+    images = lookup_images(
+        CLOUD["AWS_REGION"], settings.training_instance_type, settings.processing_instance_type
+    )
     local = runner.resources
     tokens = [
         *((uri, "local") for uri in dict.fromkeys(dataclasses.astuple(images))),
