@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from forecasting.defaults import WINDOW_DEFAULTS
 from forecasting.errors import ConfigError
+from forecasting.families import family
 
 WINDOW_FLAGS = {"seq_len": "input length", "pred_len": "horizon"}
 _ARGUMENT = re.compile(r"argument (--[\w-]+)(?:/--[\w-]+)?: (.*)")
@@ -77,7 +77,7 @@ def check_step_options(
         given = getattr(prepared, name)
         if given is not None and given < 1:
             raise ConfigError(f"-P {name}={given}: the {what} must be at least 1")
-        windows[name] = WINDOW_DEFAULTS[model][name] if given is None else given
+        windows[name] = family(model).windows[name] if given is None else given
     args = parse(train.build_parser(), "-H", "train", hyperparameters, ["--model", model])
     for name, what in WINDOW_FLAGS.items():
         given = getattr(args, name)
@@ -88,8 +88,6 @@ def check_step_options(
                 f"for training ({windows[name]}, {source}); use -P {name}={given} instead"
             )
         setattr(args, name, windows[name])
-    if args.label_len is None:
-        args.label_len = min(train.LABEL_LEN, args.seq_len)
     per_host = args.processes_per_host or 1  # CPU hosts: one process each
     spec = ClusterSpec(launcher="single", num_nodes=hosts, node_rank=0, devices_per_node=per_host)
     try:

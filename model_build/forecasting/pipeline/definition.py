@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from forecasting.defaults import FAMILY_DEFAULTS
+from forecasting.families import family
 from forecasting.pipeline.expressions import MODEL_ARTIFACT, get, join, output_uri, parameter
 from forecasting.pipeline.images import Images, lookup_images, supports_volume_key, uses_gpu
 from forecasting.pipeline.settings import (
@@ -110,7 +110,7 @@ def volume_key(instance_type: str, kms_key_id: str) -> dict[str, str]:
 
 
 def _max_epochs(settings: PipelineSettings) -> int:
-    default = FAMILY_DEFAULTS[settings.model]["max_epochs"]
+    default = family(settings.model).fit_defaults["max_epochs"]
     return int(settings.hyperparameters.get("max_epochs", default))
 
 

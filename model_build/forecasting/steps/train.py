@@ -38,7 +38,6 @@ from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES, family
 from forecasting.files import atomic_path
 from forecasting.models.ensemble import Ensemble
-from forecasting.models.informer.defaults import LABEL_LEN  # noqa: F401  (local_mode/options.py)
 from forecasting.models.training_setup import TrainingSetup
 from forecasting.steps.arguments import (
     add_option,
