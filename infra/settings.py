@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import TRAINING_FILE
 
 ContextLookup = Callable[[str], Any]
@@ -39,10 +40,6 @@ _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[^\s~^:?*\[\\]+$")
 
 
 _E = TypeVar("_E", bound=StrEnum)
-
-
-class SettingsError(ValueError):
-    """One or more context values are missing or invalid; the message names every key."""
 
 
 class SourceType(StrEnum):
@@ -86,7 +83,7 @@ class InfrastructureSettings:
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
         """Parse the context (a mapping, or a lookup such as `app.node.try_get_context`).
 
-        All problems are collected and raised together as one `SettingsError`, so a user
+        All problems are collected and raised together as one `ConfigError`, so a user
         fixes cdk.json in one pass instead of one key per synth.
         """
         lookup: ContextLookup = context.get if isinstance(context, Mapping) else context
@@ -205,7 +202,7 @@ class _Parser:
     def raise_if_errors(self) -> None:
         if self._errors:
             lines = "\n  ".join(self._errors)
-            raise SettingsError(f"invalid CDK context (cdk.json or -c):\n  {lines}")
+            raise ConfigError(f"invalid CDK context (cdk.json or -c):\n  {lines}")
 
     def _required(self, key: str, expected: str) -> Any:
         value = self._lookup(key)
