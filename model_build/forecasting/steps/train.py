@@ -182,7 +182,7 @@ def check_channels(args: argparse.Namespace, train: Channel, validation: Channel
             f"train with --model {recorded} or rerun preprocess with --model {args.model}"
         )
     fitted = family(args.model).fitted
-    if fitted(train.preprocessing) != fitted(validation.preprocessing):
+    if fitted(train) != fitted(validation):
         raise ConfigError(f"{args.train} and {args.validation} come from different preprocess runs")
 
 
