@@ -23,6 +23,7 @@ from forecasting.data.time_features import time_features
 from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.informer.windows import WindowDataset
+from forecasting.models.tft.preprocessing import TFTPreprocessing
 
 SERIES_FILE = "series.parquet"
 PREPROCESSING_FILE = "preprocessing.json"
@@ -47,6 +48,11 @@ class Channel:
     def informer(self) -> InformerPreprocessing:
         """The Informer's fields of preprocessing.json, typed."""
         return InformerPreprocessing.from_dict(self.preprocessing, self.path / PREPROCESSING_FILE)
+
+    @cached_property
+    def tft(self) -> TFTPreprocessing:
+        """The TFT's fields of preprocessing.json, typed."""
+        return TFTPreprocessing.from_dict(self.preprocessing, self.path / PREPROCESSING_FILE)
 
     @property
     def scaler(self) -> StandardScaler:

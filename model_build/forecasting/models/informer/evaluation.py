@@ -21,7 +21,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """evaluation.json's content for the model on the test channel."""
     preprocessing, window = read_config(config)
-    if test.informer.scaler != preprocessing.scaler:
+    if test.recorded.model != "informer" or test.informer.scaler != preprocessing.scaler:
         raise DataValidationError(
             f"{test.path} was preprocessed differently from the data the model was trained on "
             "(the fitted scalers differ)"

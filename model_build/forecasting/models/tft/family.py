@@ -60,7 +60,7 @@ class TFTFamily:
         return prepare_from_arguments(args)
 
     def fitted(self, channel: Channel) -> object:
-        return channel.preprocessing["dataset_parameters"]
+        return channel.tft.dataset_parameters
 
     def training_setup(
         self,

@@ -25,13 +25,9 @@ from forecasting.errors import DataValidationError
 from forecasting.inference.handler import actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
 from forecasting.models.family import ExampleRequest
-from forecasting.models.tft.dataset import (
-    clip_forecasts,
-    from_parameters,
-    schema_of,
-    trained_series,
-)
+from forecasting.models.tft.dataset import clip_forecasts, from_parameters
 from forecasting.models.tft.evaluation import BAND, quantile_index
+from forecasting.models.tft.preprocessing import read_config
 from forecasting.models.tft.windows import MaterializedWindows
 
 PLACEHOLDER = "0"  # stands in for values the decoder never reads (target, unknown reals)
@@ -94,8 +90,8 @@ def forecast(
     model: torch.nn.Module, config: dict[str, Any], raw: pd.DataFrame, where: Location
 ) -> pd.DataFrame:
     """One row per series and step: series_id, target, timestamp, horizon_step, p50, p10, p90."""
-    pre = config["preprocessing"]
-    schema, horizon = schema_of(pre), pre["horizon"]
+    pre = read_config(config)
+    schema, horizon = pre.schema, pre.horizon
     validation.require_columns(raw.columns, file_columns(schema), where)
     groups = list(schema.group_columns)
     raw = _with_forecast_rows(raw, schema, horizon, where)
@@ -105,8 +101,8 @@ def forecast(
     history = raw.loc[~future].groupby(groups, sort=False).size()
     for key, rows in history.items():
         name = series_name(groups, key)
-        too_short(name, int(rows), pre["min_encoder_length"], "the minimum encoder length", where)
-    known = trained_series(pre)
+        too_short(name, int(rows), pre.min_encoder_length, "the minimum encoder length", where)
+    known = set(pre.trained_series)
     for key in history.index:
         labels = tuple(str(v) for v in (key if isinstance(key, tuple) else (key,)))
         if labels not in known:
@@ -114,9 +110,9 @@ def forecast(
                 f"{where.source}: series {series_name(groups, key)} is not one the model was "
                 f"trained on ({len(known)} series); expected a known series, or retrain with it"
             )
-    panel = validate_panel(raw, schema, where, pd.Timestamp(pre["time_origin"]))
+    panel = validate_panel(raw, schema, where, pd.Timestamp(pre.time_origin))
 
-    dataset = from_parameters(pre["dataset_parameters"], panel.frame, predict=True)
+    dataset = from_parameters(pre.dataset_parameters, panel.frame, predict=True)
     windows = MaterializedWindows(dataset)
     x, _ = windows.__getitems__(range(len(windows)))
     model.eval()
@@ -146,9 +142,8 @@ def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleReques
     left empty and the known covariates filled in, as `forecast` expects."""
     from forecasting.data.stallion import file_rows
 
-    pre = config["preprocessing"]
-    schema = PanelSchema.from_dict(pre["schema"])
-    horizon, encoder = pre["horizon"], pre["max_encoder_length"]
+    pre = read_config(config)
+    schema, horizon, encoder = pre.schema, pre.horizon, pre.max_encoder_length
     groups, target, time = list(schema.group_columns), schema.target, schema.time_column
     last = int(test[TIME_IDX].max())
     window = test[test[TIME_IDX] > last - horizon - encoder].sort_values([*groups, TIME_IDX])
