@@ -90,12 +90,15 @@ def gather_rank_states(
     trainer: pl.Trainer, module: torch.nn.Module, extra: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Each rank's parameter fingerprint, val_loss and shard size, for a consistency check."""
+    loader = trainer.train_dataloader
+    if loader is None:
+        raise RuntimeError("rank states are gathered after fitting, once the loader exists")
     state = {
         **(extra or {}),
         "rank": trainer.global_rank,
         "param_fingerprint": parameter_fingerprint(module),
         "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
-        "train_windows_seen_per_epoch": len(trainer.train_dataloader.sampler),
+        "train_windows_seen_per_epoch": len(loader.sampler),
     }
     if trainer.world_size == 1:
         return [state]
@@ -112,7 +115,13 @@ class CPUCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
-        return super().load_checkpoint(path, map_location="cpu", weights_only=weights_only)
+        # Lightning annotates map_location as a callable; torch.load, which gets it, also takes
+        # a device name.
+        return super().load_checkpoint(
+            path,
+            map_location="cpu",  # type: ignore[arg-type]
+            weights_only=weights_only,
+        )
 
 
 class SumThenDivideDDPStrategy(DDPStrategy):

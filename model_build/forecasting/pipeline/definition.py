@@ -182,7 +182,9 @@ def _processing(
     }
 
 
-def preprocess_step(settings, resources, images) -> dict[str, Any]:
+def preprocess_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     outputs = dict(step("Preprocess").outputs)
     arguments = [
         "--model", settings.model,
@@ -263,7 +265,9 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
     }
 
 
-def evaluate_step(settings, resources, images) -> dict[str, Any]:
+def evaluate_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     inputs = dict(step("Evaluate").inputs)
     definition = _processing(
         "Evaluate",
@@ -297,7 +301,9 @@ def metric_value(settings: PipelineSettings) -> dict[str, Any]:
     }
 
 
-def register_step(settings, resources, images) -> dict[str, Any]:
+def register_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     return {
         "Name": "Register",
         "Type": "RegisterModel",
@@ -337,7 +343,9 @@ def register_step(settings, resources, images) -> dict[str, Any]:
     }
 
 
-def condition_step(settings, resources, images) -> dict[str, Any]:
+def condition_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     return {
         "Name": "CheckMetric",
         "Type": "Condition",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,13 @@ NOT_IN_TRAINING_FILE = {
 @functools.cache  # every settings object checks its instance types: load the model once
 def _instance_types(shape: str) -> tuple[str, ...]:
     import botocore.session
+    from botocore.model import StringShape
 
     model = botocore.session.get_session().get_service_model("sagemaker")
-    return tuple(model.shape_for(shape).enum)
+    instance_types = model.shape_for(shape)
+    if not isinstance(instance_types, StringShape):
+        raise TypeError(f"botocore's SageMaker {shape} is not an enumeration of names")
+    return tuple(instance_types.enum)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class PipelineSettings:
         if errors:
             raise ConfigError("pipeline settings: " + "; ".join(errors))
 
-    def _problems(self):
+    def _problems(self) -> Iterator[str]:
         if self.model not in FAMILIES:
             yield f"model {self.model!r} is not one of {FAMILIES}"
         for name, shape in (
@@ -110,7 +115,7 @@ class PipelineSettings:
         if self.model in FAMILIES and all(isinstance(getattr(self, n), dict) for n in mappings):
             yield from self._window_problems()
 
-    def _window_problems(self):
+    def _window_problems(self) -> Iterator[str]:
         """Preprocess records the input length and horizon, and training takes them from there:
         a training value that differs would stop the train step, after preprocess ran."""
         for name, default in REGISTRY[self.model].windows.items():

@@ -32,8 +32,11 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def add_option(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
-    """Register ``--kebab-case`` and its ``--snake_case`` twin: hyperparameter dicts use both."""
+def add_option(parser: argparse._ActionsContainer, name: str, **kwargs: Any) -> None:
+    """Register ``--kebab-case`` and its ``--snake_case`` twin: hyperparameter dicts use both.
+
+    ``parser`` is a parser or one of its argument groups (argparse's common base class).
+    """
     flags = [f"--{name}"]
     if "-" in name:
         flags.append(f"--{name.replace('-', '_')}")

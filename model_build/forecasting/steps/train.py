@@ -21,6 +21,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from forecasting import artifact
 from forecasting.channels import PREPROCESSING_FILE, Channel, read_channel
@@ -311,13 +312,19 @@ def train_member(
             )
         network.load_state_dict(saved["state_dict"])
         log.info("ensemble member %d already trained: loaded %s", member, finished)
-        return saved["summary"]
+        recorded: dict[str, Any] = saved["summary"]
+        return recorded
     if args.ensemble_size > 1:
         log.info("training ensemble member %d of %d", member + 1, args.ensemble_size)
     trainer = build_trainer(
         args, spec, has_cuda, len(setup.train_loader), directory, setup.gradient_clip
     )
-    timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
+    # Lightning sets Trainer.callbacks in its callback connector, undeclared on the class.
+    callbacks: list[pl.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    timing = next(c for c in callbacks if isinstance(c, EpochSummary))
+    best_checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: the best epoch
+    if not isinstance(best_checkpoint, ModelCheckpoint):
+        raise RuntimeError("build_trainer keeps the best epoch with a ModelCheckpoint")
     resume = resumable_checkpoint(directory, setup.hparams)
     if resume and trainer.is_global_zero:
         log.info("resuming from %s", resume)
@@ -335,12 +342,12 @@ def train_member(
         "global_steps": trainer.global_step,
         "fit_seconds": round(fit_seconds, 3),
         "train_windows_per_second": [round(w, 2) for w in timing.windows_per_second],
-        "best_checkpoint": trainer.checkpoint_callback.best_model_path,
-        "best_val_loss": float(trainer.checkpoint_callback.best_model_score or float("nan")),
+        "best_checkpoint": best_checkpoint.best_model_path,
+        "best_val_loss": float(best_checkpoint.best_model_score or float("nan")),
         "ranks": gather_rank_states(trainer, module, digest),
     }
     if trainer.is_global_zero:
-        best = trainer.checkpoint_callback.best_model_path
+        best = best_checkpoint.best_model_path
         if best:  # the artifact carries the best epoch, not the last
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)

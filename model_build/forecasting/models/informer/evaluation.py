@@ -11,7 +11,8 @@ from torch.utils.data import DataLoader
 from forecasting.channels import Channel
 from forecasting.errors import DataValidationError
 from forecasting.metrics import mape_coverage, percentage_metrics, regression_metrics
-from forecasting.models.informer.model import forecast_window
+from forecasting.models.ensemble import Ensemble
+from forecasting.models.informer.model import Informer, forecast_window, informer_network
 from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
 from forecasting.models.informer.windows import WindowDataset
 
@@ -28,13 +29,13 @@ def evaluate(
         )
     windows = test.windows(window.seq_len, window.label_len, window.pred_len)
     torch.manual_seed(seed)  # ProbSparse samples keys even in eval mode
-    prediction, truth = predict_windows(model, windows, batch_size)
+    prediction, truth = predict_windows(informer_network(model), windows, batch_size)
     return evaluation_report(prediction, truth, preprocessing)
 
 
 @torch.no_grad()
 def predict_windows(
-    model: torch.nn.Module, windows: WindowDataset, batch_size: int = 256
+    model: Informer | Ensemble, windows: WindowDataset, batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """Forecast every window; returns (prediction, truth), both [N, pred_len, targets], scaled."""
     model.eval()

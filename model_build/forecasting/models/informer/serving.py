@@ -20,13 +20,15 @@ from forecasting.errors import DataValidationError
 from forecasting.inference.handler import ACTUAL_KEY, actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
 from forecasting.models.family import ExampleRequest
-from forecasting.models.informer.model import forecast_window
+from forecasting.models.informer.model import forecast_window, informer_network
 from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
 
 SERIES_ID = "series_id"
 
 
-def _check_steps(stamps: pd.DatetimeIndex, freq: str, name: str, rows: np.ndarray, where) -> None:
+def _check_steps(
+    stamps: pd.DatetimeIndex, freq: str, name: str, rows: np.ndarray, where: Location
+) -> None:
     """Consecutive rows one ``freq`` apart: the time features assume no gaps."""
     expected = stamps[:-1] + pd.tseries.frequencies.to_offset(freq)
     gaps = np.flatnonzero(stamps[1:] != expected)
@@ -60,7 +62,7 @@ def forecast(
     lasts, futures, ids = [], [], []
     for key, rows in keys.groupby(keys, sort=False).indices.items():
         too_short(name_of(rows[0]), len(rows), seq_len, "the encoder length seq_len", where)
-        _check_steps(stamps[rows], pre.freq, name_of(rows[0]), rows, where)
+        _check_steps(stamps[rows], pre.freq, name_of(rows[0]), np.asarray(rows), where)
         lasts.append(rows[-seq_len:])
         futures.append(pd.date_range(stamps[rows[-1]], periods=pred_len + 1, freq=pre.freq)[1:])
         ids.append(key)
@@ -75,7 +77,7 @@ def forecast(
     model.eval()
     torch.manual_seed(0)  # ProbSparse samples keys even in eval mode: same request, same answer
     scaled_forecast = forecast_window(
-        model,
+        informer_network(model),
         torch.from_numpy(x),
         torch.from_numpy(time_features(stamps[last.reshape(-1)], pre.freq).reshape(n, seq_len, -1)),
         torch.from_numpy(np.ascontiguousarray(start)),
@@ -104,8 +106,8 @@ def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleReques
     Without a ``series_id`` column the handler names each output series by its target, so the
     actuals use the target as the series id too.
     """
-    pre, window = read_config(config)
-    seq_len, pred_len = window.seq_len, window.pred_len
+    pre, lengths = read_config(config)
+    seq_len, pred_len = lengths.seq_len, lengths.pred_len
     if len(test) < seq_len + pred_len:
         raise ValueError(f"the test split has {len(test)} rows; need seq_len + pred_len")
     window = test.iloc[len(test) - seq_len - pred_len :]

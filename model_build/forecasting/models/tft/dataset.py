@@ -99,7 +99,8 @@ def fit_dataset(
 
 def encode_parameters(dataset: TimeSeriesDataSet) -> dict[str, Any]:
     """The fitted parameters as plain JSON (what preprocessing.json stores)."""
-    return codec.encode(dataset.get_parameters())
+    encoded: dict[str, Any] = codec.encode(dataset.get_parameters())
+    return encoded
 
 
 def from_parameters(

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
+from pytorch_forecasting import TimeSeriesDataSet
 
 from forecasting.channels import Channel
 from forecasting.data.panel import TIME_IDX
@@ -23,8 +25,9 @@ from forecasting.metrics import (
     quantile_metrics,
     regression_metrics,
 )
+from forecasting.models.ensemble import Ensemble
 from forecasting.models.tft.dataset import clip_forecasts, split_dataset
-from forecasting.models.tft.module import TFTForecaster
+from forecasting.models.tft.module import TFTForecaster, tft_network
 from forecasting.models.tft.preprocessing import TFTPreprocessing, read_config
 from forecasting.models.tft.windows import MaterializedWindows
 
@@ -56,7 +59,10 @@ def _shares(values: torch.Tensor, names: list[str]) -> dict[str, float]:
 
 @torch.no_grad()
 def evaluate_split(
-    model: TFTForecaster, frame: pd.DataFrame, preprocessing: TFTPreprocessing, split: str = "test"
+    model: TFTForecaster | Ensemble,
+    frame: pd.DataFrame,
+    preprocessing: TFTPreprocessing,
+    split: str = "test",
 ) -> TFTEvaluation:
     dataset = split_dataset(frame, preprocessing, split)
     windows = MaterializedWindows(dataset)
@@ -105,15 +111,22 @@ def evaluate_split(
     return TFTEvaluation(report, interpretation, forecasts, figures)
 
 
-def _series_count(dataset, x) -> int:
+def _series_count(dataset: TimeSeriesDataSet, x: dict[str, torch.Tensor]) -> int:
     """How many series the windows forecast (a series has one window per origin)."""
     return len(dataset.x_to_index(x)[dataset.group_ids].drop_duplicates())
 
 
-def _forecast_table(dataset, x, preprocessing, true, band, mask) -> pd.DataFrame:
+def _forecast_table(
+    dataset: TimeSeriesDataSet,
+    x: dict[str, torch.Tensor],
+    preprocessing: TFTPreprocessing,
+    true: np.ndarray,
+    band: dict[float, np.ndarray],
+    mask: np.ndarray,
+) -> pd.DataFrame:
     index = dataset.x_to_index(x)  # decoded series ids and the first forecast time_idx
     schema = preprocessing.schema
-    rows = []
+    rows: list[pd.DataFrame] = []
     for step in range(true.shape[1]):
         part = index[list(schema.group_columns)].copy()
         part[TIME_IDX] = index[TIME_IDX].to_numpy() + step  # pytorch-forecasting's own index
@@ -123,10 +136,13 @@ def _forecast_table(dataset, x, preprocessing, true, band, mask) -> pd.DataFrame
             part[f"p{round(q * 100)}"] = values[:, step]
         rows.append(part[mask[:, step]])
     table = pd.concat(rows).sort_values([*schema.group_columns, TIME_IDX], kind="stable")
-    return table.reset_index(drop=True)
+    ordered: pd.DataFrame = table.reset_index(drop=True)
+    return ordered
 
 
-def _interpret(model: TFTForecaster, output: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+def _interpret(
+    model: TFTForecaster | Ensemble, output: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     summed = model.interpret_output(output, reduction="sum")
     positions = range(-model.hparams.max_encoder_length, 0)
     attention = summed["attention"][: len(positions)]
@@ -162,7 +178,9 @@ def save_figures(figures: dict[str, Any], directory: Path) -> list[str]:
     return written
 
 
-def evaluate(model: torch.nn.Module, config: dict[str, Any], test: Channel, output: Path):
+def evaluate(
+    model: torch.nn.Module, config: dict[str, Any], test: Channel, output: Path
+) -> dict[str, Any]:
     """Quantile metrics for evaluation.json, with the interpretation and forecasts beside it."""
     preprocessing = read_config(config)
     same = (
@@ -174,7 +192,7 @@ def evaluate(model: torch.nn.Module, config: dict[str, Any], test: Channel, outp
             f"{test.path} was preprocessed differently from the data the model was trained on "
             "(the fitted encoders and normalizer differ)"
         )
-    result = evaluate_split(model, test.frame, preprocessing)
+    result = evaluate_split(tft_network(model), test.frame, preprocessing)
     result.forecasts.to_csv(output / FORECASTS_FILE, index=False)
     figures = save_figures(result.figures, output)
     interpretation = {**result.interpretation, "figures": figures}

@@ -27,6 +27,7 @@ from forecasting.inference.history import check_increasing, too_short
 from forecasting.models.family import ExampleRequest
 from forecasting.models.tft.dataset import clip_forecasts, from_parameters
 from forecasting.models.tft.evaluation import BAND, quantile_index
+from forecasting.models.tft.module import tft_network
 from forecasting.models.tft.preprocessing import read_config
 from forecasting.models.tft.windows import MaterializedWindows
 
@@ -36,7 +37,7 @@ PLACEHOLDER = "0"  # stands in for values the decoder never reads (target, unkno
 def _joined(frame: pd.DataFrame, columns: list[str], separator: str) -> pd.Series:
     """One text key per row from several id columns, without a slow row-wise apply."""
     text = frame[columns].astype(str)
-    return text[columns[0]].str.cat([text[c] for c in columns[1:]], sep=separator)
+    return text[columns[0]].str.cat(text[columns[1:]], sep=separator)
 
 
 def _needs_future_rows(schema: PanelSchema) -> bool:
@@ -115,9 +116,9 @@ def forecast(
     dataset = from_parameters(pre.dataset_parameters, panel.frame, predict=True)
     windows = MaterializedWindows(dataset)
     x, _ = windows.__getitems__(range(len(windows)))
-    model.eval()
+    network = tft_network(model).eval()
     # [series, horizon, quantiles], in target units, floored as in evaluation
-    prediction = clip_forecasts(model(x)["prediction"], pre)
+    prediction = clip_forecasts(network(x)["prediction"], pre)
     index = dataset.x_to_index(x)
     stamps = panel.frame.drop_duplicates(TIME_IDX).set_index(TIME_IDX)[schema.time_column]
     parts = []
@@ -131,7 +132,8 @@ def forecast(
             }
         )
         for q in BAND:
-            part[f"p{round(q * 100)}"] = prediction[:, step, quantile_index(model.quantiles, q)]
+            quantile = quantile_index(network.quantiles, q)
+            part[f"p{round(q * 100)}"] = prediction[:, step, quantile].numpy()
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     return table.sort_values(["series_id", "horizon_step"], kind="stable", ignore_index=True)
