@@ -6,15 +6,20 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from forecasting.data.panel import PanelSchema
+from forecasting.data.scaling import StandardScaler
 from forecasting.distributed import export_rendezvous, gpus_on_host, resolve_cluster
 from forecasting.errors import ConfigError
+from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.informer.serving import example_request as informer_input
+from forecasting.models.tft.preprocessing import Cutoffs, TFTPreprocessing
 from forecasting.models.tft.serving import example_request as tft_input
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
 from local_mode.approval import (
@@ -241,9 +246,15 @@ def test_the_container_imports_the_artifacts_own_code(tmp_path):
 def test_informer_input_is_the_last_window_before_a_known_horizon():
     index = pd.date_range("2024-01-01", periods=40, freq="h", name="date")
     test = pd.DataFrame({"load": np.arange(40.0), "temp": np.arange(40.0) * 2}, index=index)
+    preprocessing = InformerPreprocessing(
+        source="test.csv", synthetic=False, time_column="date", freq="h",
+        columns=("load", "temp"), targets=("load",), covariates=("temp",),
+        scaler=StandardScaler.fit(test), split="ratio", split_rule=None, bounds={},
+        context_length=16, pred_len=4, n_time_features=4,
+    )  # fmt: skip
     config = {
-        "preprocessing": {"columns": ["load", "temp"], "targets": ["load"], "time_column": "date"},
-        "model": {"hparams": {"seq_len": 16, "pred_len": 4}},
+        "preprocessing": preprocessing.to_dict(),
+        "model": {"hparams": {"seq_len": 16, "label_len": 8, "pred_len": 4}},
     }
     made = informer_input(test, config)
     assert list(made.request.columns) == ["date", "load", "temp"]
@@ -254,8 +265,19 @@ def test_informer_input_is_the_last_window_before_a_known_horizon():
     assert set(made.actuals["series_id"]) == {"load"}
 
 
+def tft_config(schema: PanelSchema, horizon: int, encoder: int) -> dict[str, Any]:
+    """config.json as the train step writes it, for a TFT with these lengths (no weights)."""
+    preprocessing = TFTPreprocessing(
+        source="test.csv", synthetic=False, schema=schema, time_origin="2020-01-01",
+        cutoffs=Cutoffs(0, 0, 0, "holdout"), max_encoder_length=encoder, min_encoder_length=1,
+        horizon=horizon, target_normalizer="encoder", nonnegative_target=False,
+        trained_series=(), dataset_parameters={},
+    )  # fmt: skip
+    return {"preprocessing": preprocessing.to_dict()}
+
+
 def test_tft_input_leaves_the_horizon_target_empty_and_keeps_known_covariates():
-    from forecasting.data.panel import TIME_IDX, PanelSchema
+    from forecasting.data.panel import TIME_IDX
 
     schema = PanelSchema(
         group_columns=("shop",), time_column="date", target="sales", freq="MS",
@@ -267,8 +289,7 @@ def test_tft_input_leaves_the_horizon_target_empty_and_keeps_known_covariates():
                       "price": 1.5, "temp": 20.0})
         for shop in ("a", "b")
     )  # fmt: skip
-    config = {"preprocessing": {"schema": schema.to_dict(), "horizon": 3, "max_encoder_length": 4}}
-    made = tft_input(test, config)
+    made = tft_input(test, tft_config(schema, horizon=3, encoder=4))
     assert len(made.request) == 2 * 7 and made.series == 2
     horizon = made.request.groupby("shop").tail(3)
     assert (horizon["sales"] == "").all() and (horizon["temp"] == "").all()
@@ -294,9 +315,7 @@ def test_a_stallion_request_carries_the_raw_special_day_flags():
     raw[list(STALLION_SPECIAL_DAYS)] = 0
     raw.loc[3, "easter_day"] = 1
     channel = stallion_features(raw, Location("test")).assign(**{TIME_IDX: range(12)})
-    config = {"preprocessing": {"schema": STALLION_SCHEMA.to_dict(), "horizon": 2,
-                                "max_encoder_length": 10}}  # fmt: skip
-    request = tft_input(channel, config).request
+    request = tft_input(channel, tft_config(STALLION_SCHEMA, horizon=2, encoder=10)).request
     assert list(request.columns) == list(STALLION_COLUMNS)
     assert request["easter_day"].tolist() == [1 if i == 3 else 0 for i in range(12)]
     assert request["christmas"].eq(0).all()
