@@ -76,10 +76,14 @@ class TFTPreprocessing:
     max_encoder_length: int
     min_encoder_length: int
     horizon: int
-    target_normalizer: str | None  # older files did not record it
-    # Forecasts of a target never negative in training are clipped at 0 (clip_forecasts).
+    target_normalizer: str  # its name; the fitted normalizer is in dataset_parameters
+    # Forecasts of a target never negative in training are clipped at 0 (clip_forecasts); files
+    # written before this was recorded are not clipped.
     nonnegative_target: bool
-    # What inference accepts: the series with training windows, as group-column labels.
+    # What inference accepts: the series with training windows, as group-column labels. Any
+    # other series is refused by name: the group normalizer has no scale for it
+    # (pytorch-forecasting would silently give it a default one) and its embeddings were never
+    # trained.
     trained_series: tuple[tuple[str, ...], ...]
     # pytorch-forecasting's fitted TimeSeriesDataSet parameters, as models/tft/codec.py encodes
     # them: equal across the splits of one preprocess run.
@@ -102,7 +106,7 @@ class TFTPreprocessing:
                 max_encoder_length=int(data["max_encoder_length"]),
                 min_encoder_length=int(data["min_encoder_length"]),
                 horizon=int(data["horizon"]),
-                target_normalizer=data.get("target_normalizer"),
+                target_normalizer=str(data["target_normalizer"]),
                 nonnegative_target=bool(data.get("nonnegative_target", False)),
                 trained_series=tuple(tuple(labels) for labels in data["trained_series"]),
                 dataset_parameters=data["dataset_parameters"],
