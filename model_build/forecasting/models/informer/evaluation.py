@@ -21,13 +21,13 @@ def evaluate(
     model: torch.nn.Module, config: dict[str, Any], test: Channel, seed: int, batch_size: int
 ) -> dict[str, Any]:
     """evaluation.json's content for the model on the test channel."""
-    preprocessing, window = read_config(config)
+    preprocessing, lengths = read_config(config)
     if test.recorded.model != "informer" or test.informer.scaler != preprocessing.scaler:
         raise DataValidationError(
             f"{test.path} was preprocessed differently from the data the model was trained on "
             "(the fitted scalers differ)"
         )
-    windows = test.windows(window.seq_len, window.label_len, window.pred_len)
+    windows = test.windows(lengths.seq_len, lengths.label_len, lengths.pred_len)
     torch.manual_seed(seed)  # ProbSparse samples keys even in eval mode
     prediction, truth = predict_windows(informer_network(model), windows, batch_size)
     return evaluation_report(prediction, truth, preprocessing)

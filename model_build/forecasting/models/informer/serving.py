@@ -45,8 +45,8 @@ def forecast(
     model: torch.nn.Module, config: dict[str, Any], raw: pd.DataFrame, where: Location
 ) -> pd.DataFrame:
     """One row per (history, target, step): series_id, target, timestamp, horizon_step, p50."""
-    pre, window = read_config(config)
-    seq_len, label_len, pred_len = window.seq_len, window.label_len, window.pred_len
+    pre, lengths = read_config(config)
+    seq_len, label_len, pred_len = lengths.seq_len, lengths.label_len, lengths.pred_len
     columns, targets, time_column = list(pre.columns), list(pre.targets), pre.time_column
     validation.require_columns(raw.columns, [time_column, *columns], where)
     stamps = validation.parse_timestamps(raw[time_column], time_column, where)
@@ -132,15 +132,15 @@ def future_request(
     from forecasting.models.informer.preparation import informer_series
     from forecasting.steps.preprocess import resolved_args
 
-    pre, window = read_config(config)
-    seq_len = window.seq_len
+    pre, lengths = read_config(config)
+    seq_len = lengths.seq_len
     history = informer_series(resolved_args(preprocess_argv)).frame.iloc[-seq_len:]
     actuals = pd.concat([backtest.actuals, _actuals(history, pre)], ignore_index=True)
     return ExampleRequest(
         request=_request(history, pre),
         actuals=actuals.drop_duplicates(list(ACTUAL_KEY), ignore_index=True),
         encoder_length=seq_len,
-        horizon=window.pred_len,
+        horizon=lengths.pred_len,
         series=len(pre.targets),
     )
 
