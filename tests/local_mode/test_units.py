@@ -358,3 +358,13 @@ def test_the_tft_says_why_it_forecasts_no_future():
     """Its known covariates (prices, promotions) are not in the data past its end."""
     reason = future_input([], {"model": {"family": "tft"}}, backtest=None)  # type: ignore[arg-type]
     assert isinstance(reason, str) and "known covariates" in reason
+
+
+def test_local_mode_takes_the_steps_from_the_definition_it_executes():
+    """The step list is the definition builder's input; local mode reads the built definition
+    (forecasting.pipeline.definition), never a second copy of the steps."""
+    package = Path(__file__).resolve().parents[2] / "local_mode"
+    readers = [
+        p.name for p in package.glob("*.py") if "forecasting.pipeline.steps" in p.read_text()
+    ]
+    assert readers == []
