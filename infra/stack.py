@@ -53,6 +53,8 @@ class ForecastingStack(Stack):
             quicksight_data_set_id=self.quicksight.data_set_id if self.quicksight else None,
         )
         self.execution_ended_rule = self.pipeline.notify_execution_end(self.batch_inference.topic)
+        # the transform runs the registered model's image: the project inference image
+        self.source_pipeline.image_repository.grant_pull(self.batch_inference.transform_role)
         self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
         self.setup_outputs()
 

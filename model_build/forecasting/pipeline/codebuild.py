@@ -78,6 +78,23 @@ OPTIONS = (
     ),
     EnvOption("data-uri", ("DATA_URI",), "default s3:// URI of the input data"),
     EnvOption(
+        "image-repository",
+        ("IMAGE_REPOSITORY_URI",),
+        "ECR repository URI of the project images the jobs run (see the images command)",
+    ),
+    EnvOption(
+        "subnet-ids",
+        ("SUBNET_IDS",),
+        "comma-separated subnets every job runs in (with --security-group-ids); default: none",
+        required=False,
+    ),
+    EnvOption(
+        "security-group-ids",
+        ("SECURITY_GROUP_IDS",),
+        "comma-separated security groups of the jobs in --subnet-ids",
+        required=False,
+    ),
+    EnvOption(
         "settings",
         ("PIPELINE_SETTINGS",),
         "pipeline settings as a JSON file or inline JSON; default: training.json in the "
@@ -143,14 +160,79 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"give up waiting after this long; the execution keeps running "
         f"(env PIPELINE_TIMEOUT_SECONDS; default {DEFAULT_TIMEOUT_SECONDS:.0f})",
     )
+    add_images_command(commands)
     return parser.parse_args(argv)
 
 
-def resolve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
+IMAGE_OPTIONS = ("region", "image-repository", "settings")
+
+
+def add_images_command(commands: Any) -> None:
+    images = commands.add_parser(
+        "images",
+        help="print the project images the definition names; --build builds the missing ones",
+        description="Print the project image of each role (training, processing, inference) "
+        "for the training settings; with --build, build and push each one the ECR repository "
+        "lacks (needs docker; CodeBuild runs this before upsert).",
+    )
+    images.add_argument("--build", action="store_true", help="build and push missing images")
+    for option in OPTIONS:
+        if option.flag in IMAGE_OPTIONS:
+            add_option(images, option.flag, help=f"{option.help} (env {' or '.join(option.env)})")
+    add_option(
+        images,
+        "source-dir",
+        type=Path,
+        default=None,
+        help=f"folder holding the forecasting package (env SOURCE_DIR; default "
+        f"{DEFAULT_SOURCE_DIR})",
+    )
+
+
+def images_command(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    echo: Callable[[str], Any] | None = None,
+    ecr: Any = None,
+) -> dict[str, str]:
+    """The image URI of each role; with ``--build``, the missing ones built and pushed first."""
+    echo = echo or functools.partial(print, flush=True)
+    from forecasting.pipeline.image_build import build_missing
+    from forecasting.pipeline.project_image import image_builds
+
+    options = resolve_options(args, environ, only=IMAGE_OPTIONS)
+    source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or DEFAULT_SOURCE_DIR)
+    settings = load_settings(options.get("settings"), source_dir)
+    builds = image_builds(settings, options["region"], options["image_repository"])
+    if args.build:
+        ecr = ecr or make_client("ecr", options["region"])
+        try:
+            build_missing(ecr, list(builds.values()), echo)
+        except Exception as err:
+            _raise_if_no_credentials(err)
+            raise
+    for role, build in builds.items():
+        echo(f"{role}: {build.uri}")
+    return {role: build.uri for role, build in builds.items()}
+
+
+def id_list(text: str | None, option: str) -> tuple[str, ...]:
+    """A comma-separated list of AWS ids (subnets, security groups); empty when unset."""
+    ids = tuple(part.strip() for part in (text or "").split(",") if part.strip())
+    if any(" " in part for part in ids):
+        raise ConfigError(f"--{option}: expected comma-separated ids, got {text!r}")
+    return ids
+
+
+def resolve_options(
+    args: argparse.Namespace, environ: Mapping[str, str], only: Sequence[str] | None = None
+) -> dict[str, str]:
     """Each option from its flag, else its environment variable; names every missing one."""
     values: dict[str, str] = {}
     missing: list[str] = []
     for option in OPTIONS:
+        if only is not None and option.flag not in only:
+            continue
         value = getattr(args, option.dest) or next(
             (environ[name] for name in option.env if environ.get(name)), None
         )
@@ -212,8 +294,8 @@ def check_parameters(definition: str, parameters: Mapping[str, str]) -> None:
         raise ConfigError(f"--parameter: unknown {unknown}; the pipeline declares {declared}")
 
 
-def make_clients(region: str) -> tuple[Any, Any]:
-    """SageMaker and S3 clients; boto3 is imported here because the package does not need it."""
+def make_client(service: str, region: str) -> Any:
+    """A boto3 client; boto3 is imported here because the package does not need it."""
     try:
         import boto3
         from botocore.config import Config
@@ -223,8 +305,12 @@ def make_clients(region: str) -> tuple[Any, Any]:
             "pip install boto3"
         ) from None
     config = Config(retries={"mode": "standard", "max_attempts": 10})
-    session = boto3.Session(region_name=region)
-    return session.client("sagemaker", config=config), session.client("s3", config=config)
+    return boto3.Session(region_name=region).client(service, config=config)
+
+
+def make_clients(region: str) -> tuple[Any, Any]:
+    """SageMaker and S3 clients."""
+    return make_client("sagemaker", region), make_client("s3", region)
 
 
 def upsert_command(
@@ -265,7 +351,12 @@ def upsert_command(
         region=options["region"],
         model_package_group=options["model_package_group"],
         data_uri=options["data_uri"],
+        image_repository=options["image_repository"],
+        subnets=id_list(options.get("subnet_ids"), "subnet-ids"),
+        security_groups=id_list(options.get("security_group_ids"), "security-group-ids"),
     )
+    if bool(resources.subnets) != bool(resources.security_groups):
+        raise ConfigError("--subnet-ids and --security-group-ids go together: give both or neither")
     definition = render_definition(settings, resources)
     check_parameters(definition, parameters)
 
@@ -313,6 +404,9 @@ def _raise_if_no_credentials(err: Exception) -> None:
 
 def _main(argv: Sequence[str] | None) -> None:
     args = parse_args(argv)
+    if args.command == "images":
+        images_command(args, os.environ)
+        return
     try:
         upsert_command(args, os.environ)
     except (PipelineFailed, TimeoutError) as err:
