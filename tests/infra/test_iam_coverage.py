@@ -114,6 +114,7 @@ RESOURCES = Resources(
     region="eu-west-1",
     model_package_group="ts-forecasting",
     data_uri="s3://data/input/",
+    image_repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
 )
 
 
