@@ -46,13 +46,14 @@ BUILD_TIMEOUT = Duration.hours(2)
 # that may still be approved, so many are kept.
 IMAGES_KEPT = 30
 # What `docker push` calls on the project repository, and `docker pull` (FROM) on the DLCs'
-# (ECR User Guide: "Required IAM permissions for pushing an image", "... for pulling").
+# (ECR User Guide: "IAM permissions for pushing an image", "... for pulling an image").
 ECR_PUSH_ACTIONS = [
     "ecr:BatchCheckLayerAvailability",
     "ecr:InitiateLayerUpload",
     "ecr:UploadLayerPart",
     "ecr:CompleteLayerUpload",
     "ecr:PutImage",
+    "ecr:BatchGetImage",
 ]
 ECR_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -423,14 +424,14 @@ class SourcePipelineConstruct(Construct):
             iam.PolicyStatement(
                 sid="PushProjectImages",
                 # DescribeImages: whether a tag exists (the build skips it then)
-                actions=[*ECR_PUSH_ACTIONS, *ECR_PULL_ACTIONS, "ecr:DescribeImages"],
+                actions=[*ECR_PUSH_ACTIONS, "ecr:DescribeImages"],
                 resources=[self.image_repository.repository_arn],
             )
         )
         self.project.add_to_role_policy(
             iam.PolicyStatement(
                 sid="PullBaseImages",
-                actions=[*ECR_PULL_ACTIONS, "ecr:BatchCheckLayerAvailability"],
+                actions=ECR_PULL_ACTIONS,
                 resources=[dlc_repositories(self)],
             )
         )
