@@ -24,6 +24,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
+from infra.networking import vpc_environment
 from infra.sagemaker_pipeline import (
     DATA_PREFIX,
     SageMakerPipelineConstruct,
@@ -80,14 +81,7 @@ def runner_environment(
         "DATA_URI": pipeline.data_uri,
         "PROJECT_NAME": settings.project_name,
         "IMAGE_REPOSITORY_URI": image_repository.repository_uri,
-        **(
-            {
-                "SUBNET_IDS": ",".join(settings.subnet_ids),
-                "SECURITY_GROUP_IDS": ",".join(settings.security_group_ids),
-            }
-            if settings.subnet_ids
-            else {}
-        ),
+        **vpc_environment(settings),
     }
 
 
