@@ -115,7 +115,7 @@ class SourcePipelineConstruct(Construct):
         source_output = codepipeline.Artifact("Source")
         self.source_action, triggers = self.setup_source(source_output)
         self.log_group = self.setup_log_group(f"/aws/codebuild/{name}")
-        self.image_repository = self.setup_image_repository(f"{settings.project_name}/jobs")
+        self.image_repository = self.setup_image_repository()
         self.project = self.setup_project(name)
         self.artifact_bucket = self.setup_artifact_bucket()
         self.pipeline = codepipeline.Pipeline(
@@ -271,13 +271,15 @@ class SourcePipelineConstruct(Construct):
         )
         return log_group
 
-    def setup_image_repository(self, repository_name: str) -> ecr.Repository:
+    def setup_image_repository(self) -> ecr.Repository:
         """The project images the jobs run (built by the CodeBuild project on push): encrypted
-        with the project key, scanned on push, tags immutable (a tag names its content)."""
+        with the project key, scanned on push, tags immutable (a tag names its content).
+
+        CloudFormation names it: ECR's name rule refuses project names with "--", and a named
+        repository kept by a failed first deploy would block the next one."""
         repository = ecr.Repository(
             self,
             "ImageRepository",
-            repository_name=repository_name,
             encryption=ecr.RepositoryEncryption.KMS,
             encryption_key=self.storage.key,
             image_scan_on_push=True,
