@@ -1,5 +1,8 @@
 """Create or update the SageMaker Pipeline and start it: what CodeBuild runs on every push.
 
+(Before it, CodeBuild builds the project images the definition names: the ``images`` command of
+:mod:`forecasting.pipeline.image_build`.)
+
 ``python -m forecasting.pipeline upsert --start`` packages the source, uploads it under its
 digest, renders the definition, creates or updates the pipeline and starts an execution (the
 runner is the pipeline's only writer; the stack holds no copy). ``--wait`` also prints each
@@ -160,60 +163,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"give up waiting after this long; the execution keeps running "
         f"(env PIPELINE_TIMEOUT_SECONDS; default {DEFAULT_TIMEOUT_SECONDS:.0f})",
     )
+    from forecasting.pipeline.image_build import add_images_command
+
     add_images_command(commands)
     return parser.parse_args(argv)
-
-
-IMAGE_OPTIONS = ("region", "image-repository", "settings")
-
-
-def add_images_command(commands: Any) -> None:
-    images = commands.add_parser(
-        "images",
-        help="print the project images the definition names; --build builds the missing ones",
-        description="Print the project image of each role (training, processing, inference) "
-        "for the training settings; with --build, build and push each one the ECR repository "
-        "lacks (needs docker; CodeBuild runs this before upsert).",
-    )
-    images.add_argument("--build", action="store_true", help="build and push missing images")
-    for option in OPTIONS:
-        if option.flag in IMAGE_OPTIONS:
-            add_option(images, option.flag, help=f"{option.help} (env {' or '.join(option.env)})")
-    add_option(
-        images,
-        "source-dir",
-        type=Path,
-        default=None,
-        help=f"folder holding the forecasting package (env SOURCE_DIR; default "
-        f"{DEFAULT_SOURCE_DIR})",
-    )
-
-
-def images_command(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
-    echo: Callable[[str], Any] | None = None,
-    ecr: Any = None,
-) -> dict[str, str]:
-    """The image URI of each role; with ``--build``, the missing ones built and pushed first."""
-    echo = echo or functools.partial(print, flush=True)
-    from forecasting.pipeline.image_build import build_missing
-    from forecasting.pipeline.project_image import image_builds
-
-    options = resolve_options(args, environ, only=IMAGE_OPTIONS)
-    source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or DEFAULT_SOURCE_DIR)
-    settings = load_settings(options.get("settings"), source_dir)
-    builds = image_builds(settings, options["region"], options["image_repository"])
-    if args.build:
-        ecr = ecr or make_client("ecr", options["region"])
-        try:
-            build_missing(ecr, list(builds.values()), echo)
-        except Exception as err:
-            _raise_if_no_credentials(err)
-            raise
-    for role, build in builds.items():
-        echo(f"{role}: {build.uri}")
-    return {role: build.uri for role, build in builds.items()}
 
 
 def id_list(text: str | None, option: str) -> tuple[str, ...]:
@@ -405,7 +358,16 @@ def _raise_if_no_credentials(err: Exception) -> None:
 def _main(argv: Sequence[str] | None) -> None:
     args = parse_args(argv)
     if args.command == "images":
-        images_command(args, os.environ)
+        import subprocess
+
+        from forecasting.pipeline.image_build import images_command
+
+        try:
+            images_command(args, os.environ)
+        except subprocess.CalledProcessError as err:  # docker's own output is above it
+            print(f"{err.cmd[0]} {err.cmd[1]} failed with exit code {err.returncode}",
+                  file=sys.stderr)  # fmt: skip
+            raise SystemExit(1) from None
         return
     try:
         upsert_command(args, os.environ)

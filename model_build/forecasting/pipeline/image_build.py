@@ -10,13 +10,17 @@ boto3, so the IAM coverage test sees every call.
 
 from __future__ import annotations
 
+import argparse
 import base64
+import functools
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from forecasting.pipeline.project_image import IMAGE_DIR, ImageBuild
+from forecasting.pipeline import codebuild
+from forecasting.pipeline.project_image import IMAGE_DIR, ImageBuild, image_builds
+from forecasting.steps.arguments import add_option
 
 Run = Callable[..., Any]
 
@@ -62,10 +66,11 @@ def build_missing(
     ecr: Any,
     builds: Sequence[ImageBuild],
     echo: Callable[[str], Any],
-    run: Run = subprocess.run,
+    run: Run | None = None,
     image_dir: Path = IMAGE_DIR,
 ) -> list[ImageBuild]:
     """Build and push every build whose tag the repository lacks; returns those built."""
+    run = run or subprocess.run
     missing = []
     for build in dict.fromkeys(builds):  # training and processing often share one build
         if exists(ecr, build):
@@ -79,3 +84,55 @@ def build_missing(
         build_and_push(build, run, image_dir)
         echo(f"pushed {build.uri}")
     return missing
+
+
+# --- the command line (python -m forecasting.pipeline images) -------------------------------
+
+
+IMAGE_OPTIONS = ("region", "image-repository", "settings")
+
+
+def add_images_command(commands: Any) -> None:
+    images = commands.add_parser(
+        "images",
+        help="print the project images the definition names; --build builds the missing ones",
+        description="Print the project image of each role (training, processing, inference) "
+        "for the training settings; with --build, build and push each one the ECR repository "
+        "lacks (needs docker; CodeBuild runs this before upsert).",
+    )
+    images.add_argument("--build", action="store_true", help="build and push missing images")
+    for option in codebuild.OPTIONS:
+        if option.flag in IMAGE_OPTIONS:
+            add_option(images, option.flag, help=f"{option.help} (env {' or '.join(option.env)})")
+    add_option(
+        images,
+        "source-dir",
+        type=Path,
+        default=None,
+        help=f"folder holding the forecasting package (env SOURCE_DIR; default "
+        f"{codebuild.DEFAULT_SOURCE_DIR})",
+    )
+
+
+def images_command(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    echo: Callable[[str], Any] | None = None,
+    ecr: Any = None,
+) -> dict[str, str]:
+    """The image URI of each role; with ``--build``, the missing ones built and pushed first."""
+    echo = echo or functools.partial(print, flush=True)
+    options = codebuild.resolve_options(args, environ, only=IMAGE_OPTIONS)
+    source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or codebuild.DEFAULT_SOURCE_DIR)
+    settings = codebuild.load_settings(options.get("settings"), source_dir)
+    builds = image_builds(settings, options["region"], options["image_repository"])
+    if args.build:
+        ecr = ecr or codebuild.make_client("ecr", options["region"])
+        try:
+            build_missing(ecr, list(builds.values()), echo)
+        except Exception as err:
+            codebuild._raise_if_no_credentials(err)
+            raise
+    for role, build in builds.items():
+        echo(f"{role}: {build.uri}")
+    return {role: build.uri for role, build in builds.items()}

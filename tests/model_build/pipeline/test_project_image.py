@@ -247,3 +247,35 @@ def test_the_build_pushes_only_the_tags_the_repository_lacks():
     assert image_build.build_missing(everything, list(builds.values()), lambda _: None,
                                      run=lambda argv, **_: calls.append(argv)) == []  # fmt: skip
     assert calls == []
+
+
+def test_the_images_command_builds_what_the_definition_names(monkeypatch):
+    from forecasting.pipeline import codebuild
+
+    environ = {"AWS_REGION": "eu-west-1", "IMAGE_REPOSITORY_URI": REPOSITORY}
+    calls: list[list[str]] = []
+    monkeypatch.setattr(image_build.subprocess, "run", lambda argv, **_: calls.append(argv))
+    args = codebuild.parse_args(["images", "--build"])
+    printed = image_build.images_command(args, environ, echo=lambda _: None, ecr=FakeEcr(set()))
+    expected = project_images(SETTINGS[2], "eu-west-1", REPOSITORY)
+    assert printed == {role: getattr(expected, role) for role in printed}
+    pushed = {argv[-1] for argv in calls if argv[:2] == ["docker", "push"]}
+    assert pushed == set(printed.values())
+
+
+def test_a_failed_docker_build_ends_in_one_line(monkeypatch, capsys):
+    import subprocess
+
+    from forecasting.pipeline import codebuild
+
+    def fail(argv, **_):
+        raise subprocess.CalledProcessError(3, argv)
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("IMAGE_REPOSITORY_URI", REPOSITORY)
+    monkeypatch.setattr(image_build.subprocess, "run", fail)
+    monkeypatch.setattr(codebuild, "make_client", lambda *_: FakeEcr(set()))
+    with pytest.raises(SystemExit) as exited:
+        codebuild.main(["images", "--build"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == "docker login failed with exit code 3\n"
