@@ -37,6 +37,9 @@ TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the
 # download: the job runs network-isolated (the toolkit unpacks a local tarball just the same).
 CODE_CHANNEL = "code"
 CHANNELS_DIR = "/opt/ml/input/data"
+# Jobs that run network-isolated: SageMaker copies their inputs and outputs, and they call no
+# service themselves. A step that starts calling one (a tracking server, an API) leaves the set.
+ISOLATED_STEPS = frozenset({"Preprocess", "Train", "Evaluate"})
 # Processing jobs get the source tarball as an input: unpack it, then run the step's module with
 # the step's arguments ($0 is the module). The project image holds every requirement: no job
 # installs packages when it starts.
@@ -198,8 +201,10 @@ def _processing(
                 "KmsKeyId": resources.kms_key_id,
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
-            # Inputs and outputs are copied by SageMaker, not by the step: no network needed.
-            "NetworkConfig": {"EnableNetworkIsolation": True, **vpc_config(resources)},
+            "NetworkConfig": {
+                "EnableNetworkIsolation": name in ISOLATED_STEPS,
+                **vpc_config(resources),
+            },
         },
     }
 
@@ -297,7 +302,7 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             "EnableInterContainerTrafficEncryption": True,
             # Channels, checkpoints and the model are copied by SageMaker; peers of a
             # distributed job still reach each other (CreateTrainingJob's EnableNetworkIsolation).
-            "EnableNetworkIsolation": True,
+            "EnableNetworkIsolation": "Train" in ISOLATED_STEPS,
             **vpc_config(resources),
         },
     }

@@ -14,7 +14,7 @@ import pytest
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline import image_build, images
-from forecasting.pipeline.definition import Resources, build_definition
+from forecasting.pipeline.definition import ISOLATED_STEPS, Resources, build_definition
 from forecasting.pipeline.project_image import (
     IMAGE_DIR,
     context_digest,
@@ -171,6 +171,7 @@ def test_isolated_jobs_are_handed_no_uri_they_would_have_to_fetch(settings):
     """A network-isolated container reaches nothing, S3 included (CreateTrainingJob's and
     NetworkConfig's EnableNetworkIsolation): every S3 object a job uses must be an input or an
     output SageMaker copies, never a URI in its arguments, hyperparameters or environment."""
+    assert {"Preprocess", "Train", "Evaluate"} == ISOLATED_STEPS  # every job, today
     for kind, arguments in job_requests(build_definition(settings, RESOURCES)):
         if kind == "Processing":
             assert arguments["NetworkConfig"]["EnableNetworkIsolation"] is True
