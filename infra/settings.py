@@ -37,6 +37,9 @@ _QUICKSIGHT_ARN = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(use
 _GIT_NAME = re.compile(r"^[\w.-]+$")
 # Git refs may contain "/", but not whitespace, "..", "~", "^", ":" or a leading "-".
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[^\s~^:?*\[\\]+$")
+# EC2 ids as botocore's SageMaker model limits VpcConfig's (pattern [-0-9a-zA-Z]+, at most 32).
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -78,6 +81,9 @@ class InfrastructureSettings:
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
+    # Private networking: every job and the transform run in these subnets (none: SageMaker's).
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -105,6 +111,7 @@ class InfrastructureSettings:
             notification_email=parser.optional_pattern(
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
+            **_parse_vpc(parser),
         )
         parser.raise_if_errors()
         return settings
@@ -122,6 +129,8 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "quickSightPrincipalArn",
         "notificationEmail",
         "removalPolicy",
+        "subnetIds",
+        "securityGroupIds",
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push
@@ -181,6 +190,20 @@ def _parse_source(parser: _Parser, default_repository: str) -> SourceSettings:
     )
 
 
+def _parse_vpc(parser: _Parser) -> dict[str, tuple[str, ...]]:
+    """Subnets and security groups go together: SageMaker's VpcConfig needs both (1-16 subnets,
+    1-5 groups, botocore's model of VpcConfig)."""
+    subnets = parser.id_list("subnetIds", _SUBNET, "subnet ids (subnet-...)", most=16)
+    groups = parser.id_list("securityGroupIds", _SECURITY_GROUP, "security group ids (sg-...)", 5)
+    for key, value, other in (
+        ("subnetIds", subnets, groups),
+        ("securityGroupIds", groups, subnets),
+    ):
+        if other and not value and key not in parser.failed_keys:
+            parser.error(key, "a list when subnetIds or securityGroupIds is set", None)
+    return {"subnet_ids": subnets, "security_group_ids": groups}
+
+
 class _Parser:
     """Reads context keys, converts them and records an error per bad key.
 
@@ -237,6 +260,23 @@ class _Parser:
             self.error(key, f"null or {expected}", value)
             return None
         return value
+
+    def id_list(
+        self, key: str, regex: re.Pattern[str], expected: str, most: int
+    ) -> tuple[str, ...]:
+        """An optional JSON list of ids; ``-c key=a,b`` gives a comma-separated string."""
+        value = self._lookup(key)
+        if value is None or value == "" or value == []:
+            return ()
+        items = value.split(",") if isinstance(value, str) else value
+        wanted = f"null or a list of 1-{most} {expected}"
+        if not isinstance(items, list) or not 1 <= len(items) <= most:
+            self.error(key, wanted, value)
+            return ()
+        if not all(isinstance(i, str) and regex.fullmatch(i.strip()) for i in items):
+            self.error(key, wanted, value)
+            return ()
+        return tuple(i.strip() for i in items)
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)

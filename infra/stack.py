@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.batch_inference import FORECASTS_PREFIX, MANIFEST_KEY, BatchInferenceConstruct
+from infra.networking import grant_vpc_access
 from infra.quicksight import QuickSightConstruct
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
 from infra.settings import InfrastructureSettings
@@ -53,6 +54,10 @@ class ForecastingStack(Stack):
             quicksight_data_set_id=self.quicksight.data_set_id if self.quicksight else None,
         )
         self.execution_ended_rule = self.pipeline.notify_execution_end(self.batch_inference.topic)
+        # the transform runs the registered model's image: the project inference image
+        self.source_pipeline.image_repository.grant_pull(self.batch_inference.transform_role)
+        for role in (self.pipeline.role, self.batch_inference.transform_role):
+            grant_vpc_access(role, settings)
         self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
         self.setup_outputs()
 

@@ -486,25 +486,28 @@ class Runner:
                 "accepts string values only"
             )  # fmt: skip
         toolkit, user = hosts.split_hyperparameters(hyperparameters, name)
-        code = self.path(TRAINING_CODE_DIR)
-        submitted = self.dir / "submit"  # the tarball, unpacked into an empty code folder
-        self._download(name, "sagemaker_submit_directory", toolkit["sagemaker_submit_directory"],
-                       submitted)  # fmt: skip
-        (archive,) = submitted.glob("*.tar.gz")
-        files.extract_archive(archive, code)
-        shutil.rmtree(submitted)
-        check_requirements(code, name, self.say)
-        program = code / toolkit["sagemaker_program"]
-        if not program.is_file():
-            raise interpreter.StepError(
-                name, f"sagemaker_program {toolkit['sagemaker_program']} is not in the code"
-            )
         channels = {}
         for channel in arguments.get("InputDataConfig", []):
             source = channel["DataSource"]["S3DataSource"]
             local = self.path(f"{INPUT_DATA_DIR}/{channel['ChannelName']}")
             self._download(name, f"channel {channel['ChannelName']}", source["S3Uri"], local)
             channels[channel["ChannelName"]] = local
+        code = self.path(TRAINING_CODE_DIR)
+        submit = toolkit["sagemaker_submit_directory"]
+        submitted = self.dir / "submit"  # the tarball, unpacked into an empty code folder
+        if submit.startswith("s3://"):
+            self._download(name, "sagemaker_submit_directory", submit, submitted)
+            (archive,) = submitted.glob("*.tar.gz")
+        else:  # a container path, as in an isolated job's code channel
+            archive = self.path(submit)
+        files.extract_archive(archive, code)
+        shutil.rmtree(submitted, ignore_errors=True)
+        check_requirements(code, name, self.say)
+        program = code / toolkit["sagemaker_program"]
+        if not program.is_file():
+            raise interpreter.StepError(
+                name, f"sagemaker_program {toolkit['sagemaker_program']} is not in the code"
+            )
         model_dir, output_data = self.path(MODEL_DIR), self.path("/opt/ml/output/data")
         for folder in (model_dir, output_data):
             shutil.rmtree(folder, ignore_errors=True)

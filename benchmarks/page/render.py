@@ -14,6 +14,7 @@ from benchmarks.page.sections import (
     informer_peer,
     informer_precision,
     infrastructure,
+    job_startup,
     machine,
     probsparse_scaling,
     tft_peer,
@@ -59,6 +60,7 @@ SECTIONS: list[Callable[[], list[str]]] = [
     tft_peer.section,
     inference.section,
     infrastructure.section,
+    job_startup.section,
     gpu_smoke.section,
     machine.section,
 ]
@@ -82,6 +84,7 @@ def render() -> str:
         "(at [larger panels](#tft-at-larger-panels), and "
         "[against neuralforecast](#tft-against-neuralforecast)), "
         "[batch inference](#batch-inference), [infrastructure](#infrastructure), "
+        "[job start-up](#job-start-up), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",
     ]

@@ -81,6 +81,9 @@ class Settings:
     region: str
     instance_type: str = DEFAULT_INSTANCE_TYPE
     project: str = ""  # tag value; empty means the group name
+    # Private networking (SUBNET_IDS, SECURITY_GROUP_IDS: comma-separated; both or neither)
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
 
     @property
     def project_tag(self) -> str:
@@ -123,7 +126,21 @@ class Settings:
             instance_type=environ.get("TRANSFORM_INSTANCE_TYPE", "").strip()
             or DEFAULT_INSTANCE_TYPE,
             project=environ.get("PROJECT", "").strip(),
+            **_vpc_from_env(environ),
         )
+
+
+def _vpc_from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    subnets, groups = (
+        tuple(i.strip() for i in environ.get(name, "").split(",") if i.strip())
+        for name in ("SUBNET_IDS", "SECURITY_GROUP_IDS")
+    )
+    if bool(subnets) != bool(groups):
+        raise ConfigurationError(
+            "environment variables SUBNET_IDS and SECURITY_GROUP_IDS go together: set both or "
+            f"neither (got {environ.get('SUBNET_IDS')!r} and {environ.get('SECURITY_GROUP_IDS')!r})"
+        )
+    return {"subnets": subnets, "security_groups": groups}
 
 
 @dataclass(frozen=True)
@@ -265,8 +282,19 @@ def _plan(
                 MODEL_VERSION_ENV: str(package.version),
             },
         },
-        # The container pip-installs code/requirements.txt when it starts, which needs network.
-        "EnableNetworkIsolation": False,
+        # The image holds every package and SageMaker copies the model and the records: the
+        # container needs no network (an artifact with code/requirements.txt would need it).
+        "EnableNetworkIsolation": True,
+        **(
+            {
+                "VpcConfig": {
+                    "Subnets": list(settings.subnets),
+                    "SecurityGroupIds": list(settings.security_groups),
+                }
+            }
+            if settings.subnets
+            else {}
+        ),
         "Tags": tags,
     }
     create_transform_job = {

@@ -25,6 +25,8 @@ from tests.infra.synthesized import SynthesizedApp
 
 BuildApp = Callable[..., SynthesizedApp]
 QUICKSIGHT_PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"
+SUBNETS = ("subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719")
+SECURITY_GROUPS = ("sg-0a1b2c3d4e5f60718",)
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +65,12 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
-    """The optional parts switched on: QuickSight and an e-mail subscription."""
+    """The optional parts switched on: QuickSight, an e-mail subscription and a VPC."""
     return build_app(
-        quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL, notificationEmail="ops@example.com"
+        quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL,
+        notificationEmail="ops@example.com",
+        subnetIds=list(SUBNETS),
+        securityGroupIds=list(SECURITY_GROUPS),
     )
 
 

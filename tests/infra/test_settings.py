@@ -189,3 +189,28 @@ def test_the_app_fails_on_a_missing_required_key_before_defining_anything(
     with pytest.raises(ConfigError, match='context key "projectName"'):
         create_app(context, outdir=str(tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_subnets_and_security_groups_parse_from_lists_or_cli_strings(context):
+    settings = InfrastructureSettings.from_context(
+        {**context, "subnetIds": ["subnet-0a1b2c3d"], "securityGroupIds": "sg-0a1b2c3d,sg-1a2b3c4d"}
+    )
+    assert settings.subnet_ids == ("subnet-0a1b2c3d",)
+    assert settings.security_group_ids == ("sg-0a1b2c3d", "sg-1a2b3c4d")
+    assert InfrastructureSettings.from_context(context).subnet_ids == ()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"subnetIds": ["subnet-0a1b2c3d"]}, "securityGroupIds"),
+        ({"securityGroupIds": ["sg-0a1b2c3d"]}, "subnetIds"),
+        ({"subnetIds": ["vpc-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}, "subnetIds"),
+        ({"subnetIds": "subnet-0a1b2c3d", "securityGroupIds": ["sg-x"]}, "securityGroupIds"),
+        ({"subnetIds": [f"subnet-0a1b2c{i:02d}" for i in range(17)],
+          "securityGroupIds": ["sg-0a1b2c3d"]}, "subnetIds"),
+    ],
+)  # fmt: skip
+def test_a_half_or_malformed_vpc_is_refused_naming_the_key(context, overrides, key):
+    with pytest.raises(SettingsError, match=f'context key "{key}"'):
+        InfrastructureSettings.from_context({**context, **overrides})

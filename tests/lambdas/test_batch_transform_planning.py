@@ -65,7 +65,7 @@ def test_approved_event_plans_the_documented_requests():
                 "FORECAST_MODEL_VERSION": "3",
             },
         },
-        "EnableNetworkIsolation": False,
+        "EnableNetworkIsolation": True,
         "Tags": tags,
     }
     assert result.create_transform_job == {

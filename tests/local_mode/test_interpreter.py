@@ -17,7 +17,7 @@ import pytest
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline import codebuild, source
-from forecasting.pipeline.images import lookup_images
+from forecasting.pipeline.project_image import project_images
 from local_mode import interpreter
 from local_mode.interpreter import StepError, UnsupportedError
 from local_mode.layout import Home
@@ -40,6 +40,7 @@ CLOUD = {
     "AWS_REGION": "eu-west-1",
     "MODEL_PACKAGE_GROUP": "ts-forecasting",
     "DATA_URI": "s3://ts-forecasting-data-123456789012/ETTh1/",
+    "IMAGE_REPOSITORY_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
 }
 
 
@@ -69,9 +70,7 @@ def test_the_executed_definition_is_what_the_codebuild_runner_upserts(
     runner = Runner(Home(tmp_path), "r", config)
     cloud = json.dumps(upserted_definition(monkeypatch, runner.settings))
     settings = runner.settings
-    images = lookup_images(
-        CLOUD["AWS_REGION"], settings.training_instance_type, settings.processing_instance_type
-    )
+    images = project_images(settings, CLOUD["AWS_REGION"], CLOUD["IMAGE_REPOSITORY_URI"])
     local = runner.resources
     tokens = [
         *((uri, "local") for uri in dict.fromkeys(dataclasses.astuple(images))),

@@ -46,6 +46,7 @@ RESOURCES = Resources(
     region="eu-west-1",
     model_package_group="ts-forecasting",
     data_uri="s3://ts-forecasting-data/ETTh1/",
+    image_repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
 )
 GPU = PipelineSettings(training_instance_type="ml.g5.xlarge", training_instance_count=2)
 EXECUTION_VARIABLES = {"PipelineExecutionId", "PipelineExecutionArn", "PipelineName"}
@@ -206,7 +207,7 @@ def test_the_registered_model_serves_from_the_artifacts_own_code(built):
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
-    assert "pytorch-inference" in container["Image"]
+    assert container["Image"].startswith(f"{RESOURCES.image_repository}:inference-")
     assert register["ModelApprovalStatus"] == "PendingManualApproval"
     statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]
     assert statistics["Values"][-1] == "/evaluation.json"
