@@ -58,7 +58,7 @@ from forecasting.pipeline.definition import (
 )
 from forecasting.pipeline.settings import DEFAULT_GATES, PipelineSettings
 from forecasting.pipeline.source import package_source, source_key
-from local_mode import files, hosts, interpreter
+from local_mode import files, hosts, interpreter, step_cache
 from local_mode.layout import (
     ACCOUNT,
     CONTAINER_ROOT,
@@ -230,6 +230,7 @@ class Runner:
         config: RunConfig,
         say: Callable[[str], None] = lambda text: print(text, flush=True),
         definition: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
     ) -> None:
         """``definition``: the JSON to execute; by default the builder's for this run's
         settings and the local resources (what the CodeBuild runner upserts, tokens aside)."""
@@ -240,6 +241,7 @@ class Runner:
         self.dir = home.run_dir(run_id)
         self.say = say
         self.registry = Registry(home.registry)
+        self.step_cache = step_cache.StepCache(home.root, enabled=use_cache)  # --no-cache: off
         self._lock: int | None = None  # the run lock's descriptor, inherited by training hosts
         self.resources = local_resources(home, config.group)
         self.definition = definition or build_definition(self.settings, self.resources)
@@ -337,7 +339,7 @@ class Runner:
                 self.say(f"{label}: started")
                 started = time.perf_counter()
                 try:
-                    outcome = self._run_step(name, result)
+                    outcome = self._run_or_reuse(name, result)
                 except ForecastingError as error:
                     if _user_mistake(error):  # the same options would fail the same way
                         refused = {"step": name, "error": str(error)}
@@ -351,6 +353,68 @@ class Runner:
                 result.stopped_after = name
                 break
         return result
+
+    def _run_or_reuse(self, name: str, result: RunResult) -> dict[str, Any]:
+        """The step's outcome from the step cache (:mod:`local_mode.step_cache`) where a run
+        with the same key finished it within its ``CacheConfig``'s expiry, else from running it
+        (and then cached)."""
+        step = self.steps[name].definition if name in self.steps else None
+        if step is None or not step_cache.cacheable(step):
+            return self._run_step(name, result)
+        local_input = self._local_input_digest(name)
+        key = step_cache.step_key(step, self.evaluate(step["Arguments"], name), local_input)
+        cached = self.step_cache.lookup(step, key)
+        if cached is not None:
+            outcome = step_cache.moved(cached.outcome, cached.run_dir, str(self.dir))
+            if self._materialise(name, outcome):
+                self.say(
+                    f"    {name}: cached from run {cached.run_id} (finished "
+                    f"{cached.finished:%Y-%m-%d %H:%M} UTC; --no-cache reruns it)"
+                )
+                return outcome
+            self.say(f"    {name}: the outputs of run {cached.run_id} are gone; running it")
+        outcome = self._run_step(name, result)
+        self.step_cache.store(step, key, self.run_id, self.dir, outcome)
+        return outcome
+
+    def _local_input_digest(self, name: str) -> str:
+        """What Preprocess reads outside its arguments (local mode's announced choice), as a
+        digest; "" for steps that read nothing else."""
+        if name != "Preprocess":
+            return ""
+        if "InputDataUri" in self.config.parameters:  # a local bucket prefix: not immutable
+            uri = self.parameters["InputDataUri"]
+            source = self.home.local_path(uri)
+            return f"{uri} {step_cache.content_digest(source)}" if source.exists() else ""
+        if self.config.data:
+            return f"data {step_cache.content_digest(Path(self.config.data))}"
+        from forecasting.data.sources import DATASETS, cache_dir
+
+        # a public set not downloaded yet falls back to the synthetic demo: once it is there,
+        # the key differs
+        present = {
+            d.name: (cache_dir() / d.filename).is_file() and d.sha256 for d in DATASETS.values()
+        }
+        return f"dataset {self.config.dataset} {sorted(present.items())}"
+
+    def _materialise(self, name: str, outcome: Mapping[str, Any]) -> bool:
+        """A reused step's outputs where this run's later steps read them (its container
+        paths), as a job that ran here would leave them; False if they no longer exist."""
+        properties = outcome["properties"]
+        if "ModelArtifacts" in properties:
+            archive = self.home.local_path(properties["ModelArtifacts"]["S3ModelArtifacts"])
+            if not archive.is_file():
+                return False
+            shutil.rmtree(self.path(MODEL_DIR), ignore_errors=True)
+            files.extract_archive(archive, self.path(MODEL_DIR))
+            return True
+        outputs = properties["ProcessingOutputConfig"]["Outputs"]
+        stored = {n: self.home.local_path(o["S3Output"]["S3Uri"]) for n, o in outputs.items()}
+        if not all(path.is_dir() for path in stored.values()):
+            return False
+        for output, path in stored.items():
+            files.replace_tree(path, self.output(name, output))
+        return True
 
     def _run_step(self, name: str, result: RunResult) -> dict[str, Any]:
         if name == TRANSFORM_INPUT:
@@ -429,19 +493,16 @@ class Runner:
             shutil.rmtree(local, ignore_errors=True)
             local.mkdir(parents=True)
         if name == "Preprocess":  # new data, new fit: the checkpoints of an earlier attempt go
+            # (the stored ones are under the Preprocess job's name, new for every attempt)
             shutil.rmtree(self.path(CHECKPOINT_DIR), ignore_errors=True)
-            for step_name, planned in self.steps.items():
-                checkpoint = planned.definition["Arguments"].get("CheckpointConfig")
-                if checkpoint:
-                    uri = self.evaluate(checkpoint["S3Uri"], step_name)
-                    shutil.rmtree(self.home.local_path(uri), ignore_errors=True)
         environment = {k: str(v) for k, v in app.get("Environment", {}).items()}
         with _environment(environment):
             importlib.import_module(module).main(argv)
         for output in outputs:
             self._upload(self.path(output["S3Output"]["LocalPath"]), output["S3Output"]["S3Uri"])
         properties = {
-            "ProcessingJobName": f"{name.lower()}-{self.run_id}",
+            # one name per attempt, as SageMaker's: the train step's checkpoints are under it
+            "ProcessingJobName": f"{name.lower()}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}",
             "ProcessingOutputConfig": {
                 "Outputs": {o["OutputName"]: {"S3Output": o["S3Output"]} for o in outputs}
             },

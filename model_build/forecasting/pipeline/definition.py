@@ -9,11 +9,13 @@ come from :mod:`forecasting.pipeline.steps`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from forecasting.families import family
+from forecasting.pipeline.caching import with_cache
 from forecasting.pipeline.expressions import MODEL_ARTIFACT, get, join, output_uri, parameter
 from forecasting.pipeline.images import Images, lookup_images, supports_volume_key, uses_gpu
 from forecasting.pipeline.settings import (
@@ -228,7 +230,7 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
         }
         for split, _ in step("Train").inputs
     ]
-    return {
+    training: dict[str, Any] = {
         "Name": "Train",
         "Type": "Training",
         "Arguments": {
@@ -253,14 +255,27 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             "RoleArn": resources.role_arn,
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": settings.use_spot,
-            # a spot restart or a retried execution resumes from the last checkpoint
-            "CheckpointConfig": {
-                "S3Uri": _execution_uri(resources, "checkpoints"),
-                "LocalPath": "/opt/ml/checkpoints",
-            },
             "EnableInterContainerTrafficEncryption": True,
         },
     }
+    training["Arguments"]["CheckpointConfig"] = _checkpoint_config(resources, training["Arguments"])
+    return training
+
+
+def _checkpoint_config(resources: Resources, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Checkpoints under the train step's inputs: the Preprocess job that wrote its channels, a
+    digest of its own arguments and the epochs parameter. A spot restart or a retried execution
+    resumes from them; other inputs start afresh. Not under the execution id: SageMaker's cache
+    key includes ``CheckpointConfig``, so that id would make the step miss the cache every time.
+    """
+    digest = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:16]
+    uri = join(
+        f"s3://{resources.artifacts_bucket}/{resources.pipeline_name}/checkpoints/",
+        get("Steps.Preprocess.ProcessingJobName"),
+        f"/{digest}-epochs-",
+        parameter("MaxEpochs"),
+    )
+    return {"S3Uri": uri, "LocalPath": "/opt/ml/checkpoints"}
 
 
 def evaluate_step(settings, resources, images) -> dict[str, Any]:
@@ -378,12 +393,15 @@ def build_definition(settings: PipelineSettings, resources: Resources) -> dict[s
         "Version": VERSION,
         "Metadata": {},
         "Parameters": parameters(settings, resources),
-        "Steps": [
-            preprocess_step(settings, resources, images),
-            train_step(settings, resources, images),
-            evaluate_step(settings, resources, images),
-            condition_step(settings, resources, images),
-        ],
+        "Steps": with_cache(
+            [
+                preprocess_step(settings, resources, images),
+                train_step(settings, resources, images),
+                evaluate_step(settings, resources, images),
+                condition_step(settings, resources, images),
+            ],
+            settings.cache_expire_after,
+        ),
     }
 
 

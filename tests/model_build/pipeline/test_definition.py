@@ -163,6 +163,9 @@ def test_every_step_reference_names_an_earlier_step_and_a_property_it_has(built)
                 elif prop.startswith("PropertyFiles."):
                     files = {f["PropertyFileName"] for f in earlier.get("PropertyFiles", [])}
                     assert prop.removeprefix("PropertyFiles.") in files
+                elif "." not in prop:  # a top-level field of the job's Describe response
+                    described = SAGEMAKER.operation_model("DescribeProcessingJob").output_shape
+                    assert described.members[prop].type_name == "string", prop
                 else:
                     match = re.fullmatch(
                         r"ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri", prop
@@ -188,7 +191,7 @@ def test_gpu_training_uses_torchrun_and_cpu_training_uses_sm_hosts():
         }
         assert args["OutputDataConfig"]["KmsKeyId"] == RESOURCES.kms_key_id
         checkpoint = args["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
-        assert {"Get": "Execution.PipelineExecutionId"} in checkpoint
+        assert {"Get": "Steps.Preprocess.ProcessingJobName"} in checkpoint
 
 
 def test_spot_sets_a_wait_time_only_when_on():
