@@ -35,7 +35,9 @@ from tests.lambdas.batch_transform_events import ENVIRON, EVENT
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PACKAGE = ROOT / "model_build/forecasting/pipeline"
 # what CodeBuild runs: the command line, its SageMaker calls and the source upload
-RUNNER_MODULES = [PIPELINE_PACKAGE / n for n in ("codebuild.py", "execution.py", "source.py")]
+RUNNER_MODULES = [
+    PIPELINE_PACKAGE / n for n in ("codebuild.py", "execution.py", "source.py", "data_snapshot.py")
+]
 
 
 def _role_id(app: SynthesizedApp, role) -> str:

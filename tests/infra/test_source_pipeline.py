@@ -301,9 +301,14 @@ def test_the_build_role_has_no_service_wildcards_or_star_resources(default_app):
     actions = [a for s in statements for a in _actions(s)]
     assert not any(a == "*" or a.endswith(":*") for a in actions)
     assert not [s for s in statements if s["Resource"] == "*"]
-    # the runner writes to S3 only under its source prefix: no delete, no other bucket
+    # the runner writes to S3 only under its source prefix and the data snapshots: no delete
     writes = [s for s in statements if "s3:PutObject" in _actions(s)]
-    assert [s["Sid"] for s in writes] == ["UploadSource"]
+    assert [s["Sid"] for s in writes] == ["UploadSource", "SnapshotInputData"]
+    (snapshots,) = [s for s in writes if s["Sid"] == "SnapshotInputData"]
+    data_arn = {"Fn::GetAtt": [_id(default_app, default_app.stack.storage.data_bucket), "Arn"]}
+    assert snapshots["Resource"] == [
+        {"Fn::Join": ["", [data_arn, f"/{prefix}*"]]} for prefix in ("input/", "snapshots/")
+    ]
     assert not any(a.startswith("s3:Delete") for a in actions)
 
 

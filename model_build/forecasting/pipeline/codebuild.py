@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.pipeline.data_snapshot import is_snapshot, list_objects, snapshot
 from forecasting.pipeline.execution import (
     DEFAULT_POLL_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -290,6 +291,10 @@ def upsert_command(
     if not has_input_data(s3, input_uri):
         echo(no_input_message(input_uri, name))
         return NO_INPUT
+    if settings.cache_expire_after is not None and not is_snapshot(input_uri):
+        # the step cache keys on the URI: the execution reads an immutable copy of the data
+        objects = list_objects(s3, input_uri)
+        parameters["InputDataUri"] = snapshot(s3, input_uri, objects, kms_key_id, echo)
     execution_arn = start_execution(sm, name=name, parameters=parameters)
     echo(f"started {execution_arn}")
     if not args.wait:
