@@ -194,8 +194,10 @@ class Evaluator:
         execution_id: str,
         properties: Mapping[str, Mapping[str, Any]],
         read_property_file: Callable[[str, str, str], Any],
+        execution_arn: str | None = None,
     ) -> None:
         self.parameters = parameters
+        self.execution_arn = execution_arn
         self.execution_id = execution_id
         self.properties = properties
         self.read_property_file = read_property_file
@@ -232,6 +234,8 @@ class Evaluator:
             return self.parameters[rest]
         if root == "Execution" and rest == "PipelineExecutionId":
             return self.execution_id
+        if root == "Execution" and rest == "PipelineExecutionArn" and self.execution_arn:
+            return self.execution_arn
         if root != "Steps":
             raise UnsupportedError(f"step {step}: {path!r} is not supported locally")
         keys = property_path(rest)

@@ -250,8 +250,10 @@ class Runner:
         self.parameters = interpreter.parameter_values(self.definition, config.parameters)
         self.properties: dict[str, dict[str, Any]] = {}
         self.evaluate = interpreter.Evaluator(
-            self.definition, self.parameters, run_id, self.properties, self._property_file
-        )
+            self.definition, self.parameters, run_id, self.properties, self._property_file,
+            execution_arn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{home.project}/"
+            f"execution/{run_id}",
+        )  # fmt: skip
 
     # --- paths ------------------------------------------------------------------------------
 
@@ -587,11 +589,12 @@ class Runner:
         port = hosts.free_port()
         machine_gpus = hosts.visible_gpus()
         gpus = hosts.gpus_per_host(len(names), machine_gpus)
+        requested = {k: str(v) for k, v in arguments.get("Environment", {}).items()}
         environments = [
-            hosts.host_environment(
+            {**requested, **hosts.host_environment(
                 host, names, paths, cpus=os.cpu_count() or 1, master_port=port,
                 hyperparameters=user, gpus=own,
-            )
+            )}
             for host, own in zip(names, gpus, strict=True)
         ]  # fmt: skip
         devices = f"{len(gpus[0])} GPU(s)" if gpus[0] else "the CPU"
@@ -668,6 +671,15 @@ class Runner:
             run_id=self.run_id,
             approval_status=arguments["ModelApprovalStatus"],
         )
+        metadata = arguments["CustomerMetadataProperties"]
+        if "mlflow_run_id" in metadata:  # the run links to the version, as the version to it
+            from forecasting.tracking import tag_run
+
+            run = {"tracking_uri": metadata["mlflow_tracking_server"],
+                   "run_id": metadata["mlflow_run_id"]}  # fmt: skip
+            execution = metadata["pipeline_execution_arn"]
+            tag_run(run, {"model_package_arn": package.arn, "pipeline_execution_arn": execution})
+            self.say(f"    MLflow run {metadata['mlflow_run_id']} in {run['tracking_uri']}")
         return {
             "group": package.group,
             "version": package.version,
@@ -728,6 +740,7 @@ def local_resources(home: Home, group: str = PROJECT) -> Resources:
         model_package_group=group,
         data_uri=f"s3://{home.data_bucket}/input/",
         images=Images(training=LOCAL_IMAGE, processing=LOCAL_IMAGE, inference=LOCAL_IMAGE),
+        mlflow_tracking_uri=home.mlflow_tracking_uri,
     )
 
 

@@ -41,6 +41,9 @@ CLOUD = {
     "AWS_REGION": "eu-west-1",
     "MODEL_PACKAGE_GROUP": "ts-forecasting",
     "DATA_URI": "s3://ts-forecasting-data-123456789012/ETTh1/",
+    "MLFLOW_TRACKING_SERVER_ARN": (
+        "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/m"
+    ),
 }
 
 
@@ -79,6 +82,7 @@ def test_the_executed_definition_is_what_the_codebuild_runner_upserts(
         (CLOUD["PIPELINE_ROLE_ARN"], local.role_arn),
         (CLOUD["KMS_KEY_ID"], local.kms_key_id),
         (CLOUD["DATA_URI"], local.data_uri),
+        (CLOUD["MLFLOW_TRACKING_SERVER_ARN"], str(local.mlflow_tracking_uri)),
         (CLOUD["ARTIFACTS_BUCKET"], local.artifacts_bucket),
         (CLOUD["AWS_REGION"], local.region),
     ]

@@ -86,6 +86,13 @@ OPTIONS = (
         required=False,
     ),
     EnvOption(
+        "mlflow-tracking-uri",
+        ("MLFLOW_TRACKING_SERVER_ARN",),
+        "MLflow tracking server (a SageMaker managed server's ARN) the training runs are "
+        "recorded in; default: none, nothing is recorded",
+        required=False,
+    ),
+    EnvOption(
         "project-name",
         ("PROJECT_NAME",),
         "value of the pipeline's project tag; default: the pipeline name",
@@ -266,6 +273,7 @@ def upsert_command(
         region=options["region"],
         model_package_group=options["model_package_group"],
         data_uri=options["data_uri"],
+        mlflow_tracking_uri=options.get("mlflow_tracking_uri") or None,
     )
     definition = render_definition(settings, resources)
     check_parameters(definition, parameters)

@@ -29,6 +29,7 @@ from forecasting.pipeline.steps import (
     PROCESSING,
     step,
 )
+from forecasting.pipeline.tracking import with_tracking
 
 VERSION = "2020-12-01"
 CONTENT_TYPES = ["text/csv", "application/jsonlines"]
@@ -63,6 +64,8 @@ class Resources:
     model_package_group: str
     data_uri: str  # the default input data
     images: Images | None = None  # looked up for ``region`` when not given
+    # MLflow: a tracking server's ARN or URI; None records no runs (forecasting.tracking)
+    mlflow_tracking_uri: str | None = None
 
 
 def _execution_uri(resources: Resources, *parts: str) -> dict[str, Any]:
@@ -394,12 +397,16 @@ def build_definition(settings: PipelineSettings, resources: Resources) -> dict[s
         "Metadata": {},
         "Parameters": parameters(settings, resources),
         "Steps": with_cache(
-            [
-                preprocess_step(settings, resources, images),
-                train_step(settings, resources, images),
-                evaluate_step(settings, resources, images),
-                condition_step(settings, resources, images),
-            ],
+            with_tracking(
+                [
+                    preprocess_step(settings, resources, images),
+                    train_step(settings, resources, images),
+                    evaluate_step(settings, resources, images),
+                    condition_step(settings, resources, images),
+                ],
+                resources.mlflow_tracking_uri,
+                experiment=resources.pipeline_name,
+            ),
             settings.cache_expire_after,
         ),
     }
