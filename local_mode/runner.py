@@ -499,7 +499,8 @@ class Runner:
         if name == "Preprocess":  # new data, new fit: the checkpoints of an earlier attempt go
             # (the stored ones are under the Preprocess job's name, new for every attempt)
             shutil.rmtree(self.path(CHECKPOINT_DIR), ignore_errors=True)
-        environment = {k: str(v) for k, v in app.get("Environment", {}).items()}
+        # CreateProcessingJob's Environment is a top-level field, beside AppSpecification
+        environment = {k: str(v) for k, v in arguments.get("Environment", {}).items()}
         with _environment(environment):
             importlib.import_module(module).main(argv)
         for output in outputs:
