@@ -209,3 +209,23 @@ def test_the_runner_starts_the_execution_on_the_snapshot_only_with_caching_on(
     with_cache, without = started
     assert with_cache["InputDataUri"].startswith(f"s3://{BUCKET}/snapshots/")
     assert "InputDataUri" not in without  # no cache, no stale reuse: the upload prefix as is
+
+
+# --- MLflow tracking keeps the keys execution-independent ------------------------------------
+
+
+def test_tracking_adds_no_per_execution_value_to_a_cached_step():
+    """The execution ARN reaches only the registration, which is never cached; the run id
+    reaches it from evaluation.json."""
+    tracked = replace(RESOURCES, images=IMAGES, mlflow_tracking_uri="arn:aws:sagemaker:x")
+    definition = build_definition(SETTINGS, tracked)
+    assert resolved_keys(definition, "e1") == resolved_keys(definition, "e2")
+    steps = {s["Name"]: s for s in flat_steps(definition["Steps"])}
+    assert steps["Train"]["Arguments"]["Environment"] == {
+        "MLFLOW_TRACKING_URI": "arn:aws:sagemaker:x", "MLFLOW_EXPERIMENT_NAME": "ts-forecasting"
+    }  # fmt: skip
+    metadata = steps["Register"]["Arguments"]["CustomerMetadataProperties"]
+    assert metadata["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
+    assert metadata["mlflow_run_id"]["Std:JsonGet"]["Path"] == "mlflow.run_id"
+    untracked = build_definition(SETTINGS, replace(RESOURCES, images=IMAGES))
+    assert "Environment" not in flat_steps(untracked["Steps"])[1]["Arguments"]

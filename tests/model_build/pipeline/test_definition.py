@@ -80,6 +80,8 @@ def substitute(node: Any, defaults: dict[str, Any]) -> Any:
             return "s3://resolved-at-run-time/object"
         if set(node) == {"Std:Join"}:
             return "s3://resolved-at-run-time/joined"
+        if set(node) == {"Std:JsonGet"}:
+            return "value-from-a-property-file"
         return {key: substitute(value, defaults) for key, value in node.items()}
     if isinstance(node, list):
         return [substitute(item, defaults) for item in node]
@@ -108,9 +110,19 @@ OPERATIONS = {
 }
 
 
-@pytest.mark.parametrize("settings", [GPU, PipelineSettings(use_spot=True)], ids=["gpu", "spot"])
-def test_every_job_step_matches_botocores_request_shape(settings):
-    built = build_definition(settings, RESOURCES)
+TRACKED = replace(
+    RESOURCES,
+    mlflow_tracking_uri="arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlflow",
+)
+
+
+@pytest.mark.parametrize(
+    ("settings", "resources"),
+    [(GPU, RESOURCES), (PipelineSettings(use_spot=True), RESOURCES), (GPU, TRACKED)],
+    ids=["gpu", "spot", "mlflow"],
+)
+def test_every_job_step_matches_botocores_request_shape(settings, resources):
+    built = build_definition(settings, resources)
     defaults = {p["Name"]: p["DefaultValue"] for p in built["Parameters"]}
     checked = 0
     for s in flat_steps(built["Steps"]):
