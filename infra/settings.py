@@ -41,6 +41,13 @@ _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[^\s~^:?*\[\\]+$")
 _E = TypeVar("_E", bound=StrEnum)
 
 
+CREATE_MLFLOW_SERVER = "create"
+_MLFLOW_TRACKING = re.compile(
+    rf"{CREATE_MLFLOW_SERVER}|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{{12}}:"
+    r"mlflow-tracking-server/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}"
+)
+
+
 class SettingsError(ValueError):
     """One or more context values are missing or invalid; the message names every key."""
 
@@ -81,6 +88,8 @@ class InfrastructureSettings:
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
+    # MLflow: None (no tracking), CREATE_MLFLOW_SERVER, or an existing tracking server's ARN
+    mlflow_tracking: str | None = None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -108,6 +117,13 @@ class InfrastructureSettings:
             notification_email=parser.optional_pattern(
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
+            mlflow_tracking=parser.optional_pattern(
+                "mlflowTracking",
+                _MLFLOW_TRACKING,
+                f'"{CREATE_MLFLOW_SERVER}" (a managed MLflow tracking server for this stack) or '
+                "an existing server's ARN (arn:aws:sagemaker:REGION:ACCOUNT:"
+                "mlflow-tracking-server/NAME)",
+            ),
         )
         parser.raise_if_errors()
         return settings
@@ -125,6 +141,7 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "quickSightPrincipalArn",
         "notificationEmail",
         "removalPolicy",
+        "mlflowTracking",
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push

@@ -49,7 +49,9 @@ def runner_environment(
     it is model_build/training.json, which the push carries. Tests check these names against
     the runner's.
     """
+    tracking = pipeline.mlflow_tracking_server_arn
     return {
+        **({"MLFLOW_TRACKING_SERVER_ARN": tracking} if tracking else {}),
         "PIPELINE_NAME": pipeline.pipeline_name,
         "PIPELINE_ROLE_ARN": pipeline.role.role_arn,
         "ARTIFACTS_BUCKET": storage.model_artifacts_bucket.bucket_name,
