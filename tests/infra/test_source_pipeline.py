@@ -232,8 +232,12 @@ def test_the_build_environment_comes_from_the_stack_resources(default_app):
     assert "PIPELINE_SETTINGS" not in env
 
 
-def test_the_build_environment_names_are_exactly_what_the_runner_reads(default_app):
-    names = set(_environment(default_app))
+def test_the_build_environment_names_are_exactly_what_the_runner_reads(mlflow_app, default_app):
+    # MLFLOW_TRACKING_SERVER_ARN only with mlflowTracking set; the runner's option is optional
+    assert set(_environment(mlflow_app)) - set(_environment(default_app)) == {
+        "MLFLOW_TRACKING_SERVER_ARN"
+    }
+    names = set(_environment(mlflow_app))
     read_by_options = {option.env[0] for option in codebuild.OPTIONS}
     # AWS_REGION is the only runner setting CodeBuild provides itself; the training
     # configuration is the pushed training.json.
