@@ -15,6 +15,7 @@ from benchmarks.page.sections import (
     informer_precision,
     infrastructure,
     machine,
+    mlflow_logging,
     probsparse_scaling,
     tft_peer,
     tft_scale,
@@ -59,6 +60,7 @@ SECTIONS: list[Callable[[], list[str]]] = [
     tft_peer.section,
     inference.section,
     infrastructure.section,
+    mlflow_logging.section,
     gpu_smoke.section,
     machine.section,
 ]
@@ -82,6 +84,7 @@ def render() -> str:
         "(at [larger panels](#tft-at-larger-panels), and "
         "[against neuralforecast](#tft-against-neuralforecast)), "
         "[batch inference](#batch-inference), [infrastructure](#infrastructure), "
+        "[MLflow tracking overhead](#mlflow-tracking-overhead), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",
     ]
