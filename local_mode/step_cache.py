@@ -47,7 +47,7 @@ def step_key(
     step: Mapping[str, Any], resolved_arguments: Mapping[str, Any], local_input: str
 ) -> str:
     """The cloud's key, with the digest of what the step reads outside its arguments."""
-    key = cache_key(str(step["Type"]), resolved_arguments)
+    key: str = cache_key(str(step["Type"]), resolved_arguments)
     if not local_input:
         return key
     return hashlib.sha256(f"{key}\n{local_input}".encode()).hexdigest()
