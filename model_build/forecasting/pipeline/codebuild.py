@@ -301,8 +301,7 @@ def upsert_command(
         return NO_INPUT
     if settings.cache_expire_after is not None and not is_snapshot(input_uri):
         # the step cache keys on the URI: the execution reads an immutable copy of the data
-        objects = list_objects(s3, input_uri)
-        parameters["InputDataUri"] = snapshot(s3, input_uri, objects, kms_key_id, echo)
+        parameters.update(snapshot_parameter(s3, input_uri, kms_key_id, echo))
     execution_arn = start_execution(sm, name=name, parameters=parameters)
     echo(f"started {execution_arn}")
     if not args.wait:
@@ -312,6 +311,26 @@ def upsert_command(
     )
     echo(f"pipeline execution {execution_arn} {status}")
     return status
+
+
+def snapshot_parameter(
+    s3: Any, uri: str, kms_key_id: str, echo: Callable[[str], Any]
+) -> dict[str, str]:
+    """``InputDataUri`` set to the data's snapshot; none where the build may not read the data
+    (an override outside the data bucket's input/ prefix), which is said."""
+    from botocore.exceptions import ClientError
+
+    try:
+        objects = list_objects(s3, uri)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "AccessDenied":
+            raise
+        echo(
+            f"cannot snapshot {uri} (access denied): the execution reads it as is, and a "
+            "cached Preprocess of the same URI is reused even if the data there changed"
+        )
+        return {}
+    return {"InputDataUri": snapshot(s3, uri, objects, kms_key_id, echo)}
 
 
 def _raise_if_no_credentials(err: Exception) -> None:

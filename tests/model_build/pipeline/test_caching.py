@@ -229,3 +229,13 @@ def test_tracking_adds_no_per_execution_value_to_a_cached_step():
     assert metadata["mlflow_run_id"]["Std:JsonGet"]["Path"] == "mlflow.run_id"
     untracked = build_definition(SETTINGS, replace(RESOURCES, images=IMAGES))
     assert "Environment" not in flat_steps(untracked["Steps"])[1]["Arguments"]
+
+
+def test_data_the_build_may_not_read_is_started_as_is_and_said(s3):
+    from botocore.stub import Stubber
+
+    said: list[str] = []
+    with Stubber(s3) as stubber:
+        stubber.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403)
+        assert codebuild.snapshot_parameter(s3, "s3://other/x/", KMS, said.append) == {}
+    assert "cannot snapshot s3://other/x/ (access denied)" in said[0]
