@@ -45,6 +45,13 @@ _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _E = TypeVar("_E", bound=StrEnum)
 
 
+CREATE_MLFLOW_SERVER = "create"
+_MLFLOW_TRACKING = re.compile(
+    rf"{CREATE_MLFLOW_SERVER}|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{{12}}:"
+    r"mlflow-tracking-server/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}"
+)
+
+
 class SourceType(StrEnum):
     """Where the model-build code lives: a CodeCommit repo created by the stack, or an
     external repository reached through a CodeConnections connection (for accounts that
@@ -84,6 +91,8 @@ class InfrastructureSettings:
     # Private networking: every job and the transform run in these subnets (none: SageMaker's).
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
+    # MLflow: None (no tracking), CREATE_MLFLOW_SERVER, or an existing tracking server's ARN
+    mlflow_tracking: str | None = None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -112,6 +121,13 @@ class InfrastructureSettings:
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
             **_parse_vpc(parser),
+            mlflow_tracking=parser.optional_pattern(
+                "mlflowTracking",
+                _MLFLOW_TRACKING,
+                f'"{CREATE_MLFLOW_SERVER}" (a managed MLflow tracking server for this stack) or '
+                "an existing server's ARN (arn:aws:sagemaker:REGION:ACCOUNT:"
+                "mlflow-tracking-server/NAME)",
+            ),
         )
         parser.raise_if_errors()
         return settings
@@ -131,6 +147,7 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "removalPolicy",
         "subnetIds",
         "securityGroupIds",
+        "mlflowTracking",
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push

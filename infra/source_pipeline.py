@@ -23,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from forecasting.pipeline.data_snapshot import SNAPSHOT_PREFIX
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
 from infra.networking import vpc_environment
 from infra.sagemaker_pipeline import (
@@ -72,7 +73,9 @@ def runner_environment(
     it is model_build/training.json, which the push carries. Tests check these names against
     the runner's.
     """
+    tracking = pipeline.mlflow_tracking_server_arn
     return {
+        **({"MLFLOW_TRACKING_SERVER_ARN": tracking} if tracking else {}),
         "PIPELINE_NAME": pipeline.pipeline_name,
         "PIPELINE_ROLE_ARN": pipeline.role.role_arn,
         "ARTIFACTS_BUCKET": storage.model_artifacts_bucket.bucket_name,
@@ -395,6 +398,18 @@ class SourcePipelineConstruct(Construct):
         )
         self.project.add_to_role_policy(
             iam.PolicyStatement(
+                sid="SnapshotInputData",
+                # the step cache keys on URIs: the runner copies input/ to snapshots/<digest>/
+                # (forecasting.pipeline.data_snapshot) and the execution reads that copy
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[
+                    self.storage.data_bucket.arn_for_objects(f"{DATA_PREFIX}*"),
+                    self.storage.data_bucket.arn_for_objects(f"{SNAPSHOT_PREFIX}*"),
+                ],
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
                 sid="UpsertPipeline",
                 actions=[
                     "sagemaker:DescribePipeline",
@@ -462,6 +477,10 @@ class SourcePipelineConstruct(Construct):
                 f"{bucket_objects(self.storage.model_artifacts_bucket)[:-2]}/{name}/source/*": (
                     "the source tarballs the runner uploads, one key per content digest"
                 ),
+                f"{bucket_objects(self.storage.data_bucket)[:-2]}/{DATA_PREFIX}*": "the input "
+                "data users upload, which the runner copies to a snapshot",
+                f"{bucket_objects(self.storage.data_bucket)[:-2]}/{SNAPSHOT_PREFIX}*": "the "
+                "input data snapshots the runner writes, one prefix per content fingerprint",
                 regional_arn("sagemaker", f"pipeline/{name}/execution/*"): "the executions of "
                 "this project's SageMaker Pipeline, to follow the one the build started",
                 regional_arn(

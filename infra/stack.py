@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.batch_inference import FORECASTS_PREFIX, MANIFEST_KEY, BatchInferenceConstruct
+from infra.mlflow_tracking import MlflowTrackingConstruct
 from infra.networking import grant_vpc_access
 from infra.quicksight import QuickSightConstruct
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
@@ -37,6 +38,7 @@ class ForecastingStack(Stack):
         self.pipeline = SageMakerPipelineConstruct(
             self, "SageMakerPipeline", settings=settings, storage=self.storage
         )
+        self.mlflow_tracking = self.setup_mlflow_tracking()
         self.source_pipeline = SourcePipelineConstruct(
             self,
             "SourcePipeline",
@@ -60,6 +62,18 @@ class ForecastingStack(Stack):
             grant_vpc_access(role, settings)
         self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
         self.setup_outputs()
+
+    def setup_mlflow_tracking(self) -> MlflowTrackingConstruct | None:
+        """The tracking server (``mlflowTracking``): the jobs may record runs in it and the
+        runner puts its ARN into the definition."""
+        if self.settings.mlflow_tracking is None:
+            return None
+        tracking = MlflowTrackingConstruct(
+            self, "MlflowTracking", settings=self.settings, storage=self.storage
+        )
+        tracking.grant_tracking(self.pipeline.role)
+        self.pipeline.mlflow_tracking_server_arn = tracking.tracking_server_arn
+        return tracking
 
     def setup_storage(self) -> StorageConstruct:
         return StorageConstruct(

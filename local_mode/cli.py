@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this step (Preprocess, Train, Evaluate, CheckMetric, Register, "
         "TransformInput); continue later with --run-id",
     )
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rerun every step, even one the step cache could reuse (an unchanged step of an "
+        "earlier run within the definition's CacheConfig expiry)",
+    )
     run.set_defaults(handler=command_run)
 
     models = commands.add_parser(
@@ -207,7 +213,7 @@ def command_run(args: argparse.Namespace) -> None:
     else:
         run_id = new_run_id(home)
     config = resolve_config(home, run_id, given, RunConfig())
-    runner = Runner(home, run_id, config, say=_say)
+    runner = Runner(home, run_id, config, say=_say, use_cache=not args.no_cache)
     resumed = (runner.dir / "run.json").is_file()
     _say(f"{'resuming' if resumed else 'starting'} run {run_id} in {runner.dir}")
     flag = _home_flag(home)

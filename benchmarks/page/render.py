@@ -16,6 +16,7 @@ from benchmarks.page.sections import (
     infrastructure,
     job_startup,
     machine,
+    mlflow_logging,
     probsparse_scaling,
     tft_peer,
     tft_scale,
@@ -61,6 +62,7 @@ SECTIONS: list[Callable[[], list[str]]] = [
     inference.section,
     infrastructure.section,
     job_startup.section,
+    mlflow_logging.section,
     gpu_smoke.section,
     machine.section,
 ]
@@ -85,6 +87,7 @@ def render() -> str:
         "[against neuralforecast](#tft-against-neuralforecast)), "
         "[batch inference](#batch-inference), [infrastructure](#infrastructure), "
         "[job start-up](#job-start-up), "
+        "[MLflow tracking overhead](#mlflow-tracking-overhead), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",
     ]

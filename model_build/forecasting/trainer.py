@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.strategies import DDPStrategy
 
 from forecasting.distributed import ClusterSpec
@@ -147,7 +148,9 @@ def build_trainer(
     batches_per_epoch: int,
     checkpoint_dir: Path,
     gradient_clip: float | None = None,
+    loggers: Sequence[Logger] = (),
 ) -> pl.Trainer:
+    """``loggers``: more loggers beside the CSV log (MLflow's, when tracking is configured)."""
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="best",
@@ -199,7 +202,7 @@ def build_trainer(
         limit_val_batches=args.limit_val_batches or None,
         callbacks=callbacks,
         plugins=[CPUCheckpointIO()],
-        logger=CSVLogger(args.output_data_dir, name="logs"),
+        logger=[CSVLogger(args.output_data_dir, name="logs"), *loggers],
         enable_progress_bar=args.progress_bar,
         log_every_n_steps=max(1, min(50, batches_per_epoch)),
         deterministic=False,

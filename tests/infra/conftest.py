@@ -75,13 +75,19 @@ def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
 
 
 @pytest.fixture(scope="session")
+def mlflow_app(build_app: BuildApp) -> SynthesizedApp:
+    """The stack creates a managed MLflow tracking server (mlflowTracking "create")."""
+    return build_app(mlflowTracking="create")
+
+
+@pytest.fixture(scope="session")
 def bound_app(build_app: BuildApp) -> SynthesizedApp:
     """Bound to an account and region, as `cdk deploy` binds it: ARNs then carry real values
     instead of placeholders, and every acknowledgment must still match its finding."""
     return build_app(env=Environment(account="123456789012", region="eu-west-1"))
 
 
-@pytest.fixture(scope="session", params=["retain", "destroy", "bound", "quicksight"])
+@pytest.fixture(scope="session", params=["retain", "destroy", "bound", "quicksight", "mlflow"])
 def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
     """Both removal modes, a bound environment and the optional parts (QuickSight), for checks
     that must hold whatever cdk.json chooses and wherever the stack is deployed."""
@@ -90,6 +96,7 @@ def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
         "destroy": "destroy_app",
         "bound": "bound_app",
         "quicksight": "quicksight_app",
+        "mlflow": "mlflow_app",
     }
     app: SynthesizedApp = request.getfixturevalue(names[request.param])
     return app

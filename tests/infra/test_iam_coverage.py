@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PACKAGE = ROOT / "model_build/forecasting/pipeline"
 # what CodeBuild runs: the command line, its SageMaker calls, the source upload, the image build
 RUNNER_MODULES = [
-    PIPELINE_PACKAGE / n for n in ("codebuild.py", "execution.py", "source.py", "image_build.py")
+    PIPELINE_PACKAGE / n
+    for n in ("codebuild.py", "execution.py", "source.py", "image_build.py", "data_snapshot.py")
 ]
 # What the docker CLI calls in ECR for the image build (not boto3 calls, so not found by the
 # scanner): ECR User Guide, "IAM permissions for pushing an image to an Amazon ECR private

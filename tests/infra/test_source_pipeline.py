@@ -235,8 +235,12 @@ def test_the_build_environment_comes_from_the_stack_resources(default_app):
     assert "PIPELINE_SETTINGS" not in env
 
 
-def test_the_build_environment_names_are_exactly_what_the_runner_reads(default_app):
-    names = set(_environment(default_app))
+def test_the_build_environment_names_are_exactly_what_the_runner_reads(mlflow_app, default_app):
+    # MLFLOW_TRACKING_SERVER_ARN only with mlflowTracking set; the runner's option is optional
+    assert set(_environment(mlflow_app)) - set(_environment(default_app)) == {
+        "MLFLOW_TRACKING_SERVER_ARN"
+    }
+    names = set(_environment(mlflow_app))
     read_by_options = {option.env[0] for option in codebuild.OPTIONS}
     # AWS_REGION is the only runner setting CodeBuild provides itself; the training
     # configuration is the pushed training.json.
@@ -310,9 +314,14 @@ def test_the_build_role_has_no_service_wildcards_or_star_resources(default_app):
     assert [s["Action"] for s in statements if s["Resource"] == "*"] == [
         "ecr:GetAuthorizationToken"
     ]
-    # the runner writes to S3 only under its source prefix: no delete, no other bucket
+    # the runner writes to S3 only under its source prefix and the data snapshots: no delete
     writes = [s for s in statements if "s3:PutObject" in _actions(s)]
-    assert [s["Sid"] for s in writes] == ["UploadSource"]
+    assert [s["Sid"] for s in writes] == ["UploadSource", "SnapshotInputData"]
+    (snapshots,) = [s for s in writes if s["Sid"] == "SnapshotInputData"]
+    data_arn = {"Fn::GetAtt": [_id(default_app, default_app.stack.storage.data_bucket), "Arn"]}
+    assert snapshots["Resource"] == [
+        {"Fn::Join": ["", [data_arn, f"/{prefix}*"]]} for prefix in ("input/", "snapshots/")
+    ]
     assert not any(a.startswith("s3:Delete") for a in actions)
 
 

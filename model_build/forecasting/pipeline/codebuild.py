@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.pipeline.data_snapshot import is_snapshot, list_objects, snapshot
 from forecasting.pipeline.execution import (
     DEFAULT_POLL_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -102,6 +103,13 @@ OPTIONS = (
         ("PIPELINE_SETTINGS",),
         "pipeline settings as a JSON file or inline JSON; default: training.json in the "
         "source folder",
+        required=False,
+    ),
+    EnvOption(
+        "mlflow-tracking-uri",
+        ("MLFLOW_TRACKING_SERVER_ARN",),
+        "MLflow tracking server (a SageMaker managed server's ARN) the training runs are "
+        "recorded in; default: none, nothing is recorded",
         required=False,
     ),
     EnvOption(
@@ -307,6 +315,7 @@ def upsert_command(
         image_repository=options["image_repository"],
         subnets=id_list(options.get("subnet_ids"), "subnet-ids"),
         security_groups=id_list(options.get("security_group_ids"), "security-group-ids"),
+        mlflow_tracking_uri=options.get("mlflow_tracking_uri") or None,
     )
     if bool(resources.subnets) != bool(resources.security_groups):
         raise ConfigError("--subnet-ids and --security-group-ids go together: give both or neither")
@@ -334,6 +343,9 @@ def upsert_command(
     if not has_input_data(s3, input_uri):
         echo(no_input_message(input_uri, name))
         return NO_INPUT
+    if settings.cache_expire_after is not None and not is_snapshot(input_uri):
+        # the step cache keys on the URI: the execution reads an immutable copy of the data
+        parameters.update(snapshot_parameter(s3, input_uri, kms_key_id, echo))
     execution_arn = start_execution(sm, name=name, parameters=parameters)
     echo(f"started {execution_arn}")
     if not args.wait:
@@ -343,6 +355,26 @@ def upsert_command(
     )
     echo(f"pipeline execution {execution_arn} {status}")
     return status
+
+
+def snapshot_parameter(
+    s3: Any, uri: str, kms_key_id: str, echo: Callable[[str], Any]
+) -> dict[str, str]:
+    """``InputDataUri`` set to the data's snapshot; none where the build may not read the data
+    (an override outside the data bucket's input/ prefix), which is said."""
+    from botocore.exceptions import ClientError
+
+    try:
+        objects = list_objects(s3, uri)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "AccessDenied":
+            raise
+        echo(
+            f"cannot snapshot {uri} (access denied): the execution reads it as is, and a "
+            "cached Preprocess of the same URI is reused even if the data there changed"
+        )
+        return {}
+    return {"InputDataUri": snapshot(s3, uri, objects, kms_key_id, echo)}
 
 
 def _raise_if_no_credentials(err: Exception) -> None:

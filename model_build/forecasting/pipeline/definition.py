@@ -9,11 +9,13 @@ come from :mod:`forecasting.pipeline.steps`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from forecasting.families import family
+from forecasting.pipeline.caching import with_cache
 from forecasting.pipeline.expressions import MODEL_ARTIFACT, get, join, output_uri, parameter
 from forecasting.pipeline.images import Images, supports_volume_key, uses_gpu
 from forecasting.pipeline.project_image import project_images
@@ -28,6 +30,7 @@ from forecasting.pipeline.steps import (
     PROCESSING,
     step,
 )
+from forecasting.pipeline.tracking import with_tracking
 
 VERSION = "2020-12-01"
 CONTENT_TYPES = ["text/csv", "application/jsonlines"]
@@ -72,6 +75,8 @@ class Resources:
     image_repository: str = ""  # the stack's ECR repository URI (account.dkr.ecr.region/name)
     subnets: tuple[str, ...] = ()  # with security_groups: every job runs in this VPC
     security_groups: tuple[str, ...] = ()
+    # MLflow: a tracking server's ARN or URI; None records no runs (forecasting.tracking)
+    mlflow_tracking_uri: str | None = None
 
 
 def vpc_config(resources: Resources) -> dict[str, Any]:
@@ -271,7 +276,7 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             },
         }
     )
-    return {
+    training: dict[str, Any] = {
         "Name": "Train",
         "Type": "Training",
         "Arguments": {
@@ -296,11 +301,6 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             "RoleArn": resources.role_arn,
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": settings.use_spot,
-            # a spot restart or a retried execution resumes from the last checkpoint
-            "CheckpointConfig": {
-                "S3Uri": _execution_uri(resources, "checkpoints"),
-                "LocalPath": "/opt/ml/checkpoints",
-            },
             "EnableInterContainerTrafficEncryption": True,
             # Channels, checkpoints and the model are copied by SageMaker; peers of a
             # distributed job still reach each other (CreateTrainingJob's EnableNetworkIsolation).
@@ -308,6 +308,24 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             **vpc_config(resources),
         },
     }
+    training["Arguments"]["CheckpointConfig"] = _checkpoint_config(resources, training["Arguments"])
+    return training
+
+
+def _checkpoint_config(resources: Resources, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Checkpoints under the train step's inputs: the Preprocess job that wrote its channels, a
+    digest of its own arguments and the epochs parameter. A spot restart or a retried execution
+    resumes from them; other inputs start afresh. Not under the execution id: SageMaker's cache
+    key includes ``CheckpointConfig``, so that id would make the step miss the cache every time.
+    """
+    digest = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:16]
+    uri = join(
+        f"s3://{resources.artifacts_bucket}/{resources.pipeline_name}/checkpoints/",
+        get("Steps.Preprocess.ProcessingJobName"),
+        f"/{digest}-epochs-",
+        parameter("MaxEpochs"),
+    )
+    return {"S3Uri": uri, "LocalPath": "/opt/ml/checkpoints"}
 
 
 def evaluate_step(
@@ -431,12 +449,19 @@ def build_definition(settings: PipelineSettings, resources: Resources) -> dict[s
         "Version": VERSION,
         "Metadata": {},
         "Parameters": parameters(settings, resources),
-        "Steps": [
-            preprocess_step(settings, resources, images),
-            train_step(settings, resources, images),
-            evaluate_step(settings, resources, images),
-            condition_step(settings, resources, images),
-        ],
+        "Steps": with_cache(
+            with_tracking(
+                [
+                    preprocess_step(settings, resources, images),
+                    train_step(settings, resources, images),
+                    evaluate_step(settings, resources, images),
+                    condition_step(settings, resources, images),
+                ],
+                resources.mlflow_tracking_uri,
+                experiment=resources.pipeline_name,
+            ),
+            settings.cache_expire_after,
+        ),
     }
 
 

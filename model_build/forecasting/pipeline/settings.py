@@ -21,6 +21,7 @@ from typing import Any
 
 from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES as REGISTRY
+from forecasting.pipeline.caching import DEFAULT_EXPIRE_AFTER, parse_duration
 
 FAMILIES = tuple(REGISTRY)
 # What evaluation.json's regression_metrics holds per family (each family's evaluation writes
@@ -71,6 +72,8 @@ class PipelineSettings:
     use_spot: bool = False
     max_runtime_seconds: int = 24 * 3600
     volume_size_gb: int = 50
+    # how long SageMaker may reuse an unchanged Processing or Training step; None: never
+    cache_expire_after: str | None = DEFAULT_EXPIRE_AFTER
 
     def __post_init__(self) -> None:
         errors = list(self._problems())
@@ -105,6 +108,11 @@ class PipelineSettings:
                 f"metric_name {self.metric_name!r} is not written by the evaluate step for "
                 f"{self.model}; expected one of {written}"
             )
+        if self.cache_expire_after is not None:
+            try:
+                parse_duration(self.cache_expire_after)
+            except ConfigError as err:
+                yield str(err)
         if not isinstance(self.use_spot, bool):
             yield f"use_spot must be true or false, got {self.use_spot!r}"
         mappings = ("hyperparameters", "preprocess_arguments")

@@ -22,8 +22,9 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
 
-from forecasting import artifact
+from forecasting import artifact, tracking
 from forecasting.channels import PREPROCESSING_FILE, Channel, read_channel
 from forecasting.distributed import (
     BACKENDS,
@@ -255,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     if args.ensemble_size > 1:
         summary["members"] = members
+    if getattr(args, "tracking", None) is not None:  # the evaluate step logs into this run
+        summary["tracking"] = args.tracking.to_dict()
     if is_global_zero(spec):
         artifact.save(
             Path(args.model_dir),
@@ -316,9 +319,13 @@ def train_member(
         return recorded
     if args.ensemble_size > 1:
         log.info("training ensemble member %d of %d", member + 1, args.ensemble_size)
+    tracked = tracking_logger(args, member)
     trainer = build_trainer(
-        args, spec, has_cuda, len(setup.train_loader), directory, setup.gradient_clip
-    )
+        args, spec, has_cuda, len(setup.train_loader), directory, setup.gradient_clip,
+        loggers=[tracked[0]] if tracked else [],
+    )  # fmt: skip
+    if tracked and trainer.is_global_zero:
+        args.tracking = tracking.remember_run(*tracked, Path(args.checkpoint_dir))
     # Lightning sets Trainer.callbacks in its callback connector, undeclared on the class.
     callbacks: list[pl.Callback] = trainer.callbacks  # type: ignore[attr-defined]
     timing = next(c for c in callbacks if isinstance(c, EpochSummary))
@@ -358,6 +365,26 @@ def train_member(
     if torch.distributed.is_initialized():
         torch.distributed.barrier()  # the next member starts once this one is recorded
     return summary
+
+
+def tracking_logger(
+    args: argparse.Namespace, member: int
+) -> tuple[MLFlowLogger, tracking.Tracking] | None:
+    """MLflow's logger when tracking is configured: one run per job, every ensemble member's
+    metrics under its own prefix, the step's flags as ``train.*`` parameters."""
+    configured = tracking.configured()
+    if configured is None:
+        return None
+    logger = tracking.training_logger(
+        configured,
+        Path(args.checkpoint_dir),
+        run_name=os.environ.get("TRAINING_JOB_NAME") or f"train-{args.model}",
+        prefix=f"member{member}" if args.ensemble_size > 1 else "",
+    )
+    flags = {k: v for k, v in vars(args).items() if v is not None and k != "tracking"}
+    if member == 0:
+        logger.log_hyperparams({f"train.{k}": v for k, v in sorted(flags.items())})
+    return logger, configured
 
 
 def combine_members(members: list[dict[str, Any]]) -> dict[str, Any]:

@@ -493,9 +493,13 @@ def test_upsert_and_start_end_to_end(aws, cli_env, sm, capsys, tmp_path):
         "PipelineExecutionSummaries"
     ]
     assert f"started {execution['PipelineExecutionArn']}" in out
-    assert sm.list_pipeline_parameters_for_execution(
+    parameters = sm.list_pipeline_parameters_for_execution(
         PipelineExecutionArn=execution["PipelineExecutionArn"]
-    )["PipelineParameters"] == [{"Name": "MaxEpochs", "Value": "2"}]
+    )["PipelineParameters"]
+    assert parameters[0] == {"Name": "MaxEpochs", "Value": "2"}
+    # the step cache is on: the execution reads a snapshot of the data (tests/.../test_caching)
+    assert parameters[1]["Name"] == "InputDataUri"
+    assert parameters[1]["Value"].startswith(f"s3://{DATA_BUCKET}/snapshots/")
     s3 = boto3.client("s3", region_name=REGION)
     assert s3.head_object(Bucket=BUCKET, Key=code_uri.split(f"{BUCKET}/")[1])["ContentLength"]
 

@@ -81,6 +81,8 @@ def substitute(node: Any, defaults: dict[str, Any]) -> Any:
             return "s3://resolved-at-run-time/object"
         if set(node) == {"Std:Join"}:
             return "s3://resolved-at-run-time/joined"
+        if set(node) == {"Std:JsonGet"}:
+            return "value-from-a-property-file"
         return {key: substitute(value, defaults) for key, value in node.items()}
     if isinstance(node, list):
         return [substitute(item, defaults) for item in node]
@@ -109,9 +111,19 @@ OPERATIONS = {
 }
 
 
-@pytest.mark.parametrize("settings", [GPU, PipelineSettings(use_spot=True)], ids=["gpu", "spot"])
-def test_every_job_step_matches_botocores_request_shape(settings):
-    built = build_definition(settings, RESOURCES)
+TRACKED = replace(
+    RESOURCES,
+    mlflow_tracking_uri="arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlflow",
+)
+
+
+@pytest.mark.parametrize(
+    ("settings", "resources"),
+    [(GPU, RESOURCES), (PipelineSettings(use_spot=True), RESOURCES), (GPU, TRACKED)],
+    ids=["gpu", "spot", "mlflow"],
+)
+def test_every_job_step_matches_botocores_request_shape(settings, resources):
+    built = build_definition(settings, resources)
     defaults = {p["Name"]: p["DefaultValue"] for p in built["Parameters"]}
     checked = 0
     for s in flat_steps(built["Steps"]):
@@ -164,6 +176,9 @@ def test_every_step_reference_names_an_earlier_step_and_a_property_it_has(built)
                 elif prop.startswith("PropertyFiles."):
                     files = {f["PropertyFileName"] for f in earlier.get("PropertyFiles", [])}
                     assert prop.removeprefix("PropertyFiles.") in files
+                elif "." not in prop:  # a top-level field of the job's Describe response
+                    described = SAGEMAKER.operation_model("DescribeProcessingJob").output_shape
+                    assert described.members[prop].type_name == "string", prop
                 else:
                     match = re.fullmatch(
                         r"ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri", prop
@@ -189,7 +204,7 @@ def test_gpu_training_uses_torchrun_and_cpu_training_uses_sm_hosts():
         }
         assert args["OutputDataConfig"]["KmsKeyId"] == RESOURCES.kms_key_id
         checkpoint = args["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
-        assert {"Get": "Execution.PipelineExecutionId"} in checkpoint
+        assert {"Get": "Steps.Preprocess.ProcessingJobName"} in checkpoint
 
 
 def test_spot_sets_a_wait_time_only_when_on():
