@@ -136,7 +136,7 @@ def _vpc_from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
         for name in ("SUBNET_IDS", "SECURITY_GROUP_IDS")
     )
     if bool(subnets) != bool(groups):
-        raise ConfigurationError(
+        raise ConfigError(
             "environment variables SUBNET_IDS and SECURITY_GROUP_IDS go together: set both or "
             f"neither (got {environ.get('SUBNET_IDS')!r} and {environ.get('SECURITY_GROUP_IDS')!r})"
         )

@@ -212,5 +212,5 @@ def test_subnets_and_security_groups_parse_from_lists_or_cli_strings(context):
     ],
 )  # fmt: skip
 def test_a_half_or_malformed_vpc_is_refused_naming_the_key(context, overrides, key):
-    with pytest.raises(SettingsError, match=f'context key "{key}"'):
+    with pytest.raises(ConfigError, match=f'context key "{key}"'):
         InfrastructureSettings.from_context({**context, **overrides})

@@ -266,7 +266,9 @@ def make_client(service: str, region: str) -> Any:
             "pip install boto3"
         ) from None
     config = Config(retries={"mode": "standard", "max_attempts": 10})
-    return boto3.Session(region_name=region).client(service, config=config)
+    # the service is a runtime string, which the typed Session.client overloads do not take
+    session: Any = boto3.Session(region_name=region)
+    return session.client(service, config=config)
 
 
 def make_clients(region: str) -> tuple[Any, Any]:
