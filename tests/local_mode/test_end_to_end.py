@@ -19,7 +19,7 @@ from lambdas.publish.publishing import PUBLISHED_COLUMNS
 from local_mode import cli
 from local_mode.layout import Home
 from local_mode.registry import APPROVED, Registry
-from local_mode.runner import new_run_id
+from local_mode.runs import new_run_id
 
 TINY = [
     "--dataset", "demo", "--max-epochs", "1",

@@ -21,7 +21,8 @@ from forecasting.pipeline.images import lookup_images
 from local_mode import interpreter
 from local_mode.interpreter import StepError, UnsupportedError
 from local_mode.layout import Home
-from local_mode.runner import SOURCE_DIR, GateFailedError, RunConfig, Runner, StepFailedError
+from local_mode.runner import SOURCE_DIR, Runner
+from local_mode.runs import GateFailedError, RunConfig, StepFailedError
 
 TINY = RunConfig(
     dataset="demo", hosts=1, max_epochs=1,

@@ -10,7 +10,8 @@ import pytest
 from forecasting.errors import ConfigError
 from forecasting.models.informer.preparation import SPLIT_RULES
 from local_mode.layout import Home
-from local_mode.runner import RunConfig, Runner, StepFailedError, latest_unfinished
+from local_mode.runner import Runner
+from local_mode.runs import RunConfig, StepFailedError, latest_unfinished
 
 from .test_cli import exit_code, one_error_line
 

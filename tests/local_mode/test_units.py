@@ -36,7 +36,7 @@ from local_mode.hosts import (
 from local_mode.inputs import future_input
 from local_mode.layout import Home, container_path
 from local_mode.registry import APPROVED, ModelPackage
-from local_mode.runner import RunConfig, resolve_config
+from local_mode.runs import RunConfig, resolve_config
 from local_mode.transform import container_environment, output_key
 from tests.lambdas.batch_transform_events import EVENT
 
