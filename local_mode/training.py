@@ -114,7 +114,7 @@ def run(runner: Runner, step: Mapping[str, Any]) -> dict[str, Any]:
         failure = (failing / FAILURE).read_text(errors="replace") if failing else ""
         program_code = _program_exit_code(failure) if failure else code
         reason = (
-            f"output/failure of {failing.name}: {_last_lines(failure)}"
+            f"its output/failure ends: {_last_lines(failure)}"
             if failing
             else "no host wrote output/failure"
         )
@@ -125,7 +125,7 @@ def run(runner: Runner, step: Mapping[str, Any]) -> dict[str, Any]:
             f"{runner.run_id}"
         )
         raise StepFailedError(
-            f"step {name}: training job {job} failed on {where} ({reason}); {advice}",
+            f"step {name}: training job {job} failed on {where}; {reason}; {advice}",
             exit_code=program_code,
         )
     master = bases[names[0]]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from forecasting.distributed import export_rendezvous, gpus_on_host, resolve_cluster
+from forecasting.distributed import num_cpus
 from forecasting.errors import ConfigError
 from forecasting.models.informer.serving import example_request as informer_input
 from forecasting.models.tft.serving import example_request as tft_input
@@ -25,12 +29,12 @@ from local_mode.approval import (
     report_metrics,
 )
 from local_mode.hosts import (
-    TrainingPaths,
-    command_arguments,
-    decode,
+    config_files,
+    cores_per_host,
+    gpu_listing,
     gpus_per_host,
-    host_environment,
     host_names,
+    rendezvous_port_free,
     visible_gpus,
 )
 from local_mode.inputs import future_input
@@ -74,15 +78,6 @@ def test_container_paths_map_into_the_run_folder(tmp_path):
 # --- run options ----------------------------------------------------------------------------
 
 
-def test_hyperparameters_reach_the_program_as_the_training_toolkit_passes_them():
-    # sagemaker_training.mapping.to_cmd_args: sorted, names as given, values str() of the
-    # JSON-decoded string (so "false" arrives as False and "3" as 3)
-    decoded = {k: decode(v) for k, v in {"max_epochs": "3", "revin": "false", "x": "a b"}.items()}
-    assert command_arguments(decoded) == [
-        "--max_epochs", "3", "--revin", "False", "--x", "a b",
-    ]  # fmt: skip
-
-
 def test_run_settings_use_family_gates_and_refuse_unknown_metrics():
     assert RunConfig().settings().metric_name == "mse"
     tft = RunConfig(model="tft").settings()
@@ -110,25 +105,91 @@ def test_a_resumed_run_keeps_its_options_and_refuses_other_ones(tmp_path):
 # --- simulated hosts ------------------------------------------------------------------------
 
 
-def test_each_host_is_told_what_sagemaker_tells_it_and_finds_the_master_locally(tmp_path):
+# What the training toolkit derives from the files local mode writes, read by the toolkit itself
+# (SAGEMAKER_BASE_DIR is read at its import, so in a fresh interpreter), and what the training
+# code then derives from the variables the toolkit exports.
+TOOLKIT_READS = """
+import json, os
+from sagemaker_training import environment
+from sagemaker_pytorch_container import training
+from forecasting.distributed import resolve_cluster
+env = environment.Environment()
+training._set_distributed_environment(env)  # what the PyTorch toolkit exports before the script
+exported = {**os.environ, **env.to_env_vars()}
+spec = resolve_cluster(exported, processes_per_host=1)
+print(json.dumps({
+    "current_host": env.current_host, "master": env.master_hostname, "hosts": env.hosts,
+    "channels": env.channel_input_dirs, "args": env.to_cmd_args(),
+    "program": env.user_entry_point, "module_dir": env.module_dir,
+    "cluster": [spec.launcher, spec.num_nodes, spec.node_rank, spec.master_addr, spec.master_port],
+}))
+"""
+
+
+def test_the_training_toolkit_reads_each_host_as_sagemaker_describes_it(tmp_path):
+    request = {
+        "AlgorithmSpecification": {"TrainingImage": "local", "TrainingInputMode": "File"},
+        "HyperParameters": {
+            "sagemaker_program": '"entry_train.py"',
+            "sagemaker_submit_directory": '"s3://b/source/sourcedir.tar.gz"',
+            "max_epochs": "3", "revin": "false", "x": "a b", "model": "informer",
+        },
+        "InputDataConfig": [
+            {"ChannelName": c, "DataSource": {"S3DataSource": {"S3Uri": f"s3://b/{c}"}}}
+            for c in ("train", "validation")
+        ],
+        "ResourceConfig": {"InstanceType": "ml.c5.2xlarge", "InstanceCount": 2},
+    }  # fmt: skip
     names = host_names(2)
-    paths = TrainingPaths(
-        {"train": tmp_path / "t", "validation": tmp_path / "v"}, tmp_path / "m", tmp_path / "o"
-    )
-    env = host_environment(
-        "algo-2", names, paths, cpus=4, master_port=29999, hyperparameters={"model": "informer"}
-    )
-    assert env["SM_HOSTS"] == '["algo-1", "algo-2"]'
-    assert (env["SM_CHANNEL_TRAIN"], env["SM_MODEL_DIR"]) == (
-        str(tmp_path / "t"),
-        str(paths.model_dir),
-    )
-    assert env["OMP_NUM_THREADS"] == env["SM_NUM_CPUS"] == "2"  # 4 cores over 2 hosts
-    spec = resolve_cluster(env, processes_per_host=1)  # what the training code derives
-    assert (spec.launcher, spec.num_nodes, spec.node_rank) == ("sagemaker", 2, 1)
-    exported: dict[str, str] = {}
-    export_rendezvous(spec, exported)
-    assert exported == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999", "NODE_RANK": "1"}
+    base = tmp_path / names[1]
+    for name, content in config_files(names[1], names, request).items():
+        (base / "input/config").mkdir(parents=True, exist_ok=True)
+        (base / "input/config" / name).write_text(json.dumps(content))
+    assert (
+        json.loads((base / "input/config/hyperparameters.json").read_text())
+        == (request["HyperParameters"])
+    )  # exactly as requested: every value a string
+    done = subprocess.run(
+        [sys.executable, "-c", TOOLKIT_READS], env={**os.environ, "SAGEMAKER_BASE_DIR": str(base)},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    read = json.loads(done.stdout.splitlines()[-1])
+    assert (read["current_host"], read["master"], read["hosts"]) == (names[1], names[0], names)
+    assert read["channels"] == {c: str(base / "input/data" / c) for c in ("train", "validation")}
+    # sagemaker_training.mapping.to_cmd_args: sorted, JSON-decoded, then str() ("false" → False);
+    # a one-letter name gets one dash (local mode's own copy of this rule had two)
+    assert read["args"] == ["--max_epochs", "3", "--model", "informer", "--revin", "False",
+                            "-x", "a b"]  # fmt: skip
+    assert (read["program"], read["module_dir"]) == (
+        "entry_train.py", "s3://b/source/sourcedir.tar.gz",
+    )  # fmt: skip
+    # the second host finds the first on the toolkit's fixed port
+    assert read["cluster"] == ["sagemaker", 2, 1, "127.0.0.1", 7777]
+
+
+def test_a_busy_rendezvous_port_is_detected():
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert not rendezvous_port_free(port)
+    assert rendezvous_port_free(port)
+
+
+@pytest.mark.parametrize(
+    ("hosts", "cores", "expected"),
+    [(2, [0, 1], [[0], [1]]), (2, [0, 1, 2, 3, 4], [[0, 1], [2, 3]]), (3, [0, 1], [[0], [1], [0]])],
+)
+def test_each_simulated_host_runs_on_its_own_cores(hosts, cores, expected):
+    assert cores_per_host(hosts, cores) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux's")
+def test_the_training_code_counts_only_the_cores_its_host_runs_on(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    assert num_cpus({"SM_NUM_CPUS": "8"}) == 1  # the toolkit's SM_NUM_CPUS counts the machine
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert num_cpus({"SM_NUM_CPUS": "8"}) == 8
 
 
 @pytest.mark.parametrize(
@@ -146,16 +207,22 @@ def test_each_simulated_host_owns_its_gpus(hosts, gpus, expected):
 
 
 @pytest.mark.parametrize("own", [[], ["1"], ["2", "3"]])
-def test_a_host_is_told_its_gpus_and_sees_only_those(tmp_path, own):
-    paths = TrainingPaths(
-        {"train": tmp_path / "t", "validation": tmp_path / "v"}, tmp_path / "m", tmp_path / "o"
-    )
-    env = host_environment(
-        "algo-1", host_names(2), paths, cpus=4, master_port=1, hyperparameters={}, gpus=own
-    )
-    assert env["CUDA_VISIBLE_DEVICES"] == ",".join(own)  # "": the machine's GPUs are hidden
-    # what the training code derives: one process per GPU, or one on the CPU
-    assert gpus_on_host(env, visible=len(own)) == len(own)
+def test_a_hosts_nvidia_smi_lists_only_its_gpus_as_the_toolkit_counts_them(
+    tmp_path, monkeypatch, own
+):
+    machine = tmp_path / "machine"
+    machine.mkdir()
+    real = machine / "nvidia-smi"  # a 4-GPU machine's listing
+    real.write_text("#!/bin/sh\n" + "".join(
+        f"echo 'GPU {i}: NVIDIA H100 (UUID: GPU-{i}abc)'\n" for i in range(4)
+    ))  # fmt: skip
+    real.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{machine}{os.pathsep}{os.environ['PATH']}")
+    assert gpu_listing(tmp_path / "bin", own)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    from sagemaker_training.environment import num_gpus
+
+    assert num_gpus() == len(own)  # the toolkit's SM_NUM_GPUS
 
 
 def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
