@@ -406,3 +406,91 @@ def test_the_tft_says_why_it_forecasts_no_future():
     """Its known covariates (prices, promotions) are not in the data past its end."""
     reason = future_input([], {"model": {"family": "tft"}}, backtest=None)  # type: ignore[arg-type]
     assert isinstance(reason, str) and "known covariates" in reason
+
+
+# --- the serving container's handler service ------------------------------------------------
+
+# An artifact's inference.py: upper-cases each request; a request holding "bad" fails.
+TOY_INFERENCE = """
+def model_fn(model_dir):
+    return open(model_dir + "/weights.txt").read().strip()
+
+def input_fn(body, content_type):
+    assert content_type == "text/csv", content_type
+    if "bad" in body:
+        raise ValueError("this request is bad")
+    return body
+
+def predict_fn(data, model):
+    return model + ":" + data.strip().upper()
+
+def output_fn(prediction, accept):
+    return prediction
+"""
+
+
+@pytest.fixture
+def toy_model(tmp_path):
+    from local_mode.transform import LocalModel
+
+    model_dir = tmp_path / "model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "code" / "inference.py").write_text(TOY_INFERENCE)
+    (model_dir / "weights.txt").write_text("w")
+    env = {"SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code", "SAGEMAKER_PROGRAM": "inference.py"}
+    return LocalModel("toy", model_dir, env, True)
+
+
+@pytest.mark.parametrize(
+    ("split", "strategy", "assemble", "expected"),
+    [
+        ("None", "MultiRecord", "None", "w:A\nB"),  # the whole file, one request
+        ("Line", "SingleRecord", "Line", "w:A\nw:B\n"),  # a request per line, one answer a line
+        ("Line", "MultiRecord", "None", "w:A\nB"),  # both lines fit one request
+    ],
+)
+def test_a_transform_splits_batches_and_assembles_as_the_request_says(
+    tmp_path, toy_model, split, strategy, assemble, expected
+):
+    from local_mode.transform import invoke
+
+    source, target = tmp_path / "in.csv", tmp_path / "out" / "in.csv.out"
+    source.write_text("a\nb\n")
+    (result,) = invoke(
+        toy_model, [(source, target)], content_type="text/csv", accept="text/csv",
+        max_payload_mb=1, work_dir=tmp_path / "job", split_type=split,
+        batch_strategy=strategy, assemble_with=assemble,
+    )  # fmt: skip
+    assert result["ok"], result
+    assert target.read_text() == expected
+
+
+def test_a_request_the_handler_refuses_fails_its_file_with_the_handlers_message(
+    tmp_path, toy_model
+):
+    from local_mode.transform import invoke
+
+    source, target = tmp_path / "in.csv", tmp_path / "in.csv.out"
+    source.write_text("bad\n")
+    (result,) = invoke(
+        toy_model, [(source, target)], content_type="text/csv", accept="text/csv",
+        max_payload_mb=1, work_dir=tmp_path / "job",
+    )  # fmt: skip
+    assert not result["ok"] and "this request is bad" in result["error"]
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("split_type", "RecordIO"), ("assemble_with", "Text"), ("batch_strategy", "All")],
+)
+def test_a_transform_setting_local_mode_lacks_is_refused_by_name(
+    tmp_path, toy_model, setting, value
+):
+    from local_mode.transform import TransformError, invoke
+
+    with pytest.raises(TransformError, match=f"{value!r} is not supported locally"):
+        invoke(
+            toy_model, [], content_type="text/csv", accept="text/csv", max_payload_mb=1,
+            work_dir=tmp_path, **{setting: value},
+        )  # fmt: skip
