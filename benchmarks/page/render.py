@@ -14,6 +14,7 @@ from benchmarks.page.sections import (
     informer_peer,
     informer_precision,
     infrastructure,
+    local_mode_overhead,
     machine,
     probsparse_scaling,
     tft_peer,
@@ -59,6 +60,7 @@ SECTIONS: list[Callable[[], list[str]]] = [
     tft_peer.section,
     inference.section,
     infrastructure.section,
+    local_mode_overhead.section,
     gpu_smoke.section,
     machine.section,
 ]
@@ -82,6 +84,7 @@ def render() -> str:
         "(at [larger panels](#tft-at-larger-panels), and "
         "[against neuralforecast](#tft-against-neuralforecast)), "
         "[batch inference](#batch-inference), [infrastructure](#infrastructure), "
+        "[local mode overhead](#local-mode-interpreter-and-training-toolkit-overhead), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",
     ]
