@@ -23,7 +23,8 @@ from typing import Any
 
 import forecasting
 from forecasting.errors import ConfigError, ForecastingError
-from forecasting.pipeline.definition import Images, Resources, build_definition
+from forecasting.pipeline.definition import Resources, build_definition
+from forecasting.pipeline.images import Images
 from forecasting.pipeline.source import package_source, source_key
 from local_mode import files, interpreter, processing, training
 from local_mode.layout import ACCOUNT, PROJECT, REGION, Home, container_path

@@ -76,7 +76,19 @@ def run(runner: Runner, step: Mapping[str, Any]) -> dict[str, Any]:
         raise interpreter.UnsupportedError(f"step {name}: only File input mode runs locally")
     toolkit, _ = hosts.split_hyperparameters(request.get("HyperParameters", {}), name)
     names = hosts.host_names(int(request["ResourceConfig"]["InstanceCount"]))
+    distributed = len(names) > 1 or "sagemaker_torch_distributed_enabled" in toolkit
+    if distributed and not hosts.rendezvous_port_free():
+        raise interpreter.StepError(
+            name, f"port {hosts.RENDEZVOUS_PORT} is in use: the PyTorch training toolkit "
+            "rendezvouses there (a fixed port), so two multi-host local trainings cannot run at "
+            "once; wait for the other one or train with --hosts 1"
+        )  # fmt: skip
     job_dir = runner.dir / JOBS_DIR / job
+    for attempt in range(2, 100):  # a fresh /opt/ml per job: never reuse a folder
+        if not job_dir.exists():
+            break
+        job_dir = runner.dir / JOBS_DIR / f"{job}-{attempt}"
+    job = job_dir.name
     bases = {host: job_dir / host for host in names}
     for host, base in bases.items():
         for folder in ("code", "model", "output/data", "input/data", "input/config"):
@@ -98,13 +110,6 @@ def run(runner: Runner, step: Mapping[str, Any]) -> dict[str, Any]:
     environment = _pip_decision(runner, name, bases)
     checkpoint = request.get("CheckpointConfig")
     synced = _sync_down(runner, name, checkpoint, bases) if checkpoint else {}
-    distributed = len(names) > 1 or "sagemaker_torch_distributed_enabled" in toolkit
-    if distributed and not hosts.rendezvous_port_free():
-        raise interpreter.StepError(
-            name, f"port {hosts.RENDEZVOUS_PORT} is in use: the PyTorch training toolkit "
-            "rendezvouses there (a fixed port), so two multi-host local trainings cannot run at "
-            "once; wait for the other one or train with --hosts 1"
-        )  # fmt: skip
     code, where = _start_hosts(runner, job, bases, environment)
     for host, base in bases.items():
         if checkpoint:
@@ -114,7 +119,7 @@ def run(runner: Runner, step: Mapping[str, Any]) -> dict[str, Any]:
         failure = (failing / FAILURE).read_text(errors="replace") if failing else ""
         program_code = _program_exit_code(failure) if failure else code
         reason = (
-            f"its output/failure ends: {_last_lines(failure)}"
+            f"{failing.name}'s output/failure ends: {_last_lines(failure)}"
             if failing
             else "no host wrote output/failure"
         )

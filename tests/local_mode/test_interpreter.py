@@ -220,9 +220,13 @@ def test_a_misspelled_hyperparameter_fails_the_training_step(evaluated, tmp_path
     def misspelled(steps):
         steps["Train"]["Arguments"]["HyperParameters"]["d_modle"] = "16"
 
-    with pytest.raises(StepFailedError, match=r"^step Train: training job \S+ failed on 127.0.0.1"):
+    with pytest.raises(
+        StepFailedError, match=r"^step Train: training job \S+ failed on 127.0.0.1"
+    ) as failed:
         resumed(evaluated, tmp_path, misspelled, rerun=["Train"]).execute()
     assert "--d_modle" in "".join(capfd.readouterr())
+    assert "127.0.0.1's output/failure ends" in str(failed.value)
+    assert failed.value.exit_code == 2  # the program refused an option: not resumable
 
 
 def test_a_channel_the_program_expects_but_is_not_given_fails_the_training_step(
