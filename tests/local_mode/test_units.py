@@ -404,7 +404,7 @@ def test_synthetic_data_is_named_in_the_registry_listing_and_the_report(tmp_path
 
 def test_the_tft_says_why_it_forecasts_no_future():
     """Its known covariates (prices, promotions) are not in the data past its end."""
-    reason = future_input([], {"model": {"family": "tft"}}, backtest=None)  # type: ignore[arg-type]
+    reason = future_input([], {"model": {"family": "tft"}}, backtest=None)
     assert isinstance(reason, str) and "known covariates" in reason
 
 
@@ -494,3 +494,50 @@ def test_a_transform_setting_local_mode_lacks_is_refused_by_name(
             toy_model, [], content_type="text/csv", accept="text/csv", max_payload_mb=1,
             work_dir=tmp_path, **{setting: value},
         )  # fmt: skip
+
+
+# --- the toolkit's pip install -r requirements.txt ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requirements", "constraints", "variables", "said", "withheld"),
+    [
+        (None, None, {}, "not in the code; the toolkit installs nothing", False),
+        ("packaging\n", None, {"PIP_NO_INDEX": "1"}, "runs offline (PIP_NO_INDEX=1)", False),
+        ("-c constraints.txt\npackaging\n", "torch==0.0.1\n", {}, "pins the AWS container's "
+         "torch==0.0.1", True),
+    ],
+)  # fmt: skip
+def test_the_toolkits_pip_install_is_decided_and_said_before_it_starts(
+    tmp_path, requirements, constraints, variables, said, withheld
+):
+    from types import SimpleNamespace
+
+    from local_mode import training
+
+    bases = {host: tmp_path / host for host in host_names(2)}
+    for base in bases.values():
+        (base / "code").mkdir(parents=True)
+        for name, text in (("requirements.txt", requirements), ("constraints.txt", constraints)):
+            if text is not None:
+                (base / "code" / name).write_text(text)
+    lines: list[str] = []
+    runner = SimpleNamespace(say=lines.append)
+    assert training._pip_decision(runner, "Train", bases) == variables
+    assert said in lines[0]
+    for base in bases.values():  # the toolkit runs pip only where code/requirements.txt is
+        assert (base / "code/requirements.txt").is_file() == (
+            requirements is not None and not withheld
+        )
+        assert (base / training.WITHHELD).is_file() == withheld
+
+
+def test_a_requirement_this_environment_lacks_fails_the_step_by_name(tmp_path):
+    from local_mode import jobs
+    from local_mode.interpreter import StepError
+
+    (tmp_path / "requirements.txt").write_text("packaging\nno-such-package-here==1.0\n")
+    with pytest.raises(
+        StepError, match=r"step Train: .*no-such-package-here==1.0 \(none installed\)"
+    ):
+        jobs.check_requirements(tmp_path, "Train")
