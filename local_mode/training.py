@@ -241,9 +241,13 @@ def _start_hosts(
             "OMP_NUM_THREADS": str(len(own_cores)),
             "PYTHONUNBUFFERED": "1",
         }
+        # the environment's programs first (the toolkit launches `torchrun` by name), as the
+        # image has them on its PATH
+        path = [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
         if hosts.gpu_listing(base / "bin", own_gpus):
-            environment["PATH"] = f"{base / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+            path.insert(0, str(base / "bin"))
             listed = True
+        environment["PATH"] = os.pathsep.join(path)
         environments[host] = environment
     devices = f"{len(gpus[0])} GPU(s)" if gpus[0] else "the CPU"
     if machine_gpus and not gpus[0]:

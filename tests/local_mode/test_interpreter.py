@@ -238,3 +238,18 @@ def test_a_channel_the_program_expects_but_is_not_given_fails_the_training_step(
 
     with pytest.raises(StepFailedError, match=r"^step Train: training job \S+ failed on 127.0.0.1"):
         resumed(evaluated, tmp_path, no_validation, rerun=["Train"]).execute()
+
+
+def test_the_gpu_instances_launcher_torchrun_runs_through_the_toolkit(evaluated, tmp_path):
+    """GPU instance types get ``sagemaker_torch_distributed_enabled``: the PyTorch toolkit then
+    starts the program under ``torchrun``, found on the host's PATH as in the image."""
+
+    def torchrun(steps):
+        steps["Train"]["Arguments"]["HyperParameters"]["sagemaker_torch_distributed_enabled"] = (
+            "true"
+        )
+
+    runner = resumed(evaluated, tmp_path, torchrun, rerun=["Train"])
+    runner.execute(stop_after="Train")
+    summary = runner.output("Train", "model").parent / "output/data/training_summary.json"
+    assert json.loads(summary.read_text())["launcher"] == "torchrun"
