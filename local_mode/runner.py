@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import forecasting
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.pipeline.definition import Resources, build_definition
 from forecasting.pipeline.images import Images
@@ -33,6 +32,7 @@ from local_mode.runs import (
     DEFINITION_FILE,
     REFUSED,
     RUN_FILE,
+    SOURCE_DIR,
     STATUS_DIR,
     TRANSFORM_INPUT,
     GateFailedError,
@@ -43,7 +43,6 @@ from local_mode.runs import (
 )
 
 LOCAL_IMAGE = "local"  # the container image of a local package: this machine's Python
-SOURCE_DIR = Path(forecasting.__file__).resolve().parents[1]  # model_build/: the code packed
 
 
 class Runner:
@@ -123,6 +122,7 @@ class Runner:
                     f"run {self.run_id} cannot be resumed: its {refused['step']} step refused "
                     f"the run's options or data ({refused['error']}); start a new run"
                 )
+            self.say(self.config.settings_sources())
             if not (self.dir / RUN_FILE).is_file():
                 files.atomic_write_json(self.dir / RUN_FILE, self.config.to_dict())
             files.atomic_write_json(self.dir / DEFINITION_FILE, self.definition)

@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import forecasting
 from forecasting.errors import ConfigError, ForecastingError
-from forecasting.pipeline.settings import DEFAULT_GATES, PipelineSettings
+from forecasting.pipeline.settings import DEFAULT_GATES, TRAINING_FILE, PipelineSettings
 from local_mode import files, interpreter
 from local_mode.layout import DEFAULT_HOSTS, PROJECT, Home
 from local_mode.options import check_step_options
@@ -22,6 +23,15 @@ DEFINITION_FILE = "definition.json"  # the pipeline definition this run executed
 RUN_FILE = "run.json"
 REFUSED = "Refused"  # status/Refused.json: a step refused the run's options; not resumable
 USER_MISTAKE = 2  # forecasting.steps.arguments.run_step's exit code for refused options or data
+SOURCE_DIR = Path(forecasting.__file__).resolve().parents[1]  # model_build/: the code packed
+TRAINING_SOURCE = (
+    SOURCE_DIR / TRAINING_FILE
+)  # the training configuration the CodeBuild runner reads
+
+
+def training_file() -> PipelineSettings:
+    """``model_build/training.json``, checked by the one validator the CodeBuild runner uses."""
+    return PipelineSettings.from_file(TRAINING_SOURCE)
 
 
 class StepFailedError(ForecastingError):
@@ -59,20 +69,62 @@ class RunConfig:
             raise ConfigError(f"--max-epochs must be at least 1, got {self.max_epochs}")
 
     def settings(self) -> PipelineSettings:
-        """The cloud's pipeline settings for this run (checked as the builder checks them),
-        after each -P/-H flag is checked by its step's parser."""
-        check_step_options(self.model, self.hosts, self.preprocess_arguments, self.hyperparameters)
-        metric, threshold = DEFAULT_GATES.get(self.model, DEFAULT_GATES["informer"])
-        hyperparameters = dict(self.hyperparameters)
+        """The cloud's pipeline settings for this run: ``model_build/training.json`` (what the
+        CodeBuild runner builds from) with this run's options on top, checked as the builder
+        checks them, after each -P/-H flag is checked by its step's parser. The file's
+        hyperparameters, preprocess arguments and gate belong to its model: another
+        ``--model`` takes its family's defaults instead."""
+        trained = training_file()
+        same = trained.model == self.model
+        hyperparameters = {
+            **({k: str(v) for k, v in trained.hyperparameters.items()} if same else {}),
+            **self.hyperparameters,
+        }
         if self.max_epochs is not None:
             hyperparameters["max_epochs"] = str(self.max_epochs)
-        return PipelineSettings(
+        preprocess = {
+            **({k: str(v) for k, v in trained.preprocess_arguments.items()} if same else {}),
+            **self.preprocess_arguments,
+        }
+        check_step_options(self.model, self.hosts, preprocess, hyperparameters)
+        gate = DEFAULT_GATES.get(self.model, DEFAULT_GATES["informer"])
+        metric, threshold = (trained.metric_name, trained.metric_threshold) if same else gate
+        return replace(
+            trained,
             model=self.model,
             hyperparameters=hyperparameters,
-            preprocess_arguments=dict(self.preprocess_arguments),
+            preprocess_arguments=preprocess,
             training_instance_count=self.hosts,
             metric_name=self.metric or metric,
             metric_threshold=threshold if self.threshold is None else self.threshold,
+        )
+
+    def settings_sources(self) -> str:
+        """Where this run's training settings come from, in one line."""
+        trained = training_file()
+        options = [f"--model {self.model}"] if self.model != trained.model else []
+        options.append(
+            f"--hosts {self.hosts} (TrainingInstanceCount; the file has "
+            f"{trained.training_instance_count})"
+        )
+        if self.max_epochs is not None:
+            options.append(f"--max-epochs {self.max_epochs}")
+        if self.metric is not None:
+            options.append(f"--metric {self.metric}")
+        if self.threshold is not None:
+            options.append(f"--threshold {self.threshold:g}")
+        options += [f"-H {k}={v}" for k, v in self.hyperparameters.items()]
+        options += [f"-P {k}={v}" for k, v in self.preprocess_arguments.items()]
+        other_model = (
+            ""
+            if self.model == trained.model
+            else f"; its hyperparameters, preprocess arguments and gate are {trained.model}'s, "
+            f"so {self.model} takes its family's defaults"
+        )
+        return (
+            f"settings: {TRAINING_SOURCE} (training on {trained.training_instance_type}, "
+            f"processing on {trained.processing_instance_type}{other_model}); "
+            f"this run's options on top: {', '.join(options)}"
         )
 
     def to_dict(self) -> dict[str, Any]:

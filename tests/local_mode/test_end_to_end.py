@@ -76,7 +76,8 @@ def test_an_interrupted_run_resumes_with_its_stored_options(local):
     first, second = training_hosts(home.run_dir("e2e"))
     assert (first.name, second.name) == ("127.0.0.1", "127.0.0.2")
     summary = json.loads((first / "output/data/training_summary.json").read_text())
-    assert (summary["launcher"], summary["num_nodes"], summary["world_size"]) == ("sagemaker", 2, 2)
+    # training.json trains on a GPU type, so the PyTorch toolkit starts torchrun on each host
+    assert (summary["launcher"], summary["num_nodes"], summary["world_size"]) == ("torchrun", 2, 2)
     assert summary["ranks"][0]["param_fingerprint"] == summary["ranks"][1]["param_fingerprint"]
 
 
@@ -121,6 +122,10 @@ def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
     assert "Reporting training SUCCESS" in second_log.read_text()  # the toolkit ran the host
     assert not second_log.read_text().count("epoch=")  # rank 0 reports
     assert "the toolkit's pip install" in outputs["resumed"]  # said, whichever way it went
+    assert (
+        "settings: " in outputs["stopped"]
+        and "training.json (training on ml." in outputs["stopped"]
+    )
 
 
 def test_models_lists_the_registered_version(local):

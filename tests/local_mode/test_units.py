@@ -18,6 +18,7 @@ import torch
 
 from forecasting.distributed import num_cpus
 from forecasting.errors import ConfigError
+from forecasting.families import FAMILIES
 from forecasting.models.informer.serving import example_request as informer_input
 from forecasting.models.tft.serving import example_request as tft_input
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
@@ -87,6 +88,26 @@ def test_run_settings_use_family_gates_and_refuse_unknown_metrics():
         RunConfig(metric="quantile_loss").settings()
     with pytest.raises(ConfigError, match="--hosts"):
         RunConfig(hosts=0)
+
+
+def test_a_run_takes_the_codebuild_runners_training_file_with_its_options_on_top(tmp_path):
+    from local_mode import runs
+
+    trained = runs.training_file()  # model_build/training.json, as CodeBuild reads it
+    settings = RunConfig(hosts=4, hyperparameters={"d_model": "16"}).settings()
+    assert settings.training_instance_type == trained.training_instance_type
+    assert (settings.use_spot, settings.max_runtime_seconds) == (
+        trained.use_spot, trained.max_runtime_seconds,
+    )  # fmt: skip
+    assert (settings.training_instance_count, settings.hyperparameters["d_model"]) == (4, "16")
+    assert (settings.metric_name, settings.metric_threshold) == (
+        trained.metric_name, trained.metric_threshold,
+    )  # fmt: skip
+    other = "tft" if trained.model != "tft" else "informer"
+    assert RunConfig(model=other).settings().metric_name == FAMILIES[other].default_gate[0]
+    said = RunConfig(model=other, hosts=3).settings_sources()
+    assert str(runs.TRAINING_SOURCE) in said and "--hosts 3 (TrainingInstanceCount" in said
+    assert f"so {other} takes its family's defaults" in said
 
 
 def test_a_resumed_run_keeps_its_options_and_refuses_other_ones(tmp_path):
