@@ -138,8 +138,10 @@ def config_files(
 
 def rendezvous_port_free(port: int = RENDEZVOUS_PORT) -> bool:
     """Whether the toolkit's fixed rendezvous port can be listened on (torch's store binds every
-    address): a second local run training at the same time would find it taken."""
+    address, with SO_REUSEADDR, so connections of an ended job do not count): a second local
+    multi-host run training at the same time would find it taken."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("", port))
         except OSError:

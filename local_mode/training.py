@@ -76,8 +76,8 @@ def run(runner: Runner, step: Mapping[str, Any]) -> dict[str, Any]:
         raise interpreter.UnsupportedError(f"step {name}: only File input mode runs locally")
     toolkit, _ = hosts.split_hyperparameters(request.get("HyperParameters", {}), name)
     names = hosts.host_names(int(request["ResourceConfig"]["InstanceCount"]))
-    distributed = len(names) > 1 or "sagemaker_torch_distributed_enabled" in toolkit
-    if distributed and not hosts.rendezvous_port_free():
+    # several hosts meet on the toolkit's fixed port (one host: torchrun's own, or none)
+    if len(names) > 1 and not hosts.rendezvous_port_free():
         raise interpreter.StepError(
             name, f"port {hosts.RENDEZVOUS_PORT} is in use: the PyTorch training toolkit "
             "rendezvouses there (a fixed port), so two multi-host local trainings cannot run at "

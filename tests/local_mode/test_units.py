@@ -188,13 +188,18 @@ def test_the_training_toolkit_reads_each_host_as_sagemaker_describes_it(tmp_path
     assert read["cluster"] == ["sagemaker", 2, 1, "127.0.0.1", 7777]
 
 
-def test_a_busy_rendezvous_port_is_detected():
-    with socket.socket() as taken:
-        taken.bind(("", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        assert not rendezvous_port_free(port)
-    assert rendezvous_port_free(port)
+def test_a_listening_rendezvous_port_is_busy_but_an_ended_jobs_is_not():
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        assert not rendezvous_port_free(port)  # another run's store
+        accepted.close()  # the server's side closes first: its connection waits (TIME_WAIT)
+        client.close()
+    assert rendezvous_port_free(port)  # torch's store reuses the address, and so may the next job
 
 
 @pytest.mark.parametrize(
