@@ -4,10 +4,12 @@ training job started through SageMaker's training toolkits against the program s
 Both job variants run the same one-host, one-batch Informer training on the same preprocessed
 demo data, alternating, each ``--repeats`` times after one warm-up of each:
 
-* ``toolkit``: as local mode runs a host now: the ``train`` program of ``sagemaker-training``
-  with ``sagemaker-pytorch-training`` as its framework module, on its own ``SAGEMAKER_BASE_DIR``
-  (config files, channels and unpacked code in place, the requirements file withheld as local
-  mode withholds it);
+* ``toolkit``: as local mode runs a host of a CPU instance type: the ``train`` program of
+  ``sagemaker-training`` with ``sagemaker-pytorch-training`` as its framework module, on its own
+  ``SAGEMAKER_BASE_DIR`` (config files, channels and unpacked code in place, the requirements
+  file withheld as local mode withholds it);
+* ``toolkit-torchrun``: the same with ``sagemaker_torch_distributed_enabled`` (GPU instance types,
+  ``training.json``'s default): the toolkit starts the program under ``torchrun``;
 * ``direct``: as the previous runner did: ``python entry_train.py --flags`` with the ``SM_*``
   variables set by local mode itself.
 
@@ -32,7 +34,7 @@ from typing import Any
 
 from machine import print_table, spread, write_result
 
-VARIANTS = ("toolkit", "direct")
+VARIANTS = ("toolkit", "toolkit-torchrun", "direct")
 TINY = {
     "model": "informer", "max_epochs": "1", "limit_train_batches": "1", "limit_val_batches": "1",
     "d_model": "16", "n_heads": "2", "d_ff": "32", "batch_size": "16", "progress_bar": "false",
@@ -67,6 +69,7 @@ def job_folder(work: Path, data: Path, archive: Path, variant: str, attempt: int
             "sagemaker_program": '"entry_train.py"',
             "sagemaker_submit_directory": '"s3://bucket/sourcedir.tar.gz"',
             **TINY,
+            **({"sagemaker_torch_distributed_enabled": "true"} if "torchrun" in variant else {}),
         },
         "InputDataConfig": [
             {"ChannelName": c, "DataSource": {"S3DataSource": {"S3Uri": "x"}}}
@@ -88,11 +91,14 @@ def job_folder(work: Path, data: Path, archive: Path, variant: str, attempt: int
 
 def command(variant: str, base: Path) -> tuple[list[str], dict[str, str]]:
     threads = {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    if variant == "toolkit":
+    if variant.startswith("toolkit"):
         from local_mode import hosts
 
-        environment = {"SAGEMAKER_BASE_DIR": str(base),
-                       "SAGEMAKER_TRAINING_MODULE": hosts.TRAINING_MODULE}  # fmt: skip
+        environment = {
+            "SAGEMAKER_BASE_DIR": str(base),
+            "SAGEMAKER_TRAINING_MODULE": hosts.TRAINING_MODULE,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
         return [sys.executable, "-m", "sagemaker_training.cli.train"], {**threads, **environment}
     flags = [part for name in sorted(TINY) for part in (f"--{name}", TINY[name])]
     environment = {
@@ -168,14 +174,15 @@ def main() -> None:
         rows.append({"job": variant, "to first epoch s (median)": first["median"],
                      "min": first["min"], "max": first["max"],
                      "job s (median)": end["median"]})  # fmt: skip
-    overhead = (
-        results["toolkit"]["first_epoch_seconds"]["median"]
-        - results["direct"]["first_epoch_seconds"]["median"]
-    )
+    direct = results["direct"]["first_epoch_seconds"]["median"]
+    overhead = results["toolkit"]["first_epoch_seconds"]["median"] - direct
     results["toolkit_overhead_seconds"] = overhead
+    torchrun = results["toolkit-torchrun"]["first_epoch_seconds"]["median"] - direct
+    results["toolkit_torchrun_overhead_seconds"] = torchrun
     results["interpreter_seconds"] = spread(interpreter_seconds(args.repeats))
     print_table(rows, list(rows[0]))
     print(f"\ntoolkit start-up overhead: {overhead:+.2f} s per job (median to first epoch)")
+    print(f"toolkit + torchrun start-up overhead: {torchrun:+.2f} s per job")
     print(f"interpreter: {results['interpreter_seconds']['median'] * 1000:.0f} ms per run")
     write_result(
         "local_mode_overhead",

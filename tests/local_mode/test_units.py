@@ -558,6 +558,21 @@ def test_the_toolkits_pip_install_is_decided_and_said_before_it_starts(
         assert (base / training.WITHHELD).is_file() == withheld
 
 
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        ('ExecuteUserScriptError:\nExitCode 2\nErrorMessage "usage: ..."\nCommand "python x"', 2),
+        # under torchrun the toolkit sees torchrun's exit code, as in SageMaker
+        ('ExecuteUserScriptError:\nExitCode 1\nErrorMessage ""\nCommand "torchrun ..."', 1),
+        ("Framework Error: \nTraceback ...", 1),
+    ],
+)
+def test_the_programs_exit_code_is_read_from_the_toolkits_failure_file(failure, code):
+    from local_mode import training
+
+    assert training._program_exit_code(failure) == code
+
+
 def test_a_requirement_this_environment_lacks_fails_the_step_by_name(tmp_path):
     from local_mode import jobs
     from local_mode.interpreter import StepError

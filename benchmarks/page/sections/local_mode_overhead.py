@@ -18,7 +18,9 @@ def section() -> list[str]:
         "one-batch Informer on one host and one thread from the same preprocessed demo data, "
         "alternating, after one warm-up each: **toolkit** starts the `train` program of "
         "`sagemaker-training` with `sagemaker-pytorch-training` on its own "
-        "`SAGEMAKER_BASE_DIR`, as local mode does now; **direct** starts `entry_train.py` with "
+        "`SAGEMAKER_BASE_DIR`, as local mode does now for CPU instance types; "
+        "**toolkit-torchrun** the same for GPU instance types (`training.json`'s default), where "
+        "the toolkit starts the program under `torchrun`; **direct** starts `entry_train.py` with "
         "the `SM_*` variables set by local mode, as the previous runner did. The first column "
         "is the time from the job's start to its first epoch line (one batch trained and "
         "validated).",
@@ -28,7 +30,9 @@ def section() -> list[str]:
         return lines + missing("local_mode_overhead", "python benchmarks/local_mode_overhead.py")
     results = data["results"]
     rows = []
-    for variant in ("toolkit", "direct"):
+    for variant in ("toolkit", "toolkit-torchrun", "direct"):
+        if variant not in results:
+            continue
         first, end = results[variant]["first_epoch_seconds"], results[variant]["job_seconds"]
         rows.append(
             [
@@ -47,7 +51,12 @@ def section() -> list[str]:
     whole = results["toolkit"]["job_seconds"]["median"] - results["direct"]["job_seconds"]["median"]
     lines += [
         f"The toolkit adds **{results['toolkit_overhead_seconds']:+.1f} s** before the first "
-        f"step (its own start-up: imports, the environment it reads and logs) and {whole:+.1f} s "
+        + (
+            f"step (**{results['toolkit_torchrun_overhead_seconds']:+.1f} s** under torchrun; "
+            if "toolkit_torchrun_overhead_seconds" in results
+            else "step ("
+        )
+        + f"its own start-up: imports, the environment it reads and logs) and {whole:+.1f} s "
         "over the whole job (it also waits on the program's output streams), once per training "
         "job: the simulated hosts start in parallel. Building, planning and evaluating the "
         f"definition takes {interpreter:.0f} ms.",
