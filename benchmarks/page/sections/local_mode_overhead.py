@@ -56,9 +56,9 @@ def section() -> list[str]:
             if "toolkit_torchrun_overhead_seconds" in results
             else "step ("
         )
-        + f"its own start-up: imports, the environment it reads and logs) and {whole:+.1f} s "
-        "over the whole job (it also waits on the program's output streams), once per training "
-        "job: the simulated hosts start in parallel. Building, planning and evaluating the "
+        + f"its start-up before it runs the program: imports, reading and logging the "
+        f"environment) and {whole:+.1f} s over the whole job, once per training job: the "
+        "simulated hosts start in parallel. Building, planning and evaluating the "
         f"definition takes {interpreter:.0f} ms.",
         "",
     ]
