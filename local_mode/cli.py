@@ -192,7 +192,8 @@ def _home_flag(home: Home) -> str:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    from local_mode.runner import RunConfig, Runner, latest_unfinished, new_run_id, resolve_config
+    from local_mode.runner import Runner
+    from local_mode.runs import RunConfig, latest_unfinished, new_run_id, resolve_config
 
     home = Home(args.home)
     given: dict[str, Any] = {
@@ -229,7 +230,7 @@ def command_run(args: argparse.Namespace) -> None:
             f"{flag} --run-id {run_id}"
         )
         return
-    from local_mode.runner import evaluation_summary, gate_text
+    from local_mode.runs import evaluation_summary, gate_text
 
     package = result.package
     assert package is not None and result.evaluation is not None
@@ -350,7 +351,7 @@ def command_forecast(args: argparse.Namespace) -> None:
 
 
 def _dispatch(argv: Sequence[str] | None) -> None:
-    from local_mode.runner import GateFailedError, StepFailedError
+    from local_mode.runs import GateFailedError, StepFailedError
 
     args = build_parser().parse_args(argv)
     try:

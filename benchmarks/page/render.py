@@ -15,6 +15,7 @@ from benchmarks.page.sections import (
     informer_precision,
     infrastructure,
     job_startup,
+    local_mode_overhead,
     machine,
     mlflow_logging,
     probsparse_scaling,
@@ -63,6 +64,7 @@ SECTIONS: list[Callable[[], list[str]]] = [
     infrastructure.section,
     job_startup.section,
     mlflow_logging.section,
+    local_mode_overhead.section,
     gpu_smoke.section,
     machine.section,
 ]
@@ -88,6 +90,7 @@ def render() -> str:
         "[batch inference](#batch-inference), [infrastructure](#infrastructure), "
         "[job start-up](#job-start-up), "
         "[MLflow tracking overhead](#mlflow-tracking-overhead), "
+        "[local mode overhead](#local-mode-interpreter-and-training-toolkit-overhead), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",
     ]

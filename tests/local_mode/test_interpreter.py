@@ -22,7 +22,8 @@ from forecasting.pipeline.project_image import project_images
 from local_mode import interpreter
 from local_mode.interpreter import StepError, UnsupportedError
 from local_mode.layout import Home
-from local_mode.runner import SOURCE_DIR, GateFailedError, RunConfig, Runner, StepFailedError
+from local_mode.runner import SOURCE_DIR, Runner
+from local_mode.runs import GateFailedError, RunConfig, StepFailedError
 
 TINY = RunConfig(
     dataset="demo", hosts=1, max_epochs=1,
@@ -227,9 +228,12 @@ def test_a_misspelled_hyperparameter_fails_the_training_step(evaluated, tmp_path
     def misspelled(steps):
         steps["Train"]["Arguments"]["HyperParameters"]["d_modle"] = "16"
 
-    with pytest.raises(StepFailedError, match="Train stopped on algo-1"):
+    with pytest.raises(
+        StepFailedError, match=r"^step Train: training job \S+ failed on 127.0.0.1"
+    ) as failed:
         resumed(evaluated, tmp_path, misspelled, rerun=["Train"]).execute()
-    assert "--d_modle" in capfd.readouterr().err
+    assert "--d_modle" in "".join(capfd.readouterr())
+    assert "127.0.0.1's output/failure ends: ExitCode " in str(failed.value)  # the toolkit's
 
 
 def test_a_channel_the_program_expects_but_is_not_given_fails_the_training_step(
@@ -239,5 +243,20 @@ def test_a_channel_the_program_expects_but_is_not_given_fails_the_training_step(
         channels = steps["Train"]["Arguments"]["InputDataConfig"]
         channels[:] = [c for c in channels if c["ChannelName"] != "validation"]
 
-    with pytest.raises(StepFailedError, match=r"^Train (stopped|failed) on algo-1"):
+    with pytest.raises(StepFailedError, match=r"^step Train: training job \S+ failed on 127.0.0.1"):
         resumed(evaluated, tmp_path, no_validation, rerun=["Train"]).execute()
+
+
+def test_the_gpu_instances_launcher_torchrun_runs_through_the_toolkit(evaluated, tmp_path):
+    """GPU instance types get ``sagemaker_torch_distributed_enabled``: the PyTorch toolkit then
+    starts the program under ``torchrun``, found on the host's PATH as in the image."""
+
+    def torchrun(steps):
+        steps["Train"]["Arguments"]["HyperParameters"]["sagemaker_torch_distributed_enabled"] = (
+            "true"
+        )
+
+    runner = resumed(evaluated, tmp_path, torchrun, rerun=["Train"])
+    runner.execute(stop_after="Train")
+    summary = runner.output("Train", "model").parent / "output/data/training_summary.json"
+    assert json.loads(summary.read_text())["launcher"] == "torchrun"

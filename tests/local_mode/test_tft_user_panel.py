@@ -26,6 +26,7 @@ from forecasting.models.tft.preprocessing import read_config
 from forecasting.models.tft.serving import forecast
 from local_mode import cli
 from local_mode.layout import Home
+from tests.local_mode.test_end_to_end import training_hosts
 from tests.model_build.data.test_panel_roles import METERS, write_meters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,7 +118,7 @@ def test_non_negative_forecasts_are_clipped_in_evaluation_and_serving(meter_run)
     with the record removed from the config the same model forecasts below 0."""
     home, _, _ = meter_run
     run = run_dir(home)
-    model, config = artifact.load(run / "opt/ml/model")
+    model, config = artifact.load(training_hosts(run)[0] / "model")
     with torch.no_grad():
         model.output_layer.bias -= 1000.0
     pre = read_config(config)

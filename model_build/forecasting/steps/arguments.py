@@ -49,8 +49,11 @@ def env_path(variable: str, local_default: str) -> str:
 
 
 def sagemaker_checkpoint_dir() -> str:
-    """SageMaker syncs ``/opt/ml/checkpoints`` with the job's checkpoint S3 URI."""
-    return "/opt/ml/checkpoints" if os.path.isdir("/opt/ml") else "checkpoints"
+    """SageMaker syncs ``/opt/ml/checkpoints`` with the job's checkpoint S3 URI. The training
+    toolkit's ``SAGEMAKER_BASE_DIR`` says where ``/opt/ml`` is (local mode gives each simulated
+    host its own)."""
+    base = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
+    return os.path.join(base, "checkpoints") if os.path.isdir(base) else "checkpoints"
 
 
 def run_step(
