@@ -95,18 +95,18 @@ def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
         assert resources["current_host"] == host.name
         assert resources["hosts"] == ["127.0.0.1", "127.0.0.2"]
         assert json.loads((config / "hyperparameters.json").read_text())["d_model"] == "16"
+        # the code arrives as a channel too: an isolated job cannot fetch it from S3 itself
         assert set(json.loads((config / "inputdataconfig.json").read_text())) == {
-            "train", "validation",
+            "train", "validation", "code",
         }  # fmt: skip
         for channel in ("train", "validation"):
             assert (host / "input/data" / channel / "preprocessing.json").is_file()
         assert (host / "code/entry_train.py").is_file()
         assert (host / "output/success").is_file()
     assert (hosts[0] / "model/code/inference.py").is_file()
-    checkpoints = home.local_path(
-        f"s3://{home.artifacts_bucket}/{home.project}/e2e/checkpoints/last.ckpt"
-    )
-    assert checkpoints.is_file()  # synced up from the hosts' /opt/ml/checkpoints
+    # synced up from the hosts' /opt/ml/checkpoints, under the train step's cache key
+    checkpoints = home.local_path(f"s3://{home.artifacts_bucket}/{home.project}/checkpoints/")
+    assert len(list(checkpoints.glob("*/*/last.ckpt"))) == 1
     assert (run / "opt/ml/processing/model/model.tar.gz").is_file()
     assert (run / "opt/ml/processing/evaluation/evaluation.json").is_file()
     markers = {p.stem for p in (run / "status").glob("*.json")}
@@ -121,7 +121,8 @@ def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
     (second_log,) = (run / "logs").glob("train-*-127.0.0.2.log")
     assert "Reporting training SUCCESS" in second_log.read_text()  # the toolkit ran the host
     assert not second_log.read_text().count("epoch=")  # rank 0 reports
-    assert "the toolkit's pip install" in outputs["resumed"]  # said, whichever way it went
+    # the code carries no requirements (the project image holds them), and that is said
+    assert "requirements.txt: not in the code; the toolkit installs nothing" in outputs["resumed"]
     assert (
         "settings: " in outputs["stopped"]
         and "training.json (training on ml." in outputs["stopped"]
@@ -213,7 +214,9 @@ def test_forecast_serves_a_history_file_with_the_approved_model(local, tmp_path)
 
 def test_a_failed_gate_registers_nothing_after_training_resumes(local, capsys):
     home, _ = local
-    at = ["--home", str(home.root), "--run-id", "gate"]
+    # --no-cache: the e2e run's Train has the same cache key (SageMaker's key for a training
+    # step leaves out ResourceConfig), and this test is about resuming from a checkpoint
+    at = ["--home", str(home.root), "--run-id", "gate", "--no-cache"]
     cli_output(["run", *at, "--hosts", "1", "--threshold", "0", "--stop-after", "Train", *TINY])
     run = home.run_dir("gate")
     (run / "status" / "Train.json").unlink()  # as if killed after its last checkpoint

@@ -375,6 +375,9 @@ def tracking_logger(
     configured = tracking.configured()
     if configured is None:
         return None
+    # MLflow parameters are immutable: a resumed job (its run remembered beside the
+    # checkpoints) keeps the first attempt's, whose folders may differ from this attempt's
+    resumed = tracking.stored_run_id(Path(args.checkpoint_dir)) is not None
     logger = tracking.training_logger(
         configured,
         Path(args.checkpoint_dir),
@@ -382,7 +385,7 @@ def tracking_logger(
         prefix=f"member{member}" if args.ensemble_size > 1 else "",
     )
     flags = {k: v for k, v in vars(args).items() if v is not None and k != "tracking"}
-    if member == 0:
+    if member == 0 and not resumed:
         logger.log_hyperparams({f"train.{k}": v for k, v in sorted(flags.items())})
     return logger, configured
 
