@@ -374,7 +374,9 @@ def tracking_logger(
         run_name=os.environ.get("TRAINING_JOB_NAME") or f"train-{args.model}",
         prefix=f"member{member}" if args.ensemble_size > 1 else "",
     )
-    flags = {k: v for k, v in vars(args).items() if v is not None and k != "tracking"}
+    # where this job's files are is not what it trains, and a resumed job may see them elsewhere
+    hidden = {"tracking", "train", "validation", "model_dir", "output_data_dir", "checkpoint_dir"}
+    flags = {k: v for k, v in vars(args).items() if v is not None and k not in hidden}
     if member == 0:
         logger.log_hyperparams({f"train.{k}": v for k, v in sorted(flags.items())})
     return logger, configured
