@@ -39,8 +39,7 @@ def reused(said: str) -> list[str]:
 
 @pytest.fixture(scope="module", autouse=True)
 def one_tracking_store(tmp_path_factory):
-    """The tracking URI is in the train step's Environment, so in its key: the copied homes
-    below share one store, as runs moved to another folder would not."""
+    """The tracking URI is in Train's key (its Environment): one store for every copied home."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", tmp_path_factory.mktemp("mlruns").as_uri())
         yield
