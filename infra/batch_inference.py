@@ -46,7 +46,7 @@ from infra.sagemaker_pipeline import (
 )
 from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
-from lambdas.batch_transform.planning import REQUEST_DETAIL_TYPE, REQUEST_SOURCE
+from lambdas.batch_transform.events import REQUEST_DETAIL_TYPE, REQUEST_SOURCE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag's L1 compares against the same
