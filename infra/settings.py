@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from forecasting.pipeline.settings import TRAINING_FILE
+from infra.schedule_expression import EXPECTED as SCHEDULE_EXPECTED
+from infra.schedule_expression import schedule_problem
 
 ContextLookup = Callable[[str], Any]
 
@@ -81,6 +83,8 @@ class InfrastructureSettings:
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
+    # EventBridge Scheduler expression (UTC) of scheduled forecasts; None: no schedule
+    forecast_schedule: str | None = None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -108,6 +112,7 @@ class InfrastructureSettings:
             notification_email=parser.optional_pattern(
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
+            forecast_schedule=parser.optional_schedule("forecastSchedule"),
         )
         parser.raise_if_errors()
         return settings
@@ -125,6 +130,7 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "quickSightPrincipalArn",
         "notificationEmail",
         "removalPolicy",
+        "forecastSchedule",
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push
@@ -240,6 +246,16 @@ class _Parser:
             self.error(key, f"null or {expected}", value)
             return None
         return value
+
+    def optional_schedule(self, key: str) -> str | None:
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        problem = schedule_problem(value) if isinstance(value, str) else "not a string"
+        if problem:
+            self.error(key, f"null or {SCHEDULE_EXPECTED} ({problem})", value)
+            return None
+        return str(value)
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)

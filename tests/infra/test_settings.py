@@ -189,3 +189,56 @@ def test_the_app_fails_on_a_missing_required_key_before_defining_anything(
     with pytest.raises(SettingsError, match='context key "projectName"'):
         create_app(context, outdir=str(tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+# --- forecastSchedule: the expressions EventBridge Scheduler accepts ("Schedule types",
+# EventBridge Scheduler user guide: rate(value unit); cron with six fields and "?" in exactly
+# one of day-of-month / day-of-week; at() is one-time) ---------------------------------------
+
+
+def test_the_forecast_schedule_is_off_by_default(context: dict[str, Any]) -> None:
+    assert InfrastructureSettings.from_context(context).forecast_schedule is None
+    context["forecastSchedule"] = ""  # cdk synth -c forecastSchedule=
+    assert InfrastructureSettings.from_context(context).forecast_schedule is None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 6 * * ? *)",
+        "cron(15 5 ? * MON-FRI *)",
+        "cron(0/30 8-17 ? * 2#1 2026-2030)",
+        "cron(0 6 L * ? *)",
+        "rate(1 day)",
+        "rate(12 hours)",
+        "rate(30 minutes)",
+    ],
+)
+def test_valid_forecast_schedules_are_kept(context: dict[str, Any], expression: str) -> None:
+    context["forecastSchedule"] = expression
+    assert InfrastructureSettings.from_context(context).forecast_schedule == expression
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("cron(0 6 * * * *)", "exactly one of day-of-month and day-of-week"),
+        ("cron(0 6 ? * ? *)", "exactly one of day-of-month and day-of-week"),
+        ("cron(0 6 * * ?)", "5 cron fields; expected 6"),
+        ("cron(0 6 * * ? * *)", "7 cron fields"),
+        ("cron(0 6# * * ? *)", "cron field hours"),
+        ("rate(0 days)", "a rate of 0"),
+        ("rate(1 week)", "neither cron"),
+        ("at(2026-12-06T06:00:00)", "one-time"),
+        ("0 6 * * *", "neither cron"),
+        (6, "not a string"),
+    ],
+)
+def test_invalid_forecast_schedules_name_the_key_and_the_problem(
+    context: dict[str, Any], expression: Any, problem: str
+) -> None:
+    context["forecastSchedule"] = expression
+    with pytest.raises(SettingsError) as raised:
+        InfrastructureSettings.from_context(context)
+    assert 'context key "forecastSchedule": expected null or a recurring' in str(raised.value)
+    assert problem in str(raised.value)
