@@ -25,6 +25,7 @@ from tests.infra.synthesized import SynthesizedApp
 
 BuildApp = Callable[..., SynthesizedApp]
 QUICKSIGHT_PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"
+FORECAST_SCHEDULE = "cron(0 6 * * ? *)"
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +64,12 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
-    """The optional parts switched on: QuickSight and an e-mail subscription."""
+    """The optional parts switched on: QuickSight, an e-mail subscription and the forecast
+    schedule."""
     return build_app(
-        quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL, notificationEmail="ops@example.com"
+        quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL,
+        notificationEmail="ops@example.com",
+        forecastSchedule=FORECAST_SCHEDULE,
     )
 
 

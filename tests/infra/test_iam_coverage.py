@@ -48,7 +48,8 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
         return RUNNER_MODULES, ["sagemaker", "s3"], stack.source_pipeline.project.role
     if who == "batch-transform lambda":
         paths = sorted((ROOT / "lambdas/batch_transform").glob("*.py"))
-        return paths, ["sagemaker"], stack.batch_inference.batch_transform_function.role
+        # s3: a scheduled run lists the inference input
+        return paths, ["sagemaker", "s3"], stack.batch_inference.batch_transform_function.role
     paths = sorted((ROOT / "lambdas/publish").glob("*.py"))
     # SPICE refreshes only happen with QuickSight configured (tested below)
     services = ["s3", "sns", "sagemaker"] + (["quicksight"] if stack.quicksight else [])
