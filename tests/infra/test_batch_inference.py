@@ -14,7 +14,7 @@ import fnmatch
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from typing import Any
 import boto3
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from moto import mock_aws
 from moto.events.models import EventPattern
 
 from forecasting.pipeline import images
@@ -677,25 +676,6 @@ def test_outputs_name_the_inference_input_manifest_and_failure_path(
 
 
 # --- the handlers, run with the environment the stack gives them --------------------------------
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        transform_handler.reset_client()
-        publish_handler.reset_client()
-        yield
-        transform_handler.reset_client()
-        publish_handler.reset_client()
 
 
 def _set_environment(monkeypatch: pytest.MonkeyPatch, environment: Mapping[str, str]) -> None:

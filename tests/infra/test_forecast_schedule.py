@@ -14,7 +14,7 @@ from lambdas.batch_transform import handler as transform_handler
 from lambdas.batch_transform.events import SCHEDULE_DETAIL_TYPE, parse_scheduled
 from tests.infra.conftest import FORECAST_SCHEDULE
 from tests.infra.synthesized import SynthesizedApp
-from tests.infra.test_batch_inference import (  # noqa: F401 (the aws fixture)
+from tests.infra.test_batch_inference import (
     DATA_BUCKET,
     GROUP,
     REGION,
@@ -23,9 +23,8 @@ from tests.infra.test_batch_inference import (  # noqa: F401 (the aws fixture)
     _logical_id,
     _refs,
     _set_environment,
-    aws,
 )
-from tests.lambdas.test_batch_transform_handler import real_name_clashes  # noqa: F401
+from tests.lambdas.conftest import real_name_clashes  # noqa: F401 (moto refuses taken names)
 
 # Scheduler's context attributes, as it substitutes them into the payload
 SCHEDULED_TIME = "2026-12-06T06:00:00Z"
@@ -116,11 +115,9 @@ def test_schedulers_role_may_invoke_this_function_and_dead_letter_only(
     assert {action for action, _ in allowed} == {"lambda:InvokeFunction", "sqs:SendMessage"}
 
 
+@pytest.mark.usefixtures("real_name_clashes")
 def test_a_scheduled_payload_through_the_lambda_starts_once(
-    quicksight_app: SynthesizedApp,
-    aws: None,
-    real_name_clashes: None,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    quicksight_app: SynthesizedApp, aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The schedule's payload -> the Lambda with the template's environment -> a job over the
     input prefix the template names; the next day, with the same input, nothing."""

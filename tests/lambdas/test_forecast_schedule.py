@@ -5,6 +5,7 @@ Against moto's SageMaker registry and S3 (stateful), through the Lambda entry po
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import boto3
@@ -21,10 +22,6 @@ from lambdas.batch_transform.schedule import (
     plan_scheduled,
 )
 from tests.lambdas.batch_transform_events import ENVIRON, GROUP, IMAGE, MODEL_DATA_URL, REGION
-from tests.lambdas.test_batch_transform_handler import (  # noqa: F401 (fixtures)
-    real_name_clashes,
-    sagemaker,
-)
 
 SETTINGS = Settings.from_env(ENVIRON)
 DATA_BUCKET = "demand-forecasting-data"
@@ -36,10 +33,8 @@ def _event(group: str = GROUP, time: str = "2026-12-06T06:00:00Z") -> dict:
 
 
 def _register(sagemaker, status: str) -> int:
-    try:
+    with contextlib.suppress(sagemaker.exceptions.ClientError):  # registered before
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-    except sagemaker.exceptions.ClientError:
-        pass  # the group exists from an earlier registration
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=GROUP,
         InferenceSpecification={
@@ -137,7 +132,7 @@ def test_a_schedule_of_another_group_makes_no_call():
 def test_a_malformed_scheduled_event_names_the_field():
     event = _event()
     del event["detail"]["ModelPackageGroupName"]
-    with pytest.raises(InvalidEventError, match="'detail.ModelPackageGroupName' is missing"):
+    with pytest.raises(InvalidEventError, match=r"'detail\.ModelPackageGroupName' is missing"):
         transform_handler.handle_event(event, SETTINGS, None, s3=None)
 
 
