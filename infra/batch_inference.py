@@ -30,6 +30,7 @@ from constructs import Construct
 
 from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
 from forecasting.pipeline.steps import EVALUATION_FILE
+from infra.approval_evidence import approval_evidence
 from infra.failure_path import (
     allow_service_to_publish,
     dead_letter_alarm,
@@ -137,6 +138,7 @@ class BatchInferenceConstruct(Construct):
         self.request_rule = self.setup_request_rule()
         self.transform_job_rule = self.setup_transform_job_rule()
         self.schedule = self.setup_schedule()
+        self.comparison_function, self.registration_rule = approval_evidence(self, FORECASTS_PREFIX)
 
     # --- the Lambdas ---------------------------------------------------------------------------
 

@@ -255,7 +255,7 @@ def test_async_invocations_retry_then_go_to_the_dead_letter_queue(
         ]
     }
     configs = _resources(default_app, "AWS::Lambda::EventInvokeConfig")
-    assert len(configs) == 2
+    assert len(configs) == len(_resources(default_app, "AWS::Lambda::Function"))  # every one
     for config in configs.values():
         properties = config["Properties"]
         assert properties["MaximumRetryAttempts"] == 2
@@ -295,6 +295,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
     for rule, function in (
         (inference.approval_rule, inference.batch_transform_function),
         (inference.transform_job_rule, inference.publish_function),
+        (inference.registration_rule, inference.comparison_function),
     ):
         (target,) = _rule(default_app, rule)["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [_logical_id(default_app, function), "Arn"]}
@@ -314,6 +315,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
         {"Fn::GetAtt": [_logical_id(default_app, inference.approval_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.request_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.transform_job_rule), "Arn"]},
+        {"Fn::GetAtt": [_logical_id(default_app, inference.registration_rule), "Arn"]},
     ]
 
 

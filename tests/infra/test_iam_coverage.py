@@ -50,6 +50,9 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
         paths = sorted((ROOT / "lambdas/batch_transform").glob("*.py"))
         # s3: a scheduled run lists the inference input
         return paths, ["sagemaker", "s3"], stack.batch_inference.batch_transform_function.role
+    if who == "comparison lambda":
+        paths = sorted((ROOT / "lambdas/comparison").glob("*.py"))
+        return paths, ["sagemaker", "s3"], stack.batch_inference.comparison_function.role
     paths = sorted((ROOT / "lambdas/publish").glob("*.py"))
     # SPICE refreshes only happen with QuickSight configured (tested below)
     services = ["s3", "sns", "sagemaker"] + (["quicksight"] if stack.quicksight else [])
@@ -66,7 +69,9 @@ def _required(paths: list[Path], services: list[str]) -> set[str]:
     return actions
 
 
-@pytest.mark.parametrize("who", ["codebuild runner", "batch-transform lambda", "publish lambda"])
+@pytest.mark.parametrize(
+    "who", ["codebuild runner", "batch-transform lambda", "publish lambda", "comparison lambda"]
+)
 def test_every_call_is_allowed_and_no_action_is_a_wildcard(default_app, who):
     paths, services, role = _code(default_app, who)
     allowed = allowed_actions(default_app.template.to_json(), _role_id(default_app, role))
@@ -158,6 +163,7 @@ CALLERS = [
     "pipeline execution role",
     "codebuild runner",
     "batch-transform lambda",
+    "comparison lambda",
     "publish lambda",
 ]
 
@@ -172,7 +178,7 @@ def test_every_dependent_action_of_every_call_is_allowed(default_app, who):
     needed = {dependent for action in actions for dependent in dependent_actions(action)}
     missing = sorted(a for a in actions | needed if not is_allowed(a, allowed))
     assert not missing, f"{who} needs {missing}, which its role does not allow"
-    if who != "publish lambda":
+    if who not in ("publish lambda", "comparison lambda"):  # calls without any
         assert needed, f"{who}: no dependent actions found; is the reference data there?"
 
 
