@@ -15,13 +15,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
 from forecasting.pipeline.steps import EVALUATION_FILE
+from infra.inference_layout import COMPARISON_HANDLER
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
 from lambdas.batch_transform.events import DETAIL_TYPE, SOURCE
 
 if TYPE_CHECKING:
     from infra.batch_inference import BatchInferenceConstruct
 
-COMPARISON_HANDLER = "lambdas.comparison.handler.handler"
 APPROVALS_FOLDER = "approvals"  # under the forecasts prefix: one folder per group and version
 PENDING = "PendingManualApproval"
 

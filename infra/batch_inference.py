@@ -1,22 +1,24 @@
 """Batch inference: an approved model package starts a Batch Transform job, and the finished
 job's output is published for people and QuickSight.
 
-Two EventBridge rules on the default bus drive two Lambdas (``lambdas/``):
+EventBridge rules on the default bus (and, when configured, a schedule) drive three Lambdas
+(``lambdas/``):
 
-* ``SageMaker Model Package State Change`` for this project's group, ``Approved`` only ->
+* ``SageMaker Model Package State Change`` for this project's group, ``Approved`` only, a
+  ``Forecast Requested`` event, or the forecast schedule (:mod:`infra.forecast_schedule`) ->
   ``batch_transform`` creates the SageMaker Model and the transform job.
 * ``SageMaker Transform Job State Change`` of this project's jobs, ``Completed``, ``Failed`` or
-  ``Stopped``
-  -> ``publish`` writes the QuickSight CSV and manifests, reports failures to the SNS topic and
-  refreshes the SPICE data set when one is configured.
+  ``Stopped`` -> ``publish`` (:mod:`infra.publish_function`) writes the QuickSight CSV and
+  manifests, reports failures to the SNS topic and refreshes the SPICE data set when one is
+  configured.
+* ``SageMaker Model Package State Change`` for a registration (``PendingManualApproval``) ->
+  ``comparison`` (:mod:`infra.approval_evidence`) puts the evidence into the registry entry.
 
 Whatever cannot be delivered or keeps failing lands in one dead-letter queue whose depth alarms
-the same topic, so no failure is only a log line.
+the same topic, so no failure is only a log line (:mod:`infra.failure_path`).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
@@ -29,7 +31,6 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
-from forecasting.pipeline.steps import EVALUATION_FILE
 from infra.approval_evidence import approval_evidence
 from infra.failure_path import (
     allow_service_to_publish,
@@ -38,41 +39,25 @@ from infra.failure_path import (
     notifications_topic,
 )
 from infra.forecast_schedule import forecast_schedule
-from infra.lambda_layers import plotting_layer
-from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
+from infra.inference_layout import (
+    ACTUALS_KEY,
+    BATCH_TRANSFORM_HANDLER,
+    FORECASTS_PREFIX,
+    INFERENCE_PREFIX,
+    LAMBDA_ASSET_EXCLUDE,
+    LAMBDA_RUNTIME,
+    MANIFEST_KEY,
+    REPO_ROOT,
+    TRANSFORM_PREFIX,
+)
+from infra.nag import acknowledge_wildcards, regional_arn
+from infra.nag import prefixed_objects as prefixed_objects  # infra/accuracy.py imports it here
+from infra.publish_function import publish_function
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct, grant_volume_key
 from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
 from infra.transform_role import transform_role
 from lambdas.batch_transform.events import REQUEST_DETAIL_TYPE, REQUEST_SOURCE
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag's L1 compares against the same
-# list); boto3 comes with the runtime, matplotlib with the publish Lambda's plotting layer.
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
-# The asset is the repository root cut down to the `lambdas` package, so the handlers keep their
-# `lambdas.<name>.handler` import path. Dot-entries (.venv, .git) need their own pattern.
-LAMBDA_ASSET_EXCLUDE = [
-    "*",
-    ".*",
-    "!lambdas",
-    "!lambdas/**",
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/*.md",
-]
-BATCH_TRANSFORM_HANDLER = "lambdas.batch_transform.handler.handler"
-PUBLISH_HANDLER = "lambdas.publish.handler.handler"
-
-INFERENCE_PREFIX = "inference/"  # data bucket: the histories every approved model forecasts
-# data bucket: the observed values the publish Lambda joins onto forecasts (long CSV
-# series_id,target,timestamp,value; see lambdas/publish/README.md)
-ACTUALS_KEY = "actuals/actuals.csv"
-TRANSFORM_PREFIX = "transform/"  # forecasts bucket: raw job output (lambdas/batch_transform)
-FORECASTS_PREFIX = "forecasts"  # forecasts bucket: the published data set (lambdas/publish)
-# One manifest over every published run, rewritten by the publish Lambda: the data source of
-# the QuickSight data set (the per-run manifests change key with every run).
-MANIFEST_KEY = f"{FORECASTS_PREFIX}/manifest.json"
 
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 TRANSFORM_JOB_STATE_CHANGE = "SageMaker Transform Job State Change"
@@ -133,7 +118,7 @@ class BatchInferenceConstruct(Construct):
             output_prefix=TRANSFORM_PREFIX,
         )
         self.batch_transform_function = self.setup_batch_transform_function()
-        self.publish_function = self.setup_publish_function(quicksight_data_set_id)
+        self.publish_function = publish_function(self, quicksight_data_set_id)
         self.approval_rule = self.setup_approval_rule()
         self.request_rule = self.setup_request_rule()
         self.transform_job_rule = self.setup_transform_job_rule()
@@ -287,91 +272,6 @@ class BatchInferenceConstruct(Construct):
                 "only, read-only: a listing names no one package group to scope it to",
             },
         )
-        return function
-
-    def setup_publish_function(self, quicksight_data_set_id: str | None) -> lambda_.Function:
-        """Reads a whole job's output and draws PNGs with matplotlib (the plotting layer): a
-        full vCPU (1769 MB) and Lambda's longest timeout, so a large run finishes and a stuck
-        one still ends."""
-        storage = self.storage
-        data_set_arn = (
-            Stack.of(self).format_arn(
-                service="quicksight", resource="dataset", resource_name=quicksight_data_set_id
-            )
-            if quicksight_data_set_id
-            else None
-        )
-        environment = {
-            "ACTUALS_URI": self.actuals_uri,
-            "FORECASTS_BUCKET": storage.forecasts_bucket.bucket_name,
-            "FORECASTS_PREFIX": FORECASTS_PREFIX,
-            "KMS_KEY_ID": storage.key.key_arn,
-            "MODEL_PACKAGE_GROUP": self.group_name,
-            "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
-            "QUICKSIGHT_MANIFEST_KEY": MANIFEST_KEY,
-            # matplotlib writes its font cache there; /tmp is the only writable folder
-            "MPLCONFIGDIR": "/tmp/matplotlib",
-        }
-        if data_set_arn:
-            environment["QUICKSIGHT_DATA_SET_ARN"] = data_set_arn
-        function = self.setup_function(
-            "PublishFunction",
-            handler=PUBLISH_HANDLER,
-            description="publish finished Batch Transform jobs",
-            timeout=Duration.minutes(15),
-            memory_size=1769,
-            environment=environment,
-        )
-        function.add_layers(plotting_layer(self, "PlottingLayer", LAMBDA_RUNTIME))
-        role = function.role
-        assert role is not None
-        # The job output lies in the same bucket under transform/ (see the batch-transform
-        # Lambda); the published data set, reports and manifests under forecasts/.
-        storage.forecasts_bucket.grant_read(role, f"{TRANSFORM_PREFIX}*")
-        storage.forecasts_bucket.grant_put(role, f"{FORECASTS_PREFIX}/*")
-        # the actuals object only (List on the bucket tells "not uploaded yet" from "denied")
-        storage.data_bucket.grant_read(role, ACTUALS_KEY)
-        # The report's metrics: the version's package names its evaluation.json, which the
-        # pipeline wrote under s3://artifacts/{name}/{execution}/.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeModelVersions",
-                actions=["sagemaker:DescribeModelPackage"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="sagemaker", resource=f"model-package/{self.group_name}/*"
-                    )
-                ],
-            )
-        )
-        evaluations = f"{self.settings.project_name}/*/{EVALUATION_FILE}"
-        storage.model_artifacts_bucket.grant_read(role, evaluations)
-        self.topic.grant_publish(role)
-        if data_set_arn:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="RefreshSpice",
-                    actions=["quicksight:CreateIngestion"],
-                    # IAM authorizes CreateIngestion on the ingestion (dataset/ID/ingestion/ID).
-                    resources=[data_set_arn, f"{data_set_arn}/ingestion/*"],
-                )
-            )
-        findings = {
-            **CDK_GRANT_ACTIONS,
-            prefixed_objects(storage.forecasts_bucket, f"{TRANSFORM_PREFIX}*"): "the Batch "
-            "Transform output prefix of the forecasts bucket, read-only",
-            prefixed_objects(storage.forecasts_bucket, f"{FORECASTS_PREFIX}/*"): "the published "
-            "forecasts prefix of the forecasts bucket, write-only",
-            regional_arn("sagemaker", f"model-package/{self.group_name}/*"): "the versions of "
-            "this project's model package group, read-only, for their registered metrics",
-            prefixed_objects(storage.model_artifacts_bucket, evaluations): "the evaluation.json "
-            "files of this project's pipeline executions, read-only",
-        }
-        if quicksight_data_set_id:
-            findings[
-                regional_arn("quicksight", f"dataset/{quicksight_data_set_id}/ingestion/*")
-            ] = "the SPICE ingestions of this project's one QuickSight data set"
-        acknowledge_wildcards(role.node.find_child("DefaultPolicy").node.default_child, findings)
         return function
 
     # --- the rules -------------------------------------------------------------------------------

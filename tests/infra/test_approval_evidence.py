@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.approval_evidence import COMPARISON_HANDLER
+from infra.inference_layout import COMPARISON_HANDLER
 from lambdas.comparison.handler import Settings
 from tests.infra.synthesized import SynthesizedApp
 from tests.infra.test_batch_inference import (

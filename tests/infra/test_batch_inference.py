@@ -25,7 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from moto.events.models import EventPattern
 
 from forecasting.pipeline import images
-from infra.batch_inference import (
+from infra.inference_layout import (
     BATCH_TRANSFORM_HANDLER,
     LAMBDA_RUNTIME,
     PUBLISH_HANDLER,

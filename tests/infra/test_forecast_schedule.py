@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.batch_inference import BATCH_TRANSFORM_HANDLER
+from infra.inference_layout import BATCH_TRANSFORM_HANDLER
 from lambdas.batch_transform import handler as transform_handler
 from lambdas.batch_transform.events import SCHEDULE_DETAIL_TYPE, parse_scheduled
 from tests.infra.conftest import FORECAST_SCHEDULE
