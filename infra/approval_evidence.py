@@ -18,11 +18,11 @@ from forecasting.pipeline.steps import EVALUATION_FILE
 from infra.inference_layout import COMPARISON_HANDLER
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
 from lambdas.batch_transform.events import DETAIL_TYPE, SOURCE
+from lambdas.comparison.comparison import REPORT_FOLDER
 
 if TYPE_CHECKING:
     from infra.batch_inference import BatchInferenceConstruct
 
-APPROVALS_FOLDER = "approvals"  # under the forecasts prefix: one folder per group and version
 PENDING = "PendingManualApproval"
 
 
@@ -31,7 +31,7 @@ def approval_evidence(
 ) -> tuple[lambda_.Function, events.Rule]:
     """The comparison Lambda, its role and the registration rule that invokes it."""
     settings, storage, group = inference.settings, inference.storage, inference.group_name
-    report_prefix = f"{forecasts_prefix}/{APPROVALS_FOLDER}"
+    report_prefix = f"{forecasts_prefix}/{REPORT_FOLDER}"
     function = inference.setup_function(
         "ComparisonFunction",
         handler=COMPARISON_HANDLER,
@@ -41,7 +41,7 @@ def approval_evidence(
         environment={
             "MODEL_PACKAGE_GROUP": group,
             "REPORT_BUCKET": storage.forecasts_bucket.bucket_name,
-            "REPORT_PREFIX": report_prefix,
+            "FORECASTS_PREFIX": forecasts_prefix,
             "KMS_KEY_ID": storage.key.key_arn,
         },
     )

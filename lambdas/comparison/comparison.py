@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+REPORT_FOLDER = "approvals"  # under the forecasts prefix, beside the published partitions
 SECTIONS = (("regression_metrics", ""), ("original_scale_metrics", "original_scale."))
 # What identifies the test windows in evaluation.json's "evaluation" block.
 WINDOW_FIELDS = ("split", "windows", "horizon", "targets", "scale", "source")
@@ -223,6 +224,12 @@ def window_differences(new: Mapping[str, Any], approved: Mapping[str, Any]) -> t
         if a != b:
             differences.append(f"{name}: {_text(a)} vs {_text(b)}")
     return tuple(differences)
+
+
+def report_folder(forecasts_prefix: str, group: str, version: int) -> str:
+    """``{prefix}/approvals/{group}/version={N}``: where the comparison's page and JSON go."""
+    parts = (forecasts_prefix.strip("/"), REPORT_FOLDER, group, f"version={version}")
+    return "/".join(part for part in parts if part)
 
 
 def metadata_key(key: str) -> str:

@@ -3,17 +3,17 @@
 EventBridge sends ``SageMaker Model Package State Change`` for this project's group with
 ``ModelApprovalStatus: PendingManualApproval`` (a registration: nothing returns to pending).
 The Lambda reads the new version's registered ``evaluation.json`` and the latest Approved
-version's, compares them (:func:`lambdas.comparison.comparison.compare`), writes the comparison
-as a page and JSON under ``{REPORT_PREFIX}/{group}/version={N}/``, and puts the verdict, the
-worse metrics, each metric and the page's URI into the new package's
+version's, compares them (:func:`lambdas.comparison.comparison.compare`), writes the
+comparison as a page and JSON under ``{FORECASTS_PREFIX}/approvals/{group}/version={N}/``, and
+puts the verdict, the worse metrics, each metric and the page's URI into the new package's
 CustomerMetadataProperties (``comparison.*``), which the registry shows the approver.
 
 Updating the package's metadata makes SageMaker send another state-change event for it; the
 Lambda then computes the same comparison, finds the metadata already there and updates
 nothing, so the pair ends after one round.
 
-Environment: ``MODEL_PACKAGE_GROUP``, ``REPORT_BUCKET`` (required), ``REPORT_PREFIX`` (default
-``approvals``), ``KMS_KEY_ID`` (optional, SSE-KMS for the reports).
+Environment: ``MODEL_PACKAGE_GROUP``, ``REPORT_BUCKET`` (required), ``FORECASTS_PREFIX``
+(default ``forecasts``), ``KMS_KEY_ID`` (optional, SSE-KMS for the reports).
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from lambdas.comparison.comparison import (
     METADATA_PREFIX,
     Comparison,
     compare,
+    report_folder,
 )
 from lambdas.comparison.page import comparison_page
 from lambdas.publish.evaluation import evaluation_uri, parse_evaluation
 from lambdas.uris import split_s3_uri
 
 PENDING = "PendingManualApproval"
-DEFAULT_REPORT_PREFIX = "approvals"
+DEFAULT_FORECASTS_PREFIX = "forecasts"
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -54,7 +55,7 @@ class ConfigurationError(ValueError):
 class Settings:
     model_package_group: str
     report_bucket: str
-    report_prefix: str = DEFAULT_REPORT_PREFIX
+    forecasts_prefix: str = DEFAULT_FORECASTS_PREFIX
     kms_key_id: str | None = None
 
     @classmethod
@@ -67,7 +68,9 @@ class Settings:
         return cls(
             model_package_group=values["MODEL_PACKAGE_GROUP"],
             report_bucket=values["REPORT_BUCKET"],
-            report_prefix=environ.get("REPORT_PREFIX", DEFAULT_REPORT_PREFIX).strip().strip("/"),
+            forecasts_prefix=environ.get("FORECASTS_PREFIX", DEFAULT_FORECASTS_PREFIX)
+            .strip()
+            .strip("/"),
             kms_key_id=environ.get("KMS_KEY_ID", "").strip() or None,
         )
 
@@ -101,9 +104,7 @@ def handle_event(
     if new_evaluation is None:
         note = f"version {package.version} registered no evaluation"
         comparison = dataclasses.replace(comparison, notes=(*comparison.notes, note))
-    folder = "/".join(
-        p for p in (settings.report_prefix, package.group, f"version={package.version}") if p
-    )
+    folder = report_folder(settings.forecasts_prefix, package.group, package.version)
     comparison = dataclasses.replace(
         comparison, report_uri=f"s3://{settings.report_bucket}/{folder}/comparison.html"
     )

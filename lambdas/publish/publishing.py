@@ -186,6 +186,7 @@ def publish(
     top_k: int = TOP_SERIES,
     transform_store: Store | None = None,
     actuals_store: Store | None = None,
+    appendix_html: str = "",
 ) -> PublishResult:
     """Publish every ``*.out`` under ``transform_prefix`` as CSV partitions, reports, manifests.
 
@@ -198,7 +199,8 @@ def publish(
     output untouched. Manifests are written last: a QuickSight refresh that sees a manifest
     finds its CSV complete. Keys depend only on the run, model and version, so publishing a
     run again overwrites the same objects. ``transform_store`` and ``actuals_store`` read from
-    other locations (another bucket) and default to ``store``.
+    other locations (another bucket) and default to ``store``. ``appendix_html`` is an escaped
+    section each report shows after its metrics (local approval's comparison).
     """
     check_partition_part("run", run)
     forecasts = read_transform_outputs(transform_store or store, transform_prefix)
@@ -232,6 +234,7 @@ def publish(
             images=images,
             top_k=top_k,
             synthetic=synthetic,
+            appendix_html=appendix_html,
         )
         for (model, version), rows in groups.items()
     ]
@@ -292,6 +295,7 @@ def _write_partition(
     images: Sequence[report.Image],
     top_k: int,
     synthetic: bool | None,
+    appendix_html: str,
 ) -> tuple[str, list[str], str]:
     """The CSV, the plots and the report of one (model, version); returns their keys."""
     csv_key = partition_key(output_prefix, model, version, run)
@@ -323,6 +327,7 @@ def _write_partition(
         series=len({row.forecast.series for row in rows}),
         data_uri=store.uri(csv_key),
         synthetic=synthetic,
+        appendix_html=appendix_html,
     )
     report_key = f"{folder}/{REPORT_FILE}"
     store.write(report_key, page.encode(), "text/html; charset=utf-8")

@@ -42,5 +42,5 @@ def test_the_comparison_lambda_gets_a_valid_environment(default_app: Synthesized
     settings = Settings.from_env(_environment(default_app, COMPARISON_HANDLER))
     assert settings.model_package_group == GROUP
     assert settings.report_bucket == FORECASTS_BUCKET
-    assert settings.report_prefix == "forecasts/approvals"
+    assert settings.forecasts_prefix == "forecasts"
     assert settings.kms_key_id is not None and settings.kms_key_id.startswith("arn:aws:kms:")

@@ -139,7 +139,7 @@ def registry(monkeypatch):
         "AWS_DEFAULT_REGION": REGION,
         "MODEL_PACKAGE_GROUP": GROUP,
         "REPORT_BUCKET": REPORTS,
-        "REPORT_PREFIX": "forecasts/approvals",
+        "FORECASTS_PREFIX": "forecasts",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("KMS_KEY_ID", raising=False)
