@@ -16,7 +16,9 @@ new job while the same request, sent twice, still starts one.
 A ``Forecast Scheduled`` event (the forecast schedule, source ``forecasting.schedule``) forecasts
 the current input with the group's latest Approved version
 (:mod:`lambdas.batch_transform.schedule`): one job per version and input content, so a run with
-nothing new starts nothing and says so in its log and result.
+nothing new starts nothing and says so in its log and result. S3's ``Object Created`` under the
+input prefix (re)sets a one-time schedule that sends that event once uploads have been quiet
+for ``FORECAST_ON_NEW_DATA_MINUTES`` (:mod:`lambdas.batch_transform.debounce`).
 
 Environment (see ``README.md``): ``MODEL_PACKAGE_GROUP``, ``SAGEMAKER_ROLE_ARN``, ``INPUT_URI``,
 ``FORECASTS_BUCKET``, ``KMS_KEY_ID`` (required), ``TRANSFORM_INSTANCE_TYPE`` (default
@@ -33,6 +35,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas import aws
+from lambdas.batch_transform.debounce import Debounce, is_new_input, plan_debounce
 from lambdas.batch_transform.events import (
     InvalidEventError,
     is_request,
@@ -85,7 +88,40 @@ def reset_client() -> None:
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
-    return handle_event(event, Settings.from_env(os.environ), sagemaker_client())
+    settings = Settings.from_env(os.environ)
+    if is_new_input(event):
+        function_arn = str(getattr(context, "invoked_function_arn", ""))
+        debounce = Debounce.from_env(os.environ, function_arn)
+        return debounce_new_input(event, settings, debounce, aws.client("scheduler"))
+    return handle_event(event, settings, sagemaker_client())
+
+
+def debounce_new_input(
+    event: Mapping[str, Any], settings: Settings, debounce: Debounce | None, scheduler: Any
+) -> dict[str, Any]:
+    """(Re)set the one-time schedule that forecasts once the uploads are quiet."""
+    if debounce is None:
+        reason = "new input, but FORECAST_ON_NEW_DATA_MINUTES is not set: not scheduling"
+        logger.info(reason)
+        return {"started": False, "reason": reason}
+    request = plan_debounce(event, settings, debounce)
+    if isinstance(request, Skip):
+        logger.info("Nothing to schedule: %s", request.reason)
+        return {"started": False, "reason": request.reason}
+    try:
+        scheduler.update_schedule(**request)  # pushes a pending run later
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        try:
+            scheduler.create_schedule(**request)
+        except ClientError as clash:  # another upload's invocation created it meanwhile
+            if clash.response.get("Error", {}).get("Code") != "ConflictException":
+                raise
+            scheduler.update_schedule(**request)
+    reason = f"new input: forecast scheduled {request['ScheduleExpression']} UTC"
+    logger.info("%s (schedule %s)", reason, request["Name"])
+    return {"started": False, "reason": reason, "schedule": request["Name"]}
 
 
 def handle_event(
