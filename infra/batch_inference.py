@@ -38,7 +38,7 @@ from infra.failure_path import (
     dead_letter_queue,
     notifications_topic,
 )
-from infra.forecast_schedule import forecast_schedule
+from infra.forecast_schedule import forecast_schedule, new_data_trigger, scheduler_role
 from infra.inference_layout import (
     ACTUALS_KEY,
     BATCH_TRANSFORM_HANDLER,
@@ -122,6 +122,7 @@ class BatchInferenceConstruct(Construct):
         self.approval_rule = self.setup_approval_rule()
         self.request_rule = self.setup_request_rule()
         self.transform_job_rule = self.setup_transform_job_rule()
+        self.new_input_rule: events.Rule | None = None
         self.schedule = self.setup_schedule()
         self.comparison_function, self.registration_rule = approval_evidence(self, FORECASTS_PREFIX)
 
@@ -310,17 +311,40 @@ class BatchInferenceConstruct(Construct):
         return rule
 
     def setup_schedule(self) -> scheduler.Schedule | None:
-        """Scheduled forecasts (:mod:`infra.forecast_schedule`) when ``forecastSchedule`` is
-        set."""
-        if self.settings.forecast_schedule is None:
+        """Scheduled forecasts and the debounced trigger on new input
+        (:mod:`infra.forecast_schedule`), each when its setting is set."""
+        settings = self.settings
+        if settings.forecast_schedule is None and settings.forecast_on_new_data is None:
+            return None
+        role = scheduler_role(
+            self,
+            project_name=settings.project_name,
+            function=self.batch_transform_function,
+            dead_letter_queue=self.dead_letter_queue,
+        )
+        if settings.forecast_on_new_data is not None:
+            self.new_input_rule = new_data_trigger(
+                self,
+                project_name=settings.project_name,
+                group_name=self.group_name,
+                quiet_minutes=settings.forecast_on_new_data,
+                data_bucket=self.storage.data_bucket,
+                input_prefix=INFERENCE_PREFIX,
+                function=self.batch_transform_function,
+                role=role,
+                dead_letter_queue=self.dead_letter_queue,
+            )
+            self.new_input_rule.add_target(self.lambda_target(self.batch_transform_function))
+        if settings.forecast_schedule is None:
             return None
         return forecast_schedule(
             self,
-            project_name=self.settings.project_name,
+            project_name=settings.project_name,
             group_name=self.group_name,
-            expression=self.settings.forecast_schedule,
+            expression=settings.forecast_schedule,
             function=self.batch_transform_function,
             dead_letter_queue=self.dead_letter_queue,
+            role=role,
         )
 
     def setup_transform_job_rule(self) -> events.Rule:

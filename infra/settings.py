@@ -85,6 +85,8 @@ class InfrastructureSettings:
     notification_email: str | None = None
     # EventBridge Scheduler expression (UTC) of scheduled forecasts; None: no schedule
     forecast_schedule: str | None = None
+    # forecast new inference input once uploads are quiet this many minutes; None: off
+    forecast_on_new_data: int | None = None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -113,6 +115,7 @@ class InfrastructureSettings:
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
             forecast_schedule=parser.optional_schedule("forecastSchedule"),
+            forecast_on_new_data=parser.optional_minutes("forecastOnNewData"),
         )
         parser.raise_if_errors()
         return settings
@@ -131,6 +134,7 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "notificationEmail",
         "removalPolicy",
         "forecastSchedule",
+        "forecastOnNewData",
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push
@@ -256,6 +260,17 @@ class _Parser:
             self.error(key, f"null or {SCHEDULE_EXPECTED} ({problem})", value)
             return None
         return str(value)
+
+    def optional_minutes(self, key: str, most: int = 1440) -> int | None:
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        expected = f"null or a whole number of minutes from 1 to {most}"
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= most:
+            self.error(key, expected, value)
+            return None
+        return int(text)
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)

@@ -68,12 +68,13 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
-    """The optional parts switched on: QuickSight, an e-mail subscription and the forecast
-    schedule."""
+    """The optional parts switched on: QuickSight, an e-mail subscription, the forecast
+    schedule and the debounced forecast on new input."""
     return build_app(
         quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL,
         notificationEmail="ops@example.com",
         forecastSchedule=FORECAST_SCHEDULE,
+        forecastOnNewData=15,
     )
 
 

@@ -127,6 +127,9 @@ def _refs(app: SynthesizedApp) -> dict[str, str]:
             refs[f"{resource_id}.Arn"] = (
                 f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{resource_id}:*"
             )
+    for resource_id in app.template.find_resources("AWS::IAM::Role"):
+        if resource_id.startswith("BatchInferenceForecastScheduleRole"):  # forecastOnNewData
+            refs[f"{resource_id}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/scheduler"
     for name in ("data_bucket", "model_artifacts_bucket", "forecasts_bucket"):
         bucket_id = _logical_id(app, getattr(storage, name))
         refs[f"{bucket_id}.Arn"] = f"arn:aws:s3:::{refs[bucket_id]}"

@@ -147,3 +147,75 @@ def test_a_scheduled_payload_through_the_lambda_starts_once(
 
     assert first["started"] is True and first["job"].startswith(f"{GROUP}-v1-c")
     assert second["started"] is False and second["reason"].startswith("nothing new")
+
+
+# --- the debounced trigger on new input (forecastOnNewData) -----------------------------------
+
+
+def _s3_created(bucket: str, key: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-12-06T05:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key}},
+    }
+
+
+def test_no_new_input_rule_by_default(default_app: SynthesizedApp) -> None:
+    assert default_app.stack.batch_inference.new_input_rule is None
+    environment = _function_environment(default_app)
+    assert "FORECAST_ON_NEW_DATA_MINUTES" not in environment
+
+
+def _function_environment(app: SynthesizedApp) -> dict[str, Any]:
+    function_id = _logical_id(app, app.stack.batch_inference.batch_transform_function)
+    resource = app.template_json["Resources"][function_id]
+    variables: dict[str, Any] = resource["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "matches"),
+    [
+        (DATA_BUCKET, "inference/day-2/stores.csv", True),
+        (DATA_BUCKET, "actuals/actuals.csv", False),
+        (DATA_BUCKET, "input/train.csv", False),
+        ("another-bucket", "inference/stores.csv", False),
+    ],
+)
+def test_the_new_input_rule_catches_objects_under_the_inference_prefix(
+    quicksight_app: SynthesizedApp, bucket: str, key: str, matches: bool
+) -> None:
+    from tests.infra.test_batch_inference import _pattern
+
+    rule = quicksight_app.stack.batch_inference.new_input_rule
+    assert rule is not None
+    assert _pattern(quicksight_app, rule).matches_event(_s3_created(bucket, key)) is matches
+
+
+def test_the_data_bucket_sends_its_events_to_eventbridge(quicksight_app: SynthesizedApp) -> None:
+    bucket_id = _logical_id(quicksight_app, quicksight_app.stack.storage.data_bucket)
+    properties = quicksight_app.template_json["Resources"][bucket_id]["Properties"]
+    assert properties["NotificationConfiguration"]["EventBridgeConfiguration"] == {
+        "EventBridgeEnabled": True
+    }
+    # CloudFormation's own switch: no custom-resource Lambda to set it
+    assert quicksight_app.template.find_resources("Custom::S3BucketNotifications") == {}
+
+
+def test_the_lambda_gets_what_it_needs_to_debounce(quicksight_app: SynthesizedApp) -> None:
+    from lambdas.batch_transform.debounce import Debounce
+
+    app = quicksight_app
+    environment = _environment(app, BATCH_TRANSFORM_HANDLER)  # tokens made concrete
+    debounce = Debounce.from_env(environment, "arn:aws:lambda:us-east-1:123456789012:function:f")
+    assert debounce is not None and debounce.quiet.total_seconds() == 15 * 60
+    # one role for the recurring schedule and the one-time schedules the Lambda sets
+    role_id = _schedule(app)["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    assert _function_environment(app)["SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert debounce.role_arn == "arn:aws:iam::123456789012:role/scheduler"

@@ -48,8 +48,12 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
         return RUNNER_MODULES, ["sagemaker", "s3"], stack.source_pipeline.project.role
     if who == "batch-transform lambda":
         paths = sorted((ROOT / "lambdas/batch_transform").glob("*.py"))
-        # s3: a scheduled run lists the inference input
-        return paths, ["sagemaker", "s3"], stack.batch_inference.batch_transform_function.role
+        # s3: a scheduled run lists the inference input; scheduler: new input is debounced,
+        # only with forecastOnNewData (tested below)
+        services = ["sagemaker", "s3"] + (
+            ["scheduler"] if stack.batch_inference.new_input_rule else []
+        )
+        return paths, services, stack.batch_inference.batch_transform_function.role
     if who == "comparison lambda":
         paths = sorted((ROOT / "lambdas/comparison").glob("*.py"))
         return paths, ["sagemaker", "s3"], stack.batch_inference.comparison_function.role
@@ -86,6 +90,20 @@ def test_the_publish_lambda_may_refresh_spice_when_quicksight_is_configured(quic
     allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
     assert "quicksight:CreateIngestion" in _required(paths, services)
     assert is_allowed("quicksight:CreateIngestion", allowed)
+
+
+def test_the_batch_transform_lambda_may_debounce_new_input_when_configured(quicksight_app):
+    """With forecastOnNewData the Lambda (re)sets its one-time schedule: every call, and the
+    iam:PassRole of Scheduler's role that CreateSchedule depends on, is allowed."""
+    app = quicksight_app
+    paths, services, role = _code(app, "batch-transform lambda")
+    allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
+    required = _required(paths, services)
+    assert {"scheduler:CreateSchedule", "scheduler:UpdateSchedule"} <= required
+    needed = {dependent for action in required for dependent in dependent_actions(action)}
+    assert "iam:PassRole" in needed
+    missing = sorted(a for a in required | needed if not is_allowed(a, allowed))
+    assert not missing, missing
 
 
 def test_the_scanner_finds_the_runner_calls():

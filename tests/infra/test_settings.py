@@ -242,3 +242,18 @@ def test_invalid_forecast_schedules_name_the_key_and_the_problem(
         InfrastructureSettings.from_context(context)
     assert 'context key "forecastSchedule": expected null or a recurring' in str(raised.value)
     assert problem in str(raised.value)
+
+
+def test_forecast_on_new_data_is_off_by_default_and_takes_quiet_minutes(
+    context: dict[str, Any],
+) -> None:
+    assert InfrastructureSettings.from_context(context).forecast_on_new_data is None
+    context["forecastOnNewData"] = "15"  # -c forecastOnNewData=15
+    assert InfrastructureSettings.from_context(context).forecast_on_new_data == 15
+
+
+@pytest.mark.parametrize("minutes", [0, 1441, -3, "soon", True, 2.5])
+def test_a_bad_quiet_time_names_the_key(context: dict[str, Any], minutes: Any) -> None:
+    context["forecastOnNewData"] = minutes
+    with pytest.raises(SettingsError, match='context key "forecastOnNewData": expected null or'):
+        InfrastructureSettings.from_context(context)
