@@ -230,6 +230,14 @@ class BatchInferenceConstruct(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+        # A scheduled run that finds its job says how that job ended.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeOwnTransformJobs",
+                actions=["sagemaker:DescribeTransformJob"],
+                resources=[sagemaker_arn(f"transform-job/{group}-v*")],
+            )
+        )
         # A re-forecast request names a version; the Lambda reads its package from the registry.
         role.add_to_principal_policy(
             iam.PolicyStatement(

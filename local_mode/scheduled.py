@@ -94,6 +94,6 @@ def scheduled_forecast(
     )
     execute_plan(home, outcome, package, plan, say)
     if outcome.job is not None and not outcome.job.started:
-        outcome.skipped = nothing_new(plan)
+        outcome.skipped = nothing_new(plan, outcome.job.status)
         say(f"scheduled forecast: {outcome.skipped}")
     return outcome

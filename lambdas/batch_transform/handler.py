@@ -141,8 +141,9 @@ def handle_event(
         return {"started": False, "reason": plan.reason}
     result = apply_plan(plan, client)
     if is_scheduled(event) and not result["started"]:
-        result["reason"] = nothing_new(plan)
-        logger.info("Scheduled run: %s", result["reason"])
+        job = client.describe_transform_job(TransformJobName=plan.job_name)
+        result["reason"] = nothing_new(plan, str(job["TransformJobStatus"]))
+        logger.warning("Scheduled run: %s", result["reason"])
     return result
 
 

@@ -34,6 +34,7 @@ from lambdas.batch_transform.planning import (
 )
 
 NOTHING_NEW = "nothing new"
+ENDED_WITHOUT_FORECAST = frozenset({"Failed", "Stopped"})
 QUOTE = '"'
 
 
@@ -99,10 +100,16 @@ def plan_scheduled(
     )
 
 
-def nothing_new(plan: TransformPlan) -> str:
-    """What a run that found its job already started says."""
+def nothing_new(plan: TransformPlan, status: str) -> str:
+    """What a run that found its job already there says; ``status`` is that job's. A job that
+    failed or was stopped is said loudly: the schedule will not run that input again."""
     version = plan.create_model["PrimaryContainer"]["Environment"]["FORECAST_MODEL_VERSION"]
+    if status in ENDED_WITHOUT_FORECAST:
+        return (
+            f"{NOTHING_NEW}, but version {version}'s transform job {plan.job_name} for this "
+            f"input ended {status}: send a Forecast Requested event to run it again"
+        )
     return (
         f"{NOTHING_NEW}: version {version} has already forecast this input "
-        f"(transform job {plan.job_name})"
+        f"(transform job {plan.job_name}, {status})"
     )

@@ -19,6 +19,7 @@ from lambdas.batch_transform.schedule import (
     InputObject,
     content_digest,
     latest_approved,
+    nothing_new,
     plan_scheduled,
 )
 from tests.lambdas.batch_transform_events import ENVIRON, GROUP, IMAGE, MODEL_DATA_URL, REGION
@@ -73,12 +74,33 @@ def test_a_repeated_schedule_with_nothing_new_starts_nothing_and_says_so(sagemak
     assert first["started"] is True
     assert first["job"].startswith(f"{GROUP}-v{version}-c")
     assert again["started"] is False
+    status = sagemaker.describe_transform_job(TransformJobName=first["job"])["TransformJobStatus"]
     assert again["reason"] == (
         f"nothing new: version {version} has already forecast this input "
-        f"(transform job {first['job']})"
+        f"(transform job {first['job']}, {status})"
     )
     json.dumps(again)
     assert _jobs(sagemaker) == [first["job"]]
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_a_failed_job_for_the_same_input_is_said_loudly(status):
+    """The schedule will not start that input again (one job per version and content): its
+    reason names the end state and how to run it again."""
+    objects = [InputObject("x.csv", 1, '"e"')]
+    package = {
+        "ModelPackageVersion": 2,
+        "ModelApprovalStatus": "Approved",
+        "InferenceSpecification": {
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": MODEL_DATA_URL}]
+        },
+    }
+    plan = plan_scheduled(ScheduledRun(GROUP, ""), package, objects, SETTINGS)
+    assert isinstance(plan, TransformPlan)
+    assert nothing_new(plan, status) == (
+        f"nothing new, but version 2's transform job {plan.job_name} for this input ended "
+        f"{status}: send a Forecast Requested event to run it again"
+    )
 
 
 def test_new_histories_and_a_newly_approved_version_each_get_their_own_job(sagemaker, s3):
