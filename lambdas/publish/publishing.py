@@ -19,16 +19,20 @@ from decimal import Decimal
 from typing import Any
 
 from lambdas.publish import report
+
+# lambdas/accuracy imports FORECASTS_FILE, check_partition_part and quicksight_manifest from
+# here (explicit re-exports: their home is lambdas.publish.keys)
+from lambdas.publish.keys import FORECASTS_FILE as FORECASTS_FILE
 from lambdas.publish.keys import (
     TRANSFORM_SUFFIX,
-    check_partition_part,
     manifest_key,
     partition_key,
     partition_path,
-    quicksight_manifest,
     report_prefix,
     safe_file_name,
 )
+from lambdas.publish.keys import check_partition_part as check_partition_part
+from lambdas.publish.keys import quicksight_manifest as quicksight_manifest
 from lambdas.publish.kinds import forecast_kind, forecast_kinds, last_observations
 from lambdas.publish.rows import (
     FORECAST_COLUMNS,
