@@ -87,7 +87,7 @@ class ApprovalOutcome:
     published: PublishResult | None = None
     publish_store: LocalStore | None = None
     already_published: bool = False
-    comparison: Comparison | None = None  # the approved version against the one before
+    comparison: Comparison | None = None  # this version against the one approved before it
     package: ModelPackage | None = None  # the version the plan ran
 
 
