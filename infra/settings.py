@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import TRAINING_FILE
+from infra.schedule_expression import EXPECTED as SCHEDULE_EXPECTED
+from infra.schedule_expression import schedule_problem
 
 ContextLookup = Callable[[str], Any]
 
@@ -93,6 +95,10 @@ class InfrastructureSettings:
     security_group_ids: tuple[str, ...] = ()
     # MLflow: None (no tracking), CREATE_MLFLOW_SERVER, or an existing tracking server's ARN
     mlflow_tracking: str | None = None
+    # EventBridge Scheduler expression (UTC) of scheduled forecasts; None: no schedule
+    forecast_schedule: str | None = None
+    # forecast new inference input once uploads are quiet this many minutes; None: off
+    forecast_on_new_data: int | None = None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -128,6 +134,8 @@ class InfrastructureSettings:
                 "an existing server's ARN (arn:aws:sagemaker:REGION:ACCOUNT:"
                 "mlflow-tracking-server/NAME)",
             ),
+            forecast_schedule=parser.optional_schedule("forecastSchedule"),
+            forecast_on_new_data=parser.optional_minutes("forecastOnNewData"),
         )
         parser.raise_if_errors()
         return settings
@@ -148,6 +156,8 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "subnetIds",
         "securityGroupIds",
         "mlflowTracking",
+        "forecastSchedule",
+        "forecastOnNewData",
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push
@@ -294,6 +304,27 @@ class _Parser:
             self.error(key, wanted, value)
             return ()
         return tuple(i.strip() for i in items)
+
+    def optional_schedule(self, key: str) -> str | None:
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        problem = schedule_problem(value) if isinstance(value, str) else "not a string"
+        if problem:
+            self.error(key, f"null or {SCHEDULE_EXPECTED} ({problem})", value)
+            return None
+        return str(value)
+
+    def optional_minutes(self, key: str, most: int = 1440) -> int | None:
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        expected = f"null or a whole number of minutes from 1 to {most}"
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= most:
+            self.error(key, expected, value)
+            return None
+        return int(text)
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)

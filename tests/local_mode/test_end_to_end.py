@@ -240,3 +240,63 @@ def test_a_plain_rerun_gets_a_new_run_id(tmp_path):
     first = new_run_id(home, now)
     home.run_dir(first).mkdir(parents=True)
     assert (first, new_run_id(home, now)) == ("20260102-030405", "20260102-030405-2")
+
+
+# --- approval evidence and scheduled forecasts (after the tests above, which count outputs) ---
+
+
+def test_approve_prints_the_comparison_and_writes_it_into_its_report(local):
+    home, outputs = local
+    verdict = "version 1: no version of ts-forecasting is approved yet; nothing to compare with"
+    assert f"evidence: {verdict}" in outputs["approve"]
+    forecasts_bucket = home.buckets / home.forecasts_bucket
+    report = next(forecasts_bucket.glob("forecasts/reports/**/report.html"))
+    page = report.read_text()
+    assert "<h2>Compared with the approved version</h2>" in page and verdict in page
+    evidence = forecasts_bucket / "forecasts/approvals/ts-forecasting/version=1/comparison.json"
+    assert json.loads(evidence.read_text())["approved_version"] is None
+    metadata = Registry(home.registry).get("ts-forecasting", 1).customer_metadata
+    assert metadata["comparison.approved_version"] == "none"
+
+
+def test_scheduled_forecasts_publish_new_input_once_each_in_its_own_partition(local):
+    """`forecast` without --history is the scheduled run: the latest approved version over the
+    inference input; the same input again starts nothing; new histories get a new partition and
+    nothing published before changes."""
+    home, _ = local
+    at = ["--home", str(home.root)]
+    forecasts_bucket = home.buckets / home.forecasts_bucket
+    partitions = "forecasts/model=ts-forecasting/version=1/run=*/forecasts.csv"
+    before = {path: path.read_bytes() for path in forecasts_bucket.glob(partitions)}
+
+    first = cli_output(["forecast", *at])
+    again = cli_output(["forecast", *at])
+
+    assert "scheduled forecast: ts-forecasting version 1 over 2 input object(s)" in first
+    assert "published: 56 forecast rows of 7 series (SYNTHETIC DATA)" in first
+    assert "scheduled forecast: nothing new: version 1 has already forecast this input" in again
+    assert "already published: 56 forecast rows" in again  # where that input's forecast is
+    assert "\npublished:" not in again
+    after_first = {path: path.read_bytes() for path in forecasts_bucket.glob(partitions)}
+    assert len(after_first) == len(before) + 1
+
+    future = home.local_path(home.input_uri("informer")) / "future.csv"
+    rows = read_csv(future)
+    rows[-1]["HUFL"] = str(float(rows[-1]["HUFL"]) + 1.0)  # the newest hour, revised
+    with future.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    third = cli_output(["forecast", *at])
+
+    assert "over 2 input object(s)" in third and "\npublished: 56 forecast rows" in third
+    after_third = {path: path.read_bytes() for path in forecasts_bucket.glob(partitions)}
+    assert len(after_third) == len(after_first) + 1
+    assert all(after_third[path] == body for path, body in after_first.items())
+    runs = {path.parent.name for path in after_third}
+    assert len(runs) == len(after_third)  # one run, one partition
+
+
+def test_a_scheduled_forecast_with_no_approved_version_says_so(tmp_path):
+    said = cli_output(["forecast", "--home", str(tmp_path)])
+    assert "scheduled forecast: no Approved version of ts-forecasting yet" in said
