@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from policy_sentry.querying.actions import get_action_data
 
+from forecasting.errors import ConfigError
 from infra.mlflow_tracking import TRACKING_ACTIONS
-from infra.settings import InfrastructureSettings, SettingsError, load_cdk_json_context
+from infra.settings import InfrastructureSettings, load_cdk_json_context
 from tests.infra.aws_calls import allowed_actions
 from tests.infra.synthesized import SynthesizedApp
 
@@ -56,7 +57,7 @@ def test_the_setting_takes_create_or_a_server_arn(value, expected):
 )
 def test_anything_else_is_refused_by_name(value):
     context = {**load_cdk_json_context(), "mlflowTracking": value}
-    with pytest.raises(SettingsError, match='context key "mlflowTracking"'):
+    with pytest.raises(ConfigError, match='context key "mlflowTracking"'):
         InfrastructureSettings.from_context(context)
 
 

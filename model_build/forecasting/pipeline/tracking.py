@@ -5,6 +5,11 @@ step gets the model artifact's URI, which it records in the training run. The re
 package names the run (``mlflow_run_id``, from evaluation.json) and the pipeline execution, so
 the registry entry leads to both. Nothing that differs per execution enters a cached step's
 arguments: the execution ARN is only in the registration, which is never cached.
+
+Both tracked steps call the tracking server, so they run without network isolation (an
+isolated container has no network at all: CreateTrainingJob's ``EnableNetworkIsolation``,
+CreateProcessingJob's ``NetworkConfig``); with private subnets, the server's endpoint must be
+reachable from them.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ def with_tracking(
         arguments = step["Arguments"]
         if step["Name"] == "Train":
             arguments["Environment"] = {TRACKING_URI: tracking_uri, EXPERIMENT_NAME: experiment}
+            arguments["EnableNetworkIsolation"] = False
         elif step["Name"] == "Evaluate":
             arguments["Environment"] = {ARTIFACT_URI: MODEL_ARTIFACT}
+            arguments["NetworkConfig"]["EnableNetworkIsolation"] = False
         elif step["Type"] == "Condition":
             for branch in arguments["IfSteps"]:
                 if branch["Type"] == "RegisterModel":

@@ -501,3 +501,22 @@ def test_bad_settings_are_refused_with_the_value_named(change, message):
 def test_window_lengths_that_agree_with_preprocess_are_accepted():
     PipelineSettings(hyperparameters={"seq_len": "48"}, preprocess_arguments={"seq_len": 48})
     PipelineSettings(model="tft", hyperparameters={"pred_len": 6})
+
+
+def test_the_tracked_steps_reach_the_tracking_server_and_the_others_stay_isolated():
+    """An isolated container has no network (CreateTrainingJob's EnableNetworkIsolation,
+    CreateProcessingJob's NetworkConfig), so it could not call MLflow: with a tracking server
+    Train and Evaluate run unisolated, Preprocess stays isolated; without one all three are."""
+
+    def isolation(resources: Resources) -> dict[str, bool]:
+        steps = {
+            s["Name"]: s["Arguments"] for s in flat_steps(build_definition(GPU, resources)["Steps"])
+        }
+        return {
+            "Preprocess": steps["Preprocess"]["NetworkConfig"]["EnableNetworkIsolation"],
+            "Train": steps["Train"]["EnableNetworkIsolation"],
+            "Evaluate": steps["Evaluate"]["NetworkConfig"]["EnableNetworkIsolation"],
+        }
+
+    assert isolation(RESOURCES) == {"Preprocess": True, "Train": True, "Evaluate": True}
+    assert isolation(TRACKED) == {"Preprocess": True, "Train": False, "Evaluate": False}
