@@ -117,7 +117,7 @@ def test_retraining_off_alarms_without_retraining():
 def test_the_state_survives_a_round_trip_and_tokens_are_per_version_and_day():
     state = AlarmState(("1",), DAY0, "1")
     assert AlarmState.from_json(state.to_json(), "s.json") == state
-    with pytest.raises(ValueError, match="s.json"):
+    with pytest.raises(ValueError, match=r"s\.json"):
         AlarmState.from_json({"last_retrain_at": "soon"}, "s.json")
     (one,) = verdicts(scores_with({"1": [40.0]}), {}, DriftPolicy())
     (two,) = verdicts(scores_with({"1": [40.0, 40.0]}), {}, DriftPolicy())
