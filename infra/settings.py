@@ -11,6 +11,7 @@ without starting jsii.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from forecasting.pipeline.settings import TRAINING_FILE
+from lambdas.accuracy.drift import DriftPolicy
 
 ContextLookup = Callable[[str], Any]
 
@@ -81,6 +83,7 @@ class InfrastructureSettings:
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
+    accuracy: DriftPolicy = DriftPolicy()
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -108,11 +111,14 @@ class InfrastructureSettings:
             notification_email=parser.optional_pattern(
                 "notificationEmail", _EMAIL, "an e-mail address"
             ),
+            accuracy=_parse_accuracy(parser),
         )
         parser.raise_if_errors()
         return settings
 
 
+# The drift alarm and retraining (lambdas/accuracy/drift.py holds the defaults).
+ACCURACY_KEYS = ("accuracyAlarmRatio", "accuracyWindowDays", "retrainOnDrift", "retrainCooldownDays")
 # Every context key the app reads; tests check cdk.json holds no key outside this set.
 CONTEXT_KEYS: frozenset[str] = frozenset(
     {
@@ -125,6 +131,7 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "quickSightPrincipalArn",
         "notificationEmail",
         "removalPolicy",
+        *ACCURACY_KEYS,
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push
@@ -184,6 +191,21 @@ def _parse_source(parser: _Parser, default_repository: str) -> SourceSettings:
     )
 
 
+def _parse_accuracy(parser: _Parser) -> DriftPolicy:
+    """The drift alarm's ratio and window, and whether (and how often) drift retrains."""
+    default = DriftPolicy()
+    ratio = parser.optional_number("accuracyAlarmRatio", float, minimum=0, exclusive=True)
+    window = parser.optional_number("accuracyWindowDays", int, minimum=1)
+    retrain = parser.optional_bool("retrainOnDrift")
+    cooldown = parser.optional_number("retrainCooldownDays", int, minimum=0)
+    return DriftPolicy(
+        ratio=default.ratio if ratio is None else ratio,
+        window_days=default.window_days if window is None else int(window),
+        retrain=default.retrain if retrain is None else retrain,
+        cooldown_days=default.cooldown_days if cooldown is None else int(cooldown),
+    )
+
+
 class _Parser:
     """Reads context keys, converts them and records an error per bad key.
 
@@ -240,6 +262,43 @@ class _Parser:
             self.error(key, f"null or {expected}", value)
             return None
         return value
+
+    def optional_number(
+        self, key: str, kind: type[int] | type[float], *, minimum: float, exclusive: bool = False
+    ) -> float | None:
+        """A number (or its string form, from -c) at or above ``minimum`` (above, if exclusive)."""
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        bound = f"{'above' if exclusive else 'at least'} {minimum:g}"
+        expected = f"null or {'a whole number' if kind is int else 'a number'} {bound}"
+        try:
+            number = kind(value) if not isinstance(value, bool) else None
+            if number is not None and float(value) != number:  # int(2.5) is 2: refuse it
+                number = None
+        except (TypeError, ValueError):
+            number = None
+        if (
+            number is None
+            or not math.isfinite(number)
+            or number < minimum
+            or (exclusive and number == minimum)
+        ):
+            self.error(key, expected, value)
+            return None
+        return number
+
+    def optional_bool(self, key: str) -> bool | None:
+        """true/false (or "true"/"false", from -c)."""
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        self.error(key, "null, true or false", value)
+        return None
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)
