@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.accuracy import AccuracyConstruct
 from infra.batch_inference import FORECASTS_PREFIX, MANIFEST_KEY, BatchInferenceConstruct
 from infra.quicksight import QuickSightConstruct
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
@@ -54,6 +55,14 @@ class ForecastingStack(Stack):
         )
         self.execution_ended_rule = self.pipeline.notify_execution_end(self.batch_inference.topic)
         self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
+        self.accuracy = AccuracyConstruct(
+            self,
+            "Accuracy",
+            settings=settings,
+            storage=self.storage,
+            pipeline=self.pipeline,
+            batch_inference=self.batch_inference,
+        )
         self.setup_outputs()
 
     def setup_storage(self) -> StorageConstruct:
@@ -123,3 +132,5 @@ class ForecastingStack(Stack):
         CfnOutput(self, "NotificationTopicArn", value=inference.topic.topic_arn)
         if self.quicksight is not None:
             CfnOutput(self, "QuickSightDataSetId", value=self.quicksight.data_set_id)
+        CfnOutput(self, "ActualsPrefixUri", value=self.accuracy.actuals_uri)
+        CfnOutput(self, "AccuracyManifestUri", value=self.accuracy.manifest_uri)

@@ -26,7 +26,13 @@ S3_ACTIONS = {
     "ListObjects": ("s3:ListBucket",),
     "HeadBucket": ("s3:ListBucket",),
 }
-IAM_PREFIX = {"s3": "s3", "sagemaker": "sagemaker", "sns": "sns", "quicksight": "quicksight"}
+IAM_PREFIX = {
+    "s3": "s3",
+    "sagemaker": "sagemaker",
+    "sns": "sns",
+    "quicksight": "quicksight",
+    "cloudwatch": "cloudwatch",
+}
 
 
 def _method_table(service: str) -> dict[str, str]:

@@ -63,9 +63,11 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
-    """The optional parts switched on: QuickSight and an e-mail subscription."""
+    """The optional parts switched on: QuickSight, an e-mail subscription, retraining on drift."""
     return build_app(
-        quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL, notificationEmail="ops@example.com"
+        quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL,
+        notificationEmail="ops@example.com",
+        retrainOnDrift=True,
     )
 
 
