@@ -118,7 +118,12 @@ class InfrastructureSettings:
 
 
 # The drift alarm and retraining (lambdas/accuracy/drift.py holds the defaults).
-ACCURACY_KEYS = ("accuracyAlarmRatio", "accuracyWindowDays", "retrainOnDrift", "retrainCooldownDays")
+ACCURACY_KEYS = (
+    "accuracyAlarmRatio",
+    "accuracyWindowDays",
+    "retrainOnDrift",
+    "retrainCooldownDays",
+)
 # Every context key the app reads; tests check cdk.json holds no key outside this set.
 CONTEXT_KEYS: frozenset[str] = frozenset(
     {

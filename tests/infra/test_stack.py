@@ -41,7 +41,7 @@ def test_resource_counts(default_app: SynthesizedApp) -> None:
     template.resource_count_is("AWS::S3::BucketPolicy", 5)
     # Retained data needs no clean-up Lambda: only batch inference's two.
     template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
-    template.resource_count_is("AWS::Lambda::Function", 2)
+    template.resource_count_is("AWS::Lambda::Function", 3)  # batch transform, publish, accuracy
 
 
 def test_key_rotates_and_has_project_alias(default_app: SynthesizedApp) -> None:
