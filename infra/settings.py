@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,7 +83,7 @@ class InfrastructureSettings:
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
-    accuracy: DriftPolicy = DriftPolicy()
+    accuracy: DriftPolicy = field(default_factory=DriftPolicy)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:

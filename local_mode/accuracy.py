@@ -91,8 +91,9 @@ def run_accuracy(
 
 def version_table(tracked: Tracked, policy: DriftPolicy) -> str:
     """One line per version: the points it rests on, its measures and the alarm rule's verdict."""
-    header = ["VERSION", "MATCHED", "PENDING", "MAE", "BIAS", "SMAPE%", "COVERAGE",
-              f"ROLLING SMAPE% ({policy.window_days}d)", "REGISTERED SMAPE%", "RATIO", "STATUS"]  # fmt: skip
+    rolling = f"ROLLING SMAPE% ({policy.window_days}d)"
+    header = ["VERSION", "MATCHED", "PENDING", "MAE", "BIAS", "SMAPE%", "COVERAGE", rolling,
+              "REGISTERED SMAPE%", "RATIO", "STATUS"]  # fmt: skip
     rows = [header]
     for verdict in tracked.decision.verdicts:  # in version order
         measures = tracked.scores.versions[verdict.model, verdict.version]

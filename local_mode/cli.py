@@ -192,7 +192,8 @@ def add_accuracy_command(
     )
     accuracy.add_argument(
         "--ratio", type=float, default=drift.DEFAULT_ALARM_RATIO,
-        help=f"alarm above this many times the registered sMAPE (default {drift.DEFAULT_ALARM_RATIO})",
+        help="alarm above this many times the registered sMAPE "
+        f"(default {drift.DEFAULT_ALARM_RATIO})",
     )  # fmt: skip
     accuracy.add_argument(
         "--window-days", type=_positive_int, default=drift.DEFAULT_WINDOW_DAYS,
