@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from benchmarks.page.format import table
 from benchmarks.page.sections import (
+    accuracy,
     ddp_throughput,
     gpu_smoke,
     inference,
@@ -59,6 +60,7 @@ SECTIONS: list[Callable[[], list[str]]] = [
     tft_peer.section,
     inference.section,
     infrastructure.section,
+    accuracy.section,
     gpu_smoke.section,
     machine.section,
 ]
@@ -82,6 +84,7 @@ def render() -> str:
         "(at [larger panels](#tft-at-larger-panels), and "
         "[against neuralforecast](#tft-against-neuralforecast)), "
         "[batch inference](#batch-inference), [infrastructure](#infrastructure), "
+        "[accuracy as actuals arrive](#forecast-accuracy-as-actuals-arrive), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",
     ]

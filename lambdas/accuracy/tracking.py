@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lambdas.accuracy.drift import AlarmState, Decision, DriftPolicy, decide, verdicts
 from lambdas.accuracy.scoring import (
@@ -22,13 +23,16 @@ from lambdas.accuracy.scoring import (
     parse_published,
     score,
 )
-from lambdas.publish.publishing import FORECASTS_FILE, check_partition_part, quicksight_manifest
+from lambdas.publish.rows import partition_problem
 from lambdas.publish.stores import Store
 
 # Data bucket: the actuals, in the publish Lambda's long CSV (series_id,target,timestamp,value),
 # one or more *.csv files; the publish Lambda's own actuals file lies here too.
 ACTUALS_PREFIX = "actuals/"
 ACTUALS_SUFFIX = ".csv"
+# The publish Lambda's partition file (lambdas.publish.publishing.FORECASTS_FILE; not imported:
+# that module needs matplotlib, which only the publish Lambda's layer brings; a test pins both).
+FORECASTS_FILE = "forecasts.csv"
 ACCURACY_FOLDER = "accuracy"  # under the forecasts prefix, beside the model=... partitions
 ACCURACY_FILE = "accuracy.csv"
 MANIFEST_FILE = "manifest.json"
@@ -51,7 +55,7 @@ class Tracked:
 
 
 def accuracy_folder(forecasts_prefix: str, model: str) -> str:
-    check_partition_part("model", model)
+    check_model(model)
     return "/".join(
         p for p in (forecasts_prefix.strip("/"), ACCURACY_FOLDER, f"model={model}") if p
     )
@@ -59,7 +63,7 @@ def accuracy_folder(forecasts_prefix: str, model: str) -> str:
 
 def read_published(store: Store, forecasts_prefix: str, model: str) -> tuple[list[Forecast], int]:
     """Every published forecast of ``model`` (all versions and runs), and how many files."""
-    check_partition_part("model", model)
+    check_model(model)
     folder = "/".join(p for p in (forecasts_prefix.strip("/"), f"model={model}/") if p)
     keys = [key for key in store.list(folder) if key.endswith(f"/{FORECASTS_FILE}")]
     forecasts: list[Forecast] = []
@@ -97,7 +101,7 @@ def track(
         folder = accuracy_folder(forecasts_prefix, model)
         accuracy_key, manifest_key = f"{folder}/{ACCURACY_FILE}", f"{folder}/{MANIFEST_FILE}"
         forecasts_store.write(accuracy_key, format_accuracy_csv(scores).encode(), "text/csv")
-        manifest = quicksight_manifest([forecasts_store.uri(accuracy_key)])
+        manifest = quicksight_manifest(forecasts_store.uri(accuracy_key))
         forecasts_store.write(
             manifest_key, json.dumps(manifest, indent=2).encode(), "application/json"
         )
@@ -112,6 +116,25 @@ def track(
         accuracy_key=accuracy_key,
         manifest_key=manifest_key,
     )
+
+
+def check_model(model: str) -> None:
+    problem = partition_problem(model)
+    if problem:
+        raise AccuracyError(f"model {model!r} {problem}")
+
+
+def quicksight_manifest(uri: str) -> dict[str, Any]:
+    """A QuickSight S3 manifest over the accuracy table alone, in the publish Lambda's format."""
+    return {
+        "fileLocations": [{"URIPrefixes": [uri]}],
+        "globalUploadSettings": {
+            "format": "CSV",
+            "delimiter": ",",
+            "textqualifier": '"',
+            "containsHeader": "true",
+        },
+    }
 
 
 def load_state(store: Store, forecasts_prefix: str, model: str) -> AlarmState:

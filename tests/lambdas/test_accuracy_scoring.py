@@ -153,3 +153,19 @@ def test_the_accuracy_table_has_one_row_per_version_series_target_and_step():
     assert math.isclose(float(first["smape"]), 200 * 2 / 22)
     assert rows[1]["mae"] == "" and rows[1]["pending"] == "1"
     assert first["first_timestamp"] == "2026-01-01 00:00:00"
+
+
+def test_the_accuracy_lambda_needs_no_matplotlib_and_agrees_with_publishing():
+    """Only the publish Lambda has the plotting layer; the accuracy code repeats the two facts
+    it shares with lambdas.publish.publishing instead of importing it."""
+    import subprocess
+    import sys
+
+    from lambdas.accuracy import tracking
+    from lambdas.publish import publishing
+
+    check = "import sys, lambdas.accuracy.handler; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
+    assert tracking.FORECASTS_FILE == publishing.FORECASTS_FILE
+    uri = "s3://bucket/forecasts/accuracy/model=m/accuracy.csv"
+    assert tracking.quicksight_manifest(uri) == publishing.quicksight_manifest([uri])
