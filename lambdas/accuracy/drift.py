@@ -139,19 +139,21 @@ def verdicts(
     """Each version's rolling sMAPE against its reference, newest version last."""
     found = []
     for model, version in sorted(scores.versions, key=version_order):
-        points = scores.points.get((model, version), [])
-        as_of = max((as_utc(stamp) for stamp, _ in points), default=None)
-        rolling: list[float] = []
+        by_time = scores.smape_by_time.get((model, version), {})
+        as_of = max((as_utc(stamp) for stamp in by_time), default=None)
+        total, points = 0.0, 0
         if as_of is not None:
             start = as_of - timedelta(days=policy.window_days)
-            rolling = [term for stamp, term in points if as_utc(stamp) > start]
+            for stamp, (term_sum, count) in by_time.items():
+                if as_utc(stamp) > start:
+                    total, points = total + term_sum, points + int(count)
         found.append(
             Verdict(
                 model=model,
                 version=version,
                 as_of=as_of,
-                rolling_smape=sum(rolling) / len(rolling) if rolling else None,
-                rolling_points=len(rolling),
+                rolling_smape=total / points if points else None,
+                rolling_points=points,
                 reference_smape=references.get((model, version)),
                 threshold_ratio=policy.ratio,
             )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -143,11 +143,12 @@ class Measures:
 @dataclass
 class Scores:
     """The join's result: measures per (model, version, series, target, step) and per version,
-    and the matched points per version (timestamp, sMAPE term) for rolling windows."""
+    and per version and forecast time the sum and count of sMAPE terms (for rolling windows:
+    as many entries as distinct times, not points)."""
 
     cells: dict[tuple[str, str, str, str, int], Measures] = field(default_factory=dict)
     versions: dict[tuple[str, str], Measures] = field(default_factory=dict)
-    points: dict[tuple[str, str], list[tuple[datetime, float]]] = field(default_factory=dict)
+    smape_by_time: dict[tuple[str, str], dict[datetime, list[float]]] = field(default_factory=dict)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -155,47 +156,50 @@ class Scores:
 
 def parse_published(text: str | bytes, source: str) -> list[Forecast]:
     """The forecasts of one published ``forecasts.csv``; a bad cell names file, line, column."""
+    return list(iter_published(text, source))
+
+
+def iter_published(text: str | bytes, source: str) -> Iterator[Forecast]:
+    """:func:`parse_published` one row at a time: a pass over many files holds none of them."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise AccuracyError(f"{source}: byte {error.start} is not UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [name for name in PUBLISHED_FIELDS if name not in (reader.fieldnames or ())]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    missing = [name for name in PUBLISHED_FIELDS if name not in header]
     if missing:
         raise AccuracyError(
             f"{source}, line 1: no column {', '.join(map(repr, missing))}; expected a "
             f"published forecasts.csv with {','.join(PUBLISHED_FIELDS)}"
         )
+    (series, target, stamp_at, step, p50, p10, p90, model, version, run, offset) = (
+        header.index(name) for name in PUBLISHED_FIELDS
+    )
     stamps: dict[str, datetime] = {}  # many series share each timestamp: parse it once
-    forecasts = []
     for record in reader:
         line = reader.line_num
-        try:
-            text_stamp = record["timestamp"] + record["utc_offset"]
-            stamp = stamps.get(text_stamp)
-            if stamp is None:
-                stamp = stamps[text_stamp] = _timestamp(text_stamp, source, line)
-            forecasts.append(
-                Forecast(
-                    model=record["model"],
-                    version=record["model_version"],
-                    run=record["run"],
-                    series_id=record["series_id"],
-                    target=record["target"],
-                    timestamp=stamp,
-                    horizon_step=_integer(record["horizon_step"], source, line, "horizon_step"),
-                    p50=_number(record["p50"], source, line, "p50"),
-                    p10=_optional(record["p10"], source, line, "p10"),
-                    p90=_optional(record["p90"], source, line, "p90"),
-                )
-            )
-        except TypeError:  # DictReader gives None for the cells of a short row
+        if len(record) != len(header):
             raise AccuracyError(
-                f"{source}, line {line}: fewer fields than the header's "
-                f"{len(reader.fieldnames or ())}"
-            ) from None
-    return forecasts
+                f"{source}, line {line}: {len(record)} fields; expected the header's {len(header)}"
+            )
+        text_stamp = record[stamp_at] + record[offset]
+        stamp = stamps.get(text_stamp)
+        if stamp is None:
+            stamp = stamps[text_stamp] = _timestamp(text_stamp, source, line)
+        yield Forecast(
+            model=record[model],
+            version=record[version],
+            run=record[run],
+            series_id=record[series],
+            target=record[target],
+            timestamp=stamp,
+            horizon_step=_integer(record[step], source, line, "horizon_step"),
+            p50=_number(record[p50], source, line, "p50"),
+            p10=_optional(record[p10], source, line, "p10"),
+            p90=_optional(record[p90], source, line, "p90"),
+        )
 
 
 def merge_actuals(files: Iterable[tuple[str, bytes]]) -> dict[InstantKey, ActualRow]:
@@ -222,11 +226,19 @@ def merge_actuals(files: Iterable[tuple[str, bytes]]) -> dict[InstantKey, Actual
 # --- joining and measuring --------------------------------------------------------------------
 
 
-def score(forecasts: Sequence[Forecast], actuals: Mapping[InstantKey, ActualRow]) -> Scores:
-    """Join each forecast with its actual (same series, target and instant) and measure."""
-    check_same_time_kind(forecasts, actuals)
-    scores = Scores()
+def score(
+    forecasts: Iterable[Forecast],
+    actuals: Mapping[InstantKey, ActualRow],
+    scores: Scores | None = None,
+) -> Scores:
+    """Join each forecast with its actual (same series, target and instant) and measure; adds
+    to ``scores`` when given (one call per published file)."""
+    scores = Scores() if scores is None else scores
+    checked = False
     for forecast in forecasts:
+        if not checked:
+            check_same_time_kind(forecast, actuals)
+            checked = True
         found = actuals.get((forecast.series_id, forecast.target, forecast.timestamp))
         actual = found.value if found is not None else None
         cell = (
@@ -247,22 +259,23 @@ def score(forecasts: Sequence[Forecast], actuals: Mapping[InstantKey, ActualRow]
         version_measures.add(forecast, actual)
         if actual is not None:
             scale = abs(forecast.p50) + abs(actual)
-            term = 200.0 * abs(forecast.p50 - actual) / scale if scale > 0 else None
-            if term is not None:
-                scores.points.setdefault(version, []).append((forecast.timestamp, term))
+            if scale > 0:
+                by_time = scores.smape_by_time.setdefault(version, {})
+                sums = by_time.get(forecast.timestamp)
+                if sums is None:
+                    sums = by_time[forecast.timestamp] = [0.0, 0]
+                sums[0] += 200.0 * abs(forecast.p50 - actual) / scale
+                sums[1] += 1
     return scores
 
 
-def check_same_time_kind(
-    forecasts: Sequence[Forecast], actuals: Mapping[InstantKey, ActualRow]
-) -> None:
+def check_same_time_kind(forecast: Forecast, actuals: Mapping[InstantKey, ActualRow]) -> None:
     """Forecasts and actuals both with UTC offsets or both without: a local time is no instant,
     so it would silently never match one that has an offset."""
-    if not forecasts or not actuals:
+    if not actuals:
         return
-    forecast_aware = forecasts[0].timestamp.tzinfo is not None
     actual = next(iter(actuals.values()))
-    if (actual.timestamp.tzinfo is not None) != forecast_aware:
+    if (actual.timestamp.tzinfo is not None) != (forecast.timestamp.tzinfo is not None):
         kind = "has a UTC offset" if actual.timestamp.tzinfo is not None else "has none"
         raise AccuracyError(
             f"{actual.source}, line {actual.line}, column 'timestamp': "

@@ -16,11 +16,10 @@ from typing import Any
 from lambdas.accuracy.drift import AlarmState, Decision, DriftPolicy, decide, verdicts
 from lambdas.accuracy.scoring import (
     AccuracyError,
-    Forecast,
     Scores,
     format_accuracy_csv,
+    iter_published,
     merge_actuals,
-    parse_published,
     score,
 )
 from lambdas.publish.rows import partition_problem
@@ -61,15 +60,11 @@ def accuracy_folder(forecasts_prefix: str, model: str) -> str:
     )
 
 
-def read_published(store: Store, forecasts_prefix: str, model: str) -> tuple[list[Forecast], int]:
-    """Every published forecast of ``model`` (all versions and runs), and how many files."""
+def published_keys(store: Store, forecasts_prefix: str, model: str) -> list[str]:
+    """The published ``forecasts.csv`` of every version and run of ``model``."""
     check_model(model)
     folder = "/".join(p for p in (forecasts_prefix.strip("/"), f"model={model}/") if p)
-    keys = [key for key in store.list(folder) if key.endswith(f"/{FORECASTS_FILE}")]
-    forecasts: list[Forecast] = []
-    for key in keys:
-        forecasts.extend(parse_published(store.read(key), store.uri(key)))
-    return forecasts, len(keys)
+    return [key for key in store.list(folder) if key.endswith(f"/{FORECASTS_FILE}")]
 
 
 def track(
@@ -87,12 +82,15 @@ def track(
     ``reference(version)`` is the sMAPE the version registered (None when unknown). Everything
     is read and validated before the first write.
     """
-    forecasts, forecast_files = read_published(forecasts_store, forecasts_prefix, model)
     keys = actuals_store.list(actuals_prefix)
     csv_keys = [key for key in keys if key.endswith(ACTUALS_SUFFIX)]
     ignored = tuple(actuals_store.uri(key) for key in keys if not key.endswith(ACTUALS_SUFFIX))
     actuals = merge_actuals((actuals_store.uri(key), actuals_store.read(key)) for key in csv_keys)
-    scores = score(forecasts, actuals)
+    scores = Scores()
+    published = published_keys(forecasts_store, forecasts_prefix, model)
+    for key in published:  # one file at a time: only the measures are kept
+        score(iter_published(forecasts_store.read(key), forecasts_store.uri(key)), actuals, scores)
+    forecasts = sum(measures.forecasts for measures in scores.versions.values())
     references = {(m, v): reference(v) for m, v in scores.versions}
     state = load_state(forecasts_store, forecasts_prefix, model)
     decision = decide(verdicts(scores, references, policy), state, policy)
@@ -108,8 +106,8 @@ def track(
     return Tracked(
         scores=scores,
         decision=decision,
-        forecast_files=forecast_files,
-        forecasts=len(forecasts),
+        forecast_files=len(published),
+        forecasts=forecasts,
         actual_files=len(csv_keys),
         actuals=len(actuals),
         ignored_files=ignored,

@@ -29,9 +29,9 @@ def scores_with(days: dict[str, list[float]]) -> Scores:
     scores = Scores()
     for version, terms in days.items():
         scores.versions["m", version] = Measures()
-        scores.points["m", version] = [
-            (DAY0 + timedelta(days=i), term) for i, term in enumerate(terms)
-        ]
+        scores.smape_by_time["m", version] = {
+            DAY0 + timedelta(days=i): [term, 1] for i, term in enumerate(terms)
+        }
     return scores
 
 
