@@ -143,3 +143,25 @@ def test_the_next_day_in_alarm_neither_notifies_nor_retrains(days):
     assert "ALARM: " not in out["day 4"]
     assert "no retrain: cool-down after the retrain of" in out["day 4"]
     assert [p.version for p in Registry(home.registry).list(GROUP)] == [1, 2]
+
+
+def test_a_bad_actuals_file_is_one_line_naming_file_line_and_column(tmp_path, capsys):
+    """No training needed: one published partition written as the publish code writes it."""
+    from lambdas.publish.publishing import PUBLISHED_COLUMNS
+
+    home = Home(tmp_path)
+    partition = home.buckets / home.forecasts_bucket / f"forecasts/model={GROUP}/version=1/run=r"
+    partition.mkdir(parents=True)
+    row = ["s", "y", "2026-01-01 00:00:00", "1", "1.5", "", "", GROUP, "1", "", "r", "", ""]
+    (partition / "forecasts.csv").write_text(",".join(PUBLISHED_COLUMNS) + "\n" + ",".join(row))
+    actuals = home.local_path(f"s3://{home.data_bucket}/actuals/")
+    actuals.mkdir(parents=True)
+    (actuals / "late.csv").write_text("series_id,target,timestamp,value\ns,y,2026-01-01,1,5\n")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["accuracy", "--home", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "late.csv, line 2: 5 fields; expected 4" in err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["accuracy", "--home", str(tmp_path), "--ratio", "0"])
+    assert exit_info.value.code == 2 and "alarm ratio 0.0" in capsys.readouterr().err
