@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from lambdas.publish.rows import ActualRow, PublishError, parse_actuals
 
@@ -69,9 +71,8 @@ class AccuracyError(PublishError):
     """Input that cannot be scored; the message names the file, line and column."""
 
 
-@dataclass(frozen=True, slots=True)
-class Forecast:
-    """One published forecast step."""
+class Forecast(NamedTuple):
+    """One published forecast step (a tuple: millions are built in one pass)."""
 
     model: str
     version: str
@@ -100,24 +101,28 @@ class Measures:
     first: datetime | None = None
     last: datetime | None = None
 
-    def add(self, forecast: Forecast, actual: float | None) -> None:
+    def add(
+        self, stamp: datetime, difference: float | None, term: float | None, covered: int | None
+    ) -> None:
+        """One forecast: ``difference`` p50 - actual (None while pending), its sMAPE ``term``
+        (None where undefined) and whether [p10, p90] ``covered`` the actual (None: no
+        quantiles)."""
         self.forecasts += 1
-        if actual is None:
+        if difference is None:
             return
         self.matched += 1
-        difference = forecast.p50 - actual
         self.abs_error += abs(difference)
         self.error += difference
-        scale = abs(forecast.p50) + abs(actual)
-        if scale > 0:
-            self.smape_sum += 200.0 * abs(difference) / scale
+        if term is not None:
+            self.smape_sum += term
             self.smape_points += 1
-        if forecast.p10 is not None and forecast.p90 is not None:
+        if covered is not None:
             self.coverage_points += 1
-            self.covered += forecast.p10 <= actual <= forecast.p90
-        stamp = forecast.timestamp
-        self.first = stamp if self.first is None or stamp < self.first else self.first
-        self.last = stamp if self.last is None or stamp > self.last else self.last
+            self.covered += covered
+        if self.first is None or stamp < self.first:
+            self.first = stamp
+        if self.last is None or stamp > self.last:
+            self.last = stamp
 
     @property
     def pending(self) -> int:
@@ -240,7 +245,14 @@ def score(
             check_same_time_kind(forecast, actuals)
             checked = True
         found = actuals.get((forecast.series_id, forecast.target, forecast.timestamp))
-        actual = found.value if found is not None else None
+        difference = term = covered = None
+        if found is not None:
+            actual = found.value
+            difference = forecast.p50 - actual
+            scale = abs(forecast.p50) + abs(actual)
+            term = 200.0 * abs(difference) / scale if scale > 0 else None
+            if forecast.p10 is not None and forecast.p90 is not None:
+                covered = int(forecast.p10 <= actual <= forecast.p90)
         cell = (
             forecast.model,
             forecast.version,
@@ -252,20 +264,18 @@ def score(
         cell_measures = scores.cells.get(cell)
         if cell_measures is None:
             cell_measures = scores.cells[cell] = Measures()
-        cell_measures.add(forecast, actual)
+        cell_measures.add(forecast.timestamp, difference, term, covered)
         version_measures = scores.versions.get(version)
         if version_measures is None:
             version_measures = scores.versions[version] = Measures()
-        version_measures.add(forecast, actual)
-        if actual is not None:
-            scale = abs(forecast.p50) + abs(actual)
-            if scale > 0:
-                by_time = scores.smape_by_time.setdefault(version, {})
-                sums = by_time.get(forecast.timestamp)
-                if sums is None:
-                    sums = by_time[forecast.timestamp] = [0.0, 0]
-                sums[0] += 200.0 * abs(forecast.p50 - actual) / scale
-                sums[1] += 1
+        version_measures.add(forecast.timestamp, difference, term, covered)
+        if term is not None:
+            by_time = scores.smape_by_time.setdefault(version, {})
+            sums = by_time.get(forecast.timestamp)
+            if sums is None:
+                sums = by_time[forecast.timestamp] = [0.0, 0]
+            sums[0] += term
+            sums[1] += 1
     return scores
 
 
@@ -371,7 +381,7 @@ def _optional(text: str, source: str, line: int, column: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        value = float("nan")
-    if value != value or value in (float("inf"), float("-inf")):
+        value = math.nan
+    if not math.isfinite(value):
         raise AccuracyError(f"{_where(source, line, column)}: {text!r}; expected a finite number")
     return value
