@@ -123,7 +123,9 @@ def generate(root: Path, series: int = SERIES) -> dict[str, int]:
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["series_id", "target", "timestamp", "value"])
-            writer.writerows([f"s{s:05d}", "y", stamp, round(truth[s, day], 3)] for s in range(series))
+            writer.writerows(
+                [f"s{s:05d}", "y", stamp, round(truth[s, day], 3)] for s in range(series)
+            )
     return {"series": series, "forecast_rows": rows, "forecast_files": DAYS, "actual_files": actual_files,
             "actual_rows": actual_files * series}  # fmt: skip
 
