@@ -12,7 +12,8 @@ accuracy table and manifest, apply the drift rule. ``pandas``: the naive peer, i
 the same work as data frames: ``read_csv`` of every file, ``to_datetime``, a left ``merge`` on
 series, target and timestamp, per-point error terms, one ``groupby(...).agg`` and ``to_csv``
 (no validation, no drift rule). Each runs in a fresh process (wall time from ``run_measured``,
-peak memory from the child's own ``VmHWM``), alternating for ``--repeats`` rounds; the tables are checked to agree.
+peak memory from the child's own ``VmHWM``), alternating for ``--repeats`` rounds; the tables
+are checked to agree.
 
     nice -n 10 python benchmarks/accuracy.py --repeats 3
 """
@@ -112,8 +113,9 @@ def generate(root: Path, series: int = SERIES) -> dict[str, int]:
                 for step in range(1, HORIZON + 1):
                     p50 = round(level[s] * (1 + 0.1 * rng.uniform(-1, 1)), 3)
                     stamp = (START + timedelta(days=day + step)).strftime("%Y-%m-%d %H:%M:%S")
-                    writer.writerow([f"s{s:05d}", "y", stamp, step, p50, round(p50 * 0.9, 3),
-                                     round(p50 * 1.1, 3), GROUP, "1", "", run, "false", ""])  # fmt: skip
+                    quantiles = [round(p50 * 0.9, 3), round(p50 * 1.1, 3)]
+                    writer.writerow([f"s{s:05d}", "y", stamp, step, p50, *quantiles, GROUP, "1",
+                                     "", run, "false", ""])  # fmt: skip
                     rows += 1
     actual_files = DAYS + HORIZON - MISSING_DAYS
     for day in range(actual_files):
@@ -126,8 +128,8 @@ def generate(root: Path, series: int = SERIES) -> dict[str, int]:
             writer.writerows(
                 [f"s{s:05d}", "y", stamp, round(truth[s, day], 3)] for s in range(series)
             )
-    return {"series": series, "forecast_rows": rows, "forecast_files": DAYS, "actual_files": actual_files,
-            "actual_rows": actual_files * series}  # fmt: skip
+    return {"series": series, "forecast_rows": rows, "forecast_files": DAYS,
+            "actual_files": actual_files, "actual_rows": actual_files * series}  # fmt: skip
 
 
 def max_difference(ours: Path, peer: Path) -> float:
