@@ -163,12 +163,13 @@ def score_ours(channels: Path, work: Path) -> dict[str, Any]:
     from forecasting import artifact
     from forecasting.channels import read_channel
     from forecasting.models.tft.evaluation import evaluate_split
+    from forecasting.models.tft.preprocessing import read_config
 
     model, config = artifact.load(work / "model")
     test = read_channel(channels / "test")
 
     def mae() -> float:
-        report = evaluate_split(model, test.frame, config["preprocessing"]).report
+        report = evaluate_split(model, test.frame, read_config(config)).report
         plt.close("all")  # evaluate_split draws the interpretation figures
         return report["regression_metrics"]["mae"]["value"]
 

@@ -38,6 +38,7 @@ from forecasting.pipeline.settings import TRANSFORM_INSTANCE_TYPE
 from forecasting.pipeline.steps import EVALUATION_FILE
 from infra.lambda_layers import plotting_layer
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
+from infra.networking import vpc_environment
 from infra.sagemaker_pipeline import (
     SageMakerPipelineConstruct,
     dlc_finding,
@@ -330,6 +331,7 @@ class BatchInferenceConstruct(Construct):
                 "KMS_KEY_ID": storage.key.key_arn,
                 "TRANSFORM_INSTANCE_TYPE": TRANSFORM_INSTANCE_TYPE,
                 "PROJECT": self.settings.project_name,
+                **vpc_environment(self.settings),
             },
         )
         role = function.role

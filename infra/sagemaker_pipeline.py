@@ -142,6 +142,8 @@ class SageMakerPipelineConstruct(Construct):
         name = settings.project_name
         self.pipeline_name = name
         self.data_uri = f"s3://{storage.data_bucket.bucket_name}/{DATA_PREFIX}"
+        # set by the stack when mlflowTracking is configured (infra.mlflow_tracking)
+        self.mlflow_tracking_server_arn: str | None = None
         self.role = self.setup_role()
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,

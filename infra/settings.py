@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import TRAINING_FILE
 from lambdas.accuracy.drift import DriftPolicy
 
@@ -38,13 +39,19 @@ _QUICKSIGHT_ARN = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(use
 _GIT_NAME = re.compile(r"^[\w.-]+$")
 # Git refs may contain "/", but not whitespace, "..", "~", "^", ":" or a leading "-".
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[^\s~^:?*\[\\]+$")
+# EC2 ids as botocore's SageMaker model limits VpcConfig's (pattern [-0-9a-zA-Z]+, at most 32).
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
 
 _E = TypeVar("_E", bound=StrEnum)
 
 
-class SettingsError(ValueError):
-    """One or more context values are missing or invalid; the message names every key."""
+CREATE_MLFLOW_SERVER = "create"
+_MLFLOW_TRACKING = re.compile(
+    rf"{CREATE_MLFLOW_SERVER}|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{{12}}:"
+    r"mlflow-tracking-server/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}"
+)
 
 
 class SourceType(StrEnum):
@@ -83,13 +90,18 @@ class InfrastructureSettings:
     removal_mode: RemovalMode
     quicksight_principal_arn: str | None = None
     notification_email: str | None = None
+    # Private networking: every job and the transform run in these subnets (none: SageMaker's).
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    # MLflow: None (no tracking), CREATE_MLFLOW_SERVER, or an existing tracking server's ARN
+    mlflow_tracking: str | None = None
     accuracy: DriftPolicy = field(default_factory=DriftPolicy)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
         """Parse the context (a mapping, or a lookup such as `app.node.try_get_context`).
 
-        All problems are collected and raised together as one `SettingsError`, so a user
+        All problems are collected and raised together as one `ConfigError`, so a user
         fixes cdk.json in one pass instead of one key per synth.
         """
         lookup: ContextLookup = context.get if isinstance(context, Mapping) else context
@@ -110,6 +122,14 @@ class InfrastructureSettings:
             ),
             notification_email=parser.optional_pattern(
                 "notificationEmail", _EMAIL, "an e-mail address"
+            ),
+            **_parse_vpc(parser),
+            mlflow_tracking=parser.optional_pattern(
+                "mlflowTracking",
+                _MLFLOW_TRACKING,
+                f'"{CREATE_MLFLOW_SERVER}" (a managed MLflow tracking server for this stack) or '
+                "an existing server's ARN (arn:aws:sagemaker:REGION:ACCOUNT:"
+                "mlflow-tracking-server/NAME)",
             ),
             accuracy=_parse_accuracy(parser),
         )
@@ -136,6 +156,9 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "quickSightPrincipalArn",
         "notificationEmail",
         "removalPolicy",
+        "subnetIds",
+        "securityGroupIds",
+        "mlflowTracking",
         *ACCURACY_KEYS,
     }
 )
@@ -196,6 +219,20 @@ def _parse_source(parser: _Parser, default_repository: str) -> SourceSettings:
     )
 
 
+def _parse_vpc(parser: _Parser) -> dict[str, tuple[str, ...]]:
+    """Subnets and security groups go together: SageMaker's VpcConfig needs both (1-16 subnets,
+    1-5 groups, botocore's model of VpcConfig)."""
+    subnets = parser.id_list("subnetIds", _SUBNET, "subnet ids (subnet-...)", most=16)
+    groups = parser.id_list("securityGroupIds", _SECURITY_GROUP, "security group ids (sg-...)", 5)
+    for key, value, other in (
+        ("subnetIds", subnets, groups),
+        ("securityGroupIds", groups, subnets),
+    ):
+        if other and not value and key not in parser.failed_keys:
+            parser.error(key, "a list when subnetIds or securityGroupIds is set", None)
+    return {"subnet_ids": subnets, "security_group_ids": groups}
+
+
 def _parse_accuracy(parser: _Parser) -> DriftPolicy:
     """The drift alarm's ratio and window, and whether (and how often) drift retrains."""
     default = DriftPolicy()
@@ -232,7 +269,7 @@ class _Parser:
     def raise_if_errors(self) -> None:
         if self._errors:
             lines = "\n  ".join(self._errors)
-            raise SettingsError(f"invalid CDK context (cdk.json or -c):\n  {lines}")
+            raise ConfigError(f"invalid CDK context (cdk.json or -c):\n  {lines}")
 
     def _required(self, key: str, expected: str) -> Any:
         value = self._lookup(key)
@@ -267,6 +304,23 @@ class _Parser:
             self.error(key, f"null or {expected}", value)
             return None
         return value
+
+    def id_list(
+        self, key: str, regex: re.Pattern[str], expected: str, most: int
+    ) -> tuple[str, ...]:
+        """An optional JSON list of ids; ``-c key=a,b`` gives a comma-separated string."""
+        value = self._lookup(key)
+        if value is None or value == "" or value == []:
+            return ()
+        items = value.split(",") if isinstance(value, str) else value
+        wanted = f"null or a list of 1-{most} {expected}"
+        if not isinstance(items, list) or not 1 <= len(items) <= most:
+            self.error(key, wanted, value)
+            return ()
+        if not all(isinstance(i, str) and regex.fullmatch(i.strip()) for i in items):
+            self.error(key, wanted, value)
+            return ()
+        return tuple(i.strip() for i in items)
 
     def optional_number(
         self, key: str, kind: type[int] | type[float], *, minimum: float, exclusive: bool = False

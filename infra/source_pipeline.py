@@ -16,14 +16,23 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from forecasting.pipeline.data_snapshot import SNAPSHOT_PREFIX
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
-from infra.sagemaker_pipeline import DATA_PREFIX, SageMakerPipelineConstruct, sagemaker_arn
+from infra.networking import vpc_environment
+from infra.sagemaker_pipeline import (
+    DATA_PREFIX,
+    SageMakerPipelineConstruct,
+    dlc_finding,
+    dlc_repositories,
+    sagemaker_arn,
+)
 from infra.settings import InfrastructureSettings, SourceType
 from infra.storage import StorageConstruct, removal_policy
 
@@ -31,9 +40,24 @@ ARTIFACTS_LOG_PREFIX = "codepipeline-artifacts/"
 # Left out of the repository's first commit: caches and build metadata of a local checkout.
 SEED_EXCLUDE = ["__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".ruff_cache", ".venv"]
 MODEL_BUILD = Path(__file__).resolve().parent.parent / "model_build"
-# The build installs the runner, uploads the source and starts the execution, which takes
-# minutes; it does not wait for training (see the module docstring).
-BUILD_TIMEOUT = Duration.hours(1)
+# The build installs the runner, builds the project images when image/ changed (a GPU image's
+# CUDA wheels take the longest), uploads the source and starts the execution; it does not wait
+# for training (see the module docstring).
+BUILD_TIMEOUT = Duration.hours(2)
+# Each push that changes image/ adds up to three images; older ones serve registered models
+# that may still be approved, so many are kept.
+IMAGES_KEPT = 30
+# What `docker push` calls on the project repository, and `docker pull` (FROM) on the DLCs'
+# (ECR User Guide: "IAM permissions for pushing an image", "... for pulling an image").
+ECR_PUSH_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+]
+ECR_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
@@ -41,6 +65,7 @@ def runner_environment(
     pipeline: SageMakerPipelineConstruct,
     storage: StorageConstruct,
     settings: InfrastructureSettings,
+    image_repository: ecr.IRepository,
 ) -> dict[str, str]:
     """The variables `forecasting.pipeline.codebuild` reads, from the stack's own resources.
 
@@ -48,7 +73,9 @@ def runner_environment(
     it is model_build/training.json, which the push carries. Tests check these names against
     the runner's.
     """
+    tracking = pipeline.mlflow_tracking_server_arn
     return {
+        **({"MLFLOW_TRACKING_SERVER_ARN": tracking} if tracking else {}),
         "PIPELINE_NAME": pipeline.pipeline_name,
         "PIPELINE_ROLE_ARN": pipeline.role.role_arn,
         "ARTIFACTS_BUCKET": storage.model_artifacts_bucket.bucket_name,
@@ -56,6 +83,8 @@ def runner_environment(
         "MODEL_PACKAGE_GROUP": str(pipeline.model_package_group.model_package_group_name),
         "DATA_URI": pipeline.data_uri,
         "PROJECT_NAME": settings.project_name,
+        "IMAGE_REPOSITORY_URI": image_repository.repository_uri,
+        **vpc_environment(settings),
     }
 
 
@@ -89,6 +118,7 @@ class SourcePipelineConstruct(Construct):
         source_output = codepipeline.Artifact("Source")
         self.source_action, triggers = self.setup_source(source_output)
         self.log_group = self.setup_log_group(f"/aws/codebuild/{name}")
+        self.image_repository = self.setup_image_repository()
         self.project = self.setup_project(name)
         self.artifact_bucket = self.setup_artifact_bucket()
         self.pipeline = codepipeline.Pipeline(
@@ -244,6 +274,40 @@ class SourcePipelineConstruct(Construct):
         )
         return log_group
 
+    def setup_image_repository(self) -> ecr.Repository:
+        """The project images the jobs run (built by the CodeBuild project on push): encrypted
+        with the project key, scanned on push, tags immutable (a tag names its content).
+
+        CloudFormation names it: ECR's name rule refuses project names with "--", and a named
+        repository kept by a failed first deploy would block the next one."""
+        repository = ecr.Repository(
+            self,
+            "ImageRepository",
+            encryption=ecr.RepositoryEncryption.KMS,
+            encryption_key=self.storage.key,
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            lifecycle_rules=[
+                ecr.LifecycleRule(
+                    description="untagged layers of interrupted pushes",
+                    tag_status=ecr.TagStatus.UNTAGGED,
+                    max_image_age=Duration.days(7),
+                    rule_priority=1,
+                ),
+                ecr.LifecycleRule(
+                    description=f"keep the newest {IMAGES_KEPT} images",
+                    tag_status=ecr.TagStatus.ANY,
+                    max_image_count=IMAGES_KEPT,
+                    rule_priority=2,
+                ),
+            ],
+            removal_policy=self._removal_policy,
+            empty_on_delete=self._removal_policy is RemovalPolicy.DESTROY,
+        )
+        # the jobs (and the models the pipeline registers) run these images
+        repository.grant_pull(self.pipeline_role)
+        return repository
+
     def setup_project(self, name: str) -> codebuild.PipelineProject:
         """The runner in CodeBuild, configured only through environment variables."""
         return codebuild.PipelineProject(
@@ -256,12 +320,15 @@ class SourcePipelineConstruct(Construct):
             environment=codebuild.BuildEnvironment(
                 # Ubuntu 22.04 with the python 3.12 runtime the buildspec asks for
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
-                compute_type=codebuild.ComputeType.SMALL,
+                # docker build needs the Docker daemon, which CodeBuild runs only when
+                # privileged; MEDIUM: a GPU image's CUDA wheels need the disk and memory
+                compute_type=codebuild.ComputeType.MEDIUM,
+                privileged=True,
             ),
             environment_variables={
                 key: codebuild.BuildEnvironmentVariable(value=value)
                 for key, value in runner_environment(
-                    self.sagemaker_pipeline, self.storage, self.settings
+                    self.sagemaker_pipeline, self.storage, self.settings, self.image_repository
                 ).items()
             },
             encryption_key=self.storage.key,
@@ -331,6 +398,18 @@ class SourcePipelineConstruct(Construct):
         )
         self.project.add_to_role_policy(
             iam.PolicyStatement(
+                sid="SnapshotInputData",
+                # the step cache keys on URIs: the runner copies input/ to snapshots/<digest>/
+                # (forecasting.pipeline.data_snapshot) and the execution reads that copy
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[
+                    self.storage.data_bucket.arn_for_objects(f"{DATA_PREFIX}*"),
+                    self.storage.data_bucket.arn_for_objects(f"{SNAPSHOT_PREFIX}*"),
+                ],
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
                 sid="UpsertPipeline",
                 actions=[
                     "sagemaker:DescribePipeline",
@@ -350,6 +429,26 @@ class SourcePipelineConstruct(Construct):
                     "sagemaker:ListPipelineExecutionSteps",
                 ],
                 resources=[sagemaker_arn(self, f"pipeline/{name}/execution/*")],
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PushProjectImages",
+                # DescribeImages: whether a tag exists (the build skips it then)
+                actions=[*ECR_PUSH_ACTIONS, "ecr:DescribeImages"],
+                resources=[self.image_repository.repository_arn],
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PullBaseImages",
+                actions=ECR_PULL_ACTIONS,
+                resources=[dlc_repositories(self)],
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]
             )
         )
         self.project.add_to_role_policy(
@@ -378,12 +477,19 @@ class SourcePipelineConstruct(Construct):
                 f"{bucket_objects(self.storage.model_artifacts_bucket)[:-2]}/{name}/source/*": (
                     "the source tarballs the runner uploads, one key per content digest"
                 ),
+                f"{bucket_objects(self.storage.data_bucket)[:-2]}/{DATA_PREFIX}*": "the input "
+                "data users upload, which the runner copies to a snapshot",
+                f"{bucket_objects(self.storage.data_bucket)[:-2]}/{SNAPSHOT_PREFIX}*": "the "
+                "input data snapshots the runner writes, one prefix per content fingerprint",
                 regional_arn("sagemaker", f"pipeline/{name}/execution/*"): "the executions of "
                 "this project's SageMaker Pipeline, to follow the one the build started",
                 regional_arn(
                     "logs", f"log-group:/aws/codebuild/<{self._logical_id(self.project)}>:*"
                 ): "CDK's default grant on "
                 "the streams of /aws/codebuild/<project>, the name this build's log group has",
+                dlc_finding(): "the AWS PyTorch deep learning container repositories of this "
+                "region, which the project images are built FROM; pull actions only",
+                "Resource::*": "ecr:GetAuthorizationToken takes no resource (docker login)",
             },
         )
         # CodePipeline's role and each action role CDK creates under it get the same

@@ -9,6 +9,8 @@ from constructs import Construct
 
 from infra.accuracy import AccuracyConstruct
 from infra.batch_inference import FORECASTS_PREFIX, MANIFEST_KEY, BatchInferenceConstruct
+from infra.mlflow_tracking import MlflowTrackingConstruct
+from infra.networking import grant_vpc_access
 from infra.quicksight import QuickSightConstruct
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
 from infra.settings import InfrastructureSettings
@@ -37,6 +39,7 @@ class ForecastingStack(Stack):
         self.pipeline = SageMakerPipelineConstruct(
             self, "SageMakerPipeline", settings=settings, storage=self.storage
         )
+        self.mlflow_tracking = self.setup_mlflow_tracking()
         self.source_pipeline = SourcePipelineConstruct(
             self,
             "SourcePipeline",
@@ -54,6 +57,10 @@ class ForecastingStack(Stack):
             quicksight_data_set_id=self.quicksight.data_set_id if self.quicksight else None,
         )
         self.execution_ended_rule = self.pipeline.notify_execution_end(self.batch_inference.topic)
+        # the transform runs the registered model's image: the project inference image
+        self.source_pipeline.image_repository.grant_pull(self.batch_inference.transform_role)
+        for role in (self.pipeline.role, self.batch_inference.transform_role):
+            grant_vpc_access(role, settings)
         self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
         self.accuracy = AccuracyConstruct(
             self,
@@ -64,6 +71,18 @@ class ForecastingStack(Stack):
             batch_inference=self.batch_inference,
         )
         self.setup_outputs()
+
+    def setup_mlflow_tracking(self) -> MlflowTrackingConstruct | None:
+        """The tracking server (``mlflowTracking``): the jobs may record runs in it and the
+        runner puts its ARN into the definition."""
+        if self.settings.mlflow_tracking is None:
+            return None
+        tracking = MlflowTrackingConstruct(
+            self, "MlflowTracking", settings=self.settings, storage=self.storage
+        )
+        tracking.grant_tracking(self.pipeline.role)
+        self.pipeline.mlflow_tracking_server_arn = tracking.tracking_server_arn
+        return tracking
 
     def setup_storage(self) -> StorageConstruct:
         return StorageConstruct(

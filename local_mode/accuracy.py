@@ -142,7 +142,8 @@ def retrain(
 ) -> tuple[str, int | None]:
     """A new local run with the options of the run that trained the alarmed version (its data
     file is read again, so new rows appended to it are trained on)."""
-    from local_mode.runner import Runner, new_run_id, stored_config
+    from local_mode.runner import Runner
+    from local_mode.runs import new_run_id, stored_config
 
     verdict = decision.retrain
     assert verdict is not None

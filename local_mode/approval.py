@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError, ForecastingError
-from forecasting.pipeline.steps import step
+from forecasting.pipeline.definition import step
 from lambdas.batch_transform.planning import (
     TRANSFORM_SETTINGS,
     InvalidEventError,

@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this step (Preprocess, Train, Evaluate, CheckMetric, Register, "
         "TransformInput); continue later with --run-id",
     )
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rerun every step, even one the step cache could reuse (an unchanged step of an "
+        "earlier run within the definition's CacheConfig expiry)",
+    )
     run.set_defaults(handler=command_run)
 
     models = commands.add_parser(
@@ -226,7 +232,8 @@ def _home_flag(home: Home) -> str:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    from local_mode.runner import RunConfig, Runner, latest_unfinished, new_run_id, resolve_config
+    from local_mode.runner import Runner
+    from local_mode.runs import RunConfig, latest_unfinished, new_run_id, resolve_config
 
     home = Home(args.home)
     given: dict[str, Any] = {
@@ -247,7 +254,7 @@ def command_run(args: argparse.Namespace) -> None:
     else:
         run_id = new_run_id(home)
     config = resolve_config(home, run_id, given, RunConfig())
-    runner = Runner(home, run_id, config, say=_say)
+    runner = Runner(home, run_id, config, say=_say, use_cache=not args.no_cache)
     resumed = (runner.dir / "run.json").is_file()
     _say(f"{'resuming' if resumed else 'starting'} run {run_id} in {runner.dir}")
     flag = _home_flag(home)
@@ -263,7 +270,7 @@ def command_run(args: argparse.Namespace) -> None:
             f"{flag} --run-id {run_id}"
         )
         return
-    from local_mode.runner import evaluation_summary, gate_text
+    from local_mode.runs import evaluation_summary, gate_text
 
     package = result.package
     assert package is not None and result.evaluation is not None
@@ -395,7 +402,7 @@ def command_accuracy(args: argparse.Namespace) -> None:
 
 
 def _dispatch(argv: Sequence[str] | None) -> None:
-    from local_mode.runner import GateFailedError, StepFailedError
+    from local_mode.runs import GateFailedError, StepFailedError
 
     args = build_parser().parse_args(argv)
     try:

@@ -1,16 +1,27 @@
-"""Simulated SageMaker training hosts: one real process per host, each told only what SageMaker
-tells a host.
+"""Simulated SageMaker training hosts: one real process per host, each started as the AWS PyTorch
+training image starts its container, and each told only what SageMaker tells a host.
 
-Each process gets ``SM_HOSTS`` (a JSON list), ``SM_CURRENT_HOST``, the channel and model paths
-and a share of the cores, and runs the training entry point as the toolkit would. SageMaker
-hosts resolve each other's names (``algo-1``) through DNS; on one machine they cannot, so the
-first host's address is given as ``MASTER_ADDR=127.0.0.1``, which the training code's cluster
-resolution already honours (see ``forecasting.distributed.resolve_cluster``).
+A host is the ``train`` program of SageMaker's training toolkit (``sagemaker-training``) with the
+PyTorch container's toolkit (``sagemaker-pytorch-training``) as its framework module, both read
+at start-up from ``SAGEMAKER_TRAINING_MODULE``. Each host has its own ``SAGEMAKER_BASE_DIR``: the
+folder that is ``/opt/ml`` for that host, holding ``input/config/*.json`` as SageMaker writes them
+(:func:`config_files`), its channels, code, model, output and checkpoints.
 
-Rank 0's output goes to the terminal (progress bars and per-epoch lines); the other hosts write
-to log files in the run folder. If one host fails, the others are stopped, since they would
-otherwise wait for it forever. A host dies with the process that started it, even a killed
-one (Linux: the parent-death signal), and holds the run's lock while it lives.
+What stands in for the container boundary, each said where it applies:
+
+* host names are loopback addresses (``127.0.0.1``, ``127.0.0.2``, ...): the toolkit resolves
+  every host name before it starts, retrying silently for 15 minutes, and ``algo-1`` does not
+  resolve on a laptop; the first address is the rendezvous master, as ``algo-1`` is in AWS;
+* each host runs on its own share of the cores (CPU affinity, Linux), as a host has its own
+  machine; the toolkit's ``SM_NUM_CPUS`` counts the whole machine, the training code reads the
+  affinity (``forecasting.distributed.num_cpus``);
+* each host owns its GPUs (``CUDA_VISIBLE_DEVICES``), and the ``nvidia-smi`` it finds first on its
+  ``PATH`` lists only those, as a container's does; the toolkit counts GPUs with it.
+
+Rank 0's output goes to the terminal; the other hosts write to log files. If one host fails, the
+others are stopped, since they would otherwise wait for it forever. A host dies with the process
+that started it, even a killed one (Linux: the parent-death signal), and holds the run's lock
+while it lives.
 """
 
 from __future__ import annotations
@@ -18,25 +29,32 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STOP_GRACE_SECONDS = 10.0
+# The AWS PyTorch training image's entry: its Dockerfile sets this variable, and the platform
+# runs the toolkit's `train` program (sagemaker_training.cli.train), which imports it.
+TRAINING_MODULE = "sagemaker_pytorch_container.training:main"
+# sagemaker_pytorch_container.training.MASTER_PORT: fixed, exported as MASTER_PORT to every host
+RENDEZVOUS_PORT = 7777
+INSTANCE_GROUP = "homogeneousCluster"  # SageMaker's name for the one group of a plain job
+NETWORK_INTERFACE = "eth0"
 Host = tuple[str, subprocess.Popen[bytes], Path | None]  # name, process, log file
 
 
-# The toolkit's own hyperparameters (``sagemaker_training.params``) and what local mode does with
-# each: the program and its code are run; the rest only tune the toolkit's logging, region or
-# launcher (one process per host here; torchrun per GPU is the cloud's, see host_environment).
+# The toolkit's own hyperparameters (``sagemaker_training.params``) that the definition may use;
+# any other ``sagemaker_*`` name is refused, not passed on unexamined.
 TOOLKIT_HYPERPARAMETERS = (
     "sagemaker_program",
     "sagemaker_submit_directory",
@@ -44,13 +62,6 @@ TOOLKIT_HYPERPARAMETERS = (
     "sagemaker_container_log_level",
     "sagemaker_torch_distributed_enabled",
 )
-
-
-@dataclass(frozen=True)
-class TrainingPaths:
-    channels: Mapping[str, Path]  # channel name → its folder (the request's InputDataConfig)
-    model_dir: Path
-    output_data_dir: Path
 
 
 def decode(value: str) -> Any:
@@ -79,23 +90,63 @@ def split_hyperparameters(
     return toolkit, {k: v for k, v in decoded.items() if k not in toolkit}
 
 
-def command_arguments(hyperparameters: Mapping[str, Any]) -> list[str]:
-    """``--name value`` per hyperparameter, sorted, values as Python prints them: the training
-    toolkit's ``to_cmd_args`` (so a boolean arrives as ``True``)."""
-    out: list[str] = []
-    for name in sorted(hyperparameters):
-        out += [f"--{name}", str(hyperparameters[name])]
-    return out
-
-
 def host_names(count: int) -> list[str]:
-    return [f"algo-{i}" for i in range(1, count + 1)]
+    """Loopback addresses, one per host, in the order SageMaker sorts host names (the toolkit's
+    master is the first); 127.0.0.0/8 is all loopback."""
+    if not 1 <= count <= 254:
+        raise ValueError(f"1 to 254 simulated hosts fit on the loopback network, not {count}")
+    return [f"127.0.0.{i}" for i in range(1, count + 1)]
 
 
-def free_port() -> int:
+def config_files(
+    host: str, hosts: Sequence[str], request: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """``input/config/*.json`` of one host as SageMaker writes them for a CreateTrainingJob
+    ``request`` (the SageMaker Developer Guide, "How Amazon SageMaker AI Provides Training
+    Information"): the hyperparameters exactly as requested (string values), the cluster, and
+    each channel's input mode and distribution."""
+    instance_type = request["ResourceConfig"]["InstanceType"]
+    mode = request["AlgorithmSpecification"].get("TrainingInputMode", "File")
+    channels = {}
+    for channel in request.get("InputDataConfig", []):
+        source = channel["DataSource"]["S3DataSource"]
+        channels[channel["ChannelName"]] = {
+            "TrainingInputMode": channel.get("InputMode", mode),
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
+        }
+    return {
+        "hyperparameters.json": dict(request.get("HyperParameters", {})),
+        "resourceconfig.json": {
+            "current_host": host,
+            "current_instance_type": instance_type,
+            "current_group_name": INSTANCE_GROUP,
+            "hosts": list(hosts),
+            "instance_groups": [
+                {
+                    "instance_group_name": INSTANCE_GROUP,
+                    "instance_type": instance_type,
+                    "hosts": list(hosts),
+                }
+            ],
+            "network_interface_name": NETWORK_INTERFACE,
+        },
+        "inputdataconfig.json": channels,
+    }
+
+
+def rendezvous_port_free(port: int = RENDEZVOUS_PORT) -> bool:
+    """Whether the toolkit's fixed rendezvous port can be listened on (torch's store binds every
+    address, with SO_REUSEADDR, so connections of an ended job do not count): a second local
+    multi-host run training at the same time would find it taken."""
     with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("", port))
+        except OSError:
+            return False
+        return True
 
 
 def visible_gpus(environ: Mapping[str, str] = os.environ) -> list[str]:
@@ -114,76 +165,97 @@ def gpus_per_host(host_count: int, gpus: Sequence[str]) -> list[list[str]]:
     return [list(gpus[i * share : (i + 1) * share]) for i in range(host_count)]
 
 
-def host_environment(
-    host: str,
-    hosts: Sequence[str],
-    paths: TrainingPaths,
-    *,
-    cpus: int,
-    master_port: int,
-    hyperparameters: Mapping[str, Any],
-    gpus: Sequence[str] = (),
-) -> dict[str, str]:
-    """The variables a SageMaker training container sets for one host; ``gpus`` are the devices
-    it owns (none: a CPU instance, and the machine's GPUs are hidden from it)."""
-    threads = str(max(1, cpus // len(hosts)))
-    return {
-        "SM_HOSTS": json.dumps(list(hosts)),
-        "SM_CURRENT_HOST": host,
-        "SM_CHANNELS": json.dumps(sorted(paths.channels)),
-        **{f"SM_CHANNEL_{name.upper()}": str(path) for name, path in paths.channels.items()},
-        "SM_MODEL_DIR": str(paths.model_dir),
-        "SM_OUTPUT_DATA_DIR": str(paths.output_data_dir),
-        "SM_HPS": json.dumps(dict(hyperparameters), sort_keys=True),
-        "SM_NUM_CPUS": threads,  # this host's share of the machine
-        "SM_NUM_GPUS": str(len(gpus)),
-        "CUDA_VISIBLE_DEVICES": ",".join(gpus),
-        "OMP_NUM_THREADS": threads,
-        "MASTER_ADDR": LOOPBACK,  # what algo-1 resolves to on this machine
-        "MASTER_PORT": str(master_port),
-    }
+def cores_per_host(host_count: int, cores: Sequence[int]) -> list[list[int]]:
+    """Each host's own cores: an equal share, or one core each, round robin, when there are more
+    hosts than cores (they then share, as oversubscribed machines would)."""
+    if len(cores) < host_count:
+        return [[cores[i % len(cores)]] for i in range(host_count)]
+    share = len(cores) // host_count
+    return [list(cores[i * share : (i + 1) * share]) for i in range(host_count)]
 
 
-def die_with_parent() -> Callable[[], None] | None:
-    """What a host runs before ``exec``: be killed when this process dies (Linux).
+def available_cores() -> list[int]:
+    """The cores this process may run on (all of them where affinity is not supported)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
-    Without it a ``kill -9`` of the run would leave the hosts training, orphaned. If this
-    process died before the signal was set, the host exits at once. Elsewhere there is no such
-    signal; the hosts still hold the run lock (see :func:`run_hosts`), so none is started twice.
+
+def gpu_listing(bin_dir: Path, own: Sequence[str]) -> bool:
+    """Put an ``nvidia-smi`` into ``bin_dir`` whose ``--list-gpus`` lists only ``own`` (the
+    machine's listing, filtered), as inside a container given those devices; anything else is
+    the real ``nvidia-smi``. Returns False, writing nothing, where the machine has none."""
+    real = shutil.which("nvidia-smi")
+    if real is None:
+        return False
+    listing = subprocess.run(
+        [real, "--list-gpus"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    mine = [
+        line
+        for line in listing
+        if any(line.startswith(f"GPU {d}:") or f"UUID: {d})" in line for d in own)
+    ]
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "nvidia-smi"
+    answer = shlex.quote("".join(f"{line}\n" for line in mine))
+    script.write_text(
+        "#!/bin/sh\n# local mode: this simulated host's GPUs only, as a container sees them\n"
+        f'if [ "$*" = "--list-gpus" ]; then printf %s {answer}; exit 0; fi\n'
+        f'exec {shlex.quote(real)} "$@"\n'
+    )
+    script.chmod(0o755)
+    return True
+
+
+def host_setup(cores: Sequence[int] = ()) -> Callable[[], None] | None:
+    """What a host runs before ``exec``: be killed when this process dies, and run on ``cores``
+    only (Linux).
+
+    Without the parent-death signal a ``kill -9`` of the run would leave the hosts training,
+    orphaned. If this process died before the signal was set, the host exits at once. Elsewhere
+    there is no such signal; the hosts still hold the run lock (see :func:`run_hosts`), so none
+    is started twice.
     """
     if not sys.platform.startswith("linux"):
         return None
     libc = ctypes.CDLL(None, use_errno=True)  # loaded here: the child may only call it
     parent = os.getpid()
+    own = set(cores)
 
-    def set_signal() -> None:
+    def set_up() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:
             os._exit(1)
+        if own:
+            os.sched_setaffinity(0, own)
 
-    return set_signal
+    return set_up
 
 
 def run_hosts(
     command: Sequence[str],
-    environments: Sequence[Mapping[str, str]],
+    environments: Mapping[str, Mapping[str, str]],
     *,
     cwd: Path,
     log_dir: Path,
     keep_open: int | None = None,
+    cores: Sequence[Sequence[int]] = (),
+    log_prefix: str = "train",
 ) -> tuple[int, str | None]:
     """Start every host, wait for all; return (exit code, failing host's log or None).
 
-    Host 1 inherits the terminal; the others log to ``log_dir/<host>.log``. ``keep_open`` (the
-    run lock's descriptor) is inherited by every host, so the lock holds while any host lives.
+    ``environments``: each host's name and the variables it gets. Host 1 inherits the terminal;
+    the others log to ``log_dir/<prefix>-<host>.log``. ``keep_open`` (the run lock's
+    descriptor) is inherited by every host, so the lock holds while any host lives.
+    ``cores[i]``: the cores host i runs on (all, if not given).
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     processes: list[Host] = []
     logs = []
     try:
-        for number, extra in enumerate(environments):
-            host = extra["SM_CURRENT_HOST"]
-            log = None if number == 0 else log_dir / f"train-{host}.log"
+        for number, (host, extra) in enumerate(environments.items()):
+            log = None if number == 0 else log_dir / f"{log_prefix}-{host}.log"
             handle = log.open("wb") if log else None
             logs.append(handle)
             process = subprocess.Popen(
@@ -193,7 +265,7 @@ def run_hosts(
                 stdout=handle,
                 stderr=subprocess.STDOUT if handle else None,
                 pass_fds=() if keep_open is None else (keep_open,),
-                preexec_fn=die_with_parent(),
+                preexec_fn=host_setup(cores[number] if cores else ()),
             )
             processes.append((host, process, log))
         return _wait(processes)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from forecasting.errors import ConfigError, ForecastingError
+from forecasting.pipeline.caching import CACHED_STEP_TYPES, parse_duration
 
 STEP_TYPES = ("Processing", "Training", "Condition", "RegisterModel", "Fail")
 PARAMETER_TYPES: dict[str, Callable[[Any], Any]] = {
@@ -130,9 +131,11 @@ def plan(definition: Mapping[str, Any]) -> list[PlannedStep]:
                     f"step {item.get('Name')}: type {item.get('Type')!r} is not supported "
                     f"locally (supported: {', '.join(STEP_TYPES)})"
                 )
-            for key in ("RetryPolicies", "CacheConfig"):
-                if key in item:
-                    raise UnsupportedError(f"step {item['Name']}: {key} is not supported locally")
+            if "RetryPolicies" in item:
+                raise UnsupportedError(
+                    f"step {item['Name']}: RetryPolicies is not supported locally"
+                )
+            check_cache_config(item)
             steps[item["Name"]] = PlannedStep(item, branch)
             if item["Type"] == "Condition":
                 for side in ("IfSteps", "ElseSteps"):
@@ -164,6 +167,18 @@ def plan(definition: Mapping[str, Any]) -> list[PlannedStep]:
     return ordered
 
 
+def check_cache_config(step: Mapping[str, Any]) -> None:
+    """A step's ``CacheConfig`` as :mod:`local_mode.step_cache` honours it: on the step types
+    SageMaker caches, with a valid ``ExpireAfter`` when enabled."""
+    config = step.get("CacheConfig")
+    if config is None:
+        return
+    if step.get("Type") not in CACHED_STEP_TYPES:
+        raise UnsupportedError(f"step {step['Name']}: a {step.get('Type')} step is not cached")
+    if config.get("Enabled"):
+        parse_duration(config.get("ExpireAfter"), f"step {step['Name']}: ExpireAfter")
+
+
 class Evaluator:
     """Evaluates the definition's expressions for one execution.
 
@@ -179,8 +194,10 @@ class Evaluator:
         execution_id: str,
         properties: Mapping[str, Mapping[str, Any]],
         read_property_file: Callable[[str, str, str], Any],
+        execution_arn: str | None = None,
     ) -> None:
         self.parameters = parameters
+        self.execution_arn = execution_arn
         self.execution_id = execution_id
         self.properties = properties
         self.read_property_file = read_property_file
@@ -217,6 +234,8 @@ class Evaluator:
             return self.parameters[rest]
         if root == "Execution" and rest == "PipelineExecutionId":
             return self.execution_id
+        if root == "Execution" and rest == "PipelineExecutionArn" and self.execution_arn:
+            return self.execution_arn
         if root != "Steps":
             raise UnsupportedError(f"step {step}: {path!r} is not supported locally")
         keys = property_path(rest)

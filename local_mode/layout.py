@@ -8,6 +8,7 @@ SageMaker would put them and any step can be inspected or rerun.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -87,6 +88,12 @@ class Home:
     @property
     def forecasts(self) -> Path:
         return self.root / "forecasts"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """Where local runs are tracked: ``MLFLOW_TRACKING_URI`` if set, else a file store
+        under the home (``mlflow ui --backend-store-uri`` opens it)."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or (self.root / "mlruns").as_uri()
 
     def local_path(self, uri: str) -> Path:
         """``s3://bucket/key`` → ``<home>/s3/bucket/key``."""

@@ -4,11 +4,14 @@ requests unchanged.
 * A *model* is the registered artifact unpacked where the serving container mounts it
   (``/opt/ml/model``), under ``<home>/sagemaker/models/<ModelName>/model``; the request is kept
   beside it. A second CreateModel with the same name reuses it, as the Lambda does.
-* A *transform job* sends every object under the input prefix (``S3DataType`` ``S3Prefix``) as
-  one request (``SplitType`` ``None``) to one container process (:mod:`local_mode.serve`),
-  which writes ``<output>/<relative key>.out`` per successful request, as ``AssembleWith``
-  ``None`` does. Any failed request fails the job (``InvocationsMaxRetries`` 0). The job record,
-  container log and request outcomes live in ``<home>/sagemaker/transform-jobs/<JobName>/``.
+* A *transform job* sends every object under the input prefix (``S3DataType`` ``S3Prefix``) to
+  one container process (:mod:`local_mode.serve`, the PyTorch serving container's handler
+  service), split, batched and assembled as the request's ``SplitType``, ``BatchStrategy``,
+  ``MaxPayloadInMB`` and ``AssembleWith`` say, with its ``ContentType`` and ``Accept``; it writes
+  ``<output>/<relative key>.out`` per input object. Any failed request fails the job
+  (``InvocationsMaxRetries`` 0). A setting local mode does not implement is refused by name.
+  The job record, container log and request outcomes live in
+  ``<home>/sagemaker/transform-jobs/<JobName>/``.
 
 Repeats: a job name that already Completed is not run again (the cloud refuses the name). Unlike
 the cloud, a job that Failed or was interrupted *is* run again under its name, since locally
@@ -29,7 +32,7 @@ from typing import Any
 
 from forecasting.errors import ForecastingError
 from lambdas.publish.stores import LocalStore
-from local_mode import files
+from local_mode import files, serve
 from local_mode.layout import Home, split_s3_uri
 
 CONTAINER_MODEL_DIR = PurePosixPath("/opt/ml/model")
@@ -119,14 +122,29 @@ def invoke(
     accept: str,
     max_payload_mb: int,
     work_dir: Path,
+    split_type: str = "None",  # the API's defaults
+    batch_strategy: str = "MultiRecord",
+    assemble_with: str = "None",
 ) -> list[dict[str, Any]]:
     """Start the container for ``model`` and send each (input file, output file) request."""
+    for setting, value, supported in (
+        ("SplitType", split_type, serve.SPLIT_TYPES),
+        ("BatchStrategy", batch_strategy, serve.BATCH_STRATEGIES),
+        ("AssembleWith", assemble_with, serve.ASSEMBLE_WITH),
+    ):
+        if value not in supported:
+            raise TransformError(
+                f"{setting} {value!r} is not supported locally (supported: {', '.join(supported)})"
+            )
     work_dir.mkdir(parents=True, exist_ok=True)
     spec = {
         "model_dir": str(model.model_dir),
         "requests": [{"input": str(a), "output": str(b)} for a, b in requests],
         "content_type": content_type,
         "accept": accept,
+        "split_type": split_type,
+        "batch_strategy": batch_strategy,
+        "assemble_with": assemble_with,
         "max_payload_bytes": max_payload_mb * 2**20,
         "results": str(work_dir / "results.json"),
     }
@@ -207,6 +225,9 @@ def _run_job(home: Home, request: Mapping[str, Any], model: LocalModel, job_dir:
         accept=request["TransformOutput"]["Accept"],
         max_payload_mb=int(request.get("MaxPayloadInMB", 6)),
         work_dir=job_dir,
+        split_type=request["TransformInput"].get("SplitType", "None"),
+        batch_strategy=request.get("BatchStrategy", "MultiRecord"),
+        assemble_with=request["TransformOutput"].get("AssembleWith", "None"),
     )
     record["Requests"] = results
     failures = [f"{Path(r['input']).name}: {r['error']}" for r in results if not r["ok"]]

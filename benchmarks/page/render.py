@@ -15,7 +15,10 @@ from benchmarks.page.sections import (
     informer_peer,
     informer_precision,
     infrastructure,
+    job_startup,
+    local_mode_overhead,
     machine,
+    mlflow_logging,
     probsparse_scaling,
     tft_peer,
     tft_scale,
@@ -60,6 +63,9 @@ SECTIONS: list[Callable[[], list[str]]] = [
     tft_peer.section,
     inference.section,
     infrastructure.section,
+    job_startup.section,
+    mlflow_logging.section,
+    local_mode_overhead.section,
     accuracy.section,
     gpu_smoke.section,
     machine.section,
@@ -84,6 +90,9 @@ def render() -> str:
         "(at [larger panels](#tft-at-larger-panels), and "
         "[against neuralforecast](#tft-against-neuralforecast)), "
         "[batch inference](#batch-inference), [infrastructure](#infrastructure), "
+        "[job start-up](#job-start-up), "
+        "[MLflow tracking overhead](#mlflow-tracking-overhead), "
+        "[local mode overhead](#local-mode-interpreter-and-training-toolkit-overhead), "
         "[accuracy as actuals arrive](#forecast-accuracy-as-actuals-arrive), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",

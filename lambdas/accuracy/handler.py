@@ -30,6 +30,7 @@ from lambdas import aws, uris
 from lambdas.accuracy import drift
 from lambdas.accuracy.drift import Decision, DriftPolicy, Verdict
 from lambdas.accuracy.tracking import ACTUALS_PREFIX, Tracked, save_state, track
+from lambdas.errors import ConfigError
 from lambdas.publish import evaluation
 from lambdas.publish.stores import S3Store
 
@@ -44,10 +45,6 @@ logger.setLevel(logging.INFO)
 
 class InvalidEventError(ValueError):
     """The event is not an S3 object-created event this function listens to."""
-
-
-class ConfigurationError(ValueError):
-    """A required environment variable is missing or malformed."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ class Settings:
         def required(name: str) -> str:
             value = environ.get(name, "").strip()
             if not value:
-                raise ConfigurationError(f"environment variable {name} is not set")
+                raise ConfigError(f"environment variable {name} is not set")
             return value
 
         def number(name: str, default: float, kind: type[int] | type[float]) -> Any:
@@ -76,13 +73,13 @@ class Settings:
             try:
                 return kind(text) if text else default
             except ValueError:
-                raise ConfigurationError(
+                raise ConfigError(
                     f"environment variable {name} is {text!r}; expected a {kind.__name__}"
                 ) from None
 
         retrain_text = environ.get("RETRAIN", "false").strip().lower()
         if retrain_text not in ("true", "false"):
-            raise ConfigurationError(
+            raise ConfigError(
                 f"environment variable RETRAIN is {retrain_text!r}; expected true or false"
             )
         try:
@@ -93,10 +90,10 @@ class Settings:
                 cooldown_days=number("COOLDOWN_DAYS", drift.DEFAULT_COOLDOWN_DAYS, int),
             )
         except ValueError as error:
-            raise ConfigurationError(f"accuracy settings: {error}") from None
+            raise ConfigError(f"accuracy settings: {error}") from None
         pipeline = environ.get("PIPELINE_NAME", "").strip() or None
         if policy.retrain and pipeline is None:
-            raise ConfigurationError(
+            raise ConfigError(
                 "environment variable PIPELINE_NAME is not set; expected the SageMaker pipeline "
                 "to start when RETRAIN is true"
             )

@@ -29,7 +29,6 @@ from botocore.exceptions import ClientError
 
 from lambdas import aws
 from lambdas.batch_transform.planning import (
-    ConfigurationError,
     InvalidEventError,
     Settings,
     Skip,
@@ -39,10 +38,11 @@ from lambdas.batch_transform.planning import (
     plan_request,
     plan_transform,
 )
+from lambdas.errors import ConfigError
 from lambdas.uris import ArnScope
 
 __all__ = [
-    "ConfigurationError",
+    "ConfigError",
     "InvalidEventError",
     "Settings",
     "apply_plan",

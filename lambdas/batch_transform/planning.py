@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.errors import ConfigError
 from lambdas.uris import ArnScope, split_s3_uri
 
 DETAIL_TYPE = "SageMaker Model Package State Change"
@@ -70,10 +71,6 @@ class InvalidEventError(ValueError):
     """The event is not a well-formed model package state change."""
 
 
-class ConfigurationError(ValueError):
-    """A required environment variable is missing or malformed."""
-
-
 @dataclass(frozen=True)
 class Settings:
     model_package_group: str
@@ -84,6 +81,9 @@ class Settings:
     region: str
     instance_type: str = DEFAULT_INSTANCE_TYPE
     project: str = ""  # tag value; empty means the group name
+    # Private networking (SUBNET_IDS, SECURITY_GROUP_IDS: comma-separated; both or neither)
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
 
     @property
     def project_tag(self) -> str:
@@ -93,27 +93,27 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         group = _required(environ, "MODEL_PACKAGE_GROUP", "the model package group to watch")
         if not NAME_PATTERN.match(group):
-            raise ConfigurationError(
+            raise ConfigError(
                 f"environment variable MODEL_PACKAGE_GROUP is {group!r}; expected a SageMaker "
                 "name (letters, digits and single hyphens, at most 63 characters)"
             )
         role = _required(environ, "SAGEMAKER_ROLE_ARN", "the role the model and job run as")
         if not (role.startswith("arn:") and ":role/" in role):
-            raise ConfigurationError(
+            raise ConfigError(
                 f"environment variable SAGEMAKER_ROLE_ARN is {role!r}; expected an IAM role ARN"
             )
         input_uri = _required(environ, "INPUT_URI", "the s3:// prefix of the histories")
-        split_s3_uri(input_uri, "environment variable INPUT_URI", error=ConfigurationError)
+        split_s3_uri(input_uri, "environment variable INPUT_URI", error=ConfigError)
         forecasts_bucket = _required(environ, "FORECASTS_BUCKET", "the transform output bucket")
         if "/" in forecasts_bucket or ":" in forecasts_bucket:
-            raise ConfigurationError(
+            raise ConfigError(
                 f"environment variable FORECASTS_BUCKET is {forecasts_bucket!r}; expected a "
                 "bucket name, not a URI"
             )
         # Lambda sets AWS_REGION; AWS_DEFAULT_REGION serves local runs.
         region = environ.get("AWS_REGION", "").strip() or environ.get("AWS_DEFAULT_REGION", "")
         if not region.strip():
-            raise ConfigurationError(
+            raise ConfigError(
                 "environment variable AWS_REGION is not set; expected the region the model runs in"
             )
         return cls(
@@ -126,7 +126,21 @@ class Settings:
             instance_type=environ.get("TRANSFORM_INSTANCE_TYPE", "").strip()
             or DEFAULT_INSTANCE_TYPE,
             project=environ.get("PROJECT", "").strip(),
+            **_vpc_from_env(environ),
         )
+
+
+def _vpc_from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    subnets, groups = (
+        tuple(i.strip() for i in environ.get(name, "").split(",") if i.strip())
+        for name in ("SUBNET_IDS", "SECURITY_GROUP_IDS")
+    )
+    if bool(subnets) != bool(groups):
+        raise ConfigError(
+            "environment variables SUBNET_IDS and SECURITY_GROUP_IDS go together: set both or "
+            f"neither (got {environ.get('SUBNET_IDS')!r} and {environ.get('SECURITY_GROUP_IDS')!r})"
+        )
+    return {"subnets": subnets, "security_groups": groups}
 
 
 @dataclass(frozen=True)
@@ -268,8 +282,19 @@ def _plan(
                 MODEL_VERSION_ENV: str(package.version),
             },
         },
-        # The container pip-installs code/requirements.txt when it starts, which needs network.
-        "EnableNetworkIsolation": False,
+        # The image holds every package and SageMaker copies the model and the records: the
+        # container needs no network (an artifact with code/requirements.txt would need it).
+        "EnableNetworkIsolation": True,
+        **(
+            {
+                "VpcConfig": {
+                    "Subnets": list(settings.subnets),
+                    "SecurityGroupIds": list(settings.security_groups),
+                }
+            }
+            if settings.subnets
+            else {}
+        ),
         "Tags": tags,
     }
     create_transform_job = {
@@ -411,5 +436,5 @@ def _found(value: Any) -> str:
 def _required(environ: Mapping[str, str], name: str, meaning: str) -> str:
     value = environ.get(name, "").strip()
     if not value:
-        raise ConfigurationError(f"environment variable {name} is not set; expected {meaning}")
+        raise ConfigError(f"environment variable {name} is not set; expected {meaning}")
     return value

@@ -39,6 +39,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas import aws, uris
+from lambdas.errors import ConfigError
 from lambdas.publish import data_set, evaluation
 from lambdas.publish.publishing import publish, quicksight_manifest
 from lambdas.publish.stores import S3Store
@@ -64,10 +65,6 @@ class InvalidEventError(ValueError):
     """The event is not a well-formed transform job state change."""
 
 
-class ConfigurationError(ValueError):
-    """A required environment variable is missing or malformed."""
-
-
 @dataclass(frozen=True)
 class DataSet:
     """Where a SPICE data set lives: CreateIngestion takes the account and id, not the ARN."""
@@ -80,7 +77,7 @@ class DataSet:
     def from_arn(cls, arn: str) -> DataSet:
         match = _DATA_SET_ARN.match(arn)
         if not match:
-            raise ConfigurationError(
+            raise ConfigError(
                 f"environment variable QUICKSIGHT_DATA_SET_ARN is {arn!r}; expected "
                 "arn:aws:quicksight:REGION:ACCOUNT:dataset/ID"
             )
@@ -102,7 +99,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         bucket = environ.get("FORECASTS_BUCKET", "").strip()
         if not bucket:
-            raise ConfigurationError(
+            raise ConfigError(
                 "environment variable FORECASTS_BUCKET is not set; expected the name of the "
                 "bucket that receives the published forecasts"
             )
@@ -112,18 +109,18 @@ class Settings:
                 actuals,
                 "environment variable ACTUALS_URI",
                 require_key=True,
-                error=ConfigurationError,
+                error=ConfigError,
             )
         topic = environ.get("NOTIFICATION_TOPIC_ARN", "").strip() or None
         if topic and not _TOPIC_ARN.match(topic):
-            raise ConfigurationError(
+            raise ConfigError(
                 f"environment variable NOTIFICATION_TOPIC_ARN is {topic!r}; expected an SNS "
                 "topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
             )
         manifest_key = environ.get("QUICKSIGHT_MANIFEST_KEY", "").strip().strip("/") or None
         if manifest_key and not manifest_key.endswith(".json"):
             # QuickSight reads a manifest in its own format only from a .json key.
-            raise ConfigurationError(
+            raise ConfigError(
                 f"environment variable QUICKSIGHT_MANIFEST_KEY is {manifest_key!r}; expected a "
                 "key ending in .json"
             )
@@ -207,7 +204,7 @@ def handle_event(
     actuals_store, actuals_key = None, None
     if settings.actuals_uri:
         actuals_bucket, actuals_key = split_s3_uri(
-            settings.actuals_uri, "ACTUALS_URI", require_key=True, error=ConfigurationError
+            settings.actuals_uri, "ACTUALS_URI", require_key=True, error=ConfigError
         )
         actuals_store = S3Store(client, actuals_bucket)
         # The stack points ACTUALS_URI at a fixed key before anyone has uploaded actuals.

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import tarfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,8 @@ from forecasting.models.ensemble import Ensemble
 
 WEIGHTS_FILE = "model.pt"
 CONFIG_FILE = "config.json"
-CODE_DIR = "code"  # what the SageMaker PyTorch inference container imports and installs
+CODE_DIR = "code"  # what the SageMaker PyTorch inference container imports
 FORMAT_VERSION = 1
-# Pinned in code/requirements.txt at the versions that trained the model (Lightning pulls
-# pytorch-lightning and torchmetrics unpinned); torch and numpy come with the container.
-INFERENCE_REQUIREMENTS = (
-    "lightning", "pytorch-lightning", "torchmetrics", "pytorch-forecasting", "pandas", "pyarrow",
-    "matplotlib",
-)  # fmt: skip
-# code/constraints.txt holds torch at the version that trained the model, the inference
-# container's (both are the pipeline's PyTorch framework version): pip may never replace it.
-CONSTRAINTS_FILE = "constraints.txt"
 INFERENCE_ENTRY = """\
 # SageMaker PyTorch inference entry point, written by the train step.
 from forecasting.inference.handler import input_fn, model_fn, output_fn, predict_fn
@@ -46,10 +36,12 @@ __all__ = ["input_fn", "model_fn", "output_fn", "predict_fn"]
 
 
 def write_inference_code(model_dir: Path) -> None:
-    """``code/``: the entry point, its pinned requirements and this package's source.
+    """``code/``: the entry point and this package's source, and no ``requirements.txt``.
 
     Shipping the source makes the artifact self-contained: the registered model package serves
-    with the exact code that trained it, and no repack step is needed.
+    with the exact code that trained it, and no repack step is needed. Its packages are the
+    project inference image's, which the package names; a ``requirements.txt`` here would make
+    the container pip-install at start, which a network-isolated transform cannot.
     """
     code = model_dir / CODE_DIR
     staging = model_dir / f".{CODE_DIR}.partial"
@@ -57,11 +49,6 @@ def write_inference_code(model_dir: Path) -> None:
     package = Path(__file__).resolve().parent
     shutil.copytree(package, staging / package.name, ignore=shutil.ignore_patterns("__pycache__"))
     (staging / "inference.py").write_text(INFERENCE_ENTRY)
-    pins = [f"{name}=={metadata.version(name)}" for name in INFERENCE_REQUIREMENTS]
-    (staging / "requirements.txt").write_text("\n".join([f"-c {CONSTRAINTS_FILE}", *pins]) + "\n")
-    # The public version: a CUDA build (2.6.0+cu126) and a CPU one (2.6.0+cpu) both satisfy it.
-    torch_version = torch.__version__.split("+")[0]
-    (staging / CONSTRAINTS_FILE).write_text(f"torch=={torch_version}\n")
     shutil.rmtree(code, ignore_errors=True)
     os.replace(staging, code)
 

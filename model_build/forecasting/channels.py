@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from forecasting.contracts import Preprocessing
 from forecasting.data.scaling import StandardScaler
 from forecasting.data.time_features import time_features
 from forecasting.errors import ConfigError, DataValidationError
+from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.informer.windows import WindowDataset
+from forecasting.models.tft.preprocessing import TFTPreprocessing
 
 SERIES_FILE = "series.parquet"
 PREPROCESSING_FILE = "preprocessing.json"
@@ -41,16 +44,22 @@ class Channel:
         """The typed contract: the family, input length and horizon preprocess cut it for."""
         return Preprocessing.from_dict(self.preprocessing, self.path / PREPROCESSING_FILE)
 
+    @cached_property
+    def informer(self) -> InformerPreprocessing:
+        """The Informer's fields of preprocessing.json, typed."""
+        return InformerPreprocessing.from_dict(self.preprocessing, self.path / PREPROCESSING_FILE)
+
+    @cached_property
+    def tft(self) -> TFTPreprocessing:
+        """The TFT's fields of preprocessing.json, typed."""
+        return TFTPreprocessing.from_dict(self.preprocessing, self.path / PREPROCESSING_FILE)
+
     @property
     def scaler(self) -> StandardScaler:
-        return StandardScaler.from_dict(self.preprocessing["scaler"])
-
-    def target_index(self) -> list[int]:
-        columns = self.preprocessing["columns"]
-        return [columns.index(name) for name in self.preprocessing["targets"]]
+        return self.informer.scaler
 
     def scaled_values(self) -> np.ndarray:
-        values = self.frame[self.preprocessing["columns"]].to_numpy(dtype=np.float64)
+        values = self.frame[list(self.informer.columns)].to_numpy(dtype=np.float64)
         return self.scaler.transform(values).astype(np.float32)
 
     def windows(self, seq_len: int, label_len: int, pred_len: int) -> WindowDataset:
@@ -61,7 +70,7 @@ class Channel:
         """
         skip = 0
         if self.path.name != "train":
-            context = self.preprocessing["context_length"]
+            context = self.informer.context_length
             if seq_len > context:
                 raise ConfigError(
                     f"seq_len {seq_len} is longer than the {context} rows of context that "
@@ -70,14 +79,14 @@ class Channel:
                 )
             skip = context - seq_len
         index = pd.DatetimeIndex(self.frame.index[skip:])
-        marks = time_features(index, self.preprocessing["freq"])
+        marks = time_features(index, self.informer.freq)
         return WindowDataset(
             self.scaled_values()[skip:],
             marks.astype(np.float32),
             seq_len=seq_len,
             label_len=label_len,
             pred_len=pred_len,
-            target_idx=self.target_index(),
+            target_idx=self.informer.target_index,
         )
 
 

@@ -162,4 +162,9 @@ def gpus_on_host(env: Mapping[str, str], visible: int) -> int:
 
 
 def num_cpus(env: Mapping[str, str] = os.environ) -> int:
-    return int(env.get("SM_NUM_CPUS", os.cpu_count() or 1))
+    """The host's CPUs (``SM_NUM_CPUS``, which counts the machine), at most the cores this
+    process may run on: local mode pins each simulated host to its own share."""
+    told = int(env.get("SM_NUM_CPUS", os.cpu_count() or 1))
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, min(told, len(os.sched_getaffinity(0))))
+    return told

@@ -27,7 +27,8 @@ def mape_points(truth: np.ndarray) -> np.ndarray:
     size = np.abs(truth.astype(np.float64))
     axes = tuple(range(truth.ndim - 1)) if truth.ndim >= 2 else None
     floor = MAPE_FLOOR_SHARE * size.mean(axis=axes, keepdims=truth.ndim >= 2)
-    return (size >= floor) & (size > 0)
+    scored: np.ndarray = (size >= floor) & (size > 0)
+    return scored
 
 
 def mape_coverage(truth: np.ndarray) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.strategies import DDPStrategy
 
 from forecasting.distributed import ClusterSpec
@@ -90,12 +91,15 @@ def gather_rank_states(
     trainer: pl.Trainer, module: torch.nn.Module, extra: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Each rank's parameter fingerprint, val_loss and shard size, for a consistency check."""
+    loader = trainer.train_dataloader
+    if loader is None:
+        raise RuntimeError("rank states are gathered after fitting, once the loader exists")
     state = {
         **(extra or {}),
         "rank": trainer.global_rank,
         "param_fingerprint": parameter_fingerprint(module),
         "val_loss": float(trainer.callback_metrics.get("val_loss", float("nan"))),
-        "train_windows_seen_per_epoch": len(trainer.train_dataloader.sampler),
+        "train_windows_seen_per_epoch": len(loader.sampler),
     }
     if trainer.world_size == 1:
         return [state]
@@ -112,7 +116,13 @@ class CPUCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
-        return super().load_checkpoint(path, map_location="cpu", weights_only=weights_only)
+        # Lightning annotates map_location as a callable; torch.load, which gets it, also takes
+        # a device name.
+        return super().load_checkpoint(
+            path,
+            map_location="cpu",  # type: ignore[arg-type]
+            weights_only=weights_only,
+        )
 
 
 class SumThenDivideDDPStrategy(DDPStrategy):
@@ -138,7 +148,9 @@ def build_trainer(
     batches_per_epoch: int,
     checkpoint_dir: Path,
     gradient_clip: float | None = None,
+    loggers: Sequence[Logger] = (),
 ) -> pl.Trainer:
+    """``loggers``: more loggers beside the CSV log (MLflow's, when tracking is configured)."""
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="best",
@@ -190,7 +202,7 @@ def build_trainer(
         limit_val_batches=args.limit_val_batches or None,
         callbacks=callbacks,
         plugins=[CPUCheckpointIO()],
-        logger=CSVLogger(args.output_data_dir, name="logs"),
+        logger=[CSVLogger(args.output_data_dir, name="logs"), *loggers],
         enable_progress_bar=args.progress_bar,
         log_every_n_steps=max(1, min(50, batches_per_epoch)),
         deterministic=False,

@@ -27,12 +27,9 @@ S3_ACTIONS = {
     "HeadBucket": ("s3:ListBucket",),
 }
 IAM_PREFIX = {
-    "s3": "s3",
-    "sagemaker": "sagemaker",
-    "sns": "sns",
-    "quicksight": "quicksight",
+    "s3": "s3", "sagemaker": "sagemaker", "sns": "sns", "quicksight": "quicksight", "ecr": "ecr",
     "cloudwatch": "cloudwatch",
-}
+}  # fmt: skip
 
 
 def _method_table(service: str) -> dict[str, str]:

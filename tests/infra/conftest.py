@@ -25,6 +25,8 @@ from tests.infra.synthesized import SynthesizedApp
 
 BuildApp = Callable[..., SynthesizedApp]
 QUICKSIGHT_PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"
+SUBNETS = ("subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719")
+SECURITY_GROUPS = ("sg-0a1b2c3d4e5f60718",)
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +65,21 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
-    """The optional parts switched on: QuickSight, an e-mail subscription, retraining on drift."""
+    """The optional parts switched on: QuickSight, an e-mail subscription, a VPC and retraining
+    on drift."""
     return build_app(
         quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL,
         notificationEmail="ops@example.com",
+        subnetIds=list(SUBNETS),
+        securityGroupIds=list(SECURITY_GROUPS),
         retrainOnDrift=True,
     )
+
+
+@pytest.fixture(scope="session")
+def mlflow_app(build_app: BuildApp) -> SynthesizedApp:
+    """The stack creates a managed MLflow tracking server (mlflowTracking "create")."""
+    return build_app(mlflowTracking="create")
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +89,7 @@ def bound_app(build_app: BuildApp) -> SynthesizedApp:
     return build_app(env=Environment(account="123456789012", region="eu-west-1"))
 
 
-@pytest.fixture(scope="session", params=["retain", "destroy", "bound", "quicksight"])
+@pytest.fixture(scope="session", params=["retain", "destroy", "bound", "quicksight", "mlflow"])
 def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
     """Both removal modes, a bound environment and the optional parts (QuickSight), for checks
     that must hold whatever cdk.json chooses and wherever the stack is deployed."""
@@ -87,6 +98,7 @@ def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
         "destroy": "destroy_app",
         "bound": "bound_app",
         "quicksight": "quicksight_app",
+        "mlflow": "mlflow_app",
     }
     app: SynthesizedApp = request.getfixturevalue(names[request.param])
     return app

@@ -128,6 +128,8 @@ def _refs(app: SynthesizedApp) -> dict[str, str]:
             refs[f"{resource_id}.Arn"] = (
                 f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{resource_id}:*"
             )
+    repository_id = _logical_id(app, stack.source_pipeline.image_repository)
+    refs[f"{repository_id}.Arn"] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/project-images"
     for name in ("data_bucket", "model_artifacts_bucket", "forecasts_bucket"):
         bucket_id = _logical_id(app, getattr(storage, name))
         refs[f"{bucket_id}.Arn"] = f"arn:aws:s3:::{refs[bucket_id]}"

@@ -23,6 +23,7 @@ from tests.infra.aws_calls import (
     allowed_actions,
     allows,
     api_calls,
+    concrete,
     dependent_actions,
     iam_actions,
     is_allowed,
@@ -34,8 +35,19 @@ from tests.lambdas.batch_transform_events import ENVIRON, EVENT
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PACKAGE = ROOT / "model_build/forecasting/pipeline"
-# what CodeBuild runs: the command line, its SageMaker calls and the source upload
-RUNNER_MODULES = [PIPELINE_PACKAGE / n for n in ("codebuild.py", "execution.py", "source.py")]
+# what CodeBuild runs: the command line, its SageMaker calls, the source upload, the image build
+RUNNER_MODULES = [
+    PIPELINE_PACKAGE / n
+    for n in ("codebuild.py", "execution.py", "source.py", "image_build.py", "data_snapshot.py")
+]
+# What the docker CLI calls in ECR for the image build (not boto3 calls, so not found by the
+# scanner): ECR User Guide, "IAM permissions for pushing an image to an Amazon ECR private
+# repository" and "... for pulling an image"; each needs ecr:GetAuthorizationToken on "*".
+DOCKER_PUSH = {
+    "ecr:CompleteLayerUpload", "ecr:UploadLayerPart", "ecr:InitiateLayerUpload",
+    "ecr:BatchCheckLayerAvailability", "ecr:PutImage", "ecr:BatchGetImage",
+}  # fmt: skip
+DOCKER_PULL = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
 
 
 def _role_id(app: SynthesizedApp, role) -> str:
@@ -45,7 +57,7 @@ def _role_id(app: SynthesizedApp, role) -> str:
 def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]:
     stack = app.stack
     if who == "codebuild runner":
-        return RUNNER_MODULES, ["sagemaker", "s3"], stack.source_pipeline.project.role
+        return RUNNER_MODULES, ["sagemaker", "s3", "ecr"], stack.source_pipeline.project.role
     if who == "batch-transform lambda":
         paths = sorted((ROOT / "lambdas/batch_transform").glob("*.py"))
         return paths, ["sagemaker"], stack.batch_inference.batch_transform_function.role
@@ -117,6 +129,35 @@ def test_the_scanner_finds_the_runner_calls():
     } <= calls
 
 
+def test_the_image_build_may_make_exactly_its_ecr_calls_on_exactly_its_repositories(any_app):
+    """Push and DescribeImages on the project repository, pull on the DLC repositories of the
+    region (the FROM), the login token: and no other ECR action on any resource."""
+    app = any_app
+    role = app.stack.source_pipeline.project.role
+    statements = allow_statements(app.template.to_json(), _role_id(app, role))
+    scanned = {a for a in iam_actions(api_calls([PIPELINE_PACKAGE / "image_build.py"], ["ecr"]))}
+    assert scanned == {"ecr:DescribeImages", "ecr:GetAuthorizationToken"}
+    repository = app.stack.source_pipeline.image_repository
+    project = f"<{_role_id(app, repository)}.Arn>"
+    expected = {
+        project: DOCKER_PUSH | {"ecr:DescribeImages"},
+        "arn:aws:ecr:eu-west-1:<mapping>:repository/pytorch-*": DOCKER_PULL,
+        "*": {"ecr:GetAuthorizationToken"},
+    }
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        actions = statement["Action"]
+        actions = {actions} if isinstance(actions, str) else set(actions)
+        resources = concrete(statement["Resource"])
+        for resource in [resources] if isinstance(resources, str) else resources:
+            ecr = {a for a in actions if a.startswith("ecr:")}
+            if ecr:
+                granted.setdefault(resource.replace("<AWS::Region>", "eu-west-1"), set()).update(
+                    ecr
+                )
+    assert granted == expected
+
+
 # --- dependent actions: what AWS checks besides the call ------------------------------------
 
 # SageMaker Pipelines creates each step's job with the pipeline's execution role.
@@ -135,6 +176,7 @@ RESOURCES = Resources(
     region="eu-west-1",
     model_package_group="ts-forecasting",
     data_uri="s3://data/input/",
+    image_repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
 )
 
 

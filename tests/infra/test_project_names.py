@@ -14,7 +14,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from infra.settings import InfrastructureSettings, SettingsError, load_cdk_json_context
+from forecasting.errors import ConfigError
+from infra.settings import InfrastructureSettings, load_cdk_json_context
 from tests.infra.synthesized import SynthesizedApp
 
 LONGEST = "a1--" + "b" * 27 + "9"  # 32 characters: the most the rule allows
@@ -56,7 +57,7 @@ def _accepts(shape: Any, value: str) -> bool:
 def test_the_longest_project_name_is_valid():
     context = load_cdk_json_context() | {"projectName": LONGEST}
     assert InfrastructureSettings.from_context(context).project_name == LONGEST
-    with pytest.raises(SettingsError, match="projectName"):
+    with pytest.raises(ConfigError, match="projectName"):
         InfrastructureSettings.from_context(context | {"projectName": LONGEST + "x"})
 
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import PipelineSettings
 from infra.settings import (
     CONTEXT_KEYS,
     MOVED_TO_TRAINING_FILE,
     InfrastructureSettings,
     RemovalMode,
-    SettingsError,
     SourceType,
     load_cdk_json_context,
 )
@@ -113,7 +113,7 @@ def test_codeconnections_source(context: dict[str, Any]) -> None:
 )
 def test_bad_value_raises_naming_the_key(context: dict[str, Any], key: str, value: Any) -> None:
     context[key] = value
-    with pytest.raises(SettingsError, match=f'context key "{key}": expected '):
+    with pytest.raises(ConfigError, match=f'context key "{key}": expected '):
         InfrastructureSettings.from_context(context)
 
 
@@ -127,7 +127,7 @@ def test_bad_value_raises_naming_the_key(context: dict[str, Any], key: str, valu
 )
 def test_missing_required_key_raises_naming_the_key(context: dict[str, Any], key: str) -> None:
     del context[key]
-    with pytest.raises(SettingsError, match=f'context key "{key}": .*got nothing'):
+    with pytest.raises(ConfigError, match=f'context key "{key}": .*got nothing'):
         InfrastructureSettings.from_context(context)
 
 
@@ -140,14 +140,14 @@ def test_codeconnections_requires_its_keys(context: dict[str, Any], key: str) ->
         "repositoryName": "forecasting-model-build",
     }
     context[key] = None
-    with pytest.raises(SettingsError, match=f'"{key}": expected a value when sourceType is'):
+    with pytest.raises(ConfigError, match=f'"{key}": expected a value when sourceType is'):
         InfrastructureSettings.from_context(context)
 
 
 def test_all_errors_are_reported_together(context: dict[str, Any]) -> None:
     """One synth lists every problem, so cdk.json is fixed in one pass."""
     context |= {"projectName": "X", "removalPolicy": "keep", "metricThreshold": 1}
-    with pytest.raises(SettingsError) as raised:
+    with pytest.raises(ConfigError) as raised:
         InfrastructureSettings.from_context(context)
     message = str(raised.value)
     for key in ("projectName", "removalPolicy", "metricThreshold"):
@@ -161,7 +161,7 @@ def test_a_training_setting_left_in_the_context_is_an_error_naming_its_new_home(
     """Training settings travel with the pushed code; one left in cdk.json (or given with -c)
     would be ignored, so it is refused, naming the key to set in model_build/training.json."""
     context[key] = "anything"
-    with pytest.raises(SettingsError) as raised:
+    with pytest.raises(ConfigError) as raised:
         InfrastructureSettings.from_context(context)
     new_key = MOVED_TO_TRAINING_FILE[key]
     assert f'context key "{key}" is a training setting now: set "{new_key}"' in str(raised.value)
@@ -186,9 +186,34 @@ def test_the_app_fails_on_a_missing_required_key_before_defining_anything(
     from infra.application import create_app
 
     del context["projectName"]
-    with pytest.raises(SettingsError, match='context key "projectName"'):
+    with pytest.raises(ConfigError, match='context key "projectName"'):
         create_app(context, outdir=str(tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_subnets_and_security_groups_parse_from_lists_or_cli_strings(context):
+    settings = InfrastructureSettings.from_context(
+        {**context, "subnetIds": ["subnet-0a1b2c3d"], "securityGroupIds": "sg-0a1b2c3d,sg-1a2b3c4d"}
+    )
+    assert settings.subnet_ids == ("subnet-0a1b2c3d",)
+    assert settings.security_group_ids == ("sg-0a1b2c3d", "sg-1a2b3c4d")
+    assert InfrastructureSettings.from_context(context).subnet_ids == ()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"subnetIds": ["subnet-0a1b2c3d"]}, "securityGroupIds"),
+        ({"securityGroupIds": ["sg-0a1b2c3d"]}, "subnetIds"),
+        ({"subnetIds": ["vpc-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}, "subnetIds"),
+        ({"subnetIds": "subnet-0a1b2c3d", "securityGroupIds": ["sg-x"]}, "securityGroupIds"),
+        ({"subnetIds": [f"subnet-0a1b2c{i:02d}" for i in range(17)],
+          "securityGroupIds": ["sg-0a1b2c3d"]}, "subnetIds"),
+    ],
+)  # fmt: skip
+def test_a_half_or_malformed_vpc_is_refused_naming_the_key(context, overrides, key):
+    with pytest.raises(ConfigError, match=f'context key "{key}"'):
+        InfrastructureSettings.from_context({**context, **overrides})
 
 
 # --- the drift alarm and retraining (lambdas/accuracy) ----------------------------------------
@@ -227,5 +252,5 @@ def test_drift_settings_from_the_command_line_are_converted(context: dict[str, A
 )
 def test_a_bad_drift_setting_names_its_key(context: dict[str, Any], key: str, value: Any) -> None:
     context[key] = value
-    with pytest.raises(SettingsError, match=f'context key "{key}": expected null'):
+    with pytest.raises(ConfigError, match=f'context key "{key}": expected null'):
         InfrastructureSettings.from_context(context)

@@ -146,9 +146,11 @@ def test_the_stack_does_not_hold_the_sagemaker_pipeline(default_app):
     with unpushed changes to model_build/ cannot overwrite it (item 5 of issue 18)."""
     assert default_app.template.find_resources("AWS::SageMaker::Pipeline") == {}
     buildspec = yaml.safe_load((MODEL_BUILD / "buildspec.yml").read_text())
-    # the build starts the execution and does not wait for it (training may outlast a build)
+    # the build builds the missing project images, then starts the execution and does not
+    # wait for it (training may outlast a build)
     assert buildspec["phases"]["build"]["commands"] == [
-        "python -m forecasting.pipeline upsert --start"
+        "python -m forecasting.pipeline images --build",
+        "python -m forecasting.pipeline upsert --start",
     ]
 
 
@@ -181,10 +183,11 @@ def test_the_build_project_runs_the_buildspec_encrypted_with_the_project_key(def
     assert props["Source"] == {"Type": "CODEPIPELINE", "BuildSpec": "buildspec.yml"}
     assert props["EncryptionKey"] == key_arn
     assert props["Environment"]["Image"] == "aws/codebuild/standard:7.0"
-    assert props["Environment"]["PrivilegedMode"] is False
+    # docker build needs the Docker daemon, which CodeBuild runs in privileged mode only
+    assert props["Environment"]["PrivilegedMode"] is True
     # the build starts the execution and does not wait for training (an EventBridge rule
-    # reports the end), so an hour covers install, upload and upsert
-    assert props["TimeoutInMinutes"] == 60
+    # reports the end): two hours cover install, image builds, upload and upsert
+    assert props["TimeoutInMinutes"] == 120
     log_group = default_app.stack.source_pipeline.log_group
     assert props["LogsConfig"]["CloudWatchLogs"] == {
         "GroupName": {"Ref": _id(default_app, log_group)},
@@ -232,16 +235,23 @@ def test_the_build_environment_comes_from_the_stack_resources(default_app):
     assert "PIPELINE_SETTINGS" not in env
 
 
-def test_the_build_environment_names_are_exactly_what_the_runner_reads(default_app):
-    names = set(_environment(default_app))
+def test_the_build_environment_names_are_exactly_what_the_runner_reads(mlflow_app, default_app):
+    # MLFLOW_TRACKING_SERVER_ARN only with mlflowTracking set; the runner's option is optional
+    assert set(_environment(mlflow_app)) - set(_environment(default_app)) == {
+        "MLFLOW_TRACKING_SERVER_ARN"
+    }
+    names = set(_environment(mlflow_app))
     read_by_options = {option.env[0] for option in codebuild.OPTIONS}
     # AWS_REGION is the only runner setting CodeBuild provides itself; the training
     # configuration is the pushed training.json.
-    assert names == read_by_options - {"AWS_REGION", "PIPELINE_SETTINGS"}
+    # (SUBNET_IDS and SECURITY_GROUP_IDS come only with a VPC: tests/infra/test_networking.py)
+    optional = {"AWS_REGION", "PIPELINE_SETTINGS", "SUBNET_IDS", "SECURITY_GROUP_IDS"}
+    assert names == read_by_options - optional
     # and with them (plus CodeBuild's AWS_REGION) the runner has every required setting
     environ = {name: "value" for name in names} | {"AWS_REGION": "eu-west-1"}
     resolved = codebuild.resolve_options(codebuild.parse_args(["upsert"]), environ)
-    assert {o.dest for o in codebuild.OPTIONS} - {"settings"} == set(resolved)
+    unset = {"settings", "subnet_ids", "security_group_ids"}
+    assert {o.dest for o in codebuild.OPTIONS} - unset == set(resolved)
 
 
 def test_the_build_role_may_only_run_this_project_pipeline(default_app):
@@ -300,10 +310,18 @@ def test_the_build_role_has_no_service_wildcards_or_star_resources(default_app):
     statements = _statements(default_app, role)
     actions = [a for s in statements for a in _actions(s)]
     assert not any(a == "*" or a.endswith(":*") for a in actions)
-    assert not [s for s in statements if s["Resource"] == "*"]
-    # the runner writes to S3 only under its source prefix: no delete, no other bucket
+    # docker login's token is the one action that takes no resource
+    assert [s["Action"] for s in statements if s["Resource"] == "*"] == [
+        "ecr:GetAuthorizationToken"
+    ]
+    # the runner writes to S3 only under its source prefix and the data snapshots: no delete
     writes = [s for s in statements if "s3:PutObject" in _actions(s)]
-    assert [s["Sid"] for s in writes] == ["UploadSource"]
+    assert [s["Sid"] for s in writes] == ["UploadSource", "SnapshotInputData"]
+    (snapshots,) = [s for s in writes if s["Sid"] == "SnapshotInputData"]
+    data_arn = {"Fn::GetAtt": [_id(default_app, default_app.stack.storage.data_bucket), "Arn"]}
+    assert snapshots["Resource"] == [
+        {"Fn::Join": ["", [data_arn, f"/{prefix}*"]]} for prefix in ("input/", "snapshots/")
+    ]
     assert not any(a.startswith("s3:Delete") for a in actions)
 
 

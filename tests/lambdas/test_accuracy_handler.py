@@ -13,8 +13,9 @@ import pytest
 from moto import mock_aws
 
 from lambdas.accuracy import handler as accuracy_handler
-from lambdas.accuracy.handler import ConfigurationError, InvalidEventError, Settings
+from lambdas.accuracy.handler import InvalidEventError, Settings
 from lambdas.accuracy.scoring import ACCURACY_COLUMNS
+from lambdas.errors import ConfigError
 from lambdas.publish.publishing import PUBLISHED_COLUMNS
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -193,5 +194,5 @@ def test_bad_settings_are_named(aws, monkeypatch, change, message):
     import os
 
     environ = {**os.environ, **change}
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(ConfigError, match=message):
         Settings.from_env(environ)

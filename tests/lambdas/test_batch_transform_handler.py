@@ -15,7 +15,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 
 from lambdas.batch_transform import handler as transform_handler
 from lambdas.batch_transform.handler import (
-    ConfigurationError,
+    ConfigError,
     InvalidEventError,
     Settings,
     handle_event,
@@ -138,7 +138,7 @@ def test_a_pending_package_creates_nothing(sagemaker):
 
 def test_missing_settings_fail_before_any_call(sagemaker, monkeypatch):
     monkeypatch.delenv("INPUT_URI")
-    with pytest.raises(ConfigurationError, match="INPUT_URI is not set"):
+    with pytest.raises(ConfigError, match="INPUT_URI is not set"):
         transform_handler.handler(EVENT, None)
     assert sagemaker.list_models()["Models"] == []
 

@@ -16,7 +16,7 @@ from botocore.validate import validate_parameters
 from forecasting.inference import handler as inference_handler
 from lambdas.batch_transform.planning import (
     TRANSFORM_SETTINGS,
-    ConfigurationError,
+    ConfigError,
     InvalidEventError,
     Settings,
     Skip,
@@ -65,7 +65,7 @@ def test_approved_event_plans_the_documented_requests():
                 "FORECAST_MODEL_VERSION": "3",
             },
         },
-        "EnableNetworkIsolation": False,
+        "EnableNetworkIsolation": True,
         "Tags": tags,
     }
     assert result.create_transform_job == {
@@ -293,7 +293,7 @@ def without(name: str) -> dict:
     ],
 )
 def test_bad_settings_are_named(environ, message):
-    with pytest.raises(ConfigurationError, match=re.escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(environ)
 
 

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
 
+from forecasting import errors as forecasting_errors
 from forecasting.inference import handler as inference_handler
 from infra import batch_inference
+from lambdas import errors as lambda_errors
 from lambdas.batch_transform import planning
 from lambdas.publish import handler as publish_handler
 from lambdas.publish.rows import ForecastRow, parse_forecasts, utc_offset
@@ -21,6 +23,15 @@ from local_mode import layout
 def test_the_rules_match_the_event_names_the_handlers_accept():
     assert batch_inference.MODEL_PACKAGE_STATE_CHANGE == planning.DETAIL_TYPE
     assert batch_inference.TRANSFORM_JOB_STATE_CHANGE == publish_handler.DETAIL_TYPE
+
+
+def test_one_name_for_a_configuration_error_in_every_layer():
+    """infra raises forecasting's ConfigError; the Lambdas, which ship without model_build, raise
+    their own class of the same name and base."""
+    assert lambda_errors.ConfigError.__name__ == forecasting_errors.ConfigError.__name__
+    assert issubclass(lambda_errors.ConfigError, ValueError)
+    assert issubclass(forecasting_errors.ConfigError, ValueError)
+    assert planning.ConfigError is publish_handler.ConfigError is lambda_errors.ConfigError
 
 
 def test_the_stack_local_mode_and_the_lambda_publish_under_one_prefix():

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from lambdas.publish import handler as publish_handler
 from lambdas.publish.handler import (
-    ConfigurationError,
+    ConfigError,
     InvalidEventError,
     Settings,
     handle_event,
@@ -245,7 +245,7 @@ def test_in_progress_job_is_skipped_without_calls():
     ],
 )
 def test_bad_settings_are_named(environ, message):
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(ConfigError, match=message):
         Settings.from_env(environ)
 
 

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from lambdas.publish import handler as publish_handler
 from lambdas.publish.handler import (
-    ConfigurationError,
+    ConfigError,
     DataSet,
     Settings,
     handle_event,
@@ -252,5 +252,5 @@ def test_settings_read_the_new_variables():
     ],
 )
 def test_bad_new_settings_are_named(name, value, message):
-    with pytest.raises(ConfigurationError, match=f"{name} is .*{message}"):
+    with pytest.raises(ConfigError, match=f"{name} is .*{message}"):
         Settings.from_env({"FORECASTS_BUCKET": BUCKET, name: value})

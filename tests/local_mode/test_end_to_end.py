@@ -19,7 +19,7 @@ from lambdas.publish.publishing import PUBLISHED_COLUMNS
 from local_mode import cli
 from local_mode.layout import Home
 from local_mode.registry import APPROVED, Registry
-from local_mode.runner import new_run_id
+from local_mode.runs import new_run_id
 
 TINY = [
     "--dataset", "demo", "--max-epochs", "1",
@@ -36,6 +36,12 @@ def cli_output(argv: list[str]) -> str:
     with contextlib.redirect_stdout(out):
         cli.main(argv)
     return out.getvalue()
+
+
+def training_hosts(run: Path) -> list[Path]:
+    """The /opt/ml folders of the run's last training job, one per simulated host."""
+    artifact = json.loads((run / "status" / "Train.json").read_text())["artifact"]
+    return sorted(Path(artifact["model_dir"]).parent.parent.iterdir())
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -67,23 +73,40 @@ def test_an_interrupted_run_resumes_with_its_stored_options(local):
     assert "registered:     ts-forecasting version 1 (PendingManualApproval)" in outputs["resumed"]
     assert "next: python -m local_mode approve --home" in outputs["resumed"]
     assert "data:           SYNTHETIC demo series, not a real data set" in outputs["resumed"]
-    summary = json.loads(
-        (home.run_dir("e2e") / "opt/ml/output/data/training_summary.json").read_text()
-    )
-    assert (summary["launcher"], summary["num_nodes"], summary["world_size"]) == ("sagemaker", 2, 2)
+    first, second = training_hosts(home.run_dir("e2e"))
+    assert (first.name, second.name) == ("127.0.0.1", "127.0.0.2")
+    summary = json.loads((first / "output/data/training_summary.json").read_text())
+    # training.json trains on a GPU type, so the PyTorch toolkit starts torchrun on each host
+    assert (summary["launcher"], summary["num_nodes"], summary["world_size"]) == ("torchrun", 2, 2)
     assert summary["ranks"][0]["param_fingerprint"] == summary["ranks"][1]["param_fingerprint"]
 
 
 def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
-    home, _ = local
+    home, outputs = local
     run = home.run_dir("e2e")
     for folder in (
-        "opt/ml/processing/output/train", "opt/ml/processing/output/test",
-        "opt/ml/input/data/train", "opt/ml/input/data/validation", "opt/ml/processing/test",
+        "opt/ml/processing/output/train", "opt/ml/processing/output/test", "opt/ml/processing/test",
     ):  # fmt: skip
         assert (run / folder / "preprocessing.json").is_file(), folder
-    assert (run / "opt/ml/model/code/inference.py").is_file()
-    assert (run / "opt/ml/checkpoints/last.ckpt").is_file()
+    hosts = training_hosts(run)
+    for host in hosts:  # each host its own /opt/ml, as the training toolkit found it
+        config = host / "input/config"
+        resources = json.loads((config / "resourceconfig.json").read_text())
+        assert resources["current_host"] == host.name
+        assert resources["hosts"] == ["127.0.0.1", "127.0.0.2"]
+        assert json.loads((config / "hyperparameters.json").read_text())["d_model"] == "16"
+        assert set(json.loads((config / "inputdataconfig.json").read_text())) == {
+            "train", "validation",
+        }  # fmt: skip
+        for channel in ("train", "validation"):
+            assert (host / "input/data" / channel / "preprocessing.json").is_file()
+        assert (host / "code/entry_train.py").is_file()
+        assert (host / "output/success").is_file()
+    assert (hosts[0] / "model/code/inference.py").is_file()
+    checkpoints = home.local_path(
+        f"s3://{home.artifacts_bucket}/{home.project}/e2e/checkpoints/last.ckpt"
+    )
+    assert checkpoints.is_file()  # synced up from the hosts' /opt/ml/checkpoints
     assert (run / "opt/ml/processing/model/model.tar.gz").is_file()
     assert (run / "opt/ml/processing/evaluation/evaluation.json").is_file()
     markers = {p.stem for p in (run / "status").glob("*.json")}
@@ -95,7 +118,14 @@ def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
         "Register",
         "TransformInput",
     }
-    assert not (run / "logs/train-algo-2.log").read_text().count("epoch=")  # rank 0 reports
+    (second_log,) = (run / "logs").glob("train-*-127.0.0.2.log")
+    assert "Reporting training SUCCESS" in second_log.read_text()  # the toolkit ran the host
+    assert not second_log.read_text().count("epoch=")  # rank 0 reports
+    assert "the toolkit's pip install" in outputs["resumed"]  # said, whichever way it went
+    assert (
+        "settings: " in outputs["stopped"]
+        and "training.json (training on ml." in outputs["stopped"]
+    )
 
 
 def test_models_lists_the_registered_version(local):
@@ -194,8 +224,9 @@ def test_a_failed_gate_registers_nothing_after_training_resumes(local, capsys):
     err = capsys.readouterr().err
     assert "quality gate failed: test mse " in err
     assert "is above the threshold 0.0 - the model was not registered" in err
-    summary = json.loads((run / "opt/ml/output/data/training_summary.json").read_text())
-    assert summary["resumed_from"] == str(run / "opt/ml/checkpoints" / "last.ckpt")
+    (host,) = training_hosts(run)
+    summary = json.loads((host / "output/data/training_summary.json").read_text())
+    assert summary["resumed_from"] == str(host / "checkpoints" / "last.ckpt")
     assert [p.version for p in Registry(home.registry).list()] == [1]
     assert not (run / "status" / "Register.json").exists()
 

@@ -27,7 +27,7 @@ RUNNER = textwrap.dedent(
 
     run_dir, host_code = Path(sys.argv[1]), sys.argv[2]
     with files.exclusive(run_dir, "run test") as lock:
-        environments = [{"SM_CURRENT_HOST": name} for name in hosts.host_names(2)]
+        environments = {name: {"HOST_NAME": name} for name in hosts.host_names(2)}
         command = [sys.executable, "-c", host_code]
         hosts.run_hosts(command, environments, cwd=run_dir, log_dir=run_dir, keep_open=lock)
     """
@@ -36,7 +36,7 @@ RUNNER = textwrap.dedent(
 HOST = textwrap.dedent(
     """
     import os, pathlib, time
-    pathlib.Path(os.environ["SM_CURRENT_HOST"] + ".pid").write_text(str(os.getpid()))
+    pathlib.Path(os.environ["HOST_NAME"] + ".pid").write_text(str(os.getpid()))
     time.sleep(120)
     """
 )
@@ -46,7 +46,7 @@ LINGERING_HOST = textwrap.dedent(
     """
     import ctypes, os, pathlib, time
     ctypes.CDLL(None).prctl(1, 0)
-    pathlib.Path(os.environ["SM_CURRENT_HOST"] + ".pid").write_text(str(os.getpid()))
+    pathlib.Path(os.environ["HOST_NAME"] + ".pid").write_text(str(os.getpid()))
     while os.getppid() != 1 and not pathlib.Path("orphaned").exists():
         time.sleep(0.05)
     time.sleep(3)
@@ -77,7 +77,7 @@ def start_and_kill(tmp_path: Path, host_code: str) -> list[int]:
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path), host_code], env=env)
-    pid_files = [tmp_path / "algo-1.pid", tmp_path / "algo-2.pid"]
+    pid_files = [tmp_path / "127.0.0.1.pid", tmp_path / "127.0.0.2.pid"]
     deadline = time.monotonic() + 60
     while not all(p.is_file() and p.read_text() for p in pid_files):
         assert runner.poll() is None and time.monotonic() < deadline

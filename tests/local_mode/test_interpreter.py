@@ -11,17 +11,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import shutil
 
 import pytest
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline import codebuild, source
-from forecasting.pipeline.images import lookup_images
+from forecasting.pipeline.project_image import project_images
 from local_mode import interpreter
 from local_mode.interpreter import StepError, UnsupportedError
 from local_mode.layout import Home
-from local_mode.runner import SOURCE_DIR, GateFailedError, RunConfig, Runner, StepFailedError
+from local_mode.runner import SOURCE_DIR, Runner
+from local_mode.runs import GateFailedError, RunConfig, StepFailedError
 
 TINY = RunConfig(
     dataset="demo", hosts=1, max_epochs=1,
@@ -40,6 +42,10 @@ CLOUD = {
     "AWS_REGION": "eu-west-1",
     "MODEL_PACKAGE_GROUP": "ts-forecasting",
     "DATA_URI": "s3://ts-forecasting-data-123456789012/ETTh1/",
+    "IMAGE_REPOSITORY_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
+    "MLFLOW_TRACKING_SERVER_ARN": (
+        "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/m"
+    ),
 }
 
 
@@ -69,22 +75,24 @@ def test_the_executed_definition_is_what_the_codebuild_runner_upserts(
     runner = Runner(Home(tmp_path), "r", config)
     cloud = json.dumps(upserted_definition(monkeypatch, runner.settings))
     settings = runner.settings
-    images = lookup_images(
-        CLOUD["AWS_REGION"], settings.training_instance_type, settings.processing_instance_type
-    )
+    images = project_images(settings, CLOUD["AWS_REGION"], CLOUD["IMAGE_REPOSITORY_URI"])
     local = runner.resources
     tokens = [
         *((uri, "local") for uri in dict.fromkeys(dataclasses.astuple(images))),
         (CLOUD["PIPELINE_ROLE_ARN"], local.role_arn),
         (CLOUD["KMS_KEY_ID"], local.kms_key_id),
         (CLOUD["DATA_URI"], local.data_uri),
+        (CLOUD["MLFLOW_TRACKING_SERVER_ARN"], str(local.mlflow_tracking_uri)),
         (CLOUD["ARTIFACTS_BUCKET"], local.artifacts_bucket),
         (CLOUD["AWS_REGION"], local.region),
     ]
     for cloud_value, local_value in tokens:
         assert cloud_value in cloud
         cloud = cloud.replace(cloud_value, local_value)
-    assert json.loads(cloud) == runner.definition
+    # the checkpoint prefix digests the train step's arguments, resources included
+    digest = re.compile(r"/[0-9a-f]{16}-epochs-")
+    local_json = digest.sub("/digest-epochs-", json.dumps(runner.definition))
+    assert json.loads(digest.sub("/digest-epochs-", cloud)) == json.loads(local_json)
 
 
 # --- the interpreter's rules, without jobs --------------------------------------------------
@@ -165,7 +173,8 @@ def resumed(evaluated, tmp_path, mutate, rerun=()):
     definition = copy.deepcopy(Runner(home, "r", TINY).definition)
     steps = {s.name: s.definition for s in interpreter.plan(definition)}
     mutate(steps)
-    return Runner(home, "r", TINY, say=lambda _: None, definition=definition)
+    # the rerun steps run again, not reused from the step cache
+    return Runner(home, "r", TINY, say=lambda _: None, definition=definition, use_cache=False)
 
 
 def test_the_unmutated_definition_registers(evaluated, tmp_path):
@@ -219,9 +228,12 @@ def test_a_misspelled_hyperparameter_fails_the_training_step(evaluated, tmp_path
     def misspelled(steps):
         steps["Train"]["Arguments"]["HyperParameters"]["d_modle"] = "16"
 
-    with pytest.raises(StepFailedError, match="Train stopped on algo-1"):
+    with pytest.raises(
+        StepFailedError, match=r"^step Train: training job \S+ failed on 127.0.0.1"
+    ) as failed:
         resumed(evaluated, tmp_path, misspelled, rerun=["Train"]).execute()
-    assert "--d_modle" in capfd.readouterr().err
+    assert "--d_modle" in "".join(capfd.readouterr())
+    assert "127.0.0.1's output/failure ends: ExitCode " in str(failed.value)  # the toolkit's
 
 
 def test_a_channel_the_program_expects_but_is_not_given_fails_the_training_step(
@@ -231,5 +243,20 @@ def test_a_channel_the_program_expects_but_is_not_given_fails_the_training_step(
         channels = steps["Train"]["Arguments"]["InputDataConfig"]
         channels[:] = [c for c in channels if c["ChannelName"] != "validation"]
 
-    with pytest.raises(StepFailedError, match=r"^Train (stopped|failed) on algo-1"):
+    with pytest.raises(StepFailedError, match=r"^step Train: training job \S+ failed on 127.0.0.1"):
         resumed(evaluated, tmp_path, no_validation, rerun=["Train"]).execute()
+
+
+def test_the_gpu_instances_launcher_torchrun_runs_through_the_toolkit(evaluated, tmp_path):
+    """GPU instance types get ``sagemaker_torch_distributed_enabled``: the PyTorch toolkit then
+    starts the program under ``torchrun``, found on the host's PATH as in the image."""
+
+    def torchrun(steps):
+        steps["Train"]["Arguments"]["HyperParameters"]["sagemaker_torch_distributed_enabled"] = (
+            "true"
+        )
+
+    runner = resumed(evaluated, tmp_path, torchrun, rerun=["Train"])
+    runner.execute(stop_after="Train")
+    summary = runner.output("Train", "model").parent / "output/data/training_summary.json"
+    assert json.loads(summary.read_text())["launcher"] == "torchrun"

@@ -10,7 +10,8 @@ import pytest
 from forecasting.errors import ConfigError
 from forecasting.models.informer.preparation import SPLIT_RULES
 from local_mode.layout import Home
-from local_mode.runner import RunConfig, Runner, StepFailedError, latest_unfinished
+from local_mode.runner import Runner
+from local_mode.runs import RunConfig, StepFailedError, latest_unfinished
 
 from .test_cli import exit_code, one_error_line
 
@@ -64,9 +65,9 @@ def test_the_input_length_and_horizon_of_preprocess_are_the_ones_trained(tmp_pat
         hyperparameters={k: v for k, v in (a.split("=") for a in TINY_TRAIN[9::2])},
     )  # fmt: skip
     said: list[str] = []
-    Runner(home, "windows", config, say=said.append).execute(stop_after="Train")
-    run = home.run_dir("windows")
-    model_config = json.loads((run / "opt/ml/model/config.json").read_text())
+    runner = Runner(home, "windows", config, say=said.append)
+    runner.execute(stop_after="Train")
+    model_config = json.loads((runner.output("Train", "model") / "config.json").read_text())
     hparams = model_config["model"]["hparams"]
     assert (hparams["seq_len"], hparams["label_len"], hparams["pred_len"]) == (48, 48, 8)
     assert f"    split: ett ({SPLIT_RULES['ett']})" in said

@@ -7,6 +7,7 @@ One tiny run (1 host, 1 epoch, an 8-wide network) is shared by the tests below.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -21,9 +22,11 @@ from forecasting import artifact
 from forecasting.channels import read_channel
 from forecasting.data.validation import Location
 from forecasting.models.tft.evaluation import evaluate_split
+from forecasting.models.tft.preprocessing import read_config
 from forecasting.models.tft.serving import forecast
 from local_mode import cli
 from local_mode.layout import Home
+from tests.local_mode.test_end_to_end import training_hosts
 from tests.model_build.data.test_panel_roles import METERS, write_meters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,15 +118,15 @@ def test_non_negative_forecasts_are_clipped_in_evaluation_and_serving(meter_run)
     with the record removed from the config the same model forecasts below 0."""
     home, _, _ = meter_run
     run = run_dir(home)
-    model, config = artifact.load(run / "opt/ml/model")
+    model, config = artifact.load(training_hosts(run)[0] / "model")
     with torch.no_grad():
         model.output_layer.bias -= 1000.0
-    pre = config["preprocessing"]
-    assert pre["nonnegative_target"] is True
+    pre = read_config(config)
+    assert pre.nonnegative_target is True
     test = read_channel(run / "opt/ml/processing/test").frame
     (request,) = home.root.rglob("transform-input/tft/history.csv")
     raw = pd.read_csv(request, dtype=str, keep_default_na=False)
-    unclipped = {**pre, "nonnegative_target": False}
+    unclipped = dataclasses.replace(pre, nonnegative_target=False)
 
     evaluated = evaluate_split(model, test, pre).forecasts
     assert (evaluated[["p10", "p50", "p90"]] == 0).all().all()
@@ -131,5 +134,6 @@ def test_non_negative_forecasts_are_clipped_in_evaluation_and_serving(meter_run)
 
     served = forecast(model, config, raw, Location(str(request)))
     assert (served[["p10", "p50", "p90"]] == 0).all().all()
-    signed = forecast(model, {**config, "preprocessing": unclipped}, raw, Location(str(request)))
+    unclipped_config = {**config, "preprocessing": unclipped.to_dict()}
+    signed = forecast(model, unclipped_config, raw, Location(str(request)))
     assert (signed["p10"] < 0).all()

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from forecasting.distributed import export_rendezvous, gpus_on_host, resolve_cluster
+from forecasting.data.panel import PanelSchema
+from forecasting.data.scaling import StandardScaler
+from forecasting.distributed import num_cpus
 from forecasting.errors import ConfigError
+from forecasting.families import FAMILIES
+from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.informer.serving import example_request as informer_input
+from forecasting.models.tft.preprocessing import Cutoffs, TFTPreprocessing
 from forecasting.models.tft.serving import example_request as tft_input
 from lambdas.batch_transform.planning import TransformPlan, plan_transform
 from local_mode.approval import (
@@ -25,18 +35,18 @@ from local_mode.approval import (
     report_metrics,
 )
 from local_mode.hosts import (
-    TrainingPaths,
-    command_arguments,
-    decode,
+    config_files,
+    cores_per_host,
+    gpu_listing,
     gpus_per_host,
-    host_environment,
     host_names,
+    rendezvous_port_free,
     visible_gpus,
 )
 from local_mode.inputs import future_input
 from local_mode.layout import Home, container_path
 from local_mode.registry import APPROVED, ModelPackage
-from local_mode.runner import RunConfig, resolve_config
+from local_mode.runs import RunConfig, resolve_config
 from local_mode.transform import container_environment, output_key
 from tests.lambdas.batch_transform_events import EVENT
 
@@ -74,15 +84,6 @@ def test_container_paths_map_into_the_run_folder(tmp_path):
 # --- run options ----------------------------------------------------------------------------
 
 
-def test_hyperparameters_reach_the_program_as_the_training_toolkit_passes_them():
-    # sagemaker_training.mapping.to_cmd_args: sorted, names as given, values str() of the
-    # JSON-decoded string (so "false" arrives as False and "3" as 3)
-    decoded = {k: decode(v) for k, v in {"max_epochs": "3", "revin": "false", "x": "a b"}.items()}
-    assert command_arguments(decoded) == [
-        "--max_epochs", "3", "--revin", "False", "--x", "a b",
-    ]  # fmt: skip
-
-
 def test_run_settings_use_family_gates_and_refuse_unknown_metrics():
     assert RunConfig().settings().metric_name == "mse"
     tft = RunConfig(model="tft").settings()
@@ -92,6 +93,26 @@ def test_run_settings_use_family_gates_and_refuse_unknown_metrics():
         RunConfig(metric="quantile_loss").settings()
     with pytest.raises(ConfigError, match="--hosts"):
         RunConfig(hosts=0)
+
+
+def test_a_run_takes_the_codebuild_runners_training_file_with_its_options_on_top(tmp_path):
+    from local_mode import runs
+
+    trained = runs.training_file()  # model_build/training.json, as CodeBuild reads it
+    settings = RunConfig(hosts=4, hyperparameters={"d_model": "16"}).settings()
+    assert settings.training_instance_type == trained.training_instance_type
+    assert (settings.use_spot, settings.max_runtime_seconds) == (
+        trained.use_spot, trained.max_runtime_seconds,
+    )  # fmt: skip
+    assert (settings.training_instance_count, settings.hyperparameters["d_model"]) == (4, "16")
+    assert (settings.metric_name, settings.metric_threshold) == (
+        trained.metric_name, trained.metric_threshold,
+    )  # fmt: skip
+    other = "tft" if trained.model != "tft" else "informer"
+    assert RunConfig(model=other).settings().metric_name == FAMILIES[other].default_gate[0]
+    said = RunConfig(model=other, hosts=3).settings_sources()
+    assert str(runs.TRAINING_SOURCE) in said and "--hosts 3 (TrainingInstanceCount" in said
+    assert f"so {other} takes its family's defaults" in said
 
 
 def test_a_resumed_run_keeps_its_options_and_refuses_other_ones(tmp_path):
@@ -110,25 +131,96 @@ def test_a_resumed_run_keeps_its_options_and_refuses_other_ones(tmp_path):
 # --- simulated hosts ------------------------------------------------------------------------
 
 
-def test_each_host_is_told_what_sagemaker_tells_it_and_finds_the_master_locally(tmp_path):
+# What the training toolkit derives from the files local mode writes, read by the toolkit itself
+# (SAGEMAKER_BASE_DIR is read at its import, so in a fresh interpreter), and what the training
+# code then derives from the variables the toolkit exports.
+TOOLKIT_READS = """
+import json, os
+from sagemaker_training import environment
+from sagemaker_pytorch_container import training
+from forecasting.distributed import resolve_cluster
+env = environment.Environment()
+training._set_distributed_environment(env)  # what the PyTorch toolkit exports before the script
+exported = {**os.environ, **env.to_env_vars()}
+spec = resolve_cluster(exported, processes_per_host=1)
+print(json.dumps({
+    "current_host": env.current_host, "master": env.master_hostname, "hosts": env.hosts,
+    "channels": env.channel_input_dirs, "args": env.to_cmd_args(),
+    "program": env.user_entry_point, "module_dir": env.module_dir,
+    "cluster": [spec.launcher, spec.num_nodes, spec.node_rank, spec.master_addr, spec.master_port],
+}))
+"""
+
+
+def test_the_training_toolkit_reads_each_host_as_sagemaker_describes_it(tmp_path):
+    request = {
+        "AlgorithmSpecification": {"TrainingImage": "local", "TrainingInputMode": "File"},
+        "HyperParameters": {
+            "sagemaker_program": '"entry_train.py"',
+            "sagemaker_submit_directory": '"s3://b/source/sourcedir.tar.gz"',
+            "max_epochs": "3", "revin": "false", "x": "a b", "model": "informer",
+        },
+        "InputDataConfig": [
+            {"ChannelName": c, "DataSource": {"S3DataSource": {"S3Uri": f"s3://b/{c}"}}}
+            for c in ("train", "validation")
+        ],
+        "ResourceConfig": {"InstanceType": "ml.c5.2xlarge", "InstanceCount": 2},
+    }  # fmt: skip
     names = host_names(2)
-    paths = TrainingPaths(
-        {"train": tmp_path / "t", "validation": tmp_path / "v"}, tmp_path / "m", tmp_path / "o"
-    )
-    env = host_environment(
-        "algo-2", names, paths, cpus=4, master_port=29999, hyperparameters={"model": "informer"}
-    )
-    assert env["SM_HOSTS"] == '["algo-1", "algo-2"]'
-    assert (env["SM_CHANNEL_TRAIN"], env["SM_MODEL_DIR"]) == (
-        str(tmp_path / "t"),
-        str(paths.model_dir),
-    )
-    assert env["OMP_NUM_THREADS"] == env["SM_NUM_CPUS"] == "2"  # 4 cores over 2 hosts
-    spec = resolve_cluster(env, processes_per_host=1)  # what the training code derives
-    assert (spec.launcher, spec.num_nodes, spec.node_rank) == ("sagemaker", 2, 1)
-    exported: dict[str, str] = {}
-    export_rendezvous(spec, exported)
-    assert exported == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999", "NODE_RANK": "1"}
+    base = tmp_path / names[1]
+    for name, content in config_files(names[1], names, request).items():
+        (base / "input/config").mkdir(parents=True, exist_ok=True)
+        (base / "input/config" / name).write_text(json.dumps(content))
+    assert (
+        json.loads((base / "input/config/hyperparameters.json").read_text())
+        == (request["HyperParameters"])
+    )  # exactly as requested: every value a string
+    done = subprocess.run(
+        [sys.executable, "-c", TOOLKIT_READS], env={**os.environ, "SAGEMAKER_BASE_DIR": str(base)},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    read = json.loads(done.stdout.splitlines()[-1])
+    assert (read["current_host"], read["master"], read["hosts"]) == (names[1], names[0], names)
+    assert read["channels"] == {c: str(base / "input/data" / c) for c in ("train", "validation")}
+    # sagemaker_training.mapping.to_cmd_args: sorted, JSON-decoded, then str() ("false" → False);
+    # a one-letter name gets one dash (local mode's own copy of this rule had two)
+    assert read["args"] == ["--max_epochs", "3", "--model", "informer", "--revin", "False",
+                            "-x", "a b"]  # fmt: skip
+    assert (read["program"], read["module_dir"]) == (
+        "entry_train.py", "s3://b/source/sourcedir.tar.gz",
+    )  # fmt: skip
+    # the second host finds the first on the toolkit's fixed port
+    assert read["cluster"] == ["sagemaker", 2, 1, "127.0.0.1", 7777]
+
+
+def test_a_listening_rendezvous_port_is_busy_but_an_ended_jobs_is_not():
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        assert not rendezvous_port_free(port)  # another run's store
+        accepted.close()  # the server's side closes first: its connection waits (TIME_WAIT)
+        client.close()
+    assert rendezvous_port_free(port)  # torch's store reuses the address, and so may the next job
+
+
+@pytest.mark.parametrize(
+    ("hosts", "cores", "expected"),
+    [(2, [0, 1], [[0], [1]]), (2, [0, 1, 2, 3, 4], [[0, 1], [2, 3]]), (3, [0, 1], [[0], [1], [0]])],
+)
+def test_each_simulated_host_runs_on_its_own_cores(hosts, cores, expected):
+    assert cores_per_host(hosts, cores) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux's")
+def test_the_training_code_counts_only_the_cores_its_host_runs_on(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    assert num_cpus({"SM_NUM_CPUS": "8"}) == 1  # the toolkit's SM_NUM_CPUS counts the machine
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert num_cpus({"SM_NUM_CPUS": "8"}) == 8
 
 
 @pytest.mark.parametrize(
@@ -146,16 +238,22 @@ def test_each_simulated_host_owns_its_gpus(hosts, gpus, expected):
 
 
 @pytest.mark.parametrize("own", [[], ["1"], ["2", "3"]])
-def test_a_host_is_told_its_gpus_and_sees_only_those(tmp_path, own):
-    paths = TrainingPaths(
-        {"train": tmp_path / "t", "validation": tmp_path / "v"}, tmp_path / "m", tmp_path / "o"
-    )
-    env = host_environment(
-        "algo-1", host_names(2), paths, cpus=4, master_port=1, hyperparameters={}, gpus=own
-    )
-    assert env["CUDA_VISIBLE_DEVICES"] == ",".join(own)  # "": the machine's GPUs are hidden
-    # what the training code derives: one process per GPU, or one on the CPU
-    assert gpus_on_host(env, visible=len(own)) == len(own)
+def test_a_hosts_nvidia_smi_lists_only_its_gpus_as_the_toolkit_counts_them(
+    tmp_path, monkeypatch, own
+):
+    machine = tmp_path / "machine"
+    machine.mkdir()
+    real = machine / "nvidia-smi"  # a 4-GPU machine's listing
+    real.write_text("#!/bin/sh\n" + "".join(
+        f"echo 'GPU {i}: NVIDIA H100 (UUID: GPU-{i}abc)'\n" for i in range(4)
+    ))  # fmt: skip
+    real.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{machine}{os.pathsep}{os.environ['PATH']}")
+    assert gpu_listing(tmp_path / "bin", own)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    from sagemaker_training.environment import num_gpus
+
+    assert num_gpus() == len(own)  # the toolkit's SM_NUM_GPUS
 
 
 def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
@@ -241,9 +339,15 @@ def test_the_container_imports_the_artifacts_own_code(tmp_path):
 def test_informer_input_is_the_last_window_before_a_known_horizon():
     index = pd.date_range("2024-01-01", periods=40, freq="h", name="date")
     test = pd.DataFrame({"load": np.arange(40.0), "temp": np.arange(40.0) * 2}, index=index)
+    preprocessing = InformerPreprocessing(
+        source="test.csv", synthetic=False, time_column="date", freq="h",
+        columns=("load", "temp"), targets=("load",), covariates=("temp",),
+        scaler=StandardScaler.fit(test), split="ratio", split_rule=None, bounds={},
+        context_length=16, pred_len=4, n_time_features=4,
+    )  # fmt: skip
     config = {
-        "preprocessing": {"columns": ["load", "temp"], "targets": ["load"], "time_column": "date"},
-        "model": {"hparams": {"seq_len": 16, "pred_len": 4}},
+        "preprocessing": preprocessing.to_dict(),
+        "model": {"hparams": {"seq_len": 16, "label_len": 8, "pred_len": 4}},
     }
     made = informer_input(test, config)
     assert list(made.request.columns) == ["date", "load", "temp"]
@@ -254,8 +358,19 @@ def test_informer_input_is_the_last_window_before_a_known_horizon():
     assert set(made.actuals["series_id"]) == {"load"}
 
 
+def tft_config(schema: PanelSchema, horizon: int, encoder: int) -> dict[str, Any]:
+    """config.json as the train step writes it, for a TFT with these lengths (no weights)."""
+    preprocessing = TFTPreprocessing(
+        source="test.csv", synthetic=False, schema=schema, time_origin="2020-01-01",
+        cutoffs=Cutoffs(0, 0, 0, "holdout"), max_encoder_length=encoder, min_encoder_length=1,
+        horizon=horizon, target_normalizer="encoder", nonnegative_target=False,
+        trained_series=(), dataset_parameters={},
+    )  # fmt: skip
+    return {"preprocessing": preprocessing.to_dict()}
+
+
 def test_tft_input_leaves_the_horizon_target_empty_and_keeps_known_covariates():
-    from forecasting.data.panel import TIME_IDX, PanelSchema
+    from forecasting.data.panel import TIME_IDX
 
     schema = PanelSchema(
         group_columns=("shop",), time_column="date", target="sales", freq="MS",
@@ -267,8 +382,7 @@ def test_tft_input_leaves_the_horizon_target_empty_and_keeps_known_covariates():
                       "price": 1.5, "temp": 20.0})
         for shop in ("a", "b")
     )  # fmt: skip
-    config = {"preprocessing": {"schema": schema.to_dict(), "horizon": 3, "max_encoder_length": 4}}
-    made = tft_input(test, config)
+    made = tft_input(test, tft_config(schema, horizon=3, encoder=4))
     assert len(made.request) == 2 * 7 and made.series == 2
     horizon = made.request.groupby("shop").tail(3)
     assert (horizon["sales"] == "").all() and (horizon["temp"] == "").all()
@@ -294,9 +408,7 @@ def test_a_stallion_request_carries_the_raw_special_day_flags():
     raw[list(STALLION_SPECIAL_DAYS)] = 0
     raw.loc[3, "easter_day"] = 1
     channel = stallion_features(raw, Location("test")).assign(**{TIME_IDX: range(12)})
-    config = {"preprocessing": {"schema": STALLION_SCHEMA.to_dict(), "horizon": 2,
-                                "max_encoder_length": 10}}  # fmt: skip
-    request = tft_input(channel, config).request
+    request = tft_input(channel, tft_config(STALLION_SCHEMA, horizon=2, encoder=10)).request
     assert list(request.columns) == list(STALLION_COLUMNS)
     assert request["easter_day"].tolist() == [1 if i == 3 else 0 for i in range(12)]
     assert request["christmas"].eq(0).all()
@@ -337,5 +449,165 @@ def test_synthetic_data_is_named_in_the_registry_listing_and_the_report(tmp_path
 
 def test_the_tft_says_why_it_forecasts_no_future():
     """Its known covariates (prices, promotions) are not in the data past its end."""
-    reason = future_input([], {"model": {"family": "tft"}}, backtest=None)  # type: ignore[arg-type]
+    reason = future_input([], {"model": {"family": "tft"}}, backtest=None)
     assert isinstance(reason, str) and "known covariates" in reason
+
+
+def test_local_mode_takes_the_steps_from_the_definition_it_executes():
+    """The step list is the definition builder's input; local mode reads the built definition
+    (forecasting.pipeline.definition), never a second copy of the steps."""
+    package = Path(__file__).resolve().parents[2] / "local_mode"
+    readers = [
+        p.name for p in package.glob("*.py") if "forecasting.pipeline.steps" in p.read_text()
+    ]
+    assert readers == []
+
+
+# --- the serving container's handler service ------------------------------------------------
+
+# An artifact's inference.py: upper-cases each request; a request holding "bad" fails.
+TOY_INFERENCE = """
+def model_fn(model_dir):
+    return open(model_dir + "/weights.txt").read().strip()
+
+def input_fn(body, content_type):
+    assert content_type == "text/csv", content_type
+    if "bad" in body:
+        raise ValueError("this request is bad")
+    return body
+
+def predict_fn(data, model):
+    return model + ":" + data.strip().upper()
+
+def output_fn(prediction, accept):
+    return prediction
+"""
+
+
+@pytest.fixture
+def toy_model(tmp_path):
+    from local_mode.transform import LocalModel
+
+    model_dir = tmp_path / "model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "code" / "inference.py").write_text(TOY_INFERENCE)
+    (model_dir / "weights.txt").write_text("w")
+    env = {"SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code", "SAGEMAKER_PROGRAM": "inference.py"}
+    return LocalModel("toy", model_dir, env, True)
+
+
+@pytest.mark.parametrize(
+    ("split", "strategy", "assemble", "expected"),
+    [
+        ("None", "MultiRecord", "None", "w:A\nB"),  # the whole file, one request
+        ("Line", "SingleRecord", "Line", "w:A\nw:B\n"),  # a request per line, one answer a line
+        ("Line", "MultiRecord", "None", "w:A\nB"),  # both lines fit one request
+    ],
+)
+def test_a_transform_splits_batches_and_assembles_as_the_request_says(
+    tmp_path, toy_model, split, strategy, assemble, expected
+):
+    from local_mode.transform import invoke
+
+    source, target = tmp_path / "in.csv", tmp_path / "out" / "in.csv.out"
+    source.write_text("a\nb\n")
+    (result,) = invoke(
+        toy_model, [(source, target)], content_type="text/csv", accept="text/csv",
+        max_payload_mb=1, work_dir=tmp_path / "job", split_type=split,
+        batch_strategy=strategy, assemble_with=assemble,
+    )  # fmt: skip
+    assert result["ok"], result
+    assert target.read_text() == expected
+
+
+def test_a_request_the_handler_refuses_fails_its_file_with_the_handlers_message(
+    tmp_path, toy_model
+):
+    from local_mode.transform import invoke
+
+    source, target = tmp_path / "in.csv", tmp_path / "in.csv.out"
+    source.write_text("bad\n")
+    (result,) = invoke(
+        toy_model, [(source, target)], content_type="text/csv", accept="text/csv",
+        max_payload_mb=1, work_dir=tmp_path / "job",
+    )  # fmt: skip
+    assert not result["ok"] and "this request is bad" in result["error"]
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("split_type", "RecordIO"), ("assemble_with", "Text"), ("batch_strategy", "All")],
+)
+def test_a_transform_setting_local_mode_lacks_is_refused_by_name(
+    tmp_path, toy_model, setting, value
+):
+    from local_mode.transform import TransformError, invoke
+
+    with pytest.raises(TransformError, match=f"{value!r} is not supported locally"):
+        invoke(
+            toy_model, [], content_type="text/csv", accept="text/csv", max_payload_mb=1,
+            work_dir=tmp_path, **{setting: value},
+        )  # fmt: skip
+
+
+# --- the toolkit's pip install -r requirements.txt ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requirements", "constraints", "variables", "said", "withheld"),
+    [
+        (None, None, {}, "not in the code; the toolkit installs nothing", False),
+        ("packaging\n", None, {"PIP_NO_INDEX": "1"}, "runs offline (PIP_NO_INDEX=1)", False),
+        ("-c constraints.txt\npackaging\n", "torch==0.0.1\n", {}, "pins the AWS container's "
+         "torch==0.0.1", True),
+    ],
+)  # fmt: skip
+def test_the_toolkits_pip_install_is_decided_and_said_before_it_starts(
+    tmp_path, requirements, constraints, variables, said, withheld
+):
+    from types import SimpleNamespace
+
+    from local_mode import training
+
+    bases = {host: tmp_path / host for host in host_names(2)}
+    for base in bases.values():
+        (base / "code").mkdir(parents=True)
+        for name, text in (("requirements.txt", requirements), ("constraints.txt", constraints)):
+            if text is not None:
+                (base / "code" / name).write_text(text)
+    lines: list[str] = []
+    runner = SimpleNamespace(say=lines.append)
+    assert training._pip_decision(runner, "Train", bases) == variables
+    assert said in lines[0]
+    for base in bases.values():  # the toolkit runs pip only where code/requirements.txt is
+        assert (base / "code/requirements.txt").is_file() == (
+            requirements is not None and not withheld
+        )
+        assert (base / training.WITHHELD).is_file() == withheld
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        ('ExecuteUserScriptError:\nExitCode 2\nErrorMessage "usage: ..."\nCommand "python x"', 2),
+        # under torchrun the toolkit sees torchrun's exit code, as in SageMaker
+        ('ExecuteUserScriptError:\nExitCode 1\nErrorMessage ""\nCommand "torchrun ..."', 1),
+        ("Framework Error: \nTraceback ...", 1),
+    ],
+)
+def test_the_programs_exit_code_is_read_from_the_toolkits_failure_file(failure, code):
+    from local_mode import training
+
+    assert training._program_exit_code(failure) == code
+
+
+def test_a_requirement_this_environment_lacks_fails_the_step_by_name(tmp_path):
+    from local_mode import jobs
+    from local_mode.interpreter import StepError
+
+    (tmp_path / "requirements.txt").write_text("packaging\nno-such-package-here==1.0\n")
+    with pytest.raises(
+        StepError, match=r"step Train: .*no-such-package-here==1.0 \(none installed\)"
+    ):
+        jobs.check_requirements(tmp_path, "Train")

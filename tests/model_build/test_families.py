@@ -141,3 +141,24 @@ def test_the_readme_hyperparameter_table_shows_the_defaults():
     assert f"hidden-continuous {TFT['hidden_continuous_size']}" in tft
     assert f"encoder {windows['seq_len']}, horizon {windows['pred_len']}" in tft
     assert f"dropout {train.parse_args(['--model', 'tft']).dropout}" in tft
+
+
+def readme_layout_entry(folder: str) -> str:
+    """The README layout's text for ``folder/`` (its line and the indented lines after it)."""
+    text = (ROOT / "README.md").read_text()
+    layout = text[text.index("## Repository layout") :]
+    lines = layout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{folder}/"))
+    entry = [lines[start].strip()[len(folder) + 1 :]]
+    for line in lines[start + 1 :]:
+        if line.strip() and line.index(line.strip()) < 20:  # the next folder's own line
+            break
+        entry.append(line.strip())
+    return " ".join(entry)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_the_readme_layout_names_every_module_of_a_family(name):
+    described = set(re.findall(r"[a-z_]+", readme_layout_entry(name)))
+    modules = {p.stem for p in (PACKAGE / "models" / name).glob("*.py") if p.stem != "__init__"}
+    assert modules - described == set()

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -65,7 +65,7 @@ def first_index(mask: np.ndarray) -> int | None:
     return int(found[0]) if len(found) else None
 
 
-def _stamp(value: pd.Timestamp) -> str:
+def _stamp(value: object) -> str:
     """A timestamp as a user wrote it: the date alone when the time is midnight."""
     text = str(value)
     return text[:10] if text.endswith(" 00:00:00") else text
@@ -121,7 +121,9 @@ def _infer_freq(stamps: pd.DatetimeIndex, starts: np.ndarray, column: str, where
     """
     inside = ~starts[1:]
     steps = pd.Series((stamps[1:] - stamps[:-1])[inside])
-    mode = steps.value_counts().sort_index(kind="stable").idxmax() if len(steps) else None
+    mode: pd.Timedelta | None = None
+    if len(steps):  # the most common step
+        mode = cast(pd.Timedelta, steps.value_counts().sort_index(kind="stable").idxmax())
     union = stamps.unique().sort_values()
     inferred = pd.infer_freq(union) if len(union) >= 3 else None
     if inferred is not None:
@@ -168,7 +170,8 @@ def check_panel_lengths(
     if min_length <= 0 or frame.empty:
         return
     counted = frame[TIME_IDX] <= up_to if up_to is not None else pd.Series(True, frame.index)
-    sizes = counted.groupby([frame[c] for c in group_columns], sort=True, observed=True).sum()
+    rows = counted.astype(int)
+    sizes = rows.groupby([frame[c] for c in group_columns], sort=True, observed=True).sum()
     short = sizes[sizes < min_length]
     if len(short):
         more = len(short) - 1
@@ -278,7 +281,10 @@ def validate_panel(
             f"{where.source}: the first timestamp {_stamp(first)} is before {_stamp(origin)}, "
             "where the training data started; expected rows from then on"
         )
-    shift, on_grid, _ = _step_index(pd.DatetimeIndex([first]), to_offset(panel.schema.freq), origin)
+    grid = to_offset(panel.schema.freq)
+    if grid is None:
+        raise ConfigError(f"{where.source}: the panel has no frequency")  # load_panel sets one
+    shift, on_grid, _ = _step_index(pd.DatetimeIndex([first]), grid, origin)
     if not on_grid[0]:
         raise DataValidationError(
             f"{where.source}: timestamp {_stamp(first)} is not on the {panel.schema.freq!r} grid "

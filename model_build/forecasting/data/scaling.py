@@ -80,7 +80,8 @@ class StandardScaler:
         """Scale ``values [..., C]``; ``columns`` selects a subset of the fitted columns."""
         values = np.asarray(values)
         mean, std = self._stats(values, columns)
-        return (values - mean) / std
+        scaled: np.ndarray = (values - mean) / std
+        return scaled
 
     def inverse_transform(
         self, values: np.ndarray, columns: Sequence[str] | None = None
@@ -88,7 +89,8 @@ class StandardScaler:
         """Back to data units; pass ``columns`` for target-only outputs (features 'MS'/'S')."""
         values = np.asarray(values)
         mean, std = self._stats(values, columns)
-        return values * std + mean
+        original: np.ndarray = values * std + mean
+        return original
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {"mean": list(self.mean), "std": list(self.std), "columns": list(self.columns)}

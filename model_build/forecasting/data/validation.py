@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -187,7 +188,7 @@ def _guess_freq(index: pd.DatetimeIndex) -> str | None:
     steps = pd.Series(index[1:] - index[:-1])
     if steps.empty:
         return None
-    mode = steps.value_counts().sort_index(kind="stable").idxmax()
+    mode = cast(pd.Timedelta, steps.value_counts().sort_index(kind="stable").idxmax())
     return freq_of_step(mode, index)
 
 

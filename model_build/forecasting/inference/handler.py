@@ -100,7 +100,8 @@ class LoadedModel:
 
     @property
     def family(self) -> str:
-        return self.config["model"]["family"]
+        family: str = self.config["model"]["family"]
+        return family
 
 
 def available_cores() -> int:

@@ -64,7 +64,7 @@ class Family(Protocol):
     def prepare(self, args: argparse.Namespace) -> PreparedData:
         """Preprocess: read the data the flags name, split it, fit what training reuses."""
 
-    def fitted(self, preprocessing: dict[str, Any]) -> Any:
+    def fitted(self, channel: Channel) -> object:
         """What preprocess fitted on the training rows: equal across the splits of one run."""
 
     def training_setup(

@@ -27,7 +27,7 @@ class HostCountedEMA(AveragedModel):
     the same update of the parameters and buffers."""
 
     def __init__(
-        self, model: torch.nn.Module, decay: float, device: torch.device | str | None = None
+        self, model: torch.nn.Module, decay: float, device: torch.device | int | None = None
     ) -> None:
         super().__init__(model, device=device, use_buffers=True)
         self.ema_update = get_ema_multi_avg_fn(decay)

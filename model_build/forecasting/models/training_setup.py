@@ -16,8 +16,8 @@ from forecasting.contracts import ModelConfig
 @dataclass
 class TrainingSetup:
     module: pl.LightningModule
-    train_loader: DataLoader
-    val_loader: DataLoader
+    train_loader: DataLoader[Any]
+    val_loader: DataLoader[Any]
     # The architecture in plain types: checkpoints carry it and resume compares it.
     hparams: dict[str, Any]
     # The artifact's "model" section; `network` is what its weights file holds.

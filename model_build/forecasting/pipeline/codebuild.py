@@ -1,5 +1,8 @@
 """Create or update the SageMaker Pipeline and start it: what CodeBuild runs on every push.
 
+(Before it, CodeBuild builds the project images the definition names: the ``images`` command of
+:mod:`forecasting.pipeline.image_build`.)
+
 ``python -m forecasting.pipeline upsert --start`` packages the source, uploads it under its
 digest, renders the definition, creates or updates the pipeline and starts an execution (the
 runner is the pipeline's only writer; the stack holds no copy). ``--wait`` also prints each
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.pipeline.data_snapshot import is_snapshot, list_objects, snapshot
 from forecasting.pipeline.execution import (
     DEFAULT_POLL_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -78,10 +82,34 @@ OPTIONS = (
     ),
     EnvOption("data-uri", ("DATA_URI",), "default s3:// URI of the input data"),
     EnvOption(
+        "image-repository",
+        ("IMAGE_REPOSITORY_URI",),
+        "ECR repository URI of the project images the jobs run (see the images command)",
+    ),
+    EnvOption(
+        "subnet-ids",
+        ("SUBNET_IDS",),
+        "comma-separated subnets every job runs in (with --security-group-ids); default: none",
+        required=False,
+    ),
+    EnvOption(
+        "security-group-ids",
+        ("SECURITY_GROUP_IDS",),
+        "comma-separated security groups of the jobs in --subnet-ids",
+        required=False,
+    ),
+    EnvOption(
         "settings",
         ("PIPELINE_SETTINGS",),
         "pipeline settings as a JSON file or inline JSON; default: training.json in the "
         "source folder",
+        required=False,
+    ),
+    EnvOption(
+        "mlflow-tracking-uri",
+        ("MLFLOW_TRACKING_SERVER_ARN",),
+        "MLflow tracking server (a SageMaker managed server's ARN) the training runs are "
+        "recorded in; default: none, nothing is recorded",
         required=False,
     ),
     EnvOption(
@@ -143,14 +171,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"give up waiting after this long; the execution keeps running "
         f"(env PIPELINE_TIMEOUT_SECONDS; default {DEFAULT_TIMEOUT_SECONDS:.0f})",
     )
+    from forecasting.pipeline.image_build import add_images_command
+
+    add_images_command(commands)
     return parser.parse_args(argv)
 
 
-def resolve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
+def id_list(text: str | None, option: str) -> tuple[str, ...]:
+    """A comma-separated list of AWS ids (subnets, security groups); empty when unset."""
+    ids = tuple(part.strip() for part in (text or "").split(",") if part.strip())
+    if any(" " in part for part in ids):
+        raise ConfigError(f"--{option}: expected comma-separated ids, got {text!r}")
+    return ids
+
+
+def resolve_options(
+    args: argparse.Namespace, environ: Mapping[str, str], only: Sequence[str] | None = None
+) -> dict[str, str]:
     """Each option from its flag, else its environment variable; names every missing one."""
     values: dict[str, str] = {}
     missing: list[str] = []
     for option in OPTIONS:
+        if only is not None and option.flag not in only:
+            continue
         value = getattr(args, option.dest) or next(
             (environ[name] for name in option.env if environ.get(name)), None
         )
@@ -212,8 +255,8 @@ def check_parameters(definition: str, parameters: Mapping[str, str]) -> None:
         raise ConfigError(f"--parameter: unknown {unknown}; the pipeline declares {declared}")
 
 
-def make_clients(region: str) -> tuple[Any, Any]:
-    """SageMaker and S3 clients; boto3 is imported here because the package does not need it."""
+def make_client(service: str, region: str) -> Any:
+    """A boto3 client; boto3 is imported here because the package does not need it."""
     try:
         import boto3
         from botocore.config import Config
@@ -223,8 +266,14 @@ def make_clients(region: str) -> tuple[Any, Any]:
             "pip install boto3"
         ) from None
     config = Config(retries={"mode": "standard", "max_attempts": 10})
-    session = boto3.Session(region_name=region)
-    return session.client("sagemaker", config=config), session.client("s3", config=config)
+    # the service is a runtime string, which the typed Session.client overloads do not take
+    session: Any = boto3.Session(region_name=region)
+    return session.client(service, config=config)
+
+
+def make_clients(region: str) -> tuple[Any, Any]:
+    """SageMaker and S3 clients."""
+    return make_client("sagemaker", region), make_client("s3", region)
 
 
 def upsert_command(
@@ -265,7 +314,13 @@ def upsert_command(
         region=options["region"],
         model_package_group=options["model_package_group"],
         data_uri=options["data_uri"],
+        image_repository=options["image_repository"],
+        subnets=id_list(options.get("subnet_ids"), "subnet-ids"),
+        security_groups=id_list(options.get("security_group_ids"), "security-group-ids"),
+        mlflow_tracking_uri=options.get("mlflow_tracking_uri") or None,
     )
+    if bool(resources.subnets) != bool(resources.security_groups):
+        raise ConfigError("--subnet-ids and --security-group-ids go together: give both or neither")
     definition = render_definition(settings, resources)
     check_parameters(definition, parameters)
 
@@ -290,6 +345,9 @@ def upsert_command(
     if not has_input_data(s3, input_uri):
         echo(no_input_message(input_uri, name))
         return NO_INPUT
+    if settings.cache_expire_after is not None and not is_snapshot(input_uri):
+        # the step cache keys on the URI: the execution reads an immutable copy of the data
+        parameters.update(snapshot_parameter(s3, input_uri, kms_key_id, echo))
     execution_arn = start_execution(sm, name=name, parameters=parameters)
     echo(f"started {execution_arn}")
     if not args.wait:
@@ -299,6 +357,26 @@ def upsert_command(
     )
     echo(f"pipeline execution {execution_arn} {status}")
     return status
+
+
+def snapshot_parameter(
+    s3: Any, uri: str, kms_key_id: str, echo: Callable[[str], Any]
+) -> dict[str, str]:
+    """``InputDataUri`` set to the data's snapshot; none where the build may not read the data
+    (an override outside the data bucket's input/ prefix), which is said."""
+    from botocore.exceptions import ClientError
+
+    try:
+        objects = list_objects(s3, uri)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "AccessDenied":
+            raise
+        echo(
+            f"cannot snapshot {uri} (access denied): the execution reads it as is, and a "
+            "cached Preprocess of the same URI is reused even if the data there changed"
+        )
+        return {}
+    return {"InputDataUri": snapshot(s3, uri, objects, kms_key_id, echo)}
 
 
 def _raise_if_no_credentials(err: Exception) -> None:
@@ -313,6 +391,18 @@ def _raise_if_no_credentials(err: Exception) -> None:
 
 def _main(argv: Sequence[str] | None) -> None:
     args = parse_args(argv)
+    if args.command == "images":
+        import subprocess
+
+        from forecasting.pipeline.image_build import images_command
+
+        try:
+            images_command(args, os.environ)
+        except subprocess.CalledProcessError as err:  # docker's own output is above it
+            print(f"{err.cmd[0]} {err.cmd[1]} failed with exit code {err.returncode}",
+                  file=sys.stderr)  # fmt: skip
+            raise SystemExit(1) from None
+        return
     try:
         upsert_command(args, os.environ)
     except (PipelineFailed, TimeoutError) as err:

@@ -9,13 +9,16 @@ come from :mod:`forecasting.pipeline.steps`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from forecasting.families import family
+from forecasting.pipeline.caching import with_cache
 from forecasting.pipeline.expressions import MODEL_ARTIFACT, get, join, output_uri, parameter
-from forecasting.pipeline.images import Images, lookup_images, supports_volume_key, uses_gpu
+from forecasting.pipeline.images import Images, supports_volume_key, uses_gpu
+from forecasting.pipeline.project_image import project_images
 from forecasting.pipeline.settings import (
     APPROVAL_STATUS,
     TRANSFORM_INSTANCE_TYPE,
@@ -27,17 +30,25 @@ from forecasting.pipeline.steps import (
     PROCESSING,
     step,
 )
+from forecasting.pipeline.tracking import with_tracking
 
 VERSION = "2020-12-01"
 CONTENT_TYPES = ["text/csv", "application/jsonlines"]
 CODE_DIR = f"{PROCESSING}/input/code"
 TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the source dir
-# Processing jobs get the source tarball as an input: unpack it, install the pinned
-# requirements, then run the step's module with the step's arguments ($0 is the module).
+# The source reaches the training job as an input channel, not as an S3 URI for the toolkit to
+# download: the job runs network-isolated (the toolkit unpacks a local tarball just the same).
+CODE_CHANNEL = "code"
+CHANNELS_DIR = "/opt/ml/input/data"
+# Jobs that run network-isolated: SageMaker copies their inputs and outputs, and they call no
+# service themselves. A step that starts calling one (a tracking server, an API) leaves the set.
+ISOLATED_STEPS = frozenset({"Preprocess", "Train", "Evaluate"})
+# Processing jobs get the source tarball as an input: unpack it, then run the step's module with
+# the step's arguments ($0 is the module). The project image holds every requirement: no job
+# installs packages when it starts.
 PROCESSING_SCRIPT = (
     # the code input is the uploaded source tarball (sourcedir.tar.gz), under its S3 name
     f'set -euo pipefail; cd {CODE_DIR}; for a in *.gz; do tar -xzf "$a"; done; '
-    "pip install --quiet --disable-pip-version-check -r requirements.txt; "
     'exec python -m "$0" "$@"'
 )
 # What CloudWatch plots: the train step prints "epoch=N ... train_loss=X ... val_loss=Y" per epoch.
@@ -60,7 +71,24 @@ class Resources:
     region: str
     model_package_group: str
     data_uri: str  # the default input data
-    images: Images | None = None  # looked up for ``region`` when not given
+    images: Images | None = None  # local mode's; else the project images in image_repository
+    image_repository: str = ""  # the stack's ECR repository URI (account.dkr.ecr.region/name)
+    subnets: tuple[str, ...] = ()  # with security_groups: every job runs in this VPC
+    security_groups: tuple[str, ...] = ()
+    # MLflow: a tracking server's ARN or URI; None records no runs (forecasting.tracking)
+    mlflow_tracking_uri: str | None = None
+
+
+def vpc_config(resources: Resources) -> dict[str, Any]:
+    """``VpcConfig`` for a job, when the deployment names subnets (the settings require both)."""
+    if not resources.subnets:
+        return {}
+    return {
+        "VpcConfig": {
+            "Subnets": list(resources.subnets),
+            "SecurityGroupIds": list(resources.security_groups),
+        }
+    }
 
 
 def _execution_uri(resources: Resources, *parts: str) -> dict[str, Any]:
@@ -178,11 +206,17 @@ def _processing(
                 "KmsKeyId": resources.kms_key_id,
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+            "NetworkConfig": {
+                "EnableNetworkIsolation": name in ISOLATED_STEPS,
+                **vpc_config(resources),
+            },
         },
     }
 
 
-def preprocess_step(settings, resources, images) -> dict[str, Any]:
+def preprocess_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     outputs = dict(step("Preprocess").outputs)
     arguments = [
         "--model", settings.model,
@@ -197,10 +231,12 @@ def preprocess_step(settings, resources, images) -> dict[str, Any]:
 
 def train_step(settings: PipelineSettings, resources: Resources, images: Images) -> dict[str, Any]:
     hyperparameters = {
-        # script mode: the toolkit downloads and unpacks the source, installs requirements.txt
-        # and runs the program with every other hyperparameter as a --flag
+        # script mode: the toolkit unpacks the source from its channel and runs the program with
+        # every other hyperparameter as a --flag (the source holds no requirements.txt)
         "sagemaker_program": json.dumps(TRAIN_PROGRAM),
-        "sagemaker_submit_directory": json.dumps(resources.code_uri),
+        "sagemaker_submit_directory": json.dumps(
+            f"{CHANNELS_DIR}/{CODE_CHANNEL}/{resources.code_uri.rsplit('/', 1)[1]}"
+        ),
         "sagemaker_region": json.dumps(resources.region),
         "sagemaker_container_log_level": "20",
         "model": settings.model,
@@ -228,7 +264,19 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
         }
         for split, _ in step("Train").inputs
     ]
-    return {
+    channels.append(
+        {
+            "ChannelName": CODE_CHANNEL,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": resources.code_uri,
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+    )
+    training: dict[str, Any] = {
         "Name": "Train",
         "Type": "Training",
         "Arguments": {
@@ -253,17 +301,36 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             "RoleArn": resources.role_arn,
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": settings.use_spot,
-            # a spot restart or a retried execution resumes from the last checkpoint
-            "CheckpointConfig": {
-                "S3Uri": _execution_uri(resources, "checkpoints"),
-                "LocalPath": "/opt/ml/checkpoints",
-            },
             "EnableInterContainerTrafficEncryption": True,
+            # Channels, checkpoints and the model are copied by SageMaker; peers of a
+            # distributed job still reach each other (CreateTrainingJob's EnableNetworkIsolation).
+            "EnableNetworkIsolation": "Train" in ISOLATED_STEPS,
+            **vpc_config(resources),
         },
     }
+    training["Arguments"]["CheckpointConfig"] = _checkpoint_config(resources, training["Arguments"])
+    return training
 
 
-def evaluate_step(settings, resources, images) -> dict[str, Any]:
+def _checkpoint_config(resources: Resources, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Checkpoints under the train step's inputs: the Preprocess job that wrote its channels, a
+    digest of its own arguments and the epochs parameter. A spot restart or a retried execution
+    resumes from them; other inputs start afresh. Not under the execution id: SageMaker's cache
+    key includes ``CheckpointConfig``, so that id would make the step miss the cache every time.
+    """
+    digest = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:16]
+    uri = join(
+        f"s3://{resources.artifacts_bucket}/{resources.pipeline_name}/checkpoints/",
+        get("Steps.Preprocess.ProcessingJobName"),
+        f"/{digest}-epochs-",
+        parameter("MaxEpochs"),
+    )
+    return {"S3Uri": uri, "LocalPath": "/opt/ml/checkpoints"}
+
+
+def evaluate_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     inputs = dict(step("Evaluate").inputs)
     definition = _processing(
         "Evaluate",
@@ -297,7 +364,9 @@ def metric_value(settings: PipelineSettings) -> dict[str, Any]:
     }
 
 
-def register_step(settings, resources, images) -> dict[str, Any]:
+def register_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     return {
         "Name": "Register",
         "Type": "RegisterModel",
@@ -337,7 +406,9 @@ def register_step(settings, resources, images) -> dict[str, Any]:
     }
 
 
-def condition_step(settings, resources, images) -> dict[str, Any]:
+def condition_step(
+    settings: PipelineSettings, resources: Resources, images: Images
+) -> dict[str, Any]:
     return {
         "Name": "CheckMetric",
         "Type": "Condition",
@@ -371,19 +442,26 @@ def condition_step(settings, resources, images) -> dict[str, Any]:
 
 
 def build_definition(settings: PipelineSettings, resources: Resources) -> dict[str, Any]:
-    images = resources.images or lookup_images(
-        resources.region, settings.training_instance_type, settings.processing_instance_type
+    images = resources.images or project_images(
+        settings, resources.region, resources.image_repository
     )
     return {
         "Version": VERSION,
         "Metadata": {},
         "Parameters": parameters(settings, resources),
-        "Steps": [
-            preprocess_step(settings, resources, images),
-            train_step(settings, resources, images),
-            evaluate_step(settings, resources, images),
-            condition_step(settings, resources, images),
-        ],
+        "Steps": with_cache(
+            with_tracking(
+                [
+                    preprocess_step(settings, resources, images),
+                    train_step(settings, resources, images),
+                    evaluate_step(settings, resources, images),
+                    condition_step(settings, resources, images),
+                ],
+                resources.mlflow_tracking_uri,
+                experiment=resources.pipeline_name,
+            ),
+            settings.cache_expire_after,
+        ),
     }
 
 

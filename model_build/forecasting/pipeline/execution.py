@@ -38,7 +38,8 @@ class PipelineFailed(Exception):
 
 def _error_code(err: Exception) -> str | None:
     response = getattr(err, "response", None) or {}
-    return response.get("Error", {}).get("Code")
+    code: str | None = response.get("Error", {}).get("Code")
+    return code
 
 
 def upsert_pipeline(
@@ -69,16 +70,18 @@ def upsert_pipeline(
             RoleArn=role_arn,
             Tags=[{"Key": PROJECT_TAG, "Value": project or name}],
         )
-        log.info("created pipeline %s", response["PipelineArn"])
-        return response["PipelineArn"]
+        created: str = response["PipelineArn"]
+        log.info("created pipeline %s", created)
+        return created
     response = sm.update_pipeline(
         PipelineName=name,
         PipelineDefinition=definition,
         PipelineDescription=description,
         RoleArn=role_arn,
     )
-    log.info("updated pipeline %s", response["PipelineArn"])
-    return response["PipelineArn"]
+    updated: str = response["PipelineArn"]
+    log.info("updated pipeline %s", updated)
+    return updated
 
 
 def start_execution(
@@ -91,7 +94,7 @@ def start_execution(
     }
     if display_name:
         request["PipelineExecutionDisplayName"] = display_name
-    arn = sm.start_pipeline_execution(**request)["PipelineExecutionArn"]
+    arn: str = sm.start_pipeline_execution(**request)["PipelineExecutionArn"]
     log.info("started execution %s", arn)
     return arn
 
@@ -109,7 +112,7 @@ def has_input_data(s3: Any, uri: str) -> bool:
         # an override outside the data bucket's input/ prefix: the execution will tell
         log.warning("cannot list %s to check for data; starting anyway", uri)
         return True
-    return response.get("KeyCount", 0) > 0
+    return int(response.get("KeyCount", 0)) > 0
 
 
 def no_input_message(uri: str, pipeline_name: str) -> str:
@@ -138,7 +141,8 @@ def _job_arn(step: Mapping[str, Any]) -> str | None:
     """The ARN of the job a step ran (training, processing, ...), where its logs are."""
     for value in step.get("Metadata", {}).values():
         if isinstance(value, dict) and "Arn" in value:
-            return value["Arn"]
+            job: str = value["Arn"]
+            return job
     return None
 
 
@@ -185,7 +189,7 @@ def wait_for_execution(
     while True:
         # describe first, then list: once the execution has ended, the steps listed are final
         execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        status = execution["PipelineExecutionStatus"]
+        status: str = execution["PipelineExecutionStatus"]
         steps = list_execution_steps(sm, arn)
         for step in steps:
             name, step_status = step["StepName"], step["StepStatus"]

@@ -37,7 +37,8 @@ def memo_path() -> Path:
 @functools.cache
 def _memo() -> dict[str, Any]:
     try:
-        return json.loads(memo_path().read_text(encoding="utf-8"))
+        memo: dict[str, Any] = json.loads(memo_path().read_text(encoding="utf-8"))
+        return memo
     except (OSError, ValueError):
         return {}
 
@@ -134,7 +135,7 @@ def _sdk_image_uri(region: str, instance_type: str, scope: str) -> str:
     original = common_utils._botocore_resolver
     common_utils._botocore_resolver = lambda: resolver
     try:
-        return image_uris.retrieve(
+        uri: str = image_uris.retrieve(
             framework="pytorch",
             region=region,
             version=FRAMEWORK_VERSION,
@@ -142,6 +143,7 @@ def _sdk_image_uri(region: str, instance_type: str, scope: str) -> str:
             instance_type=instance_type,
             image_scope=scope,
         )
+        return uri
     finally:
         common_utils._botocore_resolver = original
 

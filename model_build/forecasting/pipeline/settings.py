@@ -14,12 +14,14 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES as REGISTRY
+from forecasting.pipeline.caching import DEFAULT_EXPIRE_AFTER, parse_duration
 
 FAMILIES = tuple(REGISTRY)
 # What evaluation.json's regression_metrics holds per family (each family's evaluation writes
@@ -42,9 +44,13 @@ NOT_IN_TRAINING_FILE = {
 @functools.cache  # every settings object checks its instance types: load the model once
 def _instance_types(shape: str) -> tuple[str, ...]:
     import botocore.session
+    from botocore.model import StringShape
 
     model = botocore.session.get_session().get_service_model("sagemaker")
-    return tuple(model.shape_for(shape).enum)
+    instance_types = model.shape_for(shape)
+    if not isinstance(instance_types, StringShape):
+        raise TypeError(f"botocore's SageMaker {shape} is not an enumeration of names")
+    return tuple(instance_types.enum)
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,15 @@ class PipelineSettings:
     use_spot: bool = False
     max_runtime_seconds: int = 24 * 3600
     volume_size_gb: int = 50
+    # how long SageMaker may reuse an unchanged Processing or Training step; None: never
+    cache_expire_after: str | None = DEFAULT_EXPIRE_AFTER
 
     def __post_init__(self) -> None:
         errors = list(self._problems())
         if errors:
             raise ConfigError("pipeline settings: " + "; ".join(errors))
 
-    def _problems(self):
+    def _problems(self) -> Iterator[str]:
         if self.model not in FAMILIES:
             yield f"model {self.model!r} is not one of {FAMILIES}"
         for name, shape in (
@@ -100,6 +108,11 @@ class PipelineSettings:
                 f"metric_name {self.metric_name!r} is not written by the evaluate step for "
                 f"{self.model}; expected one of {written}"
             )
+        if self.cache_expire_after is not None:
+            try:
+                parse_duration(self.cache_expire_after)
+            except ConfigError as err:
+                yield str(err)
         if not isinstance(self.use_spot, bool):
             yield f"use_spot must be true or false, got {self.use_spot!r}"
         mappings = ("hyperparameters", "preprocess_arguments")
@@ -110,7 +123,7 @@ class PipelineSettings:
         if self.model in FAMILIES and all(isinstance(getattr(self, n), dict) for n in mappings):
             yield from self._window_problems()
 
-    def _window_problems(self):
+    def _window_problems(self) -> Iterator[str]:
         """Preprocess records the input length and horizon, and training takes them from there:
         a training value that differs would stop the train step, after preprocess ran."""
         for name, default in REGISTRY[self.model].windows.items():

@@ -22,9 +22,10 @@ log = logging.getLogger("forecasting.pipeline")
 
 PACKAGE = "forecasting"
 ARCHIVE_NAME = "sourcedir.tar.gz"
-# Files beside the package that belong in the tarball (pyproject.toml, requirements.txt,
-# buildspec.yml, README.md, the training entry point); data, models or checkpoints left in
-# the folder by a local run do not.
+REQUIREMENTS = "requirements.txt"
+# Files beside the package that belong in the tarball (pyproject.toml, buildspec.yml, README.md,
+# the training entry point); data, models or checkpoints left in the folder by a local run do not.
+# The image/ folder (the project image's build context) is not in it either.
 TOP_LEVEL_SUFFIXES = frozenset({".py", ".toml", ".txt", ".yml", ".yaml", ".md", ".cfg"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 EXCLUDED_NAMES = frozenset({"__pycache__"})
@@ -41,6 +42,14 @@ def source_files(root: Path) -> list[tuple[str, Path]]:
     if not package.is_dir():
         raise ConfigError(
             f"--source-dir {root} holds no {PACKAGE}/ package; point it at the model_build folder"
+        )
+    if (root / REQUIREMENTS).exists():
+        # the training and inference toolkits pip-install a requirements.txt they find in the
+        # code, which a network-isolated job cannot: the packages belong in the image
+        raise ConfigError(
+            f"{root / REQUIREMENTS}: jobs install no packages when they start; add the "
+            f"requirement to {root / 'image' / REQUIREMENTS} (baked into the project image, "
+            "rebuilt on the next push)"
         )
     entries = [
         (path.name, path)

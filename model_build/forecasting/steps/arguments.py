@@ -32,8 +32,11 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def add_option(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
-    """Register ``--kebab-case`` and its ``--snake_case`` twin: hyperparameter dicts use both."""
+def add_option(parser: argparse._ActionsContainer, name: str, **kwargs: Any) -> None:
+    """Register ``--kebab-case`` and its ``--snake_case`` twin: hyperparameter dicts use both.
+
+    ``parser`` is a parser or one of its argument groups (argparse's common base class).
+    """
     flags = [f"--{name}"]
     if "-" in name:
         flags.append(f"--{name.replace('-', '_')}")
@@ -46,8 +49,11 @@ def env_path(variable: str, local_default: str) -> str:
 
 
 def sagemaker_checkpoint_dir() -> str:
-    """SageMaker syncs ``/opt/ml/checkpoints`` with the job's checkpoint S3 URI."""
-    return "/opt/ml/checkpoints" if os.path.isdir("/opt/ml") else "checkpoints"
+    """SageMaker syncs ``/opt/ml/checkpoints`` with the job's checkpoint S3 URI. The training
+    toolkit's ``SAGEMAKER_BASE_DIR`` says where ``/opt/ml`` is (local mode gives each simulated
+    host its own)."""
+    base = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
+    return os.path.join(base, "checkpoints") if os.path.isdir(base) else "checkpoints"
 
 
 def run_step(

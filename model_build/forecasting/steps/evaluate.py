@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from forecasting import artifact
+from forecasting import artifact, tracking
 from forecasting.channels import read_channel
 from forecasting.families import family
 from forecasting.steps.arguments import add_option, run_step
@@ -57,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report = family(config["model"]["family"]).evaluate(
         model, config, test, output, seed=args.seed, batch_size=args.batch_size
     )
+    recorded = config.get("training", {}).get("tracking") or {}
+    if recorded.get("run_id"):  # trained with tracking: the test metrics join that run
+        artifact_uri = os.environ.get(tracking.ARTIFACT_URI)
+        report["mlflow"] = {"run_id": tracking.log_evaluation(recorded, report, artifact_uri)}
     (output / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
     windows = report["evaluation"].get("windows")
     log.info("test %s (%s windows) -> %s", _summary(report), windows, output / EVALUATION_FILE)

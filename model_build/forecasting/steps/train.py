@@ -21,8 +21,10 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
 
-from forecasting import artifact
+from forecasting import artifact, tracking
 from forecasting.channels import PREPROCESSING_FILE, Channel, read_channel
 from forecasting.distributed import (
     BACKENDS,
@@ -182,7 +184,7 @@ def check_channels(args: argparse.Namespace, train: Channel, validation: Channel
             f"train with --model {recorded} or rerun preprocess with --model {args.model}"
         )
     fitted = family(args.model).fitted
-    if fitted(train.preprocessing) != fitted(validation.preprocessing):
+    if fitted(train) != fitted(validation):
         raise ConfigError(f"{args.train} and {args.validation} come from different preprocess runs")
 
 
@@ -254,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     if args.ensemble_size > 1:
         summary["members"] = members
+    if getattr(args, "tracking", None) is not None:  # the evaluate step logs into this run
+        summary["tracking"] = args.tracking.to_dict()
     if is_global_zero(spec):
         artifact.save(
             Path(args.model_dir),
@@ -311,13 +315,23 @@ def train_member(
             )
         network.load_state_dict(saved["state_dict"])
         log.info("ensemble member %d already trained: loaded %s", member, finished)
-        return saved["summary"]
+        recorded: dict[str, Any] = saved["summary"]
+        return recorded
     if args.ensemble_size > 1:
         log.info("training ensemble member %d of %d", member + 1, args.ensemble_size)
+    tracked = tracking_logger(args, member)
     trainer = build_trainer(
-        args, spec, has_cuda, len(setup.train_loader), directory, setup.gradient_clip
-    )
-    timing = next(c for c in trainer.callbacks if isinstance(c, EpochSummary))
+        args, spec, has_cuda, len(setup.train_loader), directory, setup.gradient_clip,
+        loggers=[tracked[0]] if tracked else [],
+    )  # fmt: skip
+    if tracked and trainer.is_global_zero:
+        args.tracking = tracking.remember_run(*tracked, Path(args.checkpoint_dir))
+    # Lightning sets Trainer.callbacks in its callback connector, undeclared on the class.
+    callbacks: list[pl.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    timing = next(c for c in callbacks if isinstance(c, EpochSummary))
+    best_checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: the best epoch
+    if not isinstance(best_checkpoint, ModelCheckpoint):
+        raise RuntimeError("build_trainer keeps the best epoch with a ModelCheckpoint")
     resume = resumable_checkpoint(directory, setup.hparams)
     if resume and trainer.is_global_zero:
         log.info("resuming from %s", resume)
@@ -335,12 +349,12 @@ def train_member(
         "global_steps": trainer.global_step,
         "fit_seconds": round(fit_seconds, 3),
         "train_windows_per_second": [round(w, 2) for w in timing.windows_per_second],
-        "best_checkpoint": trainer.checkpoint_callback.best_model_path,
-        "best_val_loss": float(trainer.checkpoint_callback.best_model_score or float("nan")),
+        "best_checkpoint": best_checkpoint.best_model_path,
+        "best_val_loss": float(best_checkpoint.best_model_score or float("nan")),
         "ranks": gather_rank_states(trainer, module, digest),
     }
     if trainer.is_global_zero:
-        best = trainer.checkpoint_callback.best_model_path
+        best = best_checkpoint.best_model_path
         if best:  # the artifact carries the best epoch, not the last
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)
@@ -351,6 +365,26 @@ def train_member(
     if torch.distributed.is_initialized():
         torch.distributed.barrier()  # the next member starts once this one is recorded
     return summary
+
+
+def tracking_logger(
+    args: argparse.Namespace, member: int
+) -> tuple[MLFlowLogger, tracking.Tracking] | None:
+    """MLflow's logger when tracking is configured: one run per job, every ensemble member's
+    metrics under its own prefix, the step's flags as ``train.*`` parameters."""
+    configured = tracking.configured()
+    if configured is None:
+        return None
+    logger = tracking.training_logger(
+        configured,
+        Path(args.checkpoint_dir),
+        run_name=os.environ.get("TRAINING_JOB_NAME") or f"train-{args.model}",
+        prefix=f"member{member}" if args.ensemble_size > 1 else "",
+    )
+    flags = {k: v for k, v in vars(args).items() if v is not None and k != "tracking"}
+    if member == 0:
+        logger.log_hyperparams({f"train.{k}": v for k, v in sorted(flags.items())})
+    return logger, configured
 
 
 def combine_members(members: list[dict[str, Any]]) -> dict[str, Any]:

@@ -77,28 +77,18 @@ def forecast(model: handler.LoadedModel, request: pd.DataFrame | str, kind=handl
 # --- packaging -----------------------------------------------------------------------------
 
 
-def test_pip_installs_the_artifact_requirements_without_touching_torch(tft_run):
-    """The container's `pip install -r code/requirements.txt`, as a dry run against this
-    environment, which trained the model: everything is in place and torch stays."""
+def test_the_artifact_asks_the_container_to_install_nothing(tft_run):
+    """The inference toolkit pip-installs code/requirements.txt when one exists, which a
+    network-isolated transform cannot: the packages are the project inference image's."""
     code = tft_run / "model" / "code"
-    assert (code / "constraints.txt").read_text() == f"torch=={torch.__version__.split('+')[0]}\n"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--quiet",
-         "--disable-pip-version-check", "--report", "-", "-r", str(code / "requirements.txt")],
-        capture_output=True, text=True, cwd="/",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["install"] == []
+    assert (code / "inference.py").is_file()
+    assert not (code / "requirements.txt").exists()
 
 
 def test_the_artifact_serves_from_its_own_code_directory(tmp_path, tft_run):
     """What the PyTorch container does: import code/inference.py with code/ on the path."""
     model_dir = tft_run / "model"
     code = model_dir / "code"
-    constraint, *pins = (code / "requirements.txt").read_text().splitlines()
-    assert constraint == "-c constraints.txt"
-    assert {p.split("==")[0] for p in pins} >= {"pytorch-forecasting", "torchmetrics"}
-    assert all("==" in p for p in pins)
     request = tmp_path / "request.csv"
     tft_request(tft_run / "channels" / "test").to_csv(request, index=False)
     script = (

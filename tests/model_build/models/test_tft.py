@@ -23,16 +23,15 @@ from forecasting.data.stallion import demo_panel
 from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.tft import codec
 from forecasting.models.tft.dataset import (
-    Cutoffs,
     auto_test_origins,
     clip_forecasts,
     fit_dataset,
     from_parameters,
     prepare_panel,
     split_dataset,
-    trained_series,
 )
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
+from forecasting.models.tft.preprocessing import Cutoffs, TFTPreprocessing
 from forecasting.models.tft.windows import (
     ROW,
     STEP,
@@ -66,7 +65,8 @@ def prepared(panel):
     splits, preprocessing = prepare_panel(
         panel, max_encoder_length=ENCODER, min_encoder_length=MIN_ENCODER, horizon=HORIZON
     )
-    return splits, json.loads(json.dumps(preprocessing))  # what the channel file holds
+    # what the channel file holds, read back
+    return splits, TFTPreprocessing.from_dict(json.loads(json.dumps(preprocessing.to_dict())), "p")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def fitted(panel, prepared):
     _, preprocessing = prepared
     return fit_dataset(
         panel,
-        train_end=preprocessing["cutoffs"]["train"],
+        train_end=preprocessing.cutoffs.train,
         max_encoder_length=ENCODER,
         min_encoder_length=MIN_ENCODER,
         horizon=HORIZON,
@@ -143,7 +143,7 @@ def test_cutoffs_keep_the_test_horizon_out_of_model_selection():
 
 def test_validation_and_test_forecast_one_window_per_series_after_their_cutoff(prepared):
     splits, preprocessing = prepared
-    cutoffs = preprocessing["cutoffs"]
+    cutoffs = preprocessing.cutoffs.to_dict()
     for split, previous in (("validation", "train"), ("test", "validation")):
         dataset = split_dataset(splits[split], preprocessing, split)
         x, _ = MaterializedWindows(dataset).__getitems__(range(len(dataset)))
@@ -174,12 +174,12 @@ def test_parameters_round_trip_to_identical_text(fitted):
 def test_a_data_set_rebuilt_from_decoded_parameters_yields_identical_samples(fitted, prepared):
     splits, preprocessing = prepared
     frame = splits["train"]
-    assert frame[TIME_IDX].max() == preprocessing["cutoffs"]["train"]
+    assert frame[TIME_IDX].max() == preprocessing.cutoffs.train
     rebuilt = TimeSeriesDataSet.from_parameters(
         codec.loads(codec.dumps(fitted.get_parameters())), frame
     )
     # and what the train step builds from preprocessing.json
-    from_channel = from_parameters(preprocessing["dataset_parameters"], frame)
+    from_channel = from_parameters(preprocessing.dataset_parameters, frame)
     assert len(rebuilt) == len(from_channel) == len(fitted) > 0
     for i in range(len(fitted)):
         expected = fitted[i]
@@ -339,7 +339,7 @@ def test_fast_batches_equal_pf_collate_under_the_group_normalizer(panel, prepare
     _, preprocessing = prepared
     dataset = fit_dataset(
         panel,
-        train_end=preprocessing["cutoffs"]["train"],
+        train_end=preprocessing.cutoffs.train,
         max_encoder_length=ENCODER,
         min_encoder_length=MIN_ENCODER,
         horizon=HORIZON,
@@ -569,8 +569,8 @@ def test_the_chosen_target_normalizer_is_fitted_saved_and_rebuilt(panel, name, k
         horizon=HORIZON,
         normalizer=name,
     )
-    preprocessing = json.loads(json.dumps(preprocessing))
-    assert preprocessing["target_normalizer"] == name
+    preprocessing = TFTPreprocessing.from_dict(json.loads(json.dumps(preprocessing.to_dict())), "p")
+    assert preprocessing.target_normalizer == name
     rebuilt = split_dataset(splits["validation"], preprocessing, "validation")
     assert type(rebuilt.target_normalizer) is kind
 
@@ -579,7 +579,7 @@ def test_trained_series_are_the_series_with_training_windows(panel, prepared):
     _, preprocessing = prepared
     groups = list(panel.schema.group_columns)
     expected = set(panel.frame[groups].astype(str).itertuples(index=False, name=None))
-    assert trained_series(preprocessing) == expected
+    assert set(preprocessing.trained_series) == expected
 
 
 def test_an_unknown_target_normalizer_is_named(panel):
@@ -601,7 +601,7 @@ def test_rolling_test_origins_score_back_to_back_horizons(panel):
         panel, max_encoder_length=ENCODER, min_encoder_length=MIN_ENCODER, horizon=HORIZON,
         test_origins=3,
     )  # fmt: skip
-    cutoffs = preprocessing["cutoffs"]
+    cutoffs = preprocessing.cutoffs.to_dict()
     assert cutoffs == {
         "train": 17, "validation": 20, "test": 29, "protocol": "holdout", "test_origins": 3
     }  # fmt: skip
@@ -628,12 +628,12 @@ def test_the_default_test_window_is_a_tenth_of_the_time_range():
 
 def test_a_non_negative_target_is_recorded_and_its_forecasts_are_clipped(panel, prepared):
     _, preprocessing = prepared
-    assert preprocessing["nonnegative_target"] is True  # the demo's volume
+    assert preprocessing.nonnegative_target is True  # the demo's volume
     shifted = replace(panel, frame=panel.frame.assign(volume=panel.frame["volume"] - 500.0))
     _, signed = prepare_panel(
         shifted, max_encoder_length=ENCODER, min_encoder_length=MIN_ENCODER, horizon=HORIZON
     )
-    assert signed["nonnegative_target"] is False
+    assert signed.nonnegative_target is False
     forecast = torch.tensor([[-2.0, 0.5], [3.0, -0.1]])
     assert clip_forecasts(forecast, preprocessing).tolist() == [[0.0, 0.5], [3.0, 0.0]]
     assert torch.equal(clip_forecasts(forecast, signed), forecast)

@@ -52,6 +52,7 @@ CLI_ENV = {
     "AWS_REGION": REGION,
     "MODEL_PACKAGE_GROUP": "ts-forecasting",
     "DATA_URI": "s3://ts-forecasting-data/ETTh1/",
+    "IMAGE_REPOSITORY_URI": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/ts-forecasting/jobs",
 }
 OTHER_ENV = (
     "AWS_DEFAULT_REGION", "PIPELINE_SETTINGS", "PROJECT_NAME", "SOURCE_DIR",
@@ -136,7 +137,7 @@ def write(path: Path, text: str = "x = 1\n") -> Path:
 @pytest.fixture
 def tree(tmp_path) -> Path:
     root = tmp_path / "model_build"
-    for name in ("pyproject.toml", "README.md", "requirements.txt", "buildspec.yml"):
+    for name in ("pyproject.toml", "README.md", "buildspec.yml"):
         write(root / name, f"{name}\n")
     write(root / "entry_train.py")
     write(root / "forecasting" / "__init__.py")
@@ -175,7 +176,7 @@ def test_the_tarball_holds_the_package_and_its_build_files_only(tree):
     entries = members(data)
     assert [m.name for m in entries] == [
         "README.md", "buildspec.yml", "entry_train.py", "forecasting", "forecasting/__init__.py",
-        "forecasting/steps", "forecasting/steps/train.py", "pyproject.toml", "requirements.txt",
+        "forecasting/steps", "forecasting/steps/train.py", "pyproject.toml",
     ]  # fmt: skip
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in entries} == {(0, 0, 0, "", "")}
     modes = {m.name: m.mode for m in entries}
@@ -190,6 +191,14 @@ def test_a_changed_file_changes_the_digest(tree):
     assert package_source(tree)[1] != digest
 
 
+def test_a_requirements_file_in_the_code_is_refused_naming_the_image_folder(tree):
+    """The toolkits would pip-install it at job start, which an isolated job cannot."""
+    write(tree / "requirements.txt", "lightning==2.6.6\n")
+    expected = r"requirements.txt: jobs install no packages .*model_build/image/requirements.txt"
+    with pytest.raises(ConfigError, match=expected):
+        package_source(tree)
+
+
 def test_a_folder_without_the_package_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="no forecasting/ package"):
         package_source(tmp_path)
@@ -198,7 +207,8 @@ def test_a_folder_without_the_package_is_refused(tmp_path):
 def test_the_real_source_holds_what_the_jobs_run():
     data, digest = package_source(REPO_MODEL_BUILD)
     names = {m.name for m in members(data)}
-    assert {"entry_train.py", "requirements.txt", "forecasting/pipeline/codebuild.py"} <= names
+    assert {"entry_train.py", "forecasting/pipeline/codebuild.py"} <= names
+    assert not any(name.endswith("requirements.txt") or name.startswith("image") for name in names)
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     assert package_source(REPO_MODEL_BUILD) == (data, digest)
 
@@ -483,9 +493,13 @@ def test_upsert_and_start_end_to_end(aws, cli_env, sm, capsys, tmp_path):
         "PipelineExecutionSummaries"
     ]
     assert f"started {execution['PipelineExecutionArn']}" in out
-    assert sm.list_pipeline_parameters_for_execution(
+    parameters = sm.list_pipeline_parameters_for_execution(
         PipelineExecutionArn=execution["PipelineExecutionArn"]
-    )["PipelineParameters"] == [{"Name": "MaxEpochs", "Value": "2"}]
+    )["PipelineParameters"]
+    assert parameters[0] == {"Name": "MaxEpochs", "Value": "2"}
+    # the step cache is on: the execution reads a snapshot of the data (tests/.../test_caching)
+    assert parameters[1]["Name"] == "InputDataUri"
+    assert parameters[1]["Value"].startswith(f"s3://{DATA_BUCKET}/snapshots/")
     s3 = boto3.client("s3", region_name=REGION)
     assert s3.head_object(Bucket=BUCKET, Key=code_uri.split(f"{BUCKET}/")[1])["ContentLength"]
 
@@ -547,7 +561,7 @@ def test_the_runner_needs_neither_torch_nor_lightning(clean_env):
         "import sys\n"
         "from forecasting.pipeline import codebuild, definition, execution, settings\n"
         "resources = definition.Resources('p', 'r', 'b', 's3://b/c.tar.gz', 'k', 'eu-west-1', "
-        "'g', 's3://d/')\n"
+        "'g', 's3://d/', image_repository='1.dkr.ecr.eu-west-1.amazonaws.com/r')\n"
         "definition.render_definition(settings.PipelineSettings(), resources)\n"
         "print(sorted({'torch', 'lightning', 'pytorch_forecasting'} & set(sys.modules)))\n"
     )

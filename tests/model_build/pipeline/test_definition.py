@@ -46,6 +46,7 @@ RESOURCES = Resources(
     region="eu-west-1",
     model_package_group="ts-forecasting",
     data_uri="s3://ts-forecasting-data/ETTh1/",
+    image_repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
 )
 GPU = PipelineSettings(training_instance_type="ml.g5.xlarge", training_instance_count=2)
 EXECUTION_VARIABLES = {"PipelineExecutionId", "PipelineExecutionArn", "PipelineName"}
@@ -80,6 +81,8 @@ def substitute(node: Any, defaults: dict[str, Any]) -> Any:
             return "s3://resolved-at-run-time/object"
         if set(node) == {"Std:Join"}:
             return "s3://resolved-at-run-time/joined"
+        if set(node) == {"Std:JsonGet"}:
+            return "value-from-a-property-file"
         return {key: substitute(value, defaults) for key, value in node.items()}
     if isinstance(node, list):
         return [substitute(item, defaults) for item in node]
@@ -108,9 +111,19 @@ OPERATIONS = {
 }
 
 
-@pytest.mark.parametrize("settings", [GPU, PipelineSettings(use_spot=True)], ids=["gpu", "spot"])
-def test_every_job_step_matches_botocores_request_shape(settings):
-    built = build_definition(settings, RESOURCES)
+TRACKED = replace(
+    RESOURCES,
+    mlflow_tracking_uri="arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlflow",
+)
+
+
+@pytest.mark.parametrize(
+    ("settings", "resources"),
+    [(GPU, RESOURCES), (PipelineSettings(use_spot=True), RESOURCES), (GPU, TRACKED)],
+    ids=["gpu", "spot", "mlflow"],
+)
+def test_every_job_step_matches_botocores_request_shape(settings, resources):
+    built = build_definition(settings, resources)
     defaults = {p["Name"]: p["DefaultValue"] for p in built["Parameters"]}
     checked = 0
     for s in flat_steps(built["Steps"]):
@@ -163,6 +176,9 @@ def test_every_step_reference_names_an_earlier_step_and_a_property_it_has(built)
                 elif prop.startswith("PropertyFiles."):
                     files = {f["PropertyFileName"] for f in earlier.get("PropertyFiles", [])}
                     assert prop.removeprefix("PropertyFiles.") in files
+                elif "." not in prop:  # a top-level field of the job's Describe response
+                    described = SAGEMAKER.operation_model("DescribeProcessingJob").output_shape
+                    assert described.members[prop].type_name == "string", prop
                 else:
                     match = re.fullmatch(
                         r"ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri", prop
@@ -188,7 +204,7 @@ def test_gpu_training_uses_torchrun_and_cpu_training_uses_sm_hosts():
         }
         assert args["OutputDataConfig"]["KmsKeyId"] == RESOURCES.kms_key_id
         checkpoint = args["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
-        assert {"Get": "Execution.PipelineExecutionId"} in checkpoint
+        assert {"Get": "Steps.Preprocess.ProcessingJobName"} in checkpoint
 
 
 def test_spot_sets_a_wait_time_only_when_on():
@@ -206,7 +222,7 @@ def test_the_registered_model_serves_from_the_artifacts_own_code(built):
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
-    assert "pytorch-inference" in container["Image"]
+    assert container["Image"].startswith(f"{RESOURCES.image_repository}:inference-")
     assert register["ModelApprovalStatus"] == "PendingManualApproval"
     statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]
     assert statistics["Values"][-1] == "/evaluation.json"

@@ -16,6 +16,7 @@ from forecasting.errors import DataValidationError
 from forecasting.models.ensemble import Ensemble
 from forecasting.models.tft.evaluation import evaluate_split
 from forecasting.models.tft.module import TFTForecaster
+from forecasting.models.tft.preprocessing import read_config
 from forecasting.steps import train
 
 from .conftest import (
@@ -66,7 +67,7 @@ def test_the_evaluated_forecast_is_the_mean_of_the_members(ensemble_run, tft_cha
     run, _, report = ensemble_run
     model, config = artifact.load(run / "model")
     test = read_channel(tft_channels / "test")
-    singles = [evaluate_split(m, test.frame, config["preprocessing"]) for m in model.members]
+    singles = [evaluate_split(m, test.frame, read_config(config)) for m in model.members]
     written = pd.read_csv(run / "evaluation" / "forecasts.csv")
     for column in ("p10", "p50", "p90"):
         mean = (singles[0].forecasts[column] + singles[1].forecasts[column]) / 2

@@ -23,6 +23,7 @@ from forecasting.data.panel import TIME_IDX
 from forecasting.data.stallion import demo_panel
 from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.tft.module import TFTForecaster
+from forecasting.models.tft.preprocessing import TFTPreprocessing
 from forecasting.models.tft.training import parameters_digest
 from forecasting.steps import evaluate, preprocess, train
 
@@ -120,10 +121,11 @@ def test_train_writes_a_tft_model_and_a_summary(trained, tft_channels):
     )
     assert summary["train_windows"] == 528 and summary["validation_windows"] == 12
     assert summary["global_steps"] == 2 * (528 // 32)  # the last partial batch is dropped
-    preprocessing = read_channel(tft_channels / "train").preprocessing
+    channel = read_channel(tft_channels / "train")
+    preprocessing = channel.preprocessing
     [rank] = summary["ranks"]
     assert rank["parameters_sha256"] == summary["parameters_sha256"]
-    assert rank["parameters_sha256"] == parameters_digest(preprocessing)
+    assert rank["parameters_sha256"] == parameters_digest(channel.tft)
     assert rank["train_windows_seen_per_epoch"] == 528 and math.isfinite(rank["val_loss"])
 
     model, config = artifact.load(run / "model")
@@ -226,7 +228,7 @@ def test_evaluating_on_channels_of_another_preprocess_run_is_refused(trained, tm
 def assert_tft_ranks_agree(summary: dict, channels: Path) -> None:
     ranks = summary["ranks"]
     assert sorted(r["rank"] for r in ranks) == [0, 1]
-    digest = parameters_digest(read_channel(channels / "train").preprocessing)
+    digest = parameters_digest(read_channel(channels / "train").tft)
     for rank in ranks:
         assert rank["param_fingerprint"] == ranks[0]["param_fingerprint"]
         assert rank["val_loss"] == ranks[0]["val_loss"] and math.isfinite(rank["val_loss"])
@@ -441,3 +443,20 @@ def test_the_pytorch_forecasting_loader_trains_to_the_same_result(tmp_path, tft_
     assert results["false"]["param_fingerprint"] == pytest.approx(
         results["true"]["param_fingerprint"], rel=1e-6
     )
+
+
+def test_the_tft_reads_back_every_field_preprocess_wrote(tft_channels):
+    channel = read_channel(tft_channels / "train")
+    written, typed = channel.preprocessing, channel.tft.to_dict()
+    # write_channel adds the format version and the input length for every family
+    assert set(written) - {"format_version", "input_length"} == set(typed)
+    assert {name: written[name] for name in typed} == typed
+    assert TFTPreprocessing.from_dict(typed, "p.json") == channel.tft
+
+
+@pytest.mark.parametrize("field", ["time_origin", "cutoffs", "dataset_parameters"])
+def test_a_tft_file_without_a_field_names_the_file_and_the_field(tft_channels, field):
+    written = dict(read_channel(tft_channels / "train").preprocessing)
+    del written[field]
+    with pytest.raises(DataValidationError, match=rf"p\.json has no '{field}' field"):
+        TFTPreprocessing.from_dict(written, "p.json")

@@ -133,7 +133,8 @@ def _sparse_sampled_scores(q: Tensor, k: Tensor, index: Tensor) -> Tensor:
         k.reshape(n, l_k, d).float().transpose(1, 2),
         beta=0.0,
     ).values()
-    return scores[:, pair.flatten()].view(b, h, l_q, -1)
+    result: Tensor = scores[:, pair.flatten()].view(b, h, l_q, -1)
+    return result
 
 
 class ProbAttention(nn.Module):
@@ -224,4 +225,5 @@ class AttentionLayer(nn.Module):
         v = self._heads(self.value(values))
         out = self.attention(q, k, v)  # [B,H,L_Q,D]
         out = out.reshape(b, l_q, d_model) if self.mix else out.transpose(1, 2).reshape(b, l_q, -1)
-        return self.out(out)
+        result: Tensor = self.out(out)
+        return result

@@ -36,7 +36,8 @@ class DecoderLayer(nn.Module):
         """x [B,L_dec,d_model], memory (encoder output) [B,L_enc,d_model] -> [B,L_dec,d_model]."""
         x = self.norm1(x + self.dropout(self.self_attention(x, x, x)))
         x = self.norm2(x + self.dropout(self.cross_attention(x, memory, memory)))
-        return self.norm3(x + self.feed_forward(x))
+        result: Tensor = self.norm3(x + self.feed_forward(x))
+        return result
 
 
 class Decoder(nn.Module):
@@ -51,4 +52,5 @@ class Decoder(nn.Module):
         """x [B,L_dec,d_model], memory [B,L_enc,d_model] -> [B,L_dec,d_model]."""
         for layer in self.layers:
             x = layer(x, memory)
-        return self.norm(x)
+        result: Tensor = self.norm(x)
+        return result

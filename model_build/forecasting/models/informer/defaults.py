@@ -10,7 +10,7 @@ from typing import Any
 
 # The input length and horizon when preprocess is given none; preprocess records the ones it
 # used and training reads them from there.
-WINDOWS = {"seq_len": 96, "pred_len": 24}
+WINDOWS: dict[str, int] = {"seq_len": 96, "pred_len": 24}
 # The decoder's start token: this many known steps, or the whole input if it is shorter.
 LABEL_LEN = 48
 # The shared training flags. The exponential moving average of the weights is on because it gave
@@ -33,13 +33,13 @@ PAPER_ARGUMENTS = (
 )  # fmt: skip
 # The gate when none is given: MSE on the standardised scale, which every published ETT table
 # reports, so one threshold fits any data set.
-DEFAULT_GATE = ("mse", 0.6)
+DEFAULT_GATE: tuple[str, float] = ("mse", 0.6)
 # What evaluation.json's regression_metrics holds (every one an error: lower is better).
-METRICS = ("mse", "mae", "rmse", "mape", "smape")
+METRICS: tuple[str, ...] = ("mse", "mae", "rmse", "mape", "smape")
 # The metrics `local_mode models` shows in its table.
-TABLE_METRICS = ("mse", "mae")
+TABLE_METRICS: tuple[str, ...] = ("mse", "mae")
 # Train flags for a network small enough for a unit test to train in seconds.
-TINY_ARGUMENTS = (
+TINY_ARGUMENTS: tuple[str, ...] = (
     "--seq-len", "16", "--label-len", "8", "--pred-len", "4",
     "--d-model", "16", "--n-heads", "2", "--d-ff", "32", "--factor", "3",
     "--batch-size", "16", "--progress-bar", "false", "--threads-per-process", "1",

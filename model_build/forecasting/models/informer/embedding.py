@@ -25,11 +25,14 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x [B,L,c_in] -> [B,L,d_model]."""
-        return self.conv(x.transpose(1, 2)).transpose(1, 2)
+        result: Tensor = self.conv(x.transpose(1, 2)).transpose(1, 2)
+        return result
 
 
 class PositionalEmbedding(nn.Module):
     """Fixed sinusoidal local time stamp encoding (Vaswani et al. 2017; paper Appendix B)."""
+
+    pe: Tensor  # a buffer (register_buffer below)
 
     def __init__(self, d_model: int, max_len: int = 5000) -> None:
         super().__init__()
@@ -57,7 +60,8 @@ class TimeFeatureEmbedding(nn.Module):
 
     def forward(self, x_mark: Tensor) -> Tensor:
         """x_mark [B,L,F] -> [B,L,d_model]."""
-        return self.linear(x_mark)
+        result: Tensor = self.linear(x_mark)
+        return result
 
 
 class DataEmbedding(nn.Module):
@@ -75,4 +79,5 @@ class DataEmbedding(nn.Module):
         out = self.value(x) + self.position(x.shape[1])
         if self.time is not None and x_mark is not None:
             out = out + self.time(x_mark)
-        return self.dropout(out)
+        result: Tensor = self.dropout(out)
+        return result

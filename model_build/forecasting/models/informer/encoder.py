@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -9,7 +11,7 @@ from forecasting.models.informer.attention import AttentionLayer
 from forecasting.models.informer.dropout import Dropout
 
 
-def activation_fn(name: str):
+def activation_fn(name: str) -> Callable[[Tensor], Tensor]:
     """The FFN activation by name ("gelu" in the paper configuration, or "relu")."""
     if name not in ("gelu", "relu"):
         raise ValueError(f"activation must be 'gelu' or 'relu', got {name!r}")
@@ -31,7 +33,8 @@ class FeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x [B,L,d_model] -> [B,L,d_model]."""
-        return self.dropout(self.outer(self.dropout(self.activation(self.inner(x)))))
+        result: Tensor = self.dropout(self.outer(self.dropout(self.activation(self.inner(x)))))
+        return result
 
 
 class EncoderLayer(nn.Module):
@@ -55,7 +58,8 @@ class EncoderLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x [B,L,d_model] -> [B,L,d_model]."""
         x = self.norm1(x + self.dropout(self.attention(x, x, x)))
-        return self.norm2(x + self.feed_forward(x))
+        result: Tensor = self.norm2(x + self.feed_forward(x))
+        return result
 
 
 class DistillingLayer(nn.Module):
@@ -74,7 +78,8 @@ class DistillingLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x [B,L,d_model] -> [B,ceil(L/2),d_model]."""
         y = self.pool(F.elu(self.norm(self.conv(x.transpose(1, 2)))))
-        return y.transpose(1, 2)
+        result: Tensor = y.transpose(1, 2)
+        return result
 
 
 class Encoder(nn.Module):
@@ -96,4 +101,5 @@ class Encoder(nn.Module):
             x = layer(x)
             if i < len(self.distil_layers):
                 x = self.distil_layers[i](x)
-        return self.norm(x)
+        result: Tensor = self.norm(x)
+        return result

@@ -9,10 +9,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from forecasting.channels import Channel
-from forecasting.data.scaling import StandardScaler
 from forecasting.errors import DataValidationError
 from forecasting.metrics import mape_coverage, percentage_metrics, regression_metrics
-from forecasting.models.informer.model import forecast_window
+from forecasting.models.ensemble import Ensemble
+from forecasting.models.informer.model import Informer, forecast_window, informer_network
+from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
 from forecasting.models.informer.windows import WindowDataset
 
 
@@ -20,21 +21,21 @@ def evaluate(
     model: torch.nn.Module, config: dict[str, Any], test: Channel, seed: int, batch_size: int
 ) -> dict[str, Any]:
     """evaluation.json's content for the model on the test channel."""
-    if test.preprocessing.get("scaler") != config["preprocessing"]["scaler"]:
+    preprocessing, lengths = read_config(config)
+    if test.recorded.model != "informer" or test.informer.scaler != preprocessing.scaler:
         raise DataValidationError(
             f"{test.path} was preprocessed differently from the data the model was trained on "
             "(the fitted scalers differ)"
         )
-    hparams = config["model"]["hparams"]
-    windows = test.windows(hparams["seq_len"], hparams["label_len"], hparams["pred_len"])
+    windows = test.windows(lengths.seq_len, lengths.label_len, lengths.pred_len)
     torch.manual_seed(seed)  # ProbSparse samples keys even in eval mode
-    prediction, truth = predict_windows(model, windows, batch_size)
-    return evaluation_report(prediction, truth, config["preprocessing"])
+    prediction, truth = predict_windows(informer_network(model), windows, batch_size)
+    return evaluation_report(prediction, truth, preprocessing)
 
 
 @torch.no_grad()
 def predict_windows(
-    model: torch.nn.Module, windows: WindowDataset, batch_size: int = 256
+    model: Informer | Ensemble, windows: WindowDataset, batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """Forecast every window; returns (prediction, truth), both [N, pred_len, targets], scaled."""
     model.eval()
@@ -46,10 +47,9 @@ def predict_windows(
 
 
 def evaluation_report(
-    prediction: np.ndarray, truth: np.ndarray, preprocessing: dict[str, Any]
+    prediction: np.ndarray, truth: np.ndarray, preprocessing: InformerPreprocessing
 ) -> dict[str, Any]:
-    scaler = StandardScaler.from_dict(preprocessing["scaler"])
-    targets = preprocessing["targets"]
+    scaler, targets = preprocessing.scaler, list(preprocessing.targets)
     shape = prediction.shape
     original_pred = scaler.inverse_transform(prediction, columns=targets)
     original_true = scaler.inverse_transform(truth, columns=targets)
@@ -70,11 +70,11 @@ def evaluation_report(
             "scale": "standardized (scaler fitted on the training rows)",
             "windows": int(shape[0]),
             "horizon": int(shape[1]),
-            "targets": preprocessing["targets"],
-            "source": preprocessing["source"],
-            "synthetic": bool(preprocessing["synthetic"]),
-            "split_protocol": preprocessing["split"],
-            "split_rule": preprocessing.get("split_rule"),
+            "targets": targets,
+            "source": preprocessing.source,
+            "synthetic": preprocessing.synthetic,
+            "split_protocol": preprocessing.split,
+            "split_rule": preprocessing.split_rule,
             "mape": mape_coverage(original_true),
         },
     }

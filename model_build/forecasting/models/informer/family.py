@@ -74,8 +74,8 @@ class InformerFamily:
 
         return prepare_from_arguments(args)
 
-    def fitted(self, preprocessing: dict[str, Any]) -> Any:
-        return preprocessing["scaler"]
+    def fitted(self, channel: Channel) -> object:
+        return channel.informer.scaler
 
     def training_setup(
         self,
@@ -85,9 +85,10 @@ class InformerFamily:
         per_rank_batch: int,
         pin_memory: bool,
     ) -> TrainingSetup:
-        from forecasting.models.informer.training import setup
+        from forecasting.models.informer.training import InformerOptions, setup
 
-        return setup(args, train, validation, per_rank_batch, pin_memory=pin_memory)
+        options = InformerOptions.from_arguments(args)
+        return setup(options, train, validation, per_rank_batch, pin_memory=pin_memory)
 
     def evaluate(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
 
 from forecasting.errors import ConfigError
@@ -76,12 +77,13 @@ class InformerForecaster(pl.LightningModule):
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         x_enc, x_mark_enc, y, y_mark = batch[:4]
-        return self(x_enc, x_mark_enc, y, y_mark)
+        result: Tensor = self(x_enc, x_mark_enc, y, y_mark)
+        return result
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         """Adam with lr·decay^epoch (the paper halves the learning rate after every epoch)."""
-        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
-        decay = self.hparams.lr_decay
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams["learning_rate"])
+        decay = self.hparams["lr_decay"]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: decay**epoch)
         return {
             "optimizer": optimizer,

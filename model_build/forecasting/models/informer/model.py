@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from forecasting.errors import ConfigError
+from forecasting.models.ensemble import Ensemble
 from forecasting.models.informer.attention import AttentionLayer, FullAttention, ProbAttention
 from forecasting.models.informer.decoder import Decoder, DecoderLayer
 from forecasting.models.informer.embedding import DataEmbedding
@@ -28,8 +29,15 @@ def make_decoder_input(y: Tensor, label_len: int, pred_len: int) -> Tensor:
     return torch.cat([start, start.new_zeros(y.shape[0], pred_len, y.shape[2])], dim=1)
 
 
+def informer_network(network: nn.Module) -> Informer | Ensemble:
+    """A loaded network as what it is: an `Informer`, or a seed ensemble of them."""
+    if not isinstance(network, Informer | Ensemble):
+        raise TypeError(f"expected an Informer or an ensemble of them, got {type(network)}")
+    return network
+
+
 def forecast_window(
-    network: nn.Module, x_enc: Tensor, x_mark_enc: Tensor, y: Tensor, y_mark: Tensor
+    network: Informer | Ensemble, x_enc: Tensor, x_mark_enc: Tensor, y: Tensor, y_mark: Tensor
 ) -> Tensor:
     """Forecast [B,pred_len,c_out] from a window: the one place the decoder input is assembled.
 
@@ -38,7 +46,8 @@ def forecast_window(
     an `Informer` or an ensemble of them (which passes ``label_len``/``pred_len`` through).
     """
     x_dec = make_decoder_input(y, network.label_len, network.pred_len)
-    return network(x_enc, x_mark_enc, x_dec, y_mark)
+    result: Tensor = network(x_enc, x_mark_enc, x_dec, y_mark)
+    return result
 
 
 class Informer(nn.Module):
@@ -146,9 +155,9 @@ class Informer(nn.Module):
             start = self.revin.normalize(x_dec[:, : self.label_len], stats, self.c_out)
             x_dec = torch.cat([start, x_dec[:, self.label_len :]], dim=1)
         memory = self.encoder(self.enc_embedding(x_enc, x_mark_enc))
-        out = self.decoder(self.dec_embedding(x_dec, x_mark_dec), memory)
+        out: Tensor = self.decoder(self.dec_embedding(x_dec, x_mark_dec), memory)
         # The projection is position-wise, so only the horizon needs it.
         out = self.projection(out[:, -self.pred_len :])
-        if stats is not None:
+        if self.revin is not None and stats is not None:
             out = self.revin.denormalize(out, stats, self.c_out)
         return out

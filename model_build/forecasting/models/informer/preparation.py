@@ -13,6 +13,7 @@ from forecasting.data.sources import resolve_dataset
 from forecasting.data.time_features import n_time_features
 from forecasting.errors import ConfigError
 from forecasting.models.family import PreparedData, comma_names
+from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.tft.defaults import PROTOCOLS
 
 log = logging.getLogger("forecasting.preprocess")
@@ -47,24 +48,23 @@ def prepare(series: SeriesFrame, seq_len: int, pred_len: int, split: str) -> Pre
     splits = {
         name: series.frame.iloc[start:stop][columns] for name, (start, stop) in bounds.items()
     }
-    scaler = StandardScaler.fit(splits["train"], columns)
-    preprocessing = {
-        "source": str(series.source),
-        "synthetic": series.synthetic,
-        "time_column": series.frame.index.name,
-        "freq": series.freq,
-        "columns": columns,
-        "targets": list(series.targets),
-        "covariates": list(series.covariates),
-        "scaler": scaler.to_dict(),
-        "split": split,
-        "split_rule": SPLIT_RULES[split],
-        "bounds": {name: list(b) for name, b in bounds.items()},
-        "context_length": seq_len,  # the input length: rows kept before validation and test
-        "pred_len": pred_len,
-        "n_time_features": n_time_features(series.freq),
-    }
-    return PreparedData(splits=splits, preprocessing=preprocessing)
+    preprocessing = InformerPreprocessing(
+        source=str(series.source),
+        synthetic=series.synthetic,
+        time_column=str(series.frame.index.name),
+        freq=series.freq,
+        columns=tuple(columns),
+        targets=tuple(series.targets),
+        covariates=tuple(series.covariates),
+        scaler=StandardScaler.fit(splits["train"], columns),
+        split=split,
+        split_rule=SPLIT_RULES[split],
+        bounds=bounds,
+        context_length=seq_len,
+        pred_len=pred_len,
+        n_time_features=n_time_features(series.freq),
+    )
+    return PreparedData(splits=splits, preprocessing=preprocessing.to_dict())
 
 
 def informer_series(args: argparse.Namespace) -> SeriesFrame:

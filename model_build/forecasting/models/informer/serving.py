@@ -14,19 +14,21 @@ import pandas as pd
 import torch
 
 from forecasting.data import validation
-from forecasting.data.scaling import StandardScaler
 from forecasting.data.time_features import time_features
 from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
 from forecasting.inference.handler import ACTUAL_KEY, actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
 from forecasting.models.family import ExampleRequest
-from forecasting.models.informer.model import forecast_window
+from forecasting.models.informer.model import forecast_window, informer_network
+from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
 
 SERIES_ID = "series_id"
 
 
-def _check_steps(stamps: pd.DatetimeIndex, freq: str, name: str, rows: np.ndarray, where) -> None:
+def _check_steps(
+    stamps: pd.DatetimeIndex, freq: str, name: str, rows: np.ndarray, where: Location
+) -> None:
     """Consecutive rows one ``freq`` apart: the time features assume no gaps."""
     expected = stamps[:-1] + pd.tseries.frequencies.to_offset(freq)
     gaps = np.flatnonzero(stamps[1:] != expected)
@@ -43,9 +45,9 @@ def forecast(
     model: torch.nn.Module, config: dict[str, Any], raw: pd.DataFrame, where: Location
 ) -> pd.DataFrame:
     """One row per (history, target, step): series_id, target, timestamp, horizon_step, p50."""
-    pre, hparams = config["preprocessing"], config["model"]["hparams"]
-    seq_len, label_len, pred_len = hparams["seq_len"], hparams["label_len"], hparams["pred_len"]
-    columns, targets, time_column = pre["columns"], pre["targets"], pre["time_column"]
+    pre, lengths = read_config(config)
+    seq_len, label_len, pred_len = lengths.seq_len, lengths.label_len, lengths.pred_len
+    columns, targets, time_column = list(pre.columns), list(pre.targets), pre.time_column
     validation.require_columns(raw.columns, [time_column, *columns], where)
     stamps = validation.parse_timestamps(raw[time_column], time_column, where)
     values = validation.parse_numbers(raw[columns], where).to_numpy(np.float64)
@@ -56,14 +58,13 @@ def forecast(
 
     check_increasing(keys, stamps, name_of, where, time_column)
 
-    scaler = StandardScaler.from_dict(pre["scaler"])
-    target_idx = [columns.index(name) for name in targets]
+    scaler, target_idx = pre.scaler, pre.target_index
     lasts, futures, ids = [], [], []
     for key, rows in keys.groupby(keys, sort=False).indices.items():
         too_short(name_of(rows[0]), len(rows), seq_len, "the encoder length seq_len", where)
-        _check_steps(stamps[rows], pre["freq"], name_of(rows[0]), rows, where)
+        _check_steps(stamps[rows], pre.freq, name_of(rows[0]), np.asarray(rows), where)
         lasts.append(rows[-seq_len:])
-        futures.append(pd.date_range(stamps[rows[-1]], periods=pred_len + 1, freq=pre["freq"])[1:])
+        futures.append(pd.date_range(stamps[rows[-1]], periods=pred_len + 1, freq=pre.freq)[1:])
         ids.append(key)
 
     n, n_targets = len(ids), len(targets)
@@ -76,14 +77,12 @@ def forecast(
     model.eval()
     torch.manual_seed(0)  # ProbSparse samples keys even in eval mode: same request, same answer
     scaled_forecast = forecast_window(
-        model,
+        informer_network(model),
         torch.from_numpy(x),
-        torch.from_numpy(
-            time_features(stamps[last.reshape(-1)], pre["freq"]).reshape(n, seq_len, -1)
-        ),
+        torch.from_numpy(time_features(stamps[last.reshape(-1)], pre.freq).reshape(n, seq_len, -1)),
         torch.from_numpy(np.ascontiguousarray(start)),
         torch.from_numpy(
-            time_features(pd.DatetimeIndex(decoder_stamps), pre["freq"]).reshape(
+            time_features(pd.DatetimeIndex(decoder_stamps), pre.freq).reshape(
                 n, label_len + pred_len, -1
             )
         ),
@@ -107,8 +106,8 @@ def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleReques
     Without a ``series_id`` column the handler names each output series by its target, so the
     actuals use the target as the series id too.
     """
-    pre, hparams = config["preprocessing"], config["model"]["hparams"]
-    seq_len, pred_len = hparams["seq_len"], hparams["pred_len"]
+    pre, lengths = read_config(config)
+    seq_len, pred_len = lengths.seq_len, lengths.pred_len
     if len(test) < seq_len + pred_len:
         raise ValueError(f"the test split has {len(test)} rows; need seq_len + pred_len")
     window = test.iloc[len(test) - seq_len - pred_len :]
@@ -117,7 +116,7 @@ def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleReques
         actuals=_actuals(window, pre),
         encoder_length=seq_len,
         horizon=pred_len,
-        series=len(pre["targets"]),
+        series=len(pre.targets),
     )
 
 
@@ -133,28 +132,29 @@ def future_request(
     from forecasting.models.informer.preparation import informer_series
     from forecasting.steps.preprocess import resolved_args
 
-    pre, seq_len = config["preprocessing"], config["model"]["hparams"]["seq_len"]
+    pre, lengths = read_config(config)
+    seq_len = lengths.seq_len
     history = informer_series(resolved_args(preprocess_argv)).frame.iloc[-seq_len:]
     actuals = pd.concat([backtest.actuals, _actuals(history, pre)], ignore_index=True)
     return ExampleRequest(
         request=_request(history, pre),
         actuals=actuals.drop_duplicates(list(ACTUAL_KEY), ignore_index=True),
         encoder_length=seq_len,
-        horizon=config["model"]["hparams"]["pred_len"],
-        series=len(pre["targets"]),
+        horizon=lengths.pred_len,
+        series=len(pre.targets),
     )
 
 
-def _request(history: pd.DataFrame, pre: dict[str, Any]) -> pd.DataFrame:
-    request = history[pre["columns"]].reset_index()
-    request = request.rename(columns={request.columns[0]: pre["time_column"]})
-    request[pre["time_column"]] = format_timestamps(pd.DatetimeIndex(request[pre["time_column"]]))
+def _request(history: pd.DataFrame, pre: InformerPreprocessing) -> pd.DataFrame:
+    request = history[list(pre.columns)].reset_index()
+    request = request.rename(columns={request.columns[0]: pre.time_column})
+    request[pre.time_column] = format_timestamps(pd.DatetimeIndex(request[pre.time_column]))
     return request
 
 
-def _actuals(rows: pd.DataFrame, pre: dict[str, Any]) -> pd.DataFrame:
+def _actuals(rows: pd.DataFrame, pre: InformerPreprocessing) -> pd.DataFrame:
     parts = []
-    for target in pre["targets"]:
+    for target in pre.targets:
         ids = pd.Series([target] * len(rows))
         parts.append(actual_rows(ids, target, pd.Series(rows.index), rows[target]))
     return pd.concat(parts, ignore_index=True)

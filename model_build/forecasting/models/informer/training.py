@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,51 +12,80 @@ from torch.utils.data import DataLoader
 from forecasting.channels import Channel
 from forecasting.contracts import ModelConfig
 from forecasting.models.informer.forecaster import InformerForecaster
+from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.training_setup import TrainingSetup
 
 
-def model_hparams(args: argparse.Namespace, channel: Channel) -> dict[str, Any]:
+@dataclass(frozen=True)
+class InformerOptions:
+    """What Informer training reads from the train step's flags (``label_len`` completed by the
+    family's check)."""
+
+    seq_len: int
+    label_len: int
+    pred_len: int
+    learning_rate: float
+    lr_decay: float
+    dropout: float
+    factor: int
+    d_model: int
+    n_heads: int
+    e_layers: int
+    d_layers: int
+    d_ff: int
+    attention: str
+    activation: str
+    distil: bool
+    mix: bool
+    revin: bool
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> InformerOptions:
+        return cls(**{name: getattr(args, name) for name in cls.__dataclass_fields__})
+
+
+def model_hparams(options: InformerOptions, preprocessing: InformerPreprocessing) -> dict[str, Any]:
     """Everything that defines the network, in plain types (checkpoints stay weights_only-safe)."""
-    n_targets = len(channel.preprocessing["targets"])
+    n_targets = len(preprocessing.targets)
     return {  # the decoder's start token holds the targets; covariates feed the encoder
-        "enc_in": len(channel.preprocessing["columns"]),
+        "enc_in": len(preprocessing.columns),
         "dec_in": n_targets,
         "c_out": n_targets,
-        "seq_len": args.seq_len,
-        "label_len": args.label_len,
-        "pred_len": args.pred_len,
-        "n_time_features": channel.preprocessing["n_time_features"],
-        "factor": args.factor,
-        "d_model": args.d_model,
-        "n_heads": args.n_heads,
-        "e_layers": args.e_layers,
-        "d_layers": args.d_layers,
-        "d_ff": args.d_ff,
-        "dropout": args.dropout,
-        "attention": args.attention,
-        "activation": args.activation,
-        "distil": args.distil,
-        "mix": args.mix,
-        "revin": args.revin,
+        "seq_len": options.seq_len,
+        "label_len": options.label_len,
+        "pred_len": options.pred_len,
+        "n_time_features": preprocessing.n_time_features,
+        "factor": options.factor,
+        "d_model": options.d_model,
+        "n_heads": options.n_heads,
+        "e_layers": options.e_layers,
+        "d_layers": options.d_layers,
+        "d_ff": options.d_ff,
+        "dropout": options.dropout,
+        "attention": options.attention,
+        "activation": options.activation,
+        "distil": options.distil,
+        "mix": options.mix,
+        "revin": options.revin,
     }
 
 
 def setup(
-    args: argparse.Namespace,
+    options: InformerOptions,
     train: Channel,
     validation: Channel,
     per_rank_batch: int,
     pin_memory: bool = False,
 ) -> TrainingSetup:
-    hparams = model_hparams(args, train)
+    hparams = model_hparams(options, train.informer)
     windows = {
-        name: channel.windows(args.seq_len, args.label_len, args.pred_len)
+        name: channel.windows(options.seq_len, options.label_len, options.pred_len)
         for name, channel in (("train", train), ("validation", validation))
     }
 
     def build_member() -> tuple[InformerForecaster, torch.nn.Module]:
         module = InformerForecaster(
-            **hparams, learning_rate=args.learning_rate, lr_decay=args.lr_decay
+            **hparams, learning_rate=options.learning_rate, lr_decay=options.lr_decay
         )
         return module, module.model
 

@@ -9,7 +9,7 @@ with :func:`from_parameters`, so every process encodes the same category as the 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,11 +18,12 @@ import torch
 from pytorch_forecasting import TimeSeriesDataSet
 from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer
 
-from forecasting.data.panel import TIME_IDX, PanelFrame, PanelSchema
+from forecasting.data.panel import TIME_IDX, PanelFrame
 from forecasting.data.panel_loading import check_panel_lengths
 from forecasting.errors import ConfigError
 from forecasting.models.tft import codec
-from forecasting.models.tft.defaults import PROTOCOLS, TARGET_NORMALIZERS
+from forecasting.models.tft.defaults import TARGET_NORMALIZERS
+from forecasting.models.tft.preprocessing import Cutoffs, TFTPreprocessing
 
 # With the encoder normalizer, pytorch-forecasting scales each window's reals with numpy arrays
 # through scalers fitted on DataFrames: sklearn warns once per window (a thousand lines per
@@ -41,57 +42,6 @@ MAX_AUTO_TEST_ORIGINS = 20
 
 def auto_test_origins(n_steps: int, horizon: int) -> int:
     return max(1, min(MAX_AUTO_TEST_ORIGINS, int(n_steps * AUTO_TEST_SHARE) // horizon))
-
-
-@dataclass(frozen=True)
-class Cutoffs:
-    """Last ``time_idx`` of each split; a split's forecasts start after the previous cutoff.
-
-    ``holdout``: validation is the horizon before the test window, so the test window is
-    never seen in model selection. The test window holds ``test_origins`` back-to-back
-    horizons: one forecast per series from each origin (rolling origins), all scored.
-    ``tutorial``: pytorch-forecasting's Stallion protocol, where the last horizon is both
-    validation and test (use it to compare with published numbers; one origin).
-    """
-
-    train: int
-    validation: int
-    test: int
-    protocol: str
-    test_origins: int = 1
-
-    @classmethod
-    def for_panel(
-        cls, last_time_idx: int, horizon: int, protocol: str, test_origins: int = 1
-    ) -> Cutoffs:
-        if protocol not in PROTOCOLS:
-            raise ConfigError(f"unknown split protocol {protocol!r}; expected one of {PROTOCOLS}")
-        if test_origins < 1:
-            raise ConfigError(f"--test-origins must be at least 1, got {test_origins}")
-        if protocol == "tutorial":
-            if test_origins != 1:
-                raise ConfigError(
-                    f"--split tutorial scores its one validation horizon; --test-origins "
-                    f"{test_origins} needs --split holdout"
-                )
-            return cls(last_time_idx - horizon, last_time_idx, last_time_idx, protocol)
-        validation = last_time_idx - test_origins * horizon
-        return cls(validation - horizon, validation, last_time_idx, protocol, test_origins)
-
-    def origins(self, split: str, horizon: int) -> list[int]:
-        """The first forecast ``time_idx`` of each window a split scores (validation, test)."""
-        if split == "validation" or (split == "test" and self.protocol == "tutorial"):
-            return [self.train + 1]
-        return [self.validation + 1 + k * horizon for k in range(self.test_origins)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "train": self.train,
-            "validation": self.validation,
-            "test": self.test,
-            "protocol": self.protocol,
-            "test_origins": self.test_origins,
-        }
 
 
 def target_normalizer(
@@ -149,11 +99,12 @@ def fit_dataset(
 
 def encode_parameters(dataset: TimeSeriesDataSet) -> dict[str, Any]:
     """The fitted parameters as plain JSON (what preprocessing.json stores)."""
-    return codec.encode(dataset.get_parameters())
+    encoded: dict[str, Any] = codec.encode(dataset.get_parameters())
+    return encoded
 
 
 def from_parameters(
-    encoded: dict[str, Any],
+    encoded: Mapping[str, Any],
     frame: pd.DataFrame,
     *,
     predict: bool = False,
@@ -171,10 +122,6 @@ def from_parameters(
     return TimeSeriesDataSet.from_parameters(parameters, frame, **overrides)
 
 
-def schema_of(preprocessing: dict[str, Any]) -> PanelSchema:
-    return PanelSchema.from_dict(preprocessing["schema"])
-
-
 def prepare_panel(
     panel: PanelFrame,
     *,
@@ -184,7 +131,7 @@ def prepare_panel(
     protocol: str = "holdout",
     normalizer: str = "encoder",
     test_origins: int | None = None,
-) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+) -> tuple[dict[str, pd.DataFrame], TFTPreprocessing]:
     """Split by time and fit the data set once: (frame per split, preprocessing.json content).
 
     Each split's frame holds every row up to its cutoff, since the TFT's encoder reads the
@@ -239,41 +186,35 @@ def prepare_panel(
             ("test", cutoffs.test),
         )
     }
-    preprocessing = {
-        "model": "tft",
-        "source": panel.source,
-        "synthetic": panel.synthetic,
-        "schema": panel.schema.to_dict(),
-        "time_column": panel.schema.time_column,
-        "freq": panel.schema.freq,
-        # time_idx 0: inference counts the steps of new rows from here (see validate_panel)
-        "time_origin": frame[panel.schema.time_column].min().isoformat(),
-        "targets": [panel.schema.target],
-        "cutoffs": cutoffs.to_dict(),
-        "max_encoder_length": max_encoder_length,
-        "min_encoder_length": min_encoder_length,
-        "horizon": horizon,
-        "target_normalizer": normalizer,
-        # forecasts of a target never negative in training are clipped at 0 (clip_forecasts)
-        "nonnegative_target": bool((train[panel.schema.target] >= 0).all()),
-        # what inference accepts: the series with training windows (check_panel_lengths above)
-        "trained_series": sorted([str(v) for v in row] for row in trained.itertuples(index=False)),
-        "dataset_parameters": encode_parameters(dataset),
-    }
+    preprocessing = TFTPreprocessing(
+        source=panel.source,
+        synthetic=panel.synthetic,
+        schema=panel.schema,
+        time_origin=frame[panel.schema.time_column].min().isoformat(),
+        cutoffs=cutoffs,
+        max_encoder_length=max_encoder_length,
+        min_encoder_length=min_encoder_length,
+        horizon=horizon,
+        target_normalizer=normalizer,
+        nonnegative_target=bool((train[panel.schema.target] >= 0).all()),
+        trained_series=tuple(
+            sorted(tuple(str(v) for v in row) for row in trained.itertuples(index=False))
+        ),
+        dataset_parameters=encode_parameters(dataset),
+    )
     return splits, preprocessing
 
 
 def split_dataset(
-    channel_frame: pd.DataFrame, preprocessing: dict[str, Any], split: str
+    channel_frame: pd.DataFrame, preprocessing: TFTPreprocessing, split: str
 ) -> TimeSeriesDataSet:
     """The windows of one split: every training window, or one forecast per series from each
     origin of the split (see :meth:`Cutoffs.origins`): the longest encoder, the full horizon
     where the series has it."""
-    parameters = preprocessing["dataset_parameters"]
+    parameters = preprocessing.dataset_parameters
     if split == "train":
         return from_parameters(parameters, channel_frame)
-    cutoffs = Cutoffs(**preprocessing["cutoffs"])
-    origins = cutoffs.origins(split, preprocessing["horizon"])
+    origins = preprocessing.cutoffs.origins(split, preprocessing.horizon)
     if len(origins) == 1:  # pytorch-forecasting's own last window per series
         return from_parameters(
             parameters, channel_frame, predict=True, min_prediction_idx=origins[0]
@@ -292,21 +233,11 @@ def split_dataset(
     return dataset.filter(lambda _: chosen)
 
 
-def clip_forecasts(prediction: torch.Tensor, preprocessing: dict[str, Any]) -> torch.Tensor:
+def clip_forecasts(prediction: torch.Tensor, preprocessing: TFTPreprocessing) -> torch.Tensor:
     """Quantile forecasts of a target that was never negative in training, floored at 0.
 
     The quantile loss does not bound the output, so an always-positive meter gets negative
     p10s; clipping can only lower each quantile's loss when the truth is >= 0. Evaluation and
     inference both apply it, as ``preprocessing.json`` records.
     """
-    return prediction.clamp(min=0) if preprocessing.get("nonnegative_target") else prediction
-
-
-def trained_series(preprocessing: dict[str, Any]) -> set[tuple[str, ...]]:
-    """The series the model was fitted on, as label tuples of the group columns.
-
-    Inference refuses any other series by name: the group normalizer has no scale for it
-    (pytorch-forecasting would silently give it a default one) and its embeddings were never
-    trained.
-    """
-    return {tuple(labels) for labels in preprocessing["trained_series"]}
+    return prediction.clamp(min=0) if preprocessing.nonnegative_target else prediction

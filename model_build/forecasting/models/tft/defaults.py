@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 # The encoder length and horizon when preprocess is given none (the Stallion tutorial's).
-WINDOWS = {"seq_len": 24, "pred_len": 6}
+WINDOWS: dict[str, int] = {"seq_len": 24, "pred_len": 6}
 # The shared training flags. Whole epochs at a lower learning rate than the tutorial's 50 batches
 # at 0.03: they reached a lower validation MAE on Stallion (benchmarks/tft_stallion.py).
 FIT: dict[str, Any] = {
@@ -24,13 +24,15 @@ ARCHITECTURE: dict[str, Any] = {
 REDUCE_ON_PLATEAU_PATIENCE = 4  # epochs without improvement, then the learning rate / 10
 # The gate when none is given. The TFT's errors are in target units, so the default is the
 # scale-free q-risk at the median (sum |error| / sum |y|).
-DEFAULT_GATE = ("q_risk_p50", 0.5)
+DEFAULT_GATE: tuple[str, float] = ("q_risk_p50", 0.5)
 # What evaluation.json's regression_metrics holds (every one an error: lower is better).
-METRICS = ("mse", "mae", "rmse", "mape", "smape", "quantile_loss", "q_risk_p50", "q_risk_p90")
+METRICS: tuple[str, ...] = (
+    "mse", "mae", "rmse", "mape", "smape", "quantile_loss", "q_risk_p50", "q_risk_p90",
+)  # fmt: skip
 # The metrics `local_mode models` shows in its table.
-TABLE_METRICS = ("mae", "q_risk_p50")
+TABLE_METRICS: tuple[str, ...] = ("mae", "q_risk_p50")
 # Train flags for a network small enough for a unit test to train in seconds.
-TINY_ARGUMENTS = (
+TINY_ARGUMENTS: tuple[str, ...] = (
     "--model", "tft", "--hidden-size", "8", "--attention-head-size", "2",
     "--hidden-continuous-size", "4", "--batch-size", "32", "--threads-per-process", "1",
     "--progress-bar", "false",

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
+from pytorch_forecasting import TimeSeriesDataSet
 
 from forecasting.channels import Channel
 from forecasting.data.panel import TIME_IDX
@@ -23,8 +25,10 @@ from forecasting.metrics import (
     quantile_metrics,
     regression_metrics,
 )
-from forecasting.models.tft.dataset import Cutoffs, clip_forecasts, split_dataset
-from forecasting.models.tft.module import TFTForecaster
+from forecasting.models.ensemble import Ensemble
+from forecasting.models.tft.dataset import clip_forecasts, split_dataset
+from forecasting.models.tft.module import TFTForecaster, tft_network
+from forecasting.models.tft.preprocessing import TFTPreprocessing, read_config
 from forecasting.models.tft.windows import MaterializedWindows
 
 INTERPRETATION_FILE = "interpretation.json"  # variable importances, encoder attention, figures
@@ -55,7 +59,10 @@ def _shares(values: torch.Tensor, names: list[str]) -> dict[str, float]:
 
 @torch.no_grad()
 def evaluate_split(
-    model: TFTForecaster, frame: pd.DataFrame, preprocessing: dict[str, Any], split: str = "test"
+    model: TFTForecaster | Ensemble,
+    frame: pd.DataFrame,
+    preprocessing: TFTPreprocessing,
+    split: str = "test",
 ) -> TFTEvaluation:
     dataset = split_dataset(frame, preprocessing, split)
     windows = MaterializedWindows(dataset)
@@ -75,57 +82,67 @@ def evaluate_split(
         **percentage_metrics(point[mask], true[mask]),
         **quantile_metrics(prediction.numpy()[mask], true[mask], quantiles),
     }
-    cutoffs = Cutoffs(**preprocessing["cutoffs"])
-    origins = cutoffs.origins(split, preprocessing["horizon"])
+    cutoffs = preprocessing.cutoffs
+    origins = cutoffs.origins(split, preprocessing.horizon)
     report = {
         "regression_metrics": {name: {"value": value} for name, value in metrics.items()},
         "evaluation": {
             "split": split,
             "protocol": cutoffs.protocol,
-            "scale": f"original units of {preprocessing['targets'][0]!r}",
+            "scale": f"original units of {preprocessing.schema.target!r}",
             "point_forecast": "p50",
-            "clipped_at_zero": bool(preprocessing.get("nonnegative_target")),
+            "clipped_at_zero": preprocessing.nonnegative_target,
             "series": _series_count(dataset, x),
             "origins": len(origins),
             "windows": len(windows),
             "forecast_points": int(mask.sum()),
             "mape": mape_coverage(true[mask]),
             "horizon": int(truth.shape[1]),
-            "targets": preprocessing["targets"],
-            "source": preprocessing["source"],
-            "synthetic": bool(preprocessing["synthetic"]),
+            "targets": preprocessing.targets,
+            "source": preprocessing.source,
+            "synthetic": preprocessing.synthetic,
         },
     }
     forecasts = _forecast_table(dataset, x, preprocessing, true, band, mask)
-    time_column = preprocessing["time_column"]
+    time_column = preprocessing.schema.time_column
     stamps = frame[[TIME_IDX, time_column]].drop_duplicates(TIME_IDX)
     forecasts = forecasts.merge(stamps, on=TIME_IDX, how="left")
     interpretation, figures = _interpret(model, output)
     return TFTEvaluation(report, interpretation, forecasts, figures)
 
 
-def _series_count(dataset, x) -> int:
+def _series_count(dataset: TimeSeriesDataSet, x: dict[str, torch.Tensor]) -> int:
     """How many series the windows forecast (a series has one window per origin)."""
     return len(dataset.x_to_index(x)[dataset.group_ids].drop_duplicates())
 
 
-def _forecast_table(dataset, x, preprocessing, true, band, mask) -> pd.DataFrame:
+def _forecast_table(
+    dataset: TimeSeriesDataSet,
+    x: dict[str, torch.Tensor],
+    preprocessing: TFTPreprocessing,
+    true: np.ndarray,
+    band: dict[float, np.ndarray],
+    mask: np.ndarray,
+) -> pd.DataFrame:
     index = dataset.x_to_index(x)  # decoded series ids and the first forecast time_idx
-    schema = preprocessing["schema"]
-    rows = []
+    schema = preprocessing.schema
+    rows: list[pd.DataFrame] = []
     for step in range(true.shape[1]):
-        part = index[schema["group_columns"]].copy()
+        part = index[list(schema.group_columns)].copy()
         part[TIME_IDX] = index[TIME_IDX].to_numpy() + step  # pytorch-forecasting's own index
         part["horizon_step"] = step + 1
         part["actual"] = true[:, step]
         for q, values in band.items():
             part[f"p{round(q * 100)}"] = values[:, step]
         rows.append(part[mask[:, step]])
-    table = pd.concat(rows).sort_values([*schema["group_columns"], TIME_IDX], kind="stable")
-    return table.reset_index(drop=True)
+    table = pd.concat(rows).sort_values([*schema.group_columns, TIME_IDX], kind="stable")
+    ordered: pd.DataFrame = table.reset_index(drop=True)
+    return ordered
 
 
-def _interpret(model: TFTForecaster, output: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+def _interpret(
+    model: TFTForecaster | Ensemble, output: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     summed = model.interpret_output(output, reduction="sum")
     positions = range(-model.hparams.max_encoder_length, 0)
     attention = summed["attention"][: len(positions)]
@@ -161,17 +178,21 @@ def save_figures(figures: dict[str, Any], directory: Path) -> list[str]:
     return written
 
 
-def evaluate(model: torch.nn.Module, config: dict[str, Any], test: Channel, output: Path):
+def evaluate(
+    model: torch.nn.Module, config: dict[str, Any], test: Channel, output: Path
+) -> dict[str, Any]:
     """Quantile metrics for evaluation.json, with the interpretation and forecasts beside it."""
-    if (
-        test.preprocessing.get("dataset_parameters")
-        != config["preprocessing"]["dataset_parameters"]
-    ):
+    preprocessing = read_config(config)
+    same = (
+        test.recorded.model == "tft"
+        and test.tft.dataset_parameters == preprocessing.dataset_parameters
+    )
+    if not same:
         raise DataValidationError(
             f"{test.path} was preprocessed differently from the data the model was trained on "
             "(the fitted encoders and normalizer differ)"
         )
-    result = evaluate_split(model, test.frame, config["preprocessing"])
+    result = evaluate_split(tft_network(model), test.frame, preprocessing)
     result.forecasts.to_csv(output / FORECASTS_FILE, index=False)
     figures = save_figures(result.figures, output)
     interpretation = {**result.interpretation, "figures": figures}

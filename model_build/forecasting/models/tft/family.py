@@ -59,8 +59,8 @@ class TFTFamily:
 
         return prepare_from_arguments(args)
 
-    def fitted(self, preprocessing: dict[str, Any]) -> Any:
-        return preprocessing["dataset_parameters"]
+    def fitted(self, channel: Channel) -> object:
+        return channel.tft.dataset_parameters
 
     def training_setup(
         self,

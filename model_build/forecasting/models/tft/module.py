@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from pytorch_forecasting import TemporalFusionTransformer
 from pytorch_forecasting.metrics import QuantileLoss
 
+from forecasting.models.ensemble import Ensemble
 from forecasting.models.tft import codec
 
 QUANTILES = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)  # pytorch-forecasting's default set
@@ -70,10 +72,18 @@ class TFTForecaster(TemporalFusionTransformer):
         arguments = {k: v for k, v in self.hparams.items() if k not in _REBUILT}
         arguments["quantiles"] = self.quantiles
         arguments["plain_hparams"] = self.plain_hparams
-        return codec.encode(arguments)
+        encoded: dict[str, Any] = codec.encode(arguments)
+        return encoded
 
     @classmethod
     def from_constructor_arguments(cls, encoded: dict[str, Any]) -> TFTForecaster:
         arguments = codec.decode(encoded)
         quantiles = arguments.pop("quantiles")
         return cls(loss=QuantileLoss(quantiles=list(quantiles)), **arguments)
+
+
+def tft_network(network: torch.nn.Module) -> TFTForecaster | Ensemble:
+    """A loaded network as what it is: a `TFTForecaster`, or a seed ensemble of them."""
+    if not isinstance(network, TFTForecaster | Ensemble):
+        raise TypeError(f"expected a TFT or an ensemble of them, got {type(network)}")
+    return network

@@ -11,7 +11,7 @@ from forecasting.data.sources import resolve_panel
 from forecasting.data.stallion import is_stallion
 from forecasting.errors import ConfigError
 from forecasting.models.family import PreparedData, comma_names
-from forecasting.models.tft.dataset import Cutoffs, prepare_panel
+from forecasting.models.tft.dataset import prepare_panel
 from forecasting.models.tft.defaults import PANEL_ROLES, PROTOCOLS
 
 log = logging.getLogger("forecasting.preprocess")
@@ -52,7 +52,7 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         normalizer=args.target_normalizer,
         test_origins=test_origins,
     )
-    cutoffs = Cutoffs(**preprocessing["cutoffs"])
+    cutoffs = preprocessing.cutoffs
     log.info(
         "test window: %d origin(s) of %d steps (time_idx %d to %d), %s protocol; "
         "--test-origins changes it",
@@ -62,7 +62,7 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         cutoffs.test,
         cutoffs.protocol,
     )
-    return PreparedData(splits=splits, preprocessing=preprocessing)
+    return PreparedData(splits=splits, preprocessing=preprocessing.to_dict())
 
 
 def prepare_from_arguments(args: argparse.Namespace) -> PreparedData:

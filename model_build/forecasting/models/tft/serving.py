@@ -25,13 +25,10 @@ from forecasting.errors import DataValidationError
 from forecasting.inference.handler import actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
 from forecasting.models.family import ExampleRequest
-from forecasting.models.tft.dataset import (
-    clip_forecasts,
-    from_parameters,
-    schema_of,
-    trained_series,
-)
+from forecasting.models.tft.dataset import clip_forecasts, from_parameters
 from forecasting.models.tft.evaluation import BAND, quantile_index
+from forecasting.models.tft.module import tft_network
+from forecasting.models.tft.preprocessing import read_config
 from forecasting.models.tft.windows import MaterializedWindows
 
 PLACEHOLDER = "0"  # stands in for values the decoder never reads (target, unknown reals)
@@ -40,7 +37,7 @@ PLACEHOLDER = "0"  # stands in for values the decoder never reads (target, unkno
 def _joined(frame: pd.DataFrame, columns: list[str], separator: str) -> pd.Series:
     """One text key per row from several id columns, without a slow row-wise apply."""
     text = frame[columns].astype(str)
-    return text[columns[0]].str.cat([text[c] for c in columns[1:]], sep=separator)
+    return text[columns[0]].str.cat(text[columns[1:]], sep=separator)
 
 
 def _needs_future_rows(schema: PanelSchema) -> bool:
@@ -94,8 +91,8 @@ def forecast(
     model: torch.nn.Module, config: dict[str, Any], raw: pd.DataFrame, where: Location
 ) -> pd.DataFrame:
     """One row per series and step: series_id, target, timestamp, horizon_step, p50, p10, p90."""
-    pre = config["preprocessing"]
-    schema, horizon = schema_of(pre), pre["horizon"]
+    pre = read_config(config)
+    schema, horizon = pre.schema, pre.horizon
     validation.require_columns(raw.columns, file_columns(schema), where)
     groups = list(schema.group_columns)
     raw = _with_forecast_rows(raw, schema, horizon, where)
@@ -105,8 +102,8 @@ def forecast(
     history = raw.loc[~future].groupby(groups, sort=False).size()
     for key, rows in history.items():
         name = series_name(groups, key)
-        too_short(name, int(rows), pre["min_encoder_length"], "the minimum encoder length", where)
-    known = trained_series(pre)
+        too_short(name, int(rows), pre.min_encoder_length, "the minimum encoder length", where)
+    known = set(pre.trained_series)
     for key in history.index:
         labels = tuple(str(v) for v in (key if isinstance(key, tuple) else (key,)))
         if labels not in known:
@@ -114,14 +111,14 @@ def forecast(
                 f"{where.source}: series {series_name(groups, key)} is not one the model was "
                 f"trained on ({len(known)} series); expected a known series, or retrain with it"
             )
-    panel = validate_panel(raw, schema, where, pd.Timestamp(pre["time_origin"]))
+    panel = validate_panel(raw, schema, where, pd.Timestamp(pre.time_origin))
 
-    dataset = from_parameters(pre["dataset_parameters"], panel.frame, predict=True)
+    dataset = from_parameters(pre.dataset_parameters, panel.frame, predict=True)
     windows = MaterializedWindows(dataset)
     x, _ = windows.__getitems__(range(len(windows)))
-    model.eval()
+    network = tft_network(model).eval()
     # [series, horizon, quantiles], in target units, floored as in evaluation
-    prediction = clip_forecasts(model(x)["prediction"], pre)
+    prediction = clip_forecasts(network(x)["prediction"], pre)
     index = dataset.x_to_index(x)
     stamps = panel.frame.drop_duplicates(TIME_IDX).set_index(TIME_IDX)[schema.time_column]
     parts = []
@@ -135,7 +132,8 @@ def forecast(
             }
         )
         for q in BAND:
-            part[f"p{round(q * 100)}"] = prediction[:, step, quantile_index(model.quantiles, q)]
+            quantile = quantile_index(network.quantiles, q)
+            part[f"p{round(q * 100)}"] = prediction[:, step, quantile].numpy()
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     return table.sort_values(["series_id", "horizon_step"], kind="stable", ignore_index=True)
@@ -146,9 +144,8 @@ def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleReques
     left empty and the known covariates filled in, as `forecast` expects."""
     from forecasting.data.stallion import file_rows
 
-    pre = config["preprocessing"]
-    schema = PanelSchema.from_dict(pre["schema"])
-    horizon, encoder = pre["horizon"], pre["max_encoder_length"]
+    pre = read_config(config)
+    schema, horizon, encoder = pre.schema, pre.horizon, pre.max_encoder_length
     groups, target, time = list(schema.group_columns), schema.target, schema.time_column
     last = int(test[TIME_IDX].max())
     window = test[test[TIME_IDX] > last - horizon - encoder].sort_values([*groups, TIME_IDX])

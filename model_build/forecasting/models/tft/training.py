@@ -17,6 +17,7 @@ from forecasting.contracts import ModelConfig
 from forecasting.models.tft import codec, defaults
 from forecasting.models.tft.dataset import split_dataset
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
+from forecasting.models.tft.preprocessing import TFTPreprocessing
 from forecasting.models.tft.windows import MaterializedWindows, fast_loader
 from forecasting.models.training_setup import TrainingSetup
 
@@ -57,21 +58,21 @@ def optimizer_params(precision: str) -> dict[str, Any]:
     return {"fused": True} if precision == "32" else {}
 
 
-def parameters_digest(preprocessing: dict[str, Any]) -> str:
+def parameters_digest(preprocessing: TFTPreprocessing) -> str:
     """sha256 of the fitted encoders, normalizer and scalers, to compare across ranks."""
-    text = codec.dumps(codec.decode(preprocessing["dataset_parameters"]))
+    text = codec.dumps(codec.decode(preprocessing.dataset_parameters))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def model_hparams(args: TFTOptions, preprocessing: dict[str, Any]) -> dict[str, Any]:
+def model_hparams(args: TFTOptions, preprocessing: TFTPreprocessing) -> dict[str, Any]:
     return {
         "hidden_size": args.hidden_size,
         "attention_head_size": args.attention_head_size,
         "hidden_continuous_size": args.hidden_continuous_size,
         "lstm_layers": args.lstm_layers,
         "dropout": args.dropout,
-        "max_encoder_length": preprocessing["max_encoder_length"],
-        "horizon": preprocessing["horizon"],
+        "max_encoder_length": preprocessing.max_encoder_length,
+        "horizon": preprocessing.horizon,
         "quantiles": list(QUANTILES),
         "parameters_sha256": parameters_digest(preprocessing),
     }
@@ -85,8 +86,8 @@ def setup(
     pin_memory: bool = False,
 ) -> TrainingSetup:
     started = time.perf_counter()
-    train_set = split_dataset(train.frame, train.preprocessing, "train")
-    val_set = split_dataset(validation.frame, validation.preprocessing, "validation")
+    train_set = split_dataset(train.frame, train.tft, "train")
+    val_set = split_dataset(validation.frame, validation.tft, "validation")
     if args.fast_data:
         train_loader = fast_loader(
             MaterializedWindows(train_set), per_rank_batch, train=True, pin_memory=pin_memory
@@ -102,7 +103,7 @@ def setup(
             train=False, batch_size=per_rank_batch * 10, pin_memory=pin_memory
         )
     data_seconds = time.perf_counter() - started
-    hparams = model_hparams(args, train.preprocessing)
+    hparams = model_hparams(args, train.tft)
     module = TFTForecaster.from_dataset(
         train_set,
         plain_hparams=hparams,

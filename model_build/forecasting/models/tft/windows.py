@@ -37,7 +37,7 @@ _SAMPLE = 64  # windows that classify the columns before every window is taken
 _CHUNK = 512  # windows checked together against pytorch-forecasting's collate
 
 
-class MaterializedWindows(Dataset):
+class MaterializedWindows(Dataset[Batch]):
     """All windows of a TimeSeriesDataSet; ``__getitems__`` returns a collated batch."""
 
     def __init__(self, dataset: TimeSeriesDataSet) -> None:
@@ -63,8 +63,8 @@ class MaterializedWindows(Dataset):
         taken = {i: dataset[i] for i in range(0, n, max(1, n // _SAMPLE))}
         kinds = self._kinds_after(taken, [ROW] * self.reals.shape[1])
         self.target_scale = torch.zeros(n, len(taken[0][0]["target_scale"]), dtype=torch.float32)
-        while (kinds := self._store(dataset, kinds, taken)) is not None:
-            taken = {}  # a window contradicted a kind: every window is taken again
+        while (retry := self._store(dataset, kinds, taken)) is not None:
+            kinds, taken = retry, {}  # a window contradicted a kind: every window is taken again
 
     def _kinds_after(self, samples: dict[int, Sample], kinds: list[str]) -> list[str]:
         """Each real column's cheapest kind that also fits these samples."""
@@ -186,7 +186,7 @@ def _same(ours: Any, theirs: Any) -> bool:
         return ours.keys() == theirs.keys() and all(_same(ours[k], theirs[k]) for k in theirs)
     if isinstance(theirs, list | tuple):
         return len(ours) == len(theirs) and all(map(_same, ours, theirs))
-    return ours == theirs
+    return bool(ours == theirs)
 
 
 def narrowest_code_dtype(codes: torch.Tensor) -> torch.dtype:
@@ -207,7 +207,7 @@ def _already_collated(batch: Any) -> Any:
 
 def fast_loader(
     windows: MaterializedWindows, batch_size: int, *, train: bool, pin_memory: bool = False
-) -> DataLoader:
+) -> DataLoader[Batch]:
     """Shuffled, without the last partial batch when training, as ``to_dataloader`` does.
     ``pin_memory`` (on CUDA): batches in page-locked memory, which copies to the GPU faster."""
     return DataLoader(

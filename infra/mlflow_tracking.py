@@ -1,0 +1,97 @@
+"""The MLflow tracking server the training runs are recorded in, when ``mlflowTracking`` is set.
+
+``"create"`` makes a SageMaker managed tracking server (``AWS::SageMaker::MlflowTrackingServer``)
+whose artifact store is a prefix of the model-artifact bucket; an ARN uses an existing server.
+Either way the pipeline's jobs get the ``sagemaker-mlflow`` actions their code calls (the
+MLflow client under Lightning's ``MLFlowLogger`` and :mod:`forecasting.tracking`), on that
+server only, and the CodeBuild runner passes its ARN into the pipeline definition.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects
+from infra.settings import CREATE_MLFLOW_SERVER, InfrastructureSettings
+from infra.storage import StorageConstruct, removal_policy
+
+ARTIFACT_PREFIX = "mlflow/"
+# The MLflow REST calls a training job and an evaluation job make, as IAM actions (the Service
+# Authorization Reference's sagemaker-mlflow actions are named after MLflow's REST API). The
+# IAM coverage test records the calls of a real run and checks each one is here.
+TRACKING_ACTIONS = (
+    "sagemaker-mlflow:CreateExperiment",
+    "sagemaker-mlflow:GetExperimentByName",
+    "sagemaker-mlflow:CreateRun",
+    "sagemaker-mlflow:GetRun",
+    "sagemaker-mlflow:LogBatch",
+    "sagemaker-mlflow:LogMetric",
+    "sagemaker-mlflow:SetTag",
+    "sagemaker-mlflow:UpdateRun",
+)
+
+
+class MlflowTrackingConstruct(Construct):
+    """A managed tracking server (or an existing one's ARN) and the grant to record runs in it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: InfrastructureSettings,
+        storage: StorageConstruct,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        assert settings.mlflow_tracking is not None
+        self.server: sagemaker.CfnMlflowTrackingServer | None = None
+        if settings.mlflow_tracking == CREATE_MLFLOW_SERVER:
+            self.server = self.setup_server(settings, storage)
+            self.tracking_server_arn: str = self.server.attr_tracking_server_arn
+        else:
+            self.tracking_server_arn = settings.mlflow_tracking
+
+    def setup_server(
+        self, settings: InfrastructureSettings, storage: StorageConstruct
+    ) -> sagemaker.CfnMlflowTrackingServer:
+        bucket = storage.model_artifacts_bucket
+        role = iam.Role(
+            self,
+            "ServerRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"{settings.project_name}: MLflow tracking server's artifact store",
+        )
+        bucket.grant_read_write(role, f"{ARTIFACT_PREFIX}*")
+        storage.key.grant_encrypt_decrypt(role)
+        acknowledge_wildcards(
+            role.node.find_child("DefaultPolicy").node.default_child,
+            {
+                **CDK_GRANT_ACTIONS,
+                f"{bucket_objects(bucket)[:-2]}/{ARTIFACT_PREFIX}*": "the tracking server's "
+                "artifact store, a prefix of the model-artifact bucket",
+            },
+        )
+        server = sagemaker.CfnMlflowTrackingServer(
+            self,
+            "TrackingServer",
+            tracking_server_name=f"{settings.project_name}-mlflow",
+            artifact_store_uri=f"s3://{bucket.bucket_name}/{ARTIFACT_PREFIX}",
+            role_arn=role.role_arn,
+            tracking_server_size="Small",
+            automatic_model_registration=False,  # the model registry is SageMaker's own
+        )
+        server.node.add_dependency(role)
+        server.apply_removal_policy(removal_policy(settings.removal_mode))
+        return server
+
+    def grant_tracking(self, role: iam.IRole) -> None:
+        """What a job needs to record its run: the tracking calls, on this server only."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TrackExperiments",
+                actions=list(TRACKING_ACTIONS),
+                resources=[self.tracking_server_arn],
+            )
+        )
