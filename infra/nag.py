@@ -37,6 +37,13 @@ def bucket_objects(bucket: s3.IBucket) -> str:
     return f"Resource::<{logical_id}.Arn>/*"
 
 
+def prefixed_objects(bucket: s3.IBucket, pattern: str) -> str:
+    """The IAM5 finding for ``bucket/pattern`` as cdk-nag names it."""
+    stack = Stack.of(bucket)
+    logical_id = stack.resolve(stack.get_logical_id(bucket.node.default_child))
+    return f"Resource::<{logical_id}.Arn>/{pattern}"
+
+
 def as_printed(stack: Stack, finding: str) -> str:
     """The finding as cdk-nag prints it for this stack: ``<AWS::Region>`` and the like stay
     placeholders only while the stack is environment-agnostic. Under `cdk deploy` the CLI

@@ -1,4 +1,6 @@
-"""QuickSight over the published forecasts: an S3 data source and a SPICE data set.
+"""QuickSight over the published forecasts: an S3 data source, a SPICE data set and an analysis
+(:mod:`infra.quicksight_analysis`: forecast vs actual per series with the p10-p90 band, accuracy
+over time per version).
 
 Created only when ``quickSightPrincipalArn`` is set. QuickSight reads the manifest when the data
 source is created and imports the CSVs when the data set is, so deploy with the principal set
@@ -19,6 +21,7 @@ from aws_cdk import aws_quicksight as quicksight
 from constructs import Construct
 
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards
+from infra.quicksight_analysis import ANALYSIS_ACTIONS, analysis_definition
 from infra.storage import StorageConstruct
 from lambdas.publish.publishing import PUBLISHED_COLUMNS, TIMESTAMP_FORMAT
 
@@ -231,4 +234,21 @@ class QuickSightConstruct(Construct):
         )
         self.data_set_arn = Stack.of(self).format_arn(
             service="quicksight", resource="dataset", resource_name=self.data_set_id
+        )
+        self.analysis_id = f"{project_name}-forecasts"
+        self.analysis = quicksight.CfnAnalysis(
+            self,
+            "Analysis",
+            aws_account_id=Aws.ACCOUNT_ID,
+            analysis_id=self.analysis_id,
+            name=f"{project_name} forecasts and accuracy",
+            permissions=[
+                quicksight.CfnAnalysis.ResourcePermissionProperty(
+                    principal=principal_arn, actions=ANALYSIS_ACTIONS
+                )
+            ],
+        )
+        # The definition is the CreateAnalysis API's shape, which CloudFormation takes as is.
+        self.analysis.add_property_override(
+            "Definition", analysis_definition(self.data_set.attr_arn)
         )

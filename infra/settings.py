@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import TRAINING_FILE
+from infra.schedule_expression import EXPECTED as SCHEDULE_EXPECTED
+from infra.schedule_expression import schedule_problem
 from lambdas.accuracy.drift import DriftPolicy
 
 ContextLookup = Callable[[str], Any]
@@ -95,6 +97,10 @@ class InfrastructureSettings:
     security_group_ids: tuple[str, ...] = ()
     # MLflow: None (no tracking), CREATE_MLFLOW_SERVER, or an existing tracking server's ARN
     mlflow_tracking: str | None = None
+    # EventBridge Scheduler expression (UTC) of scheduled forecasts; None: no schedule
+    forecast_schedule: str | None = None
+    # forecast new inference input once uploads are quiet this many minutes; None: off
+    forecast_on_new_data: int | None = None
     accuracy: DriftPolicy = field(default_factory=DriftPolicy)
 
     @classmethod
@@ -131,6 +137,8 @@ class InfrastructureSettings:
                 "an existing server's ARN (arn:aws:sagemaker:REGION:ACCOUNT:"
                 "mlflow-tracking-server/NAME)",
             ),
+            forecast_schedule=parser.optional_schedule("forecastSchedule"),
+            forecast_on_new_data=parser.optional_minutes("forecastOnNewData"),
             accuracy=_parse_accuracy(parser),
         )
         parser.raise_if_errors()
@@ -159,6 +167,8 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "subnetIds",
         "securityGroupIds",
         "mlflowTracking",
+        "forecastSchedule",
+        "forecastOnNewData",
         *ACCURACY_KEYS,
     }
 )
@@ -321,6 +331,27 @@ class _Parser:
             self.error(key, wanted, value)
             return ()
         return tuple(i.strip() for i in items)
+
+    def optional_schedule(self, key: str) -> str | None:
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        problem = schedule_problem(value) if isinstance(value, str) else "not a string"
+        if problem:
+            self.error(key, f"null or {SCHEDULE_EXPECTED} ({problem})", value)
+            return None
+        return str(value)
+
+    def optional_minutes(self, key: str, most: int = 1440) -> int | None:
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        expected = f"null or a whole number of minutes from 1 to {most}"
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= most:
+            self.error(key, expected, value)
+            return None
+        return int(text)
 
     def optional_number(
         self, key: str, kind: type[int] | type[float], *, minimum: float, exclusive: bool = False

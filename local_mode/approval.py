@@ -29,10 +29,13 @@ from lambdas.batch_transform.planning import (
     TransformPlan,
     plan_transform,
 )
+from lambdas.comparison.comparison import Comparison
+from lambdas.comparison.page import comparison_section
 from lambdas.publish.publishing import PublishError, PublishResult, publish
 from lambdas.publish.report import Image
 from lambdas.publish.stores import LocalStore
 from local_mode import files
+from local_mode.evidence import record_comparison
 from local_mode.layout import (
     ACCOUNT,
     FORECASTS_PREFIX,
@@ -73,7 +76,9 @@ class ApprovalError(ForecastingError):
 
 @dataclass
 class ApprovalOutcome:
-    change: StatusChange
+    """What an approval (or a scheduled run, which has no status ``change``) did."""
+
+    change: StatusChange | None
     event_path: Path | None = None
     skipped: str | None = None  # plan_transform's reason for doing nothing
     plan: TransformPlan | None = None
@@ -82,6 +87,8 @@ class ApprovalOutcome:
     published: PublishResult | None = None
     publish_store: LocalStore | None = None
     already_published: bool = False
+    comparison: Comparison | None = None  # this version against the one approved before it
+    package: ModelPackage | None = None  # the version the plan ran
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -194,11 +201,17 @@ def change_status(
     else:
         say(f"{name} is already {after.approval_status}; nothing to do")
         return outcome
-    return deliver(home, outcome, say)
+    if status == APPROVED:
+        outcome.comparison = record_comparison(home, after)
+        for line in outcome.comparison.lines():
+            say(f"evidence: {line}")
+        say(f"evidence: {outcome.comparison.report_uri}")
+    return deliver(home, outcome, after, say)
 
 
-def deliver(home: Home, outcome: ApprovalOutcome, say: Callable[[str], None]) -> ApprovalOutcome:
-    package = outcome.change.after
+def deliver(
+    home: Home, outcome: ApprovalOutcome, package: ModelPackage, say: Callable[[str], None]
+) -> ApprovalOutcome:
     event = package_event(package, event_id=str(uuid.uuid4()), at=datetime.now(UTC))
     outcome.event_path = save_event(home, event, "model-package")
     say(f"event: {outcome.event_path}")
@@ -210,7 +223,18 @@ def deliver(home: Home, outcome: ApprovalOutcome, say: Callable[[str], None]) ->
         outcome.skipped = plan.reason
         say(f"batch transform: nothing to run ({plan.reason})")
         return outcome
-    outcome.plan = plan
+    return execute_plan(home, outcome, package, plan, say)
+
+
+def execute_plan(
+    home: Home,
+    outcome: ApprovalOutcome,
+    package: ModelPackage,
+    plan: TransformPlan,
+    say: Callable[[str], None],
+) -> ApprovalOutcome:
+    """Create the plan's model, run its job and publish it once: the two Lambdas' work."""
+    outcome.plan, outcome.package = plan, package
     outcome.model = create_model(home, plan.create_model)
     say(
         f"model {plan.model_name}: {'created' if outcome.model.created else 'exists, reused'} "
@@ -241,7 +265,8 @@ def deliver(home: Home, outcome: ApprovalOutcome, say: Callable[[str], None]) ->
         )
         outcome.already_published = True
         return outcome
-    outcome.published = publish_job(home, package, job, outcome.publish_store)
+    appendix = comparison_section(outcome.comparison) if outcome.comparison else ""
+    outcome.published = publish_job(home, package, job, outcome.publish_store, appendix)
     files.atomic_write_json(marker, outcome.published.to_dict())
     return outcome
 
@@ -274,7 +299,7 @@ def interpretation_images(home: Home, package: ModelPackage) -> list[Image]:
 
 
 def publish_job(
-    home: Home, package: ModelPackage, job: JobResult, store: LocalStore
+    home: Home, package: ModelPackage, job: JobResult, store: LocalStore, appendix_html: str = ""
 ) -> PublishResult:
     """The publish Lambda's work for a completed job, on the local buckets."""
     output_bucket, output_prefix = split_s3_uri(job.record["TransformOutput"]["S3OutputPath"])
@@ -293,6 +318,7 @@ def publish_job(
             images=interpretation_images(home, package),
             transform_store=LocalStore(home.buckets / output_bucket),
             actuals_store=actuals_store,
+            appendix_html=appendix_html,
         )
     except PublishError as error:
         name = job.record["TransformJobName"]

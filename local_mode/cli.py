@@ -1,8 +1,9 @@
 """``python -m local_mode``: the whole pipeline on this machine, no AWS account, no Docker.
 
 Commands: ``run`` (data → preprocess → multi-host training → evaluate → gate → register),
-``models`` (the registry), ``approve`` / ``reject`` (status change → batch transform →
-published forecasts and report), ``forecast`` (an approved model on a history file),
+``models`` (the registry), ``approve`` / ``reject`` (status change → comparison with the
+approved version → batch transform → published forecasts and report), ``forecast`` (the
+scheduled run: the latest approved version over the inference input; or one history file),
 ``accuracy`` (published forecasts against the actuals that arrived; drift alarm, retrain).
 
 User mistakes end in one line and exit code 2 (``forecasting.steps.arguments.run_step``); a
@@ -15,13 +16,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES
 from forecasting.steps.arguments import run_step
 from local_mode.layout import DEFAULT_HOME, DEFAULT_HOSTS, PROJECT, Home, check_run_id
 from local_mode.registry import APPROVED, REJECTED, ModelPackage, Registry
+
+if TYPE_CHECKING:
+    from local_mode.approval import ApprovalOutcome
 
 RUN_OPTIONS = (
     "model", "dataset", "data", "hosts", "max_epochs", "hyperparameters",
@@ -168,13 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     forecast = commands.add_parser(
         "forecast",
         parents=[common, group_option],
-        help="forecast a history file with an approved model version",
-        description="Run an approved version (the latest, or --version) on one history file "
-        "(the handler's CSV or JSON Lines input) through the same serving path as the batch "
-        "transform.",
+        help="forecast the inference input (as the schedule does) or a history file",
+        description="Without --history: what the cloud's forecast schedule runs. The latest "
+        "approved version forecasts the local inference input prefix and the forecasts are "
+        "published (CSV partition of their own, manifest, plots, report); one job per version "
+        "and input content, so a run with nothing new starts nothing and says so. With "
+        "--history: an approved version (the latest, or --version) forecasts one history file "
+        "(the handler's CSV or JSON Lines input) through the same serving path.",
     )
-    forecast.add_argument("--history", type=Path, required=True, help="the history to forecast")
-    forecast.add_argument("--version", type=_positive_int, help="an approved version")
+    forecast.add_argument("--history", type=Path, help="one history file to forecast")
+    forecast.add_argument(
+        "--version", type=_positive_int, help="an approved version (with --history)"
+    )
     forecast.add_argument("--output", type=Path, help="where to write the forecast CSV")
     forecast.set_defaults(handler=command_forecast)
     add_accuracy_command(commands, common, group_option)
@@ -355,8 +364,14 @@ def command_status(args: argparse.Namespace) -> None:
     registry = Registry(home.registry)
     version = registry.latest(args.group).version if args.latest else args.version
     outcome = change_status(home, args.group, version, args.status, args.description, say=_say)
+    _say_published(outcome)
+
+
+def _say_published(outcome: ApprovalOutcome) -> None:
+    """What the transform served and what publishing wrote (nothing when nothing ran)."""
     if outcome.job is None or outcome.published is None or outcome.publish_store is None:
         return
+    assert outcome.package is not None  # set with the plan it ran
     job = outcome.job
     if job.started:
         _say(f"transform: {len(job.outputs)} request(s) served:")
@@ -367,7 +382,7 @@ def command_status(args: argparse.Namespace) -> None:
     root = outcome.publish_store.root
     result = outcome.published
     state = "already published" if outcome.already_published else "published"
-    marked = " (SYNTHETIC DATA)" if outcome.change.after.synthetic else ""
+    marked = " (SYNTHETIC DATA)" if outcome.package.synthetic else ""
     _say(f"{state}: {result.rows} forecast rows of {result.series} series{marked}")
     for label, keys in (
         ("data", result.csv_keys),
@@ -383,6 +398,16 @@ def command_forecast(args: argparse.Namespace) -> None:
     from local_mode.approval import forecast
 
     home = Home(args.home)
+    if args.history is None:
+        if args.version is not None or args.output is not None:
+            raise ConfigError(
+                "--version and --output go with --history; without it the latest approved "
+                "version forecasts the inference input, as the schedule does"
+            )
+        from local_mode.scheduled import scheduled_forecast
+
+        _say_published(scheduled_forecast(home, args.group, say=_say))
+        return
     package, output = forecast(home, args.group, args.history, args.version, args.output)
     _say(f"{package.group} version {package.version} forecast {args.history} -> {output}")
 

@@ -270,6 +270,20 @@ class Registry:
             )
             return StatusChange(before, self._get(db, group, version))
 
+    def update_metadata(
+        self, group: str, version: int, properties: dict[str, str], remove: tuple[str, ...] = ()
+    ) -> ModelPackage:
+        """UpdateModelPackage's CustomerMetadataProperties (merged in) and ...ToRemove."""
+        with self._write() as db:
+            current = self._get(db, group, version).customer_metadata
+            merged = {k: v for k, v in current.items() if k not in remove} | properties
+            db.execute(
+                "UPDATE model_packages SET customer_metadata = ?, updated_at = ? "
+                "WHERE group_name = ? AND version = ?",
+                (json.dumps(merged, sort_keys=True), now_utc().isoformat(), group, version),
+            )
+            return self._get(db, group, version)
+
     # --- reads --------------------------------------------------------------------------------
 
     def get(self, group: str, version: int) -> ModelPackage:

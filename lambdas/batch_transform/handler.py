@@ -13,6 +13,13 @@ A ``Forecast Requested`` event (source ``forecasting.requests``, detail
 version: the job name adds the run id's digest, so a failed transform or new histories get a
 new job while the same request, sent twice, still starts one.
 
+A ``Forecast Scheduled`` event (the forecast schedule, source ``forecasting.schedule``) forecasts
+the current input with the group's latest Approved version
+(:mod:`lambdas.batch_transform.schedule`): one job per version and input content, so a run with
+nothing new starts nothing and says so in its log and result. S3's ``Object Created`` under the
+input prefix (re)sets a one-time schedule that sends that event once uploads have been quiet
+for ``FORECAST_ON_NEW_DATA_MINUTES`` (:mod:`lambdas.batch_transform.debounce`).
+
 Environment (see ``README.md``): ``MODEL_PACKAGE_GROUP``, ``SAGEMAKER_ROLE_ARN``, ``INPUT_URI``,
 ``FORECASTS_BUCKET``, ``KMS_KEY_ID`` (required), ``TRANSFORM_INSTANCE_TYPE`` (default
 ``ml.m5.xlarge``), ``PROJECT`` (tag value, default the group).
@@ -28,18 +35,29 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas import aws
-from lambdas.batch_transform.planning import (
+from lambdas.batch_transform.debounce import Debounce, is_new_input, plan_debounce
+from lambdas.batch_transform.events import (
     InvalidEventError,
+    is_request,
+    is_scheduled,
+    parse_request,
+    parse_scheduled,
+)
+from lambdas.batch_transform.planning import (
     Settings,
     Skip,
     TransformPlan,
-    is_request,
-    parse_request,
     plan_request,
     plan_transform,
 )
+from lambdas.batch_transform.schedule import (
+    InputObject,
+    latest_approved,
+    nothing_new,
+    plan_scheduled,
+)
 from lambdas.errors import ConfigError
-from lambdas.uris import ArnScope
+from lambdas.uris import ArnScope, split_s3_uri
 
 __all__ = [
     "ConfigError",
@@ -70,17 +88,94 @@ def reset_client() -> None:
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
-    return handle_event(event, Settings.from_env(os.environ), sagemaker_client())
+    settings = Settings.from_env(os.environ)
+    if is_new_input(event):
+        function_arn = str(getattr(context, "invoked_function_arn", ""))
+        debounce = Debounce.from_env(os.environ, function_arn)
+        return debounce_new_input(event, settings, debounce, aws.client("scheduler"))
+    return handle_event(event, settings, sagemaker_client())
 
 
-def handle_event(event: Mapping[str, Any], settings: Settings, client: Any) -> dict[str, Any]:
-    """Plan, then start the plan; a skipped event makes no AWS call at all."""
-    plan = plan_request_event(event, settings, client) if is_request(event) else None
-    plan = plan or plan_transform(event, settings)
+def debounce_new_input(
+    event: Mapping[str, Any], settings: Settings, debounce: Debounce | None, scheduler: Any
+) -> dict[str, Any]:
+    """(Re)set the one-time schedule that forecasts once the uploads are quiet."""
+    if debounce is None:
+        reason = "new input, but FORECAST_ON_NEW_DATA_MINUTES is not set: not scheduling"
+        logger.info(reason)
+        return {"started": False, "reason": reason}
+    request = plan_debounce(event, settings, debounce)
+    if isinstance(request, Skip):
+        logger.info("Nothing to schedule: %s", request.reason)
+        return {"started": False, "reason": request.reason}
+    try:
+        scheduler.update_schedule(**request)  # pushes a pending run later
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        try:
+            scheduler.create_schedule(**request)
+        except ClientError as clash:  # another upload's invocation created it meanwhile
+            if clash.response.get("Error", {}).get("Code") != "ConflictException":
+                raise
+            scheduler.update_schedule(**request)
+    reason = f"new input: forecast scheduled {request['ScheduleExpression']} UTC"
+    logger.info("%s (schedule %s)", reason, request["Name"])
+    return {"started": False, "reason": reason, "schedule": request["Name"]}
+
+
+def handle_event(
+    event: Mapping[str, Any], settings: Settings, client: Any, *, s3: Any = None
+) -> dict[str, Any]:
+    """Plan, then start the plan; a skipped approval makes no AWS call at all.
+
+    ``s3`` (default: the cached client) lists the input of a scheduled run."""
+    if is_scheduled(event):
+        plan = plan_scheduled_event(event, settings, client, s3 or aws.client("s3"))
+    elif is_request(event):
+        plan = plan_request_event(event, settings, client)
+    else:
+        plan = plan_transform(event, settings)
     if isinstance(plan, Skip):
         logger.info("Nothing to run: %s", plan.reason)
         return {"started": False, "reason": plan.reason}
-    return apply_plan(plan, client)
+    result = apply_plan(plan, client)
+    if is_scheduled(event) and not result["started"]:
+        job = client.describe_transform_job(TransformJobName=plan.job_name)
+        result["reason"] = nothing_new(plan, str(job["TransformJobStatus"]))
+        logger.warning("Scheduled run: %s", result["reason"])
+    return result
+
+
+def plan_scheduled_event(
+    event: Mapping[str, Any], settings: Settings, client: Any, s3: Any
+) -> TransformPlan | Skip:
+    """A scheduled run: the latest approved version (if any) over what the input holds now."""
+    run = parse_scheduled(event)
+    if run.group != settings.model_package_group:
+        return plan_scheduled(run, None, (), settings)
+    answer = client.list_model_packages(
+        ModelPackageGroupName=settings.model_package_group,
+        ModelApprovalStatus="Approved",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=1,  # versions are numbered in creation order: the newest is the highest
+    )
+    summary = latest_approved(answer.get("ModelPackageSummaryList", []))
+    package = None
+    if summary is not None:
+        package = client.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+    return plan_scheduled(run, package, list_input(s3, settings.input_uri), settings)
+
+
+def list_input(s3: Any, input_uri: str) -> list[InputObject]:
+    """Every object under the input prefix (what the transform job reads), key, size, ETag."""
+    bucket, prefix = split_s3_uri(input_uri, "INPUT_URI", error=ConfigError)
+    objects = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            objects.append(InputObject(str(item["Key"]), int(item["Size"]), str(item["ETag"])))
+    return objects
 
 
 def plan_request_event(

@@ -5,9 +5,11 @@
 :class:`Skip`. It imports nothing beyond the standard library, so local mode and the tests run
 the same decision the Lambda does, and the requests can be checked without AWS.
 
-Names depend only on the package group, its version and the input URI: a repeated event for the
-same version and input asks for the same job, and SageMaker's unique job names turn the repeat
-into a no-op instead of a second run.
+Names depend only on the package group, its version and the input (its URI for an approval,
+its content for a scheduled run, :mod:`lambdas.batch_transform.schedule`): a repeated event for
+the same version and input asks for the same job, and SageMaker's unique job names turn the
+repeat into a no-op instead of a second run. Checking the events is
+:mod:`lambdas.batch_transform.events`.
 """
 
 from __future__ import annotations
@@ -18,19 +20,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.batch_transform.events import (
+    APPROVED,
+    ForecastRequest,
+    InvalidEventError,
+    PackageEvent,
+    parse_container,
+    parse_event,
+)
 from lambdas.errors import ConfigError
-from lambdas.uris import ArnScope, split_s3_uri
+from lambdas.uris import split_s3_uri
 
-DETAIL_TYPE = "SageMaker Model Package State Change"
-SOURCE = "aws.sagemaker"
-# A person (or a schedule) asks to forecast again with an approved version: after a failed or
-# stopped transform, or with new histories under the same input prefix. The run id makes the
-# job new; the same request sent twice names the same job, so it starts once.
-REQUEST_DETAIL_TYPE = "Forecast Requested"
-REQUEST_SOURCE = "forecasting.requests"
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-APPROVED = "Approved"
-APPROVAL_STATUSES = frozenset({APPROVED, "Rejected", "PendingManualApproval"})
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 MAX_NAME_LENGTH = 63  # SageMaker's limit for model and transform job names
 # SageMaker's pattern for model, transform job and model package group names.
@@ -65,10 +65,6 @@ CONTAINER_ENVIRONMENT = {
 LOCAL_STORAGE_FAMILIES = ("g5", "g6", "g7e", "p5", "p6-b200", "trn1", "trn2")
 MODEL_NAME_ENV = "FORECAST_MODEL_NAME"
 MODEL_VERSION_ENV = "FORECAST_MODEL_VERSION"
-
-
-class InvalidEventError(ValueError):
-    """The event is not a well-formed model package state change."""
 
 
 @dataclass(frozen=True)
@@ -164,14 +160,6 @@ class Skip:
     reason: str
 
 
-@dataclass(frozen=True)
-class PackageEvent:
-    group: str
-    version: int
-    arn: str
-    approval_status: str
-
-
 def plan_transform(event: Any, settings: Settings) -> TransformPlan | Skip:
     """Decide what an approval event should run; raise :class:`InvalidEventError` if malformed.
 
@@ -186,42 +174,7 @@ def plan_transform(event: Any, settings: Settings) -> TransformPlan | Skip:
     if package.approval_status != APPROVED:
         return Skip(f"{package.arn} is {package.approval_status}, not {APPROVED}")
     image, model_data_url = parse_container(event["detail"])
-    return _plan(package, image, model_data_url, settings)
-
-
-@dataclass(frozen=True)
-class ForecastRequest:
-    group: str
-    version: int
-    run_id: str
-
-    def package_arn(self, scope: ArnScope) -> str:
-        return scope.model_package_arn(self.group, self.version)
-
-
-def is_request(event: Any) -> bool:
-    return isinstance(event, Mapping) and event.get("source") == REQUEST_SOURCE
-
-
-def parse_request(event: Mapping[str, Any]) -> ForecastRequest:
-    """``{"ModelPackageGroupName", "ModelPackageVersion", "RunId"}`` in a custom event."""
-    if event.get("detail-type") != REQUEST_DETAIL_TYPE:
-        raise InvalidEventError(
-            f"event field 'detail-type' is {event.get('detail-type')!r}; expected "
-            f"{REQUEST_DETAIL_TYPE!r}"
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise InvalidEventError("event field 'detail' is missing or not an object")
-    group = _text_field(detail, "ModelPackageGroupName", "detail.")
-    version = _version(detail)
-    run_id = _text_field(detail, "RunId", "detail.")
-    if not RUN_ID_PATTERN.match(run_id):
-        raise InvalidEventError(
-            f"event field 'detail.RunId' is {run_id!r}; expected up to 128 letters, digits, "
-            "'.', '_', ':' or '-' (a date or a ticket id, say)"
-        )
-    return ForecastRequest(group=group, version=version, run_id=run_id)
+    return plan_version(package, image, model_data_url, settings)
 
 
 def request_skip(request: ForecastRequest, settings: Settings) -> Skip | None:
@@ -253,18 +206,25 @@ def plan_request(
         arn=str(package.get("ModelPackageArn", "")),
         approval_status=status,
     )
-    return _plan(event, image, model_data_url, settings, run_id=request.run_id)
+    return plan_version(event, image, model_data_url, settings, run_id=request.run_id)
 
 
-def _plan(
+def plan_version(
     package: PackageEvent,
     image: str,
     model_data_url: str,
     settings: Settings,
     run_id: str | None = None,
+    input_content: str | None = None,
 ) -> TransformPlan:
+    """The model and job of one approved version over the input.
+
+    The job is named after the input: its URI's digest, or ``c`` + ``input_content`` (a digest
+    of what the input holds) for a scheduled run, so each content is forecast once per version.
+    """
     model_name = resource_name(package.group, f"-v{package.version}")
-    suffix = f"-v{package.version}-{input_digest(settings)}"
+    input_part = input_digest(settings) if input_content is None else f"c{input_content}"
+    suffix = f"-v{package.version}-{input_part}"
     if run_id is not None:
         suffix += f"-r{_digest(run_id)}"
     job_name = resource_name(package.group, suffix)
@@ -352,85 +312,6 @@ def input_digest(settings: Settings) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:INPUT_DIGEST_LENGTH]
-
-
-def parse_event(event: Any) -> PackageEvent:
-    """Check the envelope and the package fields, naming the first one missing or invalid."""
-    if not isinstance(event, Mapping):
-        raise InvalidEventError(
-            f"event is a {type(event).__name__}; expected an EventBridge event object"
-        )
-    for field, expected in (("detail-type", DETAIL_TYPE), ("source", SOURCE)):
-        if event.get(field) != expected:
-            raise InvalidEventError(
-                f"event field '{field}' is {event.get(field)!r}; expected {expected!r}"
-            )
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise InvalidEventError("event field 'detail' is missing or not an object")
-    group = _text_field(detail, "ModelPackageGroupName", "detail.")
-    arn = _text_field(detail, "ModelPackageArn", "detail.")
-    version = _version(detail)
-    status = _text_field(detail, "ModelApprovalStatus", "detail.")
-    if status not in APPROVAL_STATUSES:
-        raise InvalidEventError(
-            f"event field 'detail.ModelApprovalStatus' is {status!r}; expected one of "
-            f"{', '.join(sorted(APPROVAL_STATUSES))}"
-        )
-    return PackageEvent(group=group, version=version, arn=arn, approval_status=status)
-
-
-def _version(detail: Mapping[str, Any]) -> int:
-    version = detail.get("ModelPackageVersion")
-    # bool is an int subclass; True must not pass as version 1.
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise InvalidEventError(
-            f"event field 'detail.ModelPackageVersion' is {_found(version)}; expected an "
-            "integer of at least 1"
-        )
-    return version
-
-
-def parse_container(detail: Mapping[str, Any]) -> tuple[str, str]:
-    """The first container's image and model artifact: what the SageMaker Model runs."""
-    spec = detail.get("InferenceSpecification")
-    if not isinstance(spec, Mapping):
-        raise InvalidEventError(
-            "event field 'detail.InferenceSpecification' is missing or not an object"
-        )
-    containers = spec.get("Containers")
-    if not isinstance(containers, list) or not containers:
-        raise InvalidEventError(
-            "event field 'detail.InferenceSpecification.Containers' is "
-            f"{_found(containers)}; expected a non-empty list"
-        )
-    if not isinstance(containers[0], Mapping):
-        raise InvalidEventError(
-            "event field 'detail.InferenceSpecification.Containers[0]' is not an object"
-        )
-    path = "detail.InferenceSpecification.Containers[0]."
-    image = _text_field(containers[0], "Image", path)
-    model_data_url = _text_field(containers[0], "ModelDataUrl", path)
-    split_s3_uri(
-        model_data_url,
-        f"event field '{path}ModelDataUrl'",
-        require_key=True,
-        error=InvalidEventError,
-    )
-    return image, model_data_url
-
-
-def _text_field(parent: Mapping[str, Any], name: str, path: str) -> str:
-    value = parent.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidEventError(
-            f"event field '{path}{name}' is {_found(value)}; expected a non-empty string"
-        )
-    return value.strip()
-
-
-def _found(value: Any) -> str:
-    return "missing" if value is None else repr(value)
 
 
 def _required(environ: Mapping[str, str], name: str, meaning: str) -> str:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lambdas.publish.publishing import FORECASTS_FILE
+from lambdas.publish.keys import FORECASTS_FILE
 from lambdas.publish.rows import PublishError
 
 MANIFEST_FILE_LIMIT = 1000  # files QuickSight imports through one manifest

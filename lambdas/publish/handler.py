@@ -41,7 +41,8 @@ from botocore.exceptions import ClientError
 from lambdas import aws, uris
 from lambdas.errors import ConfigError
 from lambdas.publish import data_set, evaluation
-from lambdas.publish.publishing import publish, quicksight_manifest
+from lambdas.publish.keys import quicksight_manifest
+from lambdas.publish.publishing import publish
 from lambdas.publish.stores import S3Store
 
 DETAIL_TYPE = "SageMaker Transform Job State Change"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,21 @@ from decimal import Decimal
 from typing import Any
 
 from lambdas.publish import report
+
+# lambdas/accuracy imports FORECASTS_FILE, check_partition_part and quicksight_manifest from
+# here (explicit re-exports: their home is lambdas.publish.keys)
+from lambdas.publish.keys import FORECASTS_FILE as FORECASTS_FILE
+from lambdas.publish.keys import (
+    TRANSFORM_SUFFIX,
+    manifest_key,
+    partition_key,
+    partition_path,
+    report_prefix,
+    safe_file_name,
+)
+from lambdas.publish.keys import check_partition_part as check_partition_part
+from lambdas.publish.keys import quicksight_manifest as quicksight_manifest
+from lambdas.publish.kinds import forecast_kind, forecast_kinds, last_observations
 from lambdas.publish.rows import (
     FORECAST_COLUMNS,
     TIMESTAMP_FORMAT,
@@ -31,7 +45,6 @@ from lambdas.publish.rows import (
     check_unique_forecasts,
     parse_actuals,
     parse_forecasts,
-    partition_problem,
     utc_offset,
 )
 from lambdas.publish.stores import Store
@@ -43,10 +56,7 @@ from lambdas.publish.stores import Store
 # the wall clock of the data, in the one format QuickSight parses as a date: a data set shows the
 # times the user's data shows, and utc_offset says which instant that is.
 PUBLISHED_COLUMNS = (*FORECAST_COLUMNS, "actual", "run", "synthetic", "utc_offset")
-TRANSFORM_SUFFIX = ".out"
-FORECASTS_FILE = "forecasts.csv"
 REPORT_FILE = "report.html"
-SYNTHETIC_MANIFEST = ".SYNTHETIC-DATA"  # before ".json" in a manifest's key
 IMAGES_FOLDER = "interpretation"  # beside the report: the model's own plots
 TOP_SERIES = 6  # series plotted per partition; the report says how many of how many
 
@@ -164,79 +174,6 @@ def top_series(
     return ranked[: max(k, 0)]
 
 
-# --- keys and the QuickSight manifest ---------------------------------------------------------
-
-
-def partition_key(prefix: str, model: str, version: str, run: str) -> str:
-    """``{prefix}/model={model}/version={version}/run={run}/forecasts.csv``."""
-    return _join(prefix, _partition_path(model, version, run), FORECASTS_FILE)
-
-
-def report_prefix(prefix: str, model: str, version: str, run: str) -> str:
-    """Folder of one partition's plots and report, kept apart from the CSV partitions."""
-    return _join(prefix, "reports", _partition_path(model, version, run))
-
-
-def manifest_key(prefix: str, model: str, version: str, run: str, synthetic: bool = False) -> str:
-    """One manifest per partition: a QuickSight data set per model, version and run.
-
-    The manifest format has no room for a note, so synthetic data is marked in its name.
-    """
-    parts = _partition_path(model, version, run)
-    return _join(prefix, "manifests", f"{parts}{SYNTHETIC_MANIFEST if synthetic else ''}.json")
-
-
-def quicksight_manifest(uri_prefixes: Sequence[str]) -> dict[str, Any]:
-    """A QuickSight S3 manifest that reads the published CSV files and nothing else.
-
-    Raw transform outputs (``*.out``) share no columns with the published data (no ``actual``,
-    no ``run``) and would break the data set's schema, so pointing at one is refused.
-    """
-    if not uri_prefixes:
-        raise ValueError("no URI prefixes; expected at least one published CSV location")
-    for uri in uri_prefixes:
-        if not uri:
-            raise ValueError("empty URI prefix; expected a published CSV location")
-        if uri.endswith(TRANSFORM_SUFFIX):
-            raise ValueError(
-                f"URI prefix {uri!r} is a raw transform output; expected a published CSV"
-            )
-    return {
-        "fileLocations": [{"URIPrefixes": list(uri_prefixes)}],
-        "globalUploadSettings": {
-            "format": "CSV",
-            "delimiter": ",",
-            "textqualifier": '"',
-            "containsHeader": "true",
-        },
-    }
-
-
-def check_partition_part(name: str, value: str) -> str:
-    """A partition value must not be empty nor contain ``/`` or ``=`` (Hive-style keys)."""
-    problem = partition_problem(value)
-    if problem:
-        raise PublishError(f"{name} {value!r} {problem}")
-    return value
-
-
-def _partition_path(model: str, version: str, run: str) -> str:
-    check_partition_part("model", model)
-    check_partition_part("model version", version)
-    check_partition_part("run", run)
-    return f"model={model}/version={version}/run={run}"
-
-
-def _join(*parts: str) -> str:
-    return "/".join(part.strip("/") for part in parts if part.strip("/"))
-
-
-def safe_file_name(name: str) -> str:
-    """Letters, digits, ``.``, ``_`` and ``-`` only, so a series id is a harmless file name."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
-    return cleaned or "series"
-
-
 # --- orchestration ----------------------------------------------------------------------------
 
 
@@ -253,6 +190,7 @@ def publish(
     top_k: int = TOP_SERIES,
     transform_store: Store | None = None,
     actuals_store: Store | None = None,
+    appendix_html: str = "",
 ) -> PublishResult:
     """Publish every ``*.out`` under ``transform_prefix`` as CSV partitions, reports, manifests.
 
@@ -265,7 +203,8 @@ def publish(
     output untouched. Manifests are written last: a QuickSight refresh that sees a manifest
     finds its CSV complete. Keys depend only on the run, model and version, so publishing a
     run again overwrites the same objects. ``transform_store`` and ``actuals_store`` read from
-    other locations (another bucket) and default to ``store``.
+    other locations (another bucket) and default to ``store``. ``appendix_html`` is an escaped
+    section each report shows after its metrics (local approval's comparison).
     """
     check_partition_part("run", run)
     forecasts = read_transform_outputs(transform_store or store, transform_prefix)
@@ -276,7 +215,7 @@ def publish(
     check_one_time_zone_kind([*forecasts, *actuals])
     groups = group_by_model(join_actuals(forecasts, actuals))
     for model, version in groups:
-        _partition_path(model, version, run)  # fail before the first write, not halfway
+        partition_path(model, version, run)  # fail before the first write, not halfway
     synthetic = synthetic_flag(evaluation)
     for image in images:
         if safe_file_name(image.file_name) != image.file_name:
@@ -299,6 +238,7 @@ def publish(
             images=images,
             top_k=top_k,
             synthetic=synthetic,
+            appendix_html=appendix_html,
         )
         for (model, version), rows in groups.items()
     ]
@@ -359,6 +299,7 @@ def _write_partition(
     images: Sequence[report.Image],
     top_k: int,
     synthetic: bool | None,
+    appendix_html: str,
 ) -> tuple[str, list[str], str]:
     """The CSV, the plots and the report of one (model, version); returns their keys."""
     csv_key = partition_key(output_prefix, model, version, run)
@@ -390,50 +331,11 @@ def _write_partition(
         series=len({row.forecast.series for row in rows}),
         data_uri=store.uri(csv_key),
         synthetic=synthetic,
+        appendix_html=appendix_html,
     )
     report_key = f"{folder}/{REPORT_FILE}"
     store.write(report_key, page.encode(), "text/html; charset=utf-8")
     return csv_key, plot_keys, report_key
-
-
-def last_observations(actuals: Sequence[ActualRow]) -> dict[SeriesKey, datetime]:
-    """Each series' latest known time: forecasts up to it are a backtest, later ones the future."""
-    last_seen: dict[SeriesKey, datetime] = {}
-    for actual in actuals:
-        if actual.series not in last_seen or actual.timestamp > last_seen[actual.series]:
-            last_seen[actual.series] = actual.timestamp
-    return last_seen
-
-
-def forecast_kind(row: ForecastRow, last_seen: Mapping[SeriesKey, datetime]) -> str:
-    seen = last_seen.get(row.series)
-    return report.BACKTEST if seen is not None and row.timestamp <= seen else report.FUTURE
-
-
-def forecast_kinds(
-    rows: Sequence[ForecastRow], actuals: Sequence[ActualRow]
-) -> report.ForecastKinds:
-    """How many rows are a backtest (their truth is in the data) and how many the future."""
-    last_seen = last_observations(actuals)
-    by_kind: dict[str, list[ForecastRow]] = defaultdict(list)
-    for row in rows:
-        by_kind[forecast_kind(row, last_seen)].append(row)
-    return report.ForecastKinds(
-        backtest=_span(by_kind[report.BACKTEST]),
-        future=_span(by_kind[report.FUTURE]),
-        data_end=max(last_seen.values()) if last_seen else None,
-    )
-
-
-def _span(rows: Sequence[ForecastRow]) -> report.Span | None:
-    if not rows:
-        return None
-    return report.Span(
-        rows=len(rows),
-        series=len({row.series for row in rows}),
-        start=min(row.timestamp for row in rows),
-        end=max(row.timestamp for row in rows),
-    )
 
 
 def _figures(

@@ -185,11 +185,13 @@ def render_html(
     series: int,
     data_uri: str,
     synthetic: bool | None,
+    appendix_html: str = "",
 ) -> str:
     """A self-contained page: what was forecast, how good it was, and the plots beside it.
 
     Every value from the data is escaped; images are referenced by their file name, which
-    sits next to the report.
+    sits next to the report. ``appendix_html`` is a section already escaped by its maker
+    (the approval comparison, :mod:`lambdas.comparison.page`), placed after the metrics.
     """
     e = _escape
     title = f"Forecasts: {model} version {version}, run {run}"
@@ -257,6 +259,7 @@ img {{ max-width: 100%; height: auto; }}
 {table}
 </tbody>
 </table>
+{appendix_html}
 <h2>Series</h2>
 <p>{e(plotted)}</p>
 {figure_html or "<p>No series to plot.</p>"}

@@ -11,22 +11,27 @@ import os
 # Must be set before aws_cdk is imported: jsii prints a Node 20 end-of-life banner otherwise.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from aws_cdk import Environment
 from aws_cdk.assertions import Template
+from moto import mock_aws
 
 from infra.application import create_app
 from infra.lambda_layers import SKIP_BUNDLING_CONTEXT
 from infra.settings import load_cdk_json_context
+from lambdas.batch_transform import handler as transform_handler
+from lambdas.publish import handler as publish_handler
 from tests.infra.synthesized import SynthesizedApp
 
 BuildApp = Callable[..., SynthesizedApp]
 QUICKSIGHT_PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/alice"
 SUBNETS = ("subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719")
 SECURITY_GROUPS = ("sg-0a1b2c3d4e5f60718",)
+FORECAST_SCHEDULE = "cron(0 6 * * ? *)"
+MOTO_REGION = "us-east-1"  # where the handler tests' moto resources live
 
 
 @pytest.fixture(scope="session")
@@ -65,13 +70,15 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
-    """The optional parts switched on: QuickSight, an e-mail subscription, a VPC and retraining
-    on drift."""
+    """The optional parts switched on: QuickSight, an e-mail subscription, a VPC, the forecast
+    schedule, the debounced forecast on new input and retraining on drift."""
     return build_app(
         quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL,
         notificationEmail="ops@example.com",
         subnetIds=list(SUBNETS),
         securityGroupIds=list(SECURITY_GROUPS),
+        forecastSchedule=FORECAST_SCHEDULE,
+        forecastOnNewData=15,
         retrainOnDrift=True,
     )
 
@@ -102,3 +109,23 @@ def any_app(request: pytest.FixtureRequest) -> SynthesizedApp:
     }
     app: SynthesizedApp = request.getfixturevalue(names[request.param])
     return app
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto, fake credentials and fresh cached clients for running the handlers in-process."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": MOTO_REGION,
+        "AWS_REGION": MOTO_REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        transform_handler.reset_client()
+        publish_handler.reset_client()
+        yield
+        transform_handler.reset_client()
+        publish_handler.reset_client()

@@ -14,7 +14,7 @@ import fnmatch
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,10 @@ from typing import Any
 import boto3
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from moto import mock_aws
 from moto.events.models import EventPattern
 
 from forecasting.pipeline import images
-from infra.batch_inference import (
+from infra.inference_layout import (
     BATCH_TRANSFORM_HANDLER,
     LAMBDA_RUNTIME,
     PUBLISH_HANDLER,
@@ -130,6 +129,9 @@ def _refs(app: SynthesizedApp) -> dict[str, str]:
             )
     repository_id = _logical_id(app, stack.source_pipeline.image_repository)
     refs[f"{repository_id}.Arn"] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/project-images"
+    for resource_id in app.template.find_resources("AWS::IAM::Role"):
+        if resource_id.startswith("BatchInferenceForecastScheduleRole"):  # forecastOnNewData
+            refs[f"{resource_id}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/scheduler"
     for name in ("data_bucket", "model_artifacts_bucket", "forecasts_bucket"):
         bucket_id = _logical_id(app, getattr(storage, name))
         refs[f"{bucket_id}.Arn"] = f"arn:aws:s3:::{refs[bucket_id]}"
@@ -298,6 +300,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
     for rule, function in (
         (inference.approval_rule, inference.batch_transform_function),
         (inference.transform_job_rule, inference.publish_function),
+        (inference.registration_rule, inference.comparison_function),
     ):
         (target,) = _rule(default_app, rule)["Targets"]
         assert target["Arn"] == {"Fn::GetAtt": [_logical_id(default_app, function), "Arn"]}
@@ -317,6 +320,7 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
         {"Fn::GetAtt": [_logical_id(default_app, inference.approval_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.request_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.transform_job_rule), "Arn"]},
+        {"Fn::GetAtt": [_logical_id(default_app, inference.registration_rule), "Arn"]},
         *(  # the accuracy Lambda's (infra/accuracy.py)
             {"Fn::GetAtt": [_logical_id(default_app, rule), "Arn"]}
             for rule in default_app.stack.accuracy.rules
@@ -683,25 +687,6 @@ def test_outputs_name_the_inference_input_manifest_and_failure_path(
 
 
 # --- the handlers, run with the environment the stack gives them --------------------------------
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        transform_handler.reset_client()
-        publish_handler.reset_client()
-        yield
-        transform_handler.reset_client()
-        publish_handler.reset_client()
 
 
 def _set_environment(monkeypatch: pytest.MonkeyPatch, environment: Mapping[str, str]) -> None:

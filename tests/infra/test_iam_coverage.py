@@ -60,7 +60,15 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
         return RUNNER_MODULES, ["sagemaker", "s3", "ecr"], stack.source_pipeline.project.role
     if who == "batch-transform lambda":
         paths = sorted((ROOT / "lambdas/batch_transform").glob("*.py"))
-        return paths, ["sagemaker"], stack.batch_inference.batch_transform_function.role
+        # s3: a scheduled run lists the inference input; scheduler: new input is debounced,
+        # only with forecastOnNewData (tested below)
+        services = ["sagemaker", "s3"] + (
+            ["scheduler"] if stack.batch_inference.new_input_rule else []
+        )
+        return paths, services, stack.batch_inference.batch_transform_function.role
+    if who == "comparison lambda":
+        paths = sorted((ROOT / "lambdas/comparison").glob("*.py"))
+        return paths, ["sagemaker", "s3"], stack.batch_inference.comparison_function.role
     if who == "accuracy lambda":
         # the handler, its tracking pass, and the publish code it reads evaluations and S3 with
         paths = sorted((ROOT / "lambdas/accuracy").glob("*.py"))
@@ -84,10 +92,18 @@ def _required(paths: list[Path], services: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "who", ["codebuild runner", "batch-transform lambda", "publish lambda", "accuracy lambda"]
+    "who",
+    [
+        "codebuild runner",
+        "batch-transform lambda",
+        "publish lambda",
+        "comparison lambda",
+        "accuracy lambda",
+    ],
 )
 def test_every_call_is_allowed_and_no_action_is_a_wildcard(quicksight_app, who):
-    """On the app with every option on (QuickSight, retraining on drift)."""
+    """On the app with every option on (QuickSight, the schedule, new-data forecasts, retraining
+    on drift)."""
     app = quicksight_app
     paths, services, role = _code(app, who)
     allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
@@ -113,6 +129,20 @@ def test_the_publish_lambda_may_refresh_spice_when_quicksight_is_configured(quic
     allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
     assert "quicksight:CreateIngestion" in _required(paths, services)
     assert is_allowed("quicksight:CreateIngestion", allowed)
+
+
+def test_the_batch_transform_lambda_may_debounce_new_input_when_configured(quicksight_app):
+    """With forecastOnNewData the Lambda (re)sets its one-time schedule: every call, and the
+    iam:PassRole of Scheduler's role that CreateSchedule depends on, is allowed."""
+    app = quicksight_app
+    paths, services, role = _code(app, "batch-transform lambda")
+    allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
+    required = _required(paths, services)
+    assert {"scheduler:CreateSchedule", "scheduler:UpdateSchedule"} <= required
+    needed = {dependent for action in required for dependent in dependent_actions(action)}
+    assert "iam:PassRole" in needed
+    missing = sorted(a for a in required | needed if not is_allowed(a, allowed))
+    assert not missing, missing
 
 
 def test_the_scanner_finds_the_runner_calls():
@@ -220,6 +250,7 @@ CALLERS = [
     "pipeline execution role",
     "codebuild runner",
     "batch-transform lambda",
+    "comparison lambda",
     "publish lambda",
     "accuracy lambda",
 ]
@@ -237,7 +268,7 @@ def test_every_dependent_action_of_every_call_is_allowed(quicksight_app, who):
     needed = {dependent for action in actions for dependent in dependent_actions(action)}
     missing = sorted(a for a in actions | needed if not is_allowed(a, allowed))
     assert not missing, f"{who} needs {missing}, which its role does not allow"
-    if who not in ("publish lambda", "accuracy lambda"):  # their calls have none
+    if who not in ("publish lambda", "comparison lambda", "accuracy lambda"):  # calls without any
         assert needed, f"{who}: no dependent actions found; is the reference data there?"
 
 

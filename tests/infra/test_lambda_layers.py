@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match
 from packaging.requirements import Requirement
 
 from infra import lambda_layers
-from infra.batch_inference import LAMBDA_RUNTIME, PUBLISH_HANDLER
+from infra.inference_layout import LAMBDA_RUNTIME, PUBLISH_HANDLER
 from infra.lambda_layers import (
     REQUIREMENTS,
     SKIP_BUNDLING_CONTEXT,

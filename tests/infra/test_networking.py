@@ -7,8 +7,9 @@ import pytest
 from aws_cdk import Stack
 
 from infra.networking import VPC_JOB_ACTIONS
-from lambdas.batch_transform.planning import ConfigurationError, Skip, plan_transform
 from lambdas.batch_transform.planning import Settings as TransformSettings
+from lambdas.batch_transform.planning import Skip, plan_transform
+from lambdas.errors import ConfigError
 from tests.infra.aws_calls import allow_statements, allowed_actions, allows
 from tests.infra.conftest import SECURITY_GROUPS, SUBNETS
 from tests.lambdas.batch_transform_events import ENVIRON, EVENT
@@ -74,5 +75,5 @@ def test_the_project_images_are_pulled_by_the_roles_that_run_them(default_app):
 
 
 def test_half_a_vpc_is_refused_by_the_transform_lambda():
-    with pytest.raises(ConfigurationError, match="SUBNET_IDS and SECURITY_GROUP_IDS go together"):
+    with pytest.raises(ConfigError, match="SUBNET_IDS and SECURITY_GROUP_IDS go together"):
         TransformSettings.from_env({**ENVIRON, "SUBNET_IDS": "subnet-0a1b2c3d"})

@@ -216,6 +216,74 @@ def test_a_half_or_malformed_vpc_is_refused_naming_the_key(context, overrides, k
         InfrastructureSettings.from_context({**context, **overrides})
 
 
+# --- forecastSchedule: the expressions EventBridge Scheduler accepts ("Schedule types",
+# EventBridge Scheduler user guide: rate(value unit); cron with six fields and "?" in exactly
+# one of day-of-month / day-of-week; at() is one-time) ---------------------------------------
+
+
+def test_the_forecast_schedule_is_off_by_default(context: dict[str, Any]) -> None:
+    assert InfrastructureSettings.from_context(context).forecast_schedule is None
+    context["forecastSchedule"] = ""  # cdk synth -c forecastSchedule=
+    assert InfrastructureSettings.from_context(context).forecast_schedule is None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 6 * * ? *)",
+        "cron(15 5 ? * MON-FRI *)",
+        "cron(0/30 8-17 ? * 2#1 2026-2030)",
+        "cron(0 6 L * ? *)",
+        "rate(1 day)",
+        "rate(12 hours)",
+        "rate(30 minutes)",
+    ],
+)
+def test_valid_forecast_schedules_are_kept(context: dict[str, Any], expression: str) -> None:
+    context["forecastSchedule"] = expression
+    assert InfrastructureSettings.from_context(context).forecast_schedule == expression
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("cron(0 6 * * * *)", "exactly one of day-of-month and day-of-week"),
+        ("cron(0 6 ? * ? *)", "exactly one of day-of-month and day-of-week"),
+        ("cron(0 6 * * ?)", "5 cron fields; expected 6"),
+        ("cron(0 6 * * ? * *)", "7 cron fields"),
+        ("cron(0 6# * * ? *)", "cron field hours"),
+        ("rate(0 days)", "a rate of 0"),
+        ("rate(1 week)", "neither cron"),
+        ("at(2026-12-06T06:00:00)", "one-time"),
+        ("0 6 * * *", "neither cron"),
+        (6, "not a string"),
+    ],
+)
+def test_invalid_forecast_schedules_name_the_key_and_the_problem(
+    context: dict[str, Any], expression: Any, problem: str
+) -> None:
+    context["forecastSchedule"] = expression
+    with pytest.raises(ConfigError) as raised:
+        InfrastructureSettings.from_context(context)
+    assert 'context key "forecastSchedule": expected null or a recurring' in str(raised.value)
+    assert problem in str(raised.value)
+
+
+def test_forecast_on_new_data_is_off_by_default_and_takes_quiet_minutes(
+    context: dict[str, Any],
+) -> None:
+    assert InfrastructureSettings.from_context(context).forecast_on_new_data is None
+    context["forecastOnNewData"] = "15"  # -c forecastOnNewData=15
+    assert InfrastructureSettings.from_context(context).forecast_on_new_data == 15
+
+
+@pytest.mark.parametrize("minutes", [0, 1441, -3, "soon", True, 2.5])
+def test_a_bad_quiet_time_names_the_key(context: dict[str, Any], minutes: Any) -> None:
+    context["forecastOnNewData"] = minutes
+    with pytest.raises(ConfigError, match='context key "forecastOnNewData": expected null or'):
+        InfrastructureSettings.from_context(context)
+
+
 # --- the drift alarm and retraining (lambdas/accuracy) ----------------------------------------
 
 

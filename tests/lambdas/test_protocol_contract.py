@@ -14,14 +14,14 @@ from forecasting import errors as forecasting_errors
 from forecasting.inference import handler as inference_handler
 from infra import batch_inference
 from lambdas import errors as lambda_errors
-from lambdas.batch_transform import planning
+from lambdas.batch_transform import events, planning
 from lambdas.publish import handler as publish_handler
 from lambdas.publish.rows import ForecastRow, parse_forecasts, utc_offset
 from local_mode import layout
 
 
 def test_the_rules_match_the_event_names_the_handlers_accept():
-    assert batch_inference.MODEL_PACKAGE_STATE_CHANGE == planning.DETAIL_TYPE
+    assert batch_inference.MODEL_PACKAGE_STATE_CHANGE == events.DETAIL_TYPE
     assert batch_inference.TRANSFORM_JOB_STATE_CHANGE == publish_handler.DETAIL_TYPE
 
 

@@ -732,3 +732,36 @@ def test_report_says_when_nothing_was_forecast_past_the_data(store):
     html = store.read(publish_run(store, actuals_key="data/all.csv").report_keys[0]).decode()
     assert "<strong>Backtest</strong>: 6 rows of 2 series" in html
     assert "Nothing past the last actual: this run forecast no future." in html
+
+
+def test_each_run_is_its_own_partition_and_nothing_overwrites(store: LocalStore) -> None:
+    """Scheduled runs of one version (job names differ by input content) publish side by side:
+    the second run writes new keys only, and the stable manifest's version folder reads both."""
+    from lambdas.publish import data_set
+    from lambdas.publish.handler import write_data_set_manifest
+
+    first = publish_run(store, run="ts-forecasting-v3-c0a1b2c3")
+    before = {key: store.read(key) for key in store.list("forecasts/")}
+    day2 = tft_rows("Agency_01/SKU_01", 200)  # the next day's histories forecast other values
+    store.write("transform/job-2/part-1.csv.out", forecast_csv(day2).encode(), "text/csv")
+    second = publish_run(
+        store, run="ts-forecasting-v3-cd4e5f60", transform_prefix="transform/job-2"
+    )
+
+    written = [*second.csv_keys, *second.plot_keys, *second.report_keys, *second.manifest_keys]
+    assert not set(written) & set(before)  # nothing of the first run rewritten
+    assert all(store.read(key) == body for key, body in before.items())
+    assert first.csv_keys != second.csv_keys
+    assert {row["run"] for row in read_csv(store, second.csv_keys[0])} == {
+        "ts-forecasting-v3-cd4e5f60"
+    }
+    summary = write_data_set_manifest(store, "forecasts/manifest.json", "forecasts")
+    assert summary["data_set_files"] == 2
+    manifest = json.loads(store.read("forecasts/manifest.json"))
+    (prefix,) = manifest["fileLocations"][0]["URIPrefixes"]
+    assert all(
+        key.startswith("forecasts/model=tft/version=3/")
+        for key in (*first.csv_keys, *second.csv_keys)
+    )
+    assert prefix == store.uri("forecasts/model=tft/version=3/")
+    assert data_set.MANIFEST_FILE_LIMIT == 1000  # one file per run: the limit the folder meets

@@ -95,18 +95,18 @@ def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
         assert resources["current_host"] == host.name
         assert resources["hosts"] == ["127.0.0.1", "127.0.0.2"]
         assert json.loads((config / "hyperparameters.json").read_text())["d_model"] == "16"
+        # the code arrives as a channel too: an isolated job cannot fetch it from S3 itself
         assert set(json.loads((config / "inputdataconfig.json").read_text())) == {
-            "train", "validation",
+            "train", "validation", "code",
         }  # fmt: skip
         for channel in ("train", "validation"):
             assert (host / "input/data" / channel / "preprocessing.json").is_file()
         assert (host / "code/entry_train.py").is_file()
         assert (host / "output/success").is_file()
     assert (hosts[0] / "model/code/inference.py").is_file()
-    checkpoints = home.local_path(
-        f"s3://{home.artifacts_bucket}/{home.project}/e2e/checkpoints/last.ckpt"
-    )
-    assert checkpoints.is_file()  # synced up from the hosts' /opt/ml/checkpoints
+    # synced up from the hosts' /opt/ml/checkpoints, under the train step's cache key
+    checkpoints = home.local_path(f"s3://{home.artifacts_bucket}/{home.project}/checkpoints/")
+    assert len(list(checkpoints.glob("*/*/last.ckpt"))) == 1
     assert (run / "opt/ml/processing/model/model.tar.gz").is_file()
     assert (run / "opt/ml/processing/evaluation/evaluation.json").is_file()
     markers = {p.stem for p in (run / "status").glob("*.json")}
@@ -121,7 +121,8 @@ def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
     (second_log,) = (run / "logs").glob("train-*-127.0.0.2.log")
     assert "Reporting training SUCCESS" in second_log.read_text()  # the toolkit ran the host
     assert not second_log.read_text().count("epoch=")  # rank 0 reports
-    assert "the toolkit's pip install" in outputs["resumed"]  # said, whichever way it went
+    # the code carries no requirements (the project image holds them), and that is said
+    assert "requirements.txt: not in the code; the toolkit installs nothing" in outputs["resumed"]
     assert (
         "settings: " in outputs["stopped"]
         and "training.json (training on ml." in outputs["stopped"]
@@ -213,7 +214,9 @@ def test_forecast_serves_a_history_file_with_the_approved_model(local, tmp_path)
 
 def test_a_failed_gate_registers_nothing_after_training_resumes(local, capsys):
     home, _ = local
-    at = ["--home", str(home.root), "--run-id", "gate"]
+    # --no-cache: the e2e run's Train has the same cache key (SageMaker's key for a training
+    # step leaves out ResourceConfig), and this test is about resuming from a checkpoint
+    at = ["--home", str(home.root), "--run-id", "gate", "--no-cache"]
     cli_output(["run", *at, "--hosts", "1", "--threshold", "0", "--stop-after", "Train", *TINY])
     run = home.run_dir("gate")
     (run / "status" / "Train.json").unlink()  # as if killed after its last checkpoint
@@ -237,3 +240,63 @@ def test_a_plain_rerun_gets_a_new_run_id(tmp_path):
     first = new_run_id(home, now)
     home.run_dir(first).mkdir(parents=True)
     assert (first, new_run_id(home, now)) == ("20260102-030405", "20260102-030405-2")
+
+
+# --- approval evidence and scheduled forecasts (after the tests above, which count outputs) ---
+
+
+def test_approve_prints_the_comparison_and_writes_it_into_its_report(local):
+    home, outputs = local
+    verdict = "version 1: no version of ts-forecasting is approved yet; nothing to compare with"
+    assert f"evidence: {verdict}" in outputs["approve"]
+    forecasts_bucket = home.buckets / home.forecasts_bucket
+    report = next(forecasts_bucket.glob("forecasts/reports/**/report.html"))
+    page = report.read_text()
+    assert "<h2>Compared with the approved version</h2>" in page and verdict in page
+    evidence = forecasts_bucket / "forecasts/approvals/ts-forecasting/version=1/comparison.json"
+    assert json.loads(evidence.read_text())["approved_version"] is None
+    metadata = Registry(home.registry).get("ts-forecasting", 1).customer_metadata
+    assert metadata["comparison.approved_version"] == "none"
+
+
+def test_scheduled_forecasts_publish_new_input_once_each_in_its_own_partition(local):
+    """`forecast` without --history is the scheduled run: the latest approved version over the
+    inference input; the same input again starts nothing; new histories get a new partition and
+    nothing published before changes."""
+    home, _ = local
+    at = ["--home", str(home.root)]
+    forecasts_bucket = home.buckets / home.forecasts_bucket
+    partitions = "forecasts/model=ts-forecasting/version=1/run=*/forecasts.csv"
+    before = {path: path.read_bytes() for path in forecasts_bucket.glob(partitions)}
+
+    first = cli_output(["forecast", *at])
+    again = cli_output(["forecast", *at])
+
+    assert "scheduled forecast: ts-forecasting version 1 over 2 input object(s)" in first
+    assert "published: 56 forecast rows of 7 series (SYNTHETIC DATA)" in first
+    assert "scheduled forecast: nothing new: version 1 has already forecast this input" in again
+    assert "already published: 56 forecast rows" in again  # where that input's forecast is
+    assert "\npublished:" not in again
+    after_first = {path: path.read_bytes() for path in forecasts_bucket.glob(partitions)}
+    assert len(after_first) == len(before) + 1
+
+    future = home.local_path(home.input_uri("informer")) / "future.csv"
+    rows = read_csv(future)
+    rows[-1]["HUFL"] = str(float(rows[-1]["HUFL"]) + 1.0)  # the newest hour, revised
+    with future.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    third = cli_output(["forecast", *at])
+
+    assert "over 2 input object(s)" in third and "\npublished: 56 forecast rows" in third
+    after_third = {path: path.read_bytes() for path in forecasts_bucket.glob(partitions)}
+    assert len(after_third) == len(after_first) + 1
+    assert all(after_third[path] == body for path, body in after_first.items())
+    runs = {path.parent.name for path in after_third}
+    assert len(runs) == len(after_third)  # one run, one partition
+
+
+def test_a_scheduled_forecast_with_no_approved_version_says_so(tmp_path):
+    said = cli_output(["forecast", "--home", str(tmp_path)])
+    assert "scheduled forecast: no Approved version of ts-forecasting yet" in said

@@ -37,6 +37,14 @@ def reused(said: str) -> list[str]:
     return [name for name in CACHED if f"{name}: cached from run" in said]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_tracking_store(tmp_path_factory):
+    """The tracking URI is in Train's key (its Environment): one store for every copied home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", tmp_path_factory.mktemp("mlruns").as_uri())
+        yield
+
+
 @pytest.fixture(scope="module")
 def first(tmp_path_factory):
     """A home whose run "first" finished Preprocess, Train and Evaluate."""

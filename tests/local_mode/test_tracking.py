@@ -1,5 +1,6 @@
 """A local run records its training in MLflow's file store under the home, linked both ways to
-the model version it registered (the tiny end-to-end run of the interpreter tests)."""
+the model version it registered (the tiny end-to-end run of the interpreter tests, on two
+simulated hosts: one run, each epoch's values logged once)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def test_a_local_run_records_params_metrics_and_its_model_version(tmp_path, monk
     monkeypatch.delenv(tracking.TRACKING_URI, raising=False)
     home = Home(tmp_path / "home")
     said: list[str] = []
-    config = replace(TINY, threshold=1e9)  # any model passes: the run goes on to Register
+    config = replace(TINY, threshold=1e9, hosts=2)  # any model passes: on to Register
     result = Runner(home, "r", config, say=said.append).execute(stop_after="Register")
 
     from mlflow.tracking import MlflowClient
@@ -28,6 +29,8 @@ def test_a_local_run_records_params_metrics_and_its_model_version(tmp_path, monk
     assert run.info.status == "FINISHED"
     assert run.data.params["train.d_model"] == "16" and run.data.params["train.max_epochs"] == "1"
     assert {"train_loss", "val_loss", "test_mse", "test_mae"} <= set(run.data.metrics)
+    # one epoch, two ranks: rank 0 logs the reduced value once
+    assert len(mlflow.get_metric_history(run.info.run_id, "val_loss")) == 1
     package = result.package
     assert package is not None
     assert run.data.tags["model_package_arn"] == package.arn

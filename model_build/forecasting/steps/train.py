@@ -324,7 +324,9 @@ def train_member(
         args, spec, has_cuda, len(setup.train_loader), directory, setup.gradient_clip,
         loggers=[tracked[0]] if tracked else [],
     )  # fmt: skip
-    if tracked and trainer.is_global_zero:
+    if tracked and trainer.is_global_zero:  # the other ranks' loggers never create a run
+        if member == 0:
+            tracked[0].log_hyperparams(tracked_flags(args))
         args.tracking = tracking.remember_run(*tracked, Path(args.checkpoint_dir))
     # Lightning sets Trainer.callbacks in its callback connector, undeclared on the class.
     callbacks: list[pl.Callback] = trainer.callbacks  # type: ignore[attr-defined]
@@ -371,7 +373,7 @@ def tracking_logger(
     args: argparse.Namespace, member: int
 ) -> tuple[MLFlowLogger, tracking.Tracking] | None:
     """MLflow's logger when tracking is configured: one run per job, every ensemble member's
-    metrics under its own prefix, the step's flags as ``train.*`` parameters."""
+    metrics under its own prefix."""
     configured = tracking.configured()
     if configured is None:
         return None
@@ -381,10 +383,15 @@ def tracking_logger(
         run_name=os.environ.get("TRAINING_JOB_NAME") or f"train-{args.model}",
         prefix=f"member{member}" if args.ensemble_size > 1 else "",
     )
-    flags = {k: v for k, v in vars(args).items() if v is not None and k != "tracking"}
-    if member == 0:
-        logger.log_hyperparams({f"train.{k}": v for k, v in sorted(flags.items())})
     return logger, configured
+
+
+def tracked_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The step's flags as ``train.*`` parameters; where the job's files are is not what it
+    trains, and a resumed job may see them elsewhere."""
+    hidden = {"tracking", "train", "validation", "model_dir", "output_data_dir", "checkpoint_dir"}
+    flags = {k: v for k, v in vars(args).items() if v is not None and k not in hidden}
+    return {f"train.{k}": v for k, v in sorted(flags.items())}
 
 
 def combine_members(members: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The approver's evidence: a newly registered version against the approved one."""
