@@ -11,9 +11,10 @@ without starting jsii.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from forecasting.errors import ConfigError
 from forecasting.pipeline.settings import TRAINING_FILE
 from infra.schedule_expression import EXPECTED as SCHEDULE_EXPECTED
 from infra.schedule_expression import schedule_problem
+from lambdas.accuracy.drift import DriftPolicy
 
 ContextLookup = Callable[[str], Any]
 
@@ -99,6 +101,7 @@ class InfrastructureSettings:
     forecast_schedule: str | None = None
     # forecast new inference input once uploads are quiet this many minutes; None: off
     forecast_on_new_data: int | None = None
+    accuracy: DriftPolicy = field(default_factory=DriftPolicy)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | ContextLookup) -> InfrastructureSettings:
@@ -136,11 +139,19 @@ class InfrastructureSettings:
             ),
             forecast_schedule=parser.optional_schedule("forecastSchedule"),
             forecast_on_new_data=parser.optional_minutes("forecastOnNewData"),
+            accuracy=_parse_accuracy(parser),
         )
         parser.raise_if_errors()
         return settings
 
 
+# The drift alarm and retraining (lambdas/accuracy/drift.py holds the defaults).
+ACCURACY_KEYS = (
+    "accuracyAlarmRatio",
+    "accuracyWindowDays",
+    "retrainOnDrift",
+    "retrainCooldownDays",
+)
 # Every context key the app reads; tests check cdk.json holds no key outside this set.
 CONTEXT_KEYS: frozenset[str] = frozenset(
     {
@@ -158,6 +169,7 @@ CONTEXT_KEYS: frozenset[str] = frozenset(
         "mlflowTracking",
         "forecastSchedule",
         "forecastOnNewData",
+        *ACCURACY_KEYS,
     }
 )
 # Training settings travel with the training code, in model_build/training.json, so a push
@@ -229,6 +241,21 @@ def _parse_vpc(parser: _Parser) -> dict[str, tuple[str, ...]]:
         if other and not value and key not in parser.failed_keys:
             parser.error(key, "a list when subnetIds or securityGroupIds is set", None)
     return {"subnet_ids": subnets, "security_group_ids": groups}
+
+
+def _parse_accuracy(parser: _Parser) -> DriftPolicy:
+    """The drift alarm's ratio and window, and whether (and how often) drift retrains."""
+    default = DriftPolicy()
+    ratio = parser.optional_number("accuracyAlarmRatio", float, minimum=0, exclusive=True)
+    window = parser.optional_number("accuracyWindowDays", int, minimum=1)
+    retrain = parser.optional_bool("retrainOnDrift")
+    cooldown = parser.optional_number("retrainCooldownDays", int, minimum=0)
+    return DriftPolicy(
+        ratio=default.ratio if ratio is None else ratio,
+        window_days=default.window_days if window is None else int(window),
+        retrain=default.retrain if retrain is None else retrain,
+        cooldown_days=default.cooldown_days if cooldown is None else int(cooldown),
+    )
 
 
 class _Parser:
@@ -325,6 +352,43 @@ class _Parser:
             self.error(key, expected, value)
             return None
         return int(text)
+
+    def optional_number(
+        self, key: str, kind: type[int] | type[float], *, minimum: float, exclusive: bool = False
+    ) -> float | None:
+        """A number (or its string form, from -c) at or above ``minimum`` (above, if exclusive)."""
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        bound = f"{'above' if exclusive else 'at least'} {minimum:g}"
+        expected = f"null or {'a whole number' if kind is int else 'a number'} {bound}"
+        try:
+            number = kind(value) if not isinstance(value, bool) else None
+            if number is not None and float(value) != number:  # int(2.5) is 2: refuse it
+                number = None
+        except (TypeError, ValueError):
+            number = None
+        if (
+            number is None
+            or not math.isfinite(number)
+            or number < minimum
+            or (exclusive and number == minimum)
+        ):
+            self.error(key, expected, value)
+            return None
+        return number
+
+    def optional_bool(self, key: str) -> bool | None:
+        """true/false (or "true"/"false", from -c)."""
+        value = self._lookup(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        self.error(key, "null, true or false", value)
+        return None
 
     def choice(self, key: str, enum: type[_E]) -> _E | None:
         expected = "one of " + ", ".join(f'"{member.value}"' for member in enum)

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.accuracy import AccuracyConstruct
 from infra.batch_inference import FORECASTS_PREFIX, MANIFEST_KEY, BatchInferenceConstruct
 from infra.mlflow_tracking import MlflowTrackingConstruct
 from infra.networking import grant_vpc_access
@@ -61,6 +62,14 @@ class ForecastingStack(Stack):
         for role in (self.pipeline.role, self.batch_inference.transform_role):
             grant_vpc_access(role, settings)
         self.batch_inference.allow_service_to_publish("EventBridgeRules", "events", "rule/*")
+        self.accuracy = AccuracyConstruct(
+            self,
+            "Accuracy",
+            settings=settings,
+            storage=self.storage,
+            pipeline=self.pipeline,
+            batch_inference=self.batch_inference,
+        )
         self.setup_outputs()
 
     def setup_mlflow_tracking(self) -> MlflowTrackingConstruct | None:
@@ -142,3 +151,5 @@ class ForecastingStack(Stack):
         CfnOutput(self, "NotificationTopicArn", value=inference.topic.topic_arn)
         if self.quicksight is not None:
             CfnOutput(self, "QuickSightDataSetId", value=self.quicksight.data_set_id)
+        CfnOutput(self, "ActualsPrefixUri", value=self.accuracy.actuals_uri)
+        CfnOutput(self, "AccuracyManifestUri", value=self.accuracy.manifest_uri)

@@ -3,7 +3,8 @@
 Commands: ``run`` (data → preprocess → multi-host training → evaluate → gate → register),
 ``models`` (the registry), ``approve`` / ``reject`` (status change → comparison with the
 approved version → batch transform → published forecasts and report), ``forecast`` (the
-scheduled run: the latest approved version over the inference input; or one history file).
+scheduled run: the latest approved version over the inference input; or one history file),
+``accuracy`` (published forecasts against the actuals that arrived; drift alarm, retrain).
 
 User mistakes end in one line and exit code 2 (``forecasting.steps.arguments.run_step``); a
 failed quality gate ends with the cloud Fail step's message and exit code 1.
@@ -185,7 +186,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forecast.add_argument("--output", type=Path, help="where to write the forecast CSV")
     forecast.set_defaults(handler=command_forecast)
+    add_accuracy_command(commands, common, group_option)
     return parser
+
+
+def add_accuracy_command(
+    commands: Any, common: argparse.ArgumentParser, group_option: argparse.ArgumentParser
+) -> None:
+    from lambdas.accuracy import drift
+
+    accuracy = commands.add_parser(
+        "accuracy",
+        parents=[common, group_option],
+        help="score the published forecasts against the actuals that have arrived",
+        description="Join every published forecast of the group with the actuals under the "
+        "local actuals prefix (<home>/s3/<project>-data/actuals/*.csv: series_id,target,"
+        "timestamp,value), print each version's MAE, bias, sMAPE and p10-p90 coverage, write "
+        "the accuracy table beside the forecasts and apply the drift alarm: a version whose "
+        "rolling sMAPE exceeds RATIO x the sMAPE it registered is in alarm (reported once).",
+    )
+    accuracy.add_argument(
+        "--ratio", type=float, default=drift.DEFAULT_ALARM_RATIO,
+        help="alarm above this many times the registered sMAPE "
+        f"(default {drift.DEFAULT_ALARM_RATIO})",
+    )  # fmt: skip
+    accuracy.add_argument(
+        "--window-days", type=_positive_int, default=drift.DEFAULT_WINDOW_DAYS,
+        help="days of actuals in the rolling sMAPE, counted back from the latest "
+        f"(default {drift.DEFAULT_WINDOW_DAYS})",
+    )  # fmt: skip
+    accuracy.add_argument(
+        "--retrain", action="store_true",
+        help="when the newest judged version is in alarm, start a run with the options of the "
+        "run that trained it (at most once per cool-down)",
+    )  # fmt: skip
+    accuracy.add_argument(
+        "--cooldown-days", type=int, default=drift.DEFAULT_COOLDOWN_DAYS,
+        help="days of data after a retrain before drift may retrain again "
+        f"(default {drift.DEFAULT_COOLDOWN_DAYS})",
+    )  # fmt: skip
+    accuracy.set_defaults(handler=command_accuracy)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -370,6 +410,17 @@ def command_forecast(args: argparse.Namespace) -> None:
         return
     package, output = forecast(home, args.group, args.history, args.version, args.output)
     _say(f"{package.group} version {package.version} forecast {args.history} -> {output}")
+
+
+def command_accuracy(args: argparse.Namespace) -> None:
+    from lambdas.accuracy.drift import DriftPolicy
+    from local_mode.accuracy import run_accuracy
+
+    try:
+        policy = DriftPolicy(args.ratio, args.window_days, args.retrain, args.cooldown_days)
+    except ValueError as error:
+        raise ConfigError(f"accuracy: {error}") from None
+    run_accuracy(Home(args.home), args.group, policy, say=_say)
 
 
 # --- entry point ------------------------------------------------------------------------------

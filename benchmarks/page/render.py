@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from benchmarks.page.format import table
 from benchmarks.page.sections import (
+    accuracy,
     ddp_throughput,
     gpu_smoke,
     inference,
@@ -65,6 +66,7 @@ SECTIONS: list[Callable[[], list[str]]] = [
     job_startup.section,
     mlflow_logging.section,
     local_mode_overhead.section,
+    accuracy.section,
     gpu_smoke.section,
     machine.section,
 ]
@@ -91,6 +93,7 @@ def render() -> str:
         "[job start-up](#job-start-up), "
         "[MLflow tracking overhead](#mlflow-tracking-overhead), "
         "[local mode overhead](#local-mode-interpreter-and-training-toolkit-overhead), "
+        "[accuracy as actuals arrive](#forecast-accuracy-as-actuals-arrive), "
         "[GPU](#gpu-the-default-cloud-training), [machine and method](#machine-and-method).",
         "",
     ]

@@ -29,6 +29,7 @@ S3_ACTIONS = {
 IAM_PREFIX = {
     "s3": "s3", "sagemaker": "sagemaker", "sns": "sns", "quicksight": "quicksight", "ecr": "ecr",
     "scheduler": "scheduler",
+    "cloudwatch": "cloudwatch",
 }  # fmt: skip
 
 

@@ -71,7 +71,7 @@ def destroy_app(build_app: BuildApp) -> SynthesizedApp:
 @pytest.fixture(scope="session")
 def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
     """The optional parts switched on: QuickSight, an e-mail subscription, a VPC, the forecast
-    schedule and the debounced forecast on new input."""
+    schedule, the debounced forecast on new input and retraining on drift."""
     return build_app(
         quickSightPrincipalArn=QUICKSIGHT_PRINCIPAL,
         notificationEmail="ops@example.com",
@@ -79,6 +79,7 @@ def quicksight_app(build_app: BuildApp) -> SynthesizedApp:
         securityGroupIds=list(SECURITY_GROUPS),
         forecastSchedule=FORECAST_SCHEDULE,
         forecastOnNewData=15,
+        retrainOnDrift=True,
     )
 
 

@@ -321,6 +321,10 @@ def test_rule_targets_retry_and_dead_letter(default_app: SynthesizedApp) -> None
         {"Fn::GetAtt": [_logical_id(default_app, inference.request_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.transform_job_rule), "Arn"]},
         {"Fn::GetAtt": [_logical_id(default_app, inference.registration_rule), "Arn"]},
+        *(  # the accuracy Lambda's (infra/accuracy.py)
+            {"Fn::GetAtt": [_logical_id(default_app, rule), "Arn"]}
+            for rule in default_app.stack.accuracy.rules
+        ),
     ]
 
 

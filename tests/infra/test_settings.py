@@ -282,3 +282,43 @@ def test_a_bad_quiet_time_names_the_key(context: dict[str, Any], minutes: Any) -
     context["forecastOnNewData"] = minutes
     with pytest.raises(ConfigError, match='context key "forecastOnNewData": expected null or'):
         InfrastructureSettings.from_context(context)
+
+
+# --- the drift alarm and retraining (lambdas/accuracy) ----------------------------------------
+
+
+def test_cdk_json_states_the_drift_defaults_of_the_accuracy_code(context: dict[str, Any]) -> None:
+    from lambdas.accuracy.drift import DriftPolicy
+
+    assert InfrastructureSettings.from_context(context).accuracy == DriftPolicy()
+
+
+def test_drift_settings_from_the_command_line_are_converted(context: dict[str, Any]) -> None:
+    context.update(
+        accuracyAlarmRatio="2.5", accuracyWindowDays="3", retrainOnDrift="true",
+        retrainCooldownDays="0",
+    )  # fmt: skip
+    policy = InfrastructureSettings.from_context(context).accuracy
+    assert (policy.ratio, policy.window_days, policy.retrain, policy.cooldown_days) == (
+        2.5, 3, True, 0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("accuracyAlarmRatio", 0),
+        ("accuracyAlarmRatio", "nan"),
+        ("accuracyAlarmRatio", "high"),
+        ("accuracyWindowDays", 2.5),
+        ("accuracyWindowDays", 0),
+        ("retrainOnDrift", "yes"),
+        ("retrainOnDrift", 1),
+        ("retrainCooldownDays", -1),
+        ("retrainCooldownDays", True),
+    ],
+)
+def test_a_bad_drift_setting_names_its_key(context: dict[str, Any], key: str, value: Any) -> None:
+    context[key] = value
+    with pytest.raises(ConfigError, match=f'context key "{key}": expected null'):
+        InfrastructureSettings.from_context(context)

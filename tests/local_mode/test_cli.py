@@ -6,7 +6,7 @@ import pytest
 
 from local_mode import cli
 
-COMMANDS = ["run", "models", "approve", "reject", "forecast"]
+COMMANDS = ["run", "models", "approve", "reject", "forecast", "accuracy"]
 
 
 def exit_code(argv: list[str]) -> int:

@@ -1,0 +1,152 @@
+"""One accuracy pass over a store: read what is published and what has arrived, score, write the
+accuracy table and its QuickSight manifest, decide about the alarm and retraining.
+
+The accuracy Lambda runs it on S3, local mode on folders (:class:`lambdas.publish.stores.Store`).
+Acting on the decision (notifying, starting a retrain) is the caller's; the caller then keeps
+the new state with :func:`save_state`, so a failed notification is tried again next time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lambdas.accuracy.drift import AlarmState, Decision, DriftPolicy, decide, verdicts
+from lambdas.accuracy.scoring import (
+    AccuracyError,
+    Scores,
+    format_accuracy_csv,
+    iter_published,
+    merge_actuals,
+    score,
+)
+from lambdas.publish.rows import partition_problem
+from lambdas.publish.stores import Store
+
+# Data bucket: the actuals, in the publish Lambda's long CSV (series_id,target,timestamp,value),
+# one or more *.csv files; the publish Lambda's own actuals file lies here too.
+ACTUALS_PREFIX = "actuals/"
+ACTUALS_SUFFIX = ".csv"
+# The publish Lambda's partition file (lambdas.publish.publishing.FORECASTS_FILE; not imported:
+# that module needs matplotlib, which only the publish Lambda's layer brings; a test pins both).
+FORECASTS_FILE = "forecasts.csv"
+ACCURACY_FOLDER = "accuracy"  # under the forecasts prefix, beside the model=... partitions
+ACCURACY_FILE = "accuracy.csv"
+MANIFEST_FILE = "manifest.json"
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """What one pass read, measured, wrote and decided."""
+
+    scores: Scores
+    decision: Decision
+    forecast_files: int
+    forecasts: int
+    actual_files: int
+    actuals: int
+    ignored_files: tuple[str, ...]  # under the actuals prefix but not *.csv
+    accuracy_key: str | None  # None when nothing is published yet
+    manifest_key: str | None
+
+
+def accuracy_folder(forecasts_prefix: str, model: str) -> str:
+    check_model(model)
+    return "/".join(
+        p for p in (forecasts_prefix.strip("/"), ACCURACY_FOLDER, f"model={model}") if p
+    )
+
+
+def published_keys(store: Store, forecasts_prefix: str, model: str) -> list[str]:
+    """The published ``forecasts.csv`` of every version and run of ``model``."""
+    check_model(model)
+    folder = "/".join(p for p in (forecasts_prefix.strip("/"), f"model={model}/") if p)
+    return [key for key in store.list(folder) if key.endswith(f"/{FORECASTS_FILE}")]
+
+
+def track(
+    forecasts_store: Store,
+    actuals_store: Store,
+    *,
+    model: str,
+    forecasts_prefix: str,
+    actuals_prefix: str = ACTUALS_PREFIX,
+    reference: Callable[[str], float | None],
+    policy: DriftPolicy,
+) -> Tracked:
+    """Score ``model``'s published forecasts against the actuals and write the accuracy table.
+
+    ``reference(version)`` is the sMAPE the version registered (None when unknown). Everything
+    is read and validated before the first write.
+    """
+    keys = actuals_store.list(actuals_prefix)
+    csv_keys = [key for key in keys if key.endswith(ACTUALS_SUFFIX)]
+    ignored = tuple(actuals_store.uri(key) for key in keys if not key.endswith(ACTUALS_SUFFIX))
+    actuals = merge_actuals((actuals_store.uri(key), actuals_store.read(key)) for key in csv_keys)
+    scores = Scores()
+    published = published_keys(forecasts_store, forecasts_prefix, model)
+    for key in published:  # one file at a time: only the measures are kept
+        score(iter_published(forecasts_store.read(key), forecasts_store.uri(key)), actuals, scores)
+    forecasts = sum(measures.forecasts for measures in scores.versions.values())
+    references = {(m, v): reference(v) for m, v in scores.versions}
+    state = load_state(forecasts_store, forecasts_prefix, model)
+    decision = decide(verdicts(scores, references, policy), state, policy)
+    accuracy_key = manifest_key = None
+    if forecasts:
+        folder = accuracy_folder(forecasts_prefix, model)
+        accuracy_key, manifest_key = f"{folder}/{ACCURACY_FILE}", f"{folder}/{MANIFEST_FILE}"
+        forecasts_store.write(accuracy_key, format_accuracy_csv(scores).encode(), "text/csv")
+        manifest = quicksight_manifest(forecasts_store.uri(accuracy_key))
+        forecasts_store.write(
+            manifest_key, json.dumps(manifest, indent=2).encode(), "application/json"
+        )
+    return Tracked(
+        scores=scores,
+        decision=decision,
+        forecast_files=len(published),
+        forecasts=forecasts,
+        actual_files=len(csv_keys),
+        actuals=len(actuals),
+        ignored_files=ignored,
+        accuracy_key=accuracy_key,
+        manifest_key=manifest_key,
+    )
+
+
+def check_model(model: str) -> None:
+    problem = partition_problem(model)
+    if problem:
+        raise AccuracyError(f"model {model!r} {problem}")
+
+
+def quicksight_manifest(uri: str) -> dict[str, Any]:
+    """A QuickSight S3 manifest over the accuracy table alone, in the publish Lambda's format."""
+    return {
+        "fileLocations": [{"URIPrefixes": [uri]}],
+        "globalUploadSettings": {
+            "format": "CSV",
+            "delimiter": ",",
+            "textqualifier": '"',
+            "containsHeader": "true",
+        },
+    }
+
+
+def load_state(store: Store, forecasts_prefix: str, model: str) -> AlarmState:
+    key = f"{accuracy_folder(forecasts_prefix, model)}/{STATE_FILE}"
+    if key not in store.list(key):
+        return AlarmState()
+    try:
+        data = json.loads(store.read(key))
+        return AlarmState.from_json(data, store.uri(key))
+    except ValueError as error:
+        raise AccuracyError(f"{store.uri(key)}: {error}") from None
+
+
+def save_state(store: Store, forecasts_prefix: str, model: str, state: AlarmState) -> str:
+    key = f"{accuracy_folder(forecasts_prefix, model)}/{STATE_FILE}"
+    store.write(key, json.dumps(state.to_json(), indent=2).encode(), "application/json")
+    return key
