@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError, ForecastingError
-from forecasting.pipeline.definition import Resources, build_definition
+from forecasting.pipeline.definition import build_definition
 from forecasting.pipeline.images import Images
+from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.source import package_source, source_key
 from local_mode import files, interpreter, processing, step_cache, training
 from local_mode.layout import ACCOUNT, PROJECT, REGION, Home, container_path

@@ -283,7 +283,8 @@ def upsert_command(
 ) -> str | None:
     """package → render → upload → upsert → (start) → (wait); the final status if it waited."""
     echo = echo or functools.partial(print, flush=True)  # CodeBuild shows lines as they come
-    from forecasting.pipeline.definition import Resources, render_definition
+    from forecasting.pipeline.definition import render_definition
+    from forecasting.pipeline.resources import Resources
     from forecasting.pipeline.source import package_source, source_key, upload_source
 
     options = resolve_options(args, environ)
