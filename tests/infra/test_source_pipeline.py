@@ -12,7 +12,8 @@ from aws_cdk import CfnElement
 from cfnlint.api import ManualArgs, lint_file
 
 from forecasting.pipeline import codebuild
-from infra.source_pipeline import ARTIFACTS_LOG_PREFIX, MODEL_BUILD
+from infra.model_build_source import MODEL_BUILD
+from infra.source_pipeline import ARTIFACTS_LOG_PREFIX
 from tests.infra.conftest import BuildApp
 from tests.infra.synthesized import SynthesizedApp
 
