@@ -1,5 +1,4 @@
-"""Where the CI pipeline gets the model-build code: a seeded CodeCommit repository or a
-repository reached through CodeConnections."""
+"""The CI pipeline's source of the model-build code: a seeded CodeCommit repo or a connection."""
 
 from __future__ import annotations
 
