@@ -9,55 +9,35 @@ it: the execution's end reaches the SNS topic through an EventBridge rule.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
-from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from forecasting.pipeline.data_snapshot import SNAPSHOT_PREFIX
+from infra.image_repository import grant_image_build, project_image_repository
+from infra.model_build_source import model_build_source
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
 from infra.networking import vpc_environment
 from infra.sagemaker_pipeline import (
     DATA_PREFIX,
     SageMakerPipelineConstruct,
     dlc_finding,
-    dlc_repositories,
     sagemaker_arn,
 )
-from infra.settings import InfrastructureSettings, SourceType
+from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
 
 ARTIFACTS_LOG_PREFIX = "codepipeline-artifacts/"
-# Left out of the repository's first commit: caches and build metadata of a local checkout.
-SEED_EXCLUDE = ["__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".ruff_cache", ".venv"]
-MODEL_BUILD = Path(__file__).resolve().parent.parent / "model_build"
 # The build installs the runner, builds the project images when image/ changed (a GPU image's
 # CUDA wheels take the longest), uploads the source and starts the execution; it does not wait
 # for training (see the module docstring).
 BUILD_TIMEOUT = Duration.hours(2)
-# Each push that changes image/ adds up to three images; older ones serve registered models
-# that may still be approved, so many are kept.
-IMAGES_KEPT = 30
-# What `docker push` calls on the project repository, and `docker pull` (FROM) on the DLCs'
-# (ECR User Guide: "IAM permissions for pushing an image", "... for pulling an image").
-ECR_PUSH_ACTIONS = [
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:InitiateLayerUpload",
-    "ecr:UploadLayerPart",
-    "ecr:CompleteLayerUpload",
-    "ecr:PutImage",
-    "ecr:BatchGetImage",
-]
-ECR_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
@@ -113,12 +93,15 @@ class SourcePipelineConstruct(Construct):
         self._removal_policy = removal_policy(settings.removal_mode)
         name = f"{settings.project_name}-model-build"
 
-        self.repository: codecommit.Repository | None = None
-        self.connection_role: iam.Role | None = None
         source_output = codepipeline.Artifact("Source")
-        self.source_action, triggers = self.setup_source(source_output)
+        source = model_build_source(self, settings, source_output, self._removal_policy)
+        self.source_action = source.action
+        self.repository = source.repository
+        self.connection_role = source.connection_role
         self.log_group = self.setup_log_group(f"/aws/codebuild/{name}")
-        self.image_repository = self.setup_image_repository()
+        self.image_repository = project_image_repository(
+            self, storage.key, self._removal_policy, sagemaker_pipeline.role
+        )
         self.project = self.setup_project(name)
         self.artifact_bucket = self.setup_artifact_bucket()
         self.pipeline = codepipeline.Pipeline(
@@ -129,7 +112,7 @@ class SourcePipelineConstruct(Construct):
             artifact_bucket=self.artifact_bucket,
             # Run on the first deploy too, so the pipeline exists with the seeded code at once.
             restart_execution_on_update=True,
-            triggers=triggers,
+            triggers=source.triggers,
             stages=[
                 codepipeline.StageProps(stage_name="Source", actions=[self.source_action]),
                 codepipeline.StageProps(
@@ -152,87 +135,6 @@ class SourcePipelineConstruct(Construct):
         self.pipeline.node.add_dependency(sagemaker_pipeline.role)
         self.setup_role_policy()
         self.acknowledge_findings()
-
-    # --- source -----------------------------------------------------------------------
-
-    def setup_source(
-        self, output: codepipeline.Artifact
-    ) -> tuple[codepipeline.IAction, list[codepipeline.TriggerProps]]:
-        """The source action, and the V2 triggers it needs (CodeCommit uses EventBridge)."""
-        source = self.settings.source
-        if source.type is SourceType.CODECOMMIT:
-            self.repository = self.setup_repository()
-            action = actions.CodeCommitSourceAction(
-                action_name="CodeCommit",
-                repository=self.repository,
-                branch=source.branch,
-                output=output,
-            )
-            return action, []
-        assert source.connection_arn and source.repository_owner  # checked by the settings
-        connection_action = actions.CodeStarConnectionsSourceAction(
-            action_name="CodeConnections",
-            connection_arn=source.connection_arn,
-            owner=source.repository_owner,
-            repo=source.repository_name,
-            branch=source.branch,
-            output=output,
-            role=self.setup_connection_role(source.connection_arn),
-        )
-        trigger = codepipeline.TriggerProps(
-            provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
-            git_configuration=codepipeline.GitConfiguration(
-                source_action=connection_action,
-                push_filter=[codepipeline.GitPushFilter(branches_includes=[source.branch])],
-            ),
-        )
-        return connection_action, [trigger]
-
-    def setup_connection_role(self, connection_arn: str) -> iam.Role:
-        """The source action's role, made here to add the permission CDK leaves out.
-
-        CDK grants ``codestar-connections:UseConnection``, but IAM matches the action's
-        service prefix against the ARN's, and connections made since mid-2024 have
-        ``arn:aws:codeconnections:...`` ARNs, which need ``codeconnections:UseConnection``.
-        """
-        # The account as trusted principal, as in CDK's own action roles: of its principals,
-        # only CodePipeline's role is granted sts:AssumeRole on it.
-        role = iam.Role(
-            self,
-            "SourceActionRole",
-            assumed_by=iam.AccountRootPrincipal(),
-            description=f"{self.settings.project_name}: CodePipeline source action",
-        )
-        service = connection_arn.split(":")[2]
-        if service != "codestar-connections":
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="UseConnection",
-                    actions=[f"{service}:UseConnection"],
-                    resources=[connection_arn],
-                )
-            )
-        self.connection_role = role
-        return role
-
-    def setup_repository(self) -> codecommit.Repository:
-        """A repository seeded with ``model_build/`` (CloudFormation commits it on creation
-        only; later changes are pushed by the user). An asset, not ``Code.from_directory``,
-        because only an asset can leave caches and build metadata out of the first commit."""
-        source = self.settings.source
-        seed = s3_assets.Asset(self, "SeedCode", path=str(MODEL_BUILD), exclude=SEED_EXCLUDE)
-        repository = codecommit.Repository(
-            self,
-            "Repository",
-            repository_name=source.repository_name,
-            description=f"{self.settings.project_name}: model-build code; a push to "
-            f"{source.branch} retrains",
-            code=codecommit.Code.from_asset(seed, source.branch),
-        )
-        # The repository holds the user's code: kept on `cdk destroy` unless removalPolicy is
-        # destroy, like the data.
-        repository.apply_removal_policy(self._removal_policy)
-        return repository
 
     # --- build ------------------------------------------------------------------------
 
@@ -273,40 +175,6 @@ class SourcePipelineConstruct(Construct):
             removal_policy=self._removal_policy,
         )
         return log_group
-
-    def setup_image_repository(self) -> ecr.Repository:
-        """The project images the jobs run (built by the CodeBuild project on push): encrypted
-        with the project key, scanned on push, tags immutable (a tag names its content).
-
-        CloudFormation names it: ECR's name rule refuses project names with "--", and a named
-        repository kept by a failed first deploy would block the next one."""
-        repository = ecr.Repository(
-            self,
-            "ImageRepository",
-            encryption=ecr.RepositoryEncryption.KMS,
-            encryption_key=self.storage.key,
-            image_scan_on_push=True,
-            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
-            lifecycle_rules=[
-                ecr.LifecycleRule(
-                    description="untagged layers of interrupted pushes",
-                    tag_status=ecr.TagStatus.UNTAGGED,
-                    max_image_age=Duration.days(7),
-                    rule_priority=1,
-                ),
-                ecr.LifecycleRule(
-                    description=f"keep the newest {IMAGES_KEPT} images",
-                    tag_status=ecr.TagStatus.ANY,
-                    max_image_count=IMAGES_KEPT,
-                    rule_priority=2,
-                ),
-            ],
-            removal_policy=self._removal_policy,
-            empty_on_delete=self._removal_policy is RemovalPolicy.DESTROY,
-        )
-        # the jobs (and the models the pipeline registers) run these images
-        repository.grant_pull(self.pipeline_role)
-        return repository
 
     def setup_project(self, name: str) -> codebuild.PipelineProject:
         """The runner in CodeBuild, configured only through environment variables."""
@@ -431,26 +299,7 @@ class SourcePipelineConstruct(Construct):
                 resources=[sagemaker_arn(self, f"pipeline/{name}/execution/*")],
             )
         )
-        self.project.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PushProjectImages",
-                # DescribeImages: whether a tag exists (the build skips it then)
-                actions=[*ECR_PUSH_ACTIONS, "ecr:DescribeImages"],
-                resources=[self.image_repository.repository_arn],
-            )
-        )
-        self.project.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PullBaseImages",
-                actions=ECR_PULL_ACTIONS,
-                resources=[dlc_repositories(self)],
-            )
-        )
-        self.project.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]
-            )
-        )
+        grant_image_build(self.project, self.image_repository)
         self.project.add_to_role_policy(
             iam.PolicyStatement(
                 sid="PassPipelineRole",

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from aws_cdk import Stack
 
-from forecasting.pipeline.definition import Resources, build_definition
+from forecasting.pipeline.definition import build_definition
+from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.settings import PipelineSettings
 from lambdas.batch_transform.planning import Settings as TransformSettings
 from lambdas.batch_transform.planning import Skip, plan_transform

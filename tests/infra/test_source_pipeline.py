@@ -11,8 +11,9 @@ import yaml
 from aws_cdk import CfnElement
 from cfnlint.api import ManualArgs, lint_file
 
-from forecasting.pipeline import codebuild
-from infra.source_pipeline import ARTIFACTS_LOG_PREFIX, MODEL_BUILD
+from forecasting.pipeline import codebuild, runner_options
+from infra.model_build_source import MODEL_BUILD
+from infra.source_pipeline import ARTIFACTS_LOG_PREFIX
 from tests.infra.conftest import BuildApp
 from tests.infra.synthesized import SynthesizedApp
 
@@ -241,7 +242,7 @@ def test_the_build_environment_names_are_exactly_what_the_runner_reads(mlflow_ap
         "MLFLOW_TRACKING_SERVER_ARN"
     }
     names = set(_environment(mlflow_app))
-    read_by_options = {option.env[0] for option in codebuild.OPTIONS}
+    read_by_options = {option.env[0] for option in runner_options.OPTIONS}
     # AWS_REGION is the only runner setting CodeBuild provides itself; the training
     # configuration is the pushed training.json.
     # (SUBNET_IDS and SECURITY_GROUP_IDS come only with a VPC: tests/infra/test_networking.py)
@@ -249,9 +250,9 @@ def test_the_build_environment_names_are_exactly_what_the_runner_reads(mlflow_ap
     assert names == read_by_options - optional
     # and with them (plus CodeBuild's AWS_REGION) the runner has every required setting
     environ = {name: "value" for name in names} | {"AWS_REGION": "eu-west-1"}
-    resolved = codebuild.resolve_options(codebuild.parse_args(["upsert"]), environ)
+    resolved = runner_options.resolve_options(codebuild.parse_args(["upsert"]), environ)
     unset = {"settings", "subnet_ids", "security_group_ids"}
-    assert {o.dest for o in codebuild.OPTIONS} - unset == set(resolved)
+    assert {o.dest for o in runner_options.OPTIONS} - unset == set(resolved)
 
 
 def test_the_build_role_may_only_run_this_project_pipeline(default_app):

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from forecasting.families import family
 from forecasting.pipeline.caching import with_cache
 from forecasting.pipeline.expressions import MODEL_ARTIFACT, get, join, output_uri, parameter
-from forecasting.pipeline.images import Images, supports_volume_key, uses_gpu
+from forecasting.pipeline.images import Images, uses_gpu
+from forecasting.pipeline.processing_job import flag_text, flags, processing_job
 from forecasting.pipeline.project_image import project_images
+from forecasting.pipeline.resources import Resources, execution_uri, volume_key, vpc_config
 from forecasting.pipeline.settings import (
     APPROVAL_STATUS,
     TRANSFORM_INSTANCE_TYPE,
@@ -27,91 +28,24 @@ from forecasting.pipeline.settings import (
 from forecasting.pipeline.steps import (
     EVALUATION_FILE,
     EVALUATION_PROPERTY_FILE,
-    PROCESSING,
+    ISOLATED_STEPS,
     step,
 )
 from forecasting.pipeline.tracking import with_tracking
 
 VERSION = "2020-12-01"
 CONTENT_TYPES = ["text/csv", "application/jsonlines"]
-CODE_DIR = f"{PROCESSING}/input/code"
 TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the source dir
 # The source reaches the training job as an input channel, not as an S3 URI for the toolkit to
 # download: the job runs network-isolated (the toolkit unpacks a local tarball just the same).
 CODE_CHANNEL = "code"
 CHANNELS_DIR = "/opt/ml/input/data"
-# Jobs that run network-isolated: SageMaker copies their inputs and outputs, and they call no
-# service themselves. A step that starts calling one (a tracking server, an API) leaves the set.
-ISOLATED_STEPS = frozenset({"Preprocess", "Train", "Evaluate"})
-# Processing jobs get the source tarball as an input: unpack it, then run the step's module with
-# the step's arguments ($0 is the module). The project image holds every requirement: no job
-# installs packages when it starts.
-PROCESSING_SCRIPT = (
-    # the code input is the uploaded source tarball (sourcedir.tar.gz), under its S3 name
-    f'set -euo pipefail; cd {CODE_DIR}; for a in *.gz; do tar -xzf "$a"; done; '
-    'exec python -m "$0" "$@"'
-)
 # What CloudWatch plots: the train step prints "epoch=N ... train_loss=X ... val_loss=Y" per epoch.
 NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 METRIC_DEFINITIONS = [
     {"Name": "train:loss", "Regex": f"train_loss={NUMBER}"},
     {"Name": "validation:loss", "Regex": f"val_loss={NUMBER}"},
 ]
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What the deployment supplies (the stack's resources, passed to CodeBuild)."""
-
-    pipeline_name: str
-    role_arn: str
-    artifacts_bucket: str
-    code_uri: str  # s3://…/sourcedir.tar.gz
-    kms_key_id: str
-    region: str
-    model_package_group: str
-    data_uri: str  # the default input data
-    images: Images | None = None  # local mode's; else the project images in image_repository
-    image_repository: str = ""  # the stack's ECR repository URI (account.dkr.ecr.region/name)
-    subnets: tuple[str, ...] = ()  # with security_groups: every job runs in this VPC
-    security_groups: tuple[str, ...] = ()
-    # MLflow: a tracking server's ARN or URI; None records no runs (forecasting.tracking)
-    mlflow_tracking_uri: str | None = None
-
-
-def vpc_config(resources: Resources) -> dict[str, Any]:
-    """``VpcConfig`` for a job, when the deployment names subnets (the settings require both)."""
-    if not resources.subnets:
-        return {}
-    return {
-        "VpcConfig": {
-            "Subnets": list(resources.subnets),
-            "SecurityGroupIds": list(resources.security_groups),
-        }
-    }
-
-
-def _execution_uri(resources: Resources, *parts: str) -> dict[str, Any]:
-    """s3://bucket/pipeline/<execution id>/<parts>: each execution keeps its own outputs."""
-    return join(
-        f"s3://{resources.artifacts_bucket}/{resources.pipeline_name}/",
-        get("Execution.PipelineExecutionId"),
-        "/" + "/".join(parts),
-    )
-
-
-def _flags(arguments: dict[str, Any]) -> list[str]:
-    flags: list[str] = []
-    for name, value in sorted(arguments.items()):
-        flags += [f"--{name.replace('_', '-')}", _text(value)]
-    return flags
-
-
-def _text(value: Any) -> str:
-    """A flag value as the step's parser reads it (booleans are true/false)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -131,87 +65,12 @@ def parameters(settings: PipelineSettings, resources: Resources) -> list[dict[st
     ]  # fmt: skip
 
 
-def volume_key(instance_type: str, kms_key_id: str) -> dict[str, str]:
-    """``VolumeKmsKeyId`` where SageMaker accepts one: instance types with local NVMe storage
-    refuse it (botocore's documentation of the field) and encrypt that storage in hardware."""
-    return {"VolumeKmsKeyId": kms_key_id} if supports_volume_key(instance_type) else {}
-
-
 def _max_epochs(settings: PipelineSettings) -> int:
     default = family(settings.model).fit_defaults["max_epochs"]
     return int(settings.hyperparameters.get("max_epochs", default))
 
 
 # --- steps --------------------------------------------------------------------------------
-
-
-def _processing(
-    name: str,
-    resources: Resources,
-    images: Images,
-    settings: PipelineSettings,
-    inputs: dict[str, Any],
-    arguments: list[Any],
-) -> dict[str, Any]:
-    spec = step(name)
-    paths = dict(spec.inputs)
-    s3_inputs = [("code", resources.code_uri, CODE_DIR)] + [
-        (input_name, uri, paths[input_name]) for input_name, uri in inputs.items()
-    ]
-    return {
-        "Name": name,
-        "Type": "Processing",
-        "Arguments": {
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceType": settings.processing_instance_type,
-                    "InstanceCount": 1,
-                    "VolumeSizeInGB": settings.volume_size_gb,
-                    **volume_key(settings.processing_instance_type, resources.kms_key_id),
-                }
-            },
-            "AppSpecification": {
-                "ImageUri": images.processing,
-                "ContainerEntrypoint": ["/bin/bash", "-c", PROCESSING_SCRIPT],
-                "ContainerArguments": [spec.module, *arguments],
-            },
-            "RoleArn": resources.role_arn,
-            "ProcessingInputs": [
-                {
-                    "InputName": input_name,
-                    "AppManaged": False,
-                    "S3Input": {
-                        "S3Uri": uri,
-                        "LocalPath": local,
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                        "S3DataDistributionType": "FullyReplicated",
-                    },
-                }
-                for input_name, uri, local in s3_inputs
-            ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": output,
-                        "AppManaged": False,
-                        "S3Output": {
-                            "S3Uri": _execution_uri(resources, name.lower(), output),
-                            "LocalPath": local,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                    for output, local in spec.outputs
-                ],
-                "KmsKeyId": resources.kms_key_id,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
-            "NetworkConfig": {
-                "EnableNetworkIsolation": name in ISOLATED_STEPS,
-                **vpc_config(resources),
-            },
-        },
-    }
 
 
 def preprocess_step(
@@ -222,9 +81,9 @@ def preprocess_step(
         "--model", settings.model,
         "--data", dict(step("Preprocess").inputs)["data"],
         "--output-dir", outputs["train"].rsplit("/", 1)[0],
-        *_flags(settings.preprocess_arguments),
+        *flags(settings.preprocess_arguments),
     ]  # fmt: skip
-    return _processing(
+    return processing_job(
         "Preprocess", resources, images, settings, {"data": parameter("InputDataUri")}, arguments
     )
 
@@ -242,7 +101,11 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
         "model": settings.model,
         # hyperparameters are strings: Std:Join turns the Integer parameter into one
         "max_epochs": join(parameter("MaxEpochs")),
-        **{k: _text(v) for k, v in sorted(settings.hyperparameters.items()) if k != "max_epochs"},
+        **{
+            k: flag_text(v)
+            for k, v in sorted(settings.hyperparameters.items())
+            if k != "max_epochs"
+        },
     }
     if uses_gpu(settings.training_instance_type):
         # torchrun, one process per GPU on every host; on CPU types the entry point reads
@@ -289,7 +152,7 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             "HyperParameters": hyperparameters,
             "InputDataConfig": channels,
             "OutputDataConfig": {
-                "S3OutputPath": _execution_uri(resources, "train"),
+                "S3OutputPath": execution_uri(resources, "train"),
                 "KmsKeyId": resources.kms_key_id,
             },
             "ResourceConfig": {
@@ -332,7 +195,7 @@ def evaluate_step(
     settings: PipelineSettings, resources: Resources, images: Images
 ) -> dict[str, Any]:
     inputs = dict(step("Evaluate").inputs)
-    definition = _processing(
+    definition = processing_job(
         "Evaluate",
         resources,
         images,

@@ -20,6 +20,12 @@ from typing import Any
 
 from forecasting.pipeline import codebuild
 from forecasting.pipeline.project_image import IMAGE_DIR, ImageBuild, image_builds
+from forecasting.pipeline.runner_options import (
+    DEFAULT_SOURCE_DIR,
+    OPTIONS,
+    load_settings,
+    resolve_options,
+)
 from forecasting.steps.arguments import add_option
 
 Run = Callable[..., Any]
@@ -101,7 +107,7 @@ def add_images_command(commands: Any) -> None:
         "lacks (needs docker; CodeBuild runs this before upsert).",
     )
     images.add_argument("--build", action="store_true", help="build and push missing images")
-    for option in codebuild.OPTIONS:
+    for option in OPTIONS:
         if option.flag in IMAGE_OPTIONS:
             add_option(images, option.flag, help=f"{option.help} (env {' or '.join(option.env)})")
     add_option(
@@ -110,7 +116,7 @@ def add_images_command(commands: Any) -> None:
         type=Path,
         default=None,
         help=f"folder holding the forecasting package (env SOURCE_DIR; default "
-        f"{codebuild.DEFAULT_SOURCE_DIR})",
+        f"{DEFAULT_SOURCE_DIR})",
     )
 
 
@@ -122,9 +128,9 @@ def images_command(
 ) -> dict[str, str]:
     """The image URI of each role; with ``--build``, the missing ones built and pushed first."""
     echo = echo or functools.partial(print, flush=True)
-    options = codebuild.resolve_options(args, environ, only=IMAGE_OPTIONS)
-    source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or codebuild.DEFAULT_SOURCE_DIR)
-    settings = codebuild.load_settings(options.get("settings"), source_dir)
+    options = resolve_options(args, environ, only=IMAGE_OPTIONS)
+    source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or DEFAULT_SOURCE_DIR)
+    settings = load_settings(options.get("settings"), source_dir)
     builds = image_builds(settings, options["region"], options["image_repository"])
     if args.build:
         ecr = ecr or codebuild.make_client("ecr", options["region"])

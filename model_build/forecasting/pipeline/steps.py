@@ -52,6 +52,9 @@ STEPS: tuple[Step, ...] = (
     Step("Register", "RegisterModel"),
     Step("MetricAboveThreshold", "Fail"),
 )
+# Jobs that run network-isolated: SageMaker copies their inputs and outputs, and they call no
+# service themselves. A step that starts calling one (a tracking server, an API) leaves the set.
+ISOLATED_STEPS = frozenset({"Preprocess", "Train", "Evaluate"})
 
 
 def step(name: str) -> Step:

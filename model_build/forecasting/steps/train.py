@@ -22,7 +22,6 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import MLFlowLogger
 
 from forecasting import artifact, tracking
 from forecasting.channels import PREPROCESSING_FILE, Channel, read_channel
@@ -48,6 +47,7 @@ from forecasting.steps.arguments import (
     sagemaker_checkpoint_dir,
     str2bool,
 )
+from forecasting.steps.train_tracking import tracked_flags, tracking_logger
 from forecasting.trainer import (
     EpochSummary,
     build_trainer,
@@ -367,31 +367,6 @@ def train_member(
     if torch.distributed.is_initialized():
         torch.distributed.barrier()  # the next member starts once this one is recorded
     return summary
-
-
-def tracking_logger(
-    args: argparse.Namespace, member: int
-) -> tuple[MLFlowLogger, tracking.Tracking] | None:
-    """MLflow's logger when tracking is configured: one run per job, every ensemble member's
-    metrics under its own prefix."""
-    configured = tracking.configured()
-    if configured is None:
-        return None
-    logger = tracking.training_logger(
-        configured,
-        Path(args.checkpoint_dir),
-        run_name=os.environ.get("TRAINING_JOB_NAME") or f"train-{args.model}",
-        prefix=f"member{member}" if args.ensemble_size > 1 else "",
-    )
-    return logger, configured
-
-
-def tracked_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The step's flags as ``train.*`` parameters; where the job's files are is not what it
-    trains, and a resumed job may see them elsewhere."""
-    hidden = {"tracking", "train", "validation", "model_dir", "output_data_dir", "checkpoint_dir"}
-    flags = {k: v for k, v in vars(args).items() if v is not None and k not in hidden}
-    return {f"train.{k}": v for k, v in sorted(flags.items())}
 
 
 def combine_members(members: list[dict[str, Any]]) -> dict[str, Any]:

@@ -559,10 +559,10 @@ def test_the_runner_needs_neither_torch_nor_lightning(clean_env):
     """CodeBuild installs the package with --no-deps (see buildspec.yml)."""
     script = (
         "import sys\n"
-        "from forecasting.pipeline import codebuild, definition, execution, settings\n"
-        "resources = definition.Resources('p', 'r', 'b', 's3://b/c.tar.gz', 'k', 'eu-west-1', "
+        "from forecasting.pipeline import codebuild, definition, execution, resources, settings\n"
+        "job_resources = resources.Resources('p', 'r', 'b', 's3://b/c.tar.gz', 'k', 'eu-west-1', "
         "'g', 's3://d/', image_repository='1.dkr.ecr.eu-west-1.amazonaws.com/r')\n"
-        "definition.render_definition(settings.PipelineSettings(), resources)\n"
+        "definition.render_definition(settings.PipelineSettings(), job_resources)\n"
         "print(sorted({'torch', 'lightning', 'pytorch_forecasting'} & set(sys.modules)))\n"
     )
     done = subprocess.run(

@@ -18,7 +18,8 @@ from botocore.validate import validate_parameters
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline import definition
-from forecasting.pipeline.definition import Images, Resources, build_definition
+from forecasting.pipeline.definition import Images, build_definition
+from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.settings import (
     METRICS,
     TRAINING_FILE,

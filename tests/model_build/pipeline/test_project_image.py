@@ -14,14 +14,16 @@ import pytest
 
 from forecasting.errors import ConfigError
 from forecasting.pipeline import image_build, images
-from forecasting.pipeline.definition import ISOLATED_STEPS, Resources, build_definition
+from forecasting.pipeline.definition import build_definition
 from forecasting.pipeline.project_image import (
     IMAGE_DIR,
     context_digest,
     image_builds,
     project_images,
 )
+from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.settings import TRAINING_FILE, PipelineSettings
+from forecasting.pipeline.steps import ISOLATED_STEPS
 
 MODEL_BUILD = Path(__file__).resolve().parents[3] / "model_build"
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs"
