@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from forecasting.channels import PREPROCESSING_FILE
 from forecasting.pipeline.processing_job import CODE_DIR, PROCESSING_SCRIPT
-from forecasting.pipeline.steps import EVALUATION_FILE
+from forecasting.pipeline.definition import EVALUATION_FILE
 from local_mode import files, interpreter, jobs
 from local_mode.layout import CONTAINER_ROOT
 
