@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from forecasting.channels import PREPROCESSING_FILE
-from forecasting.pipeline.processing_job import CODE_DIR, PROCESSING_SCRIPT
 from forecasting.pipeline.definition import EVALUATION_FILE
+from forecasting.pipeline.processing_job import CODE_DIR, PROCESSING_SCRIPT
 from local_mode import files, interpreter, jobs
 from local_mode.layout import CONTAINER_ROOT
 
