@@ -21,7 +21,7 @@ from infra.batch_inference import FORECASTS_PREFIX, BatchInferenceConstruct, pre
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
 from infra.settings import InfrastructureSettings
-from infra.storage import StorageConstruct
+from infra.storage import StorageConstruct, enable_event_bridge
 from lambdas.accuracy.tracking import ACCURACY_FOLDER, ACTUALS_PREFIX
 
 ACCURACY_HANDLER = "lambdas.accuracy.handler.handler"
@@ -181,13 +181,3 @@ class AccuracyConstruct(Construct):
         )
         rule.add_target(self.batch_inference.lambda_target(self.function))
         return rule
-
-
-def enable_event_bridge(bucket: s3.IBucket) -> None:
-    """CloudFormation's own switch (``NotificationConfiguration.EventBridgeConfiguration``), not
-    CDK's ``event_bridge_enabled``, which adds a custom-resource Lambda to set it."""
-    resource = bucket.node.default_child
-    assert isinstance(resource, s3.CfnBucket)
-    resource.add_property_override(
-        "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
-    )

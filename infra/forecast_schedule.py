@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge_wildcards
+from infra.storage import enable_event_bridge
 from lambdas.batch_transform.debounce import OBJECT_CREATED, SCHEDULE_GROUP, schedule_name
 from lambdas.batch_transform.events import scheduled_event
 
@@ -171,13 +172,3 @@ def new_data_trigger(
         )
     )
     return rule
-
-
-def enable_event_bridge(bucket: s3.IBucket) -> None:
-    """CloudFormation's own switch (``NotificationConfiguration.EventBridgeConfiguration``), not
-    CDK's ``event_bridge_enabled``, which adds a custom-resource Lambda to set it."""
-    cfn_bucket = bucket.node.default_child
-    assert isinstance(cfn_bucket, s3.CfnBucket)
-    cfn_bucket.add_property_override(
-        "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
-    )

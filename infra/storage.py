@@ -123,3 +123,13 @@ def _abort_incomplete_uploads() -> s3.LifecycleRule:
         id="AbortIncompleteMultipartUploads",
         abort_incomplete_multipart_upload_after=Duration.days(7),
     )
+
+
+def enable_event_bridge(bucket: s3.IBucket) -> None:
+    """CloudFormation's own switch (``NotificationConfiguration.EventBridgeConfiguration``), not
+    CDK's ``event_bridge_enabled``, which adds a custom-resource Lambda to set it."""
+    resource = bucket.node.default_child
+    assert isinstance(resource, s3.CfnBucket)
+    resource.add_property_override(
+        "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+    )

@@ -29,22 +29,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from lambdas.publish.rows import ActualRow, PublishError, parse_actuals
+from lambdas.publish.rows import FORECAST_COLUMNS, ActualRow, PublishError, parse_actuals
 
 # The published CSV's columns this module reads (by name: columns added later do not matter).
-PUBLISHED_FIELDS = (
-    "series_id",
-    "target",
-    "timestamp",
-    "horizon_step",
-    "p50",
-    "p10",
-    "p90",
-    "model",
-    "model_version",
-    "run",
-    "utc_offset",
-)
+PUBLISHED_FIELDS = (*FORECAST_COLUMNS, "run", "utc_offset")
 ACCURACY_COLUMNS = (
     "model",
     "model_version",
