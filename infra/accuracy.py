@@ -16,8 +16,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from forecasting.pipeline.steps import EVALUATION_FILE
 from infra.batch_inference import FORECASTS_PREFIX, BatchInferenceConstruct, prefixed_objects
+from infra.inference_layout import evaluation_objects
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
 from infra.settings import InfrastructureSettings
@@ -123,7 +123,7 @@ class AccuracyConstruct(Construct):
                 ],
             )
         )
-        evaluations = f"{self.settings.project_name}/*/{EVALUATION_FILE}"
+        evaluations = evaluation_objects(self.settings.project_name)
         storage.model_artifacts_bucket.grant_read(role, evaluations)
         role.add_to_principal_policy(
             iam.PolicyStatement(

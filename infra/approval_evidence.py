@@ -14,8 +14,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
-from forecasting.pipeline.steps import EVALUATION_FILE
-from infra.inference_layout import COMPARISON_HANDLER
+from infra.inference_layout import COMPARISON_HANDLER, evaluation_objects
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
 from lambdas.batch_transform.events import DETAIL_TYPE, SOURCE
 from lambdas.comparison.comparison import REPORT_FOLDER
@@ -65,7 +64,7 @@ def approval_evidence(
             resources=[stack.format_arn(service="sagemaker", resource="model-package/*")],
         )
     )
-    evaluations = f"{settings.project_name}/*/{EVALUATION_FILE}"
+    evaluations = evaluation_objects(settings.project_name)
     storage.model_artifacts_bucket.grant_read(role, evaluations)
     storage.forecasts_bucket.grant_put(role, f"{report_prefix}/*")
     acknowledge_wildcards(

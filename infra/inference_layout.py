@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
 
+from forecasting.pipeline.steps import EVALUATION_FILE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag's L1 compares against the same
 # list); boto3 comes with the runtime, matplotlib with the publish Lambda's plotting layer.
@@ -36,3 +38,9 @@ FORECASTS_PREFIX = "forecasts"  # forecasts bucket: the published data set (lamb
 # One manifest over every published run, rewritten by the publish Lambda: the data source of
 # the QuickSight data set (the per-run manifests change key with every run).
 MANIFEST_KEY = f"{FORECASTS_PREFIX}/manifest.json"
+
+
+def evaluation_objects(project_name: str) -> str:
+    """The artifacts-bucket keys of every pipeline execution's evaluation.json, which the
+    publish, comparison and accuracy Lambdas read for a version's registered metrics."""
+    return f"{project_name}/*/{EVALUATION_FILE}"

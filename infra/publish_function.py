@@ -9,7 +9,6 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
-from forecasting.pipeline.steps import EVALUATION_FILE
 from infra.inference_layout import (
     ACTUALS_KEY,
     FORECASTS_PREFIX,
@@ -17,6 +16,7 @@ from infra.inference_layout import (
     MANIFEST_KEY,
     PUBLISH_HANDLER,
     TRANSFORM_PREFIX,
+    evaluation_objects,
 )
 from infra.lambda_layers import plotting_layer
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
@@ -82,7 +82,7 @@ def publish_function(
             ],
         )
     )
-    evaluations = f"{inference.settings.project_name}/*/{EVALUATION_FILE}"
+    evaluations = evaluation_objects(inference.settings.project_name)
     storage.model_artifacts_bucket.grant_read(role, evaluations)
     inference.topic.grant_publish(role)
     if data_set_arn:
