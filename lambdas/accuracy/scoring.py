@@ -22,14 +22,21 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from lambdas.publish.rows import FORECAST_COLUMNS, ActualRow, PublishError, parse_actuals
+from lambdas.publish.rows import (
+    FORECAST_COLUMNS,
+    ActualRow,
+    PublishError,
+    number,
+    optional_number,
+    parse_actuals,
+    where,
+)
 
 # The published CSV's columns this module reads (by name: columns added later do not matter).
 PUBLISHED_FIELDS = (*FORECAST_COLUMNS, "run", "utc_offset")
@@ -189,9 +196,13 @@ def iter_published(text: str | bytes, source: str) -> Iterator[Forecast]:
             target=record[target],
             timestamp=stamp,
             horizon_step=_integer(record[step], source, line, "horizon_step"),
-            p50=_number(record[p50], source, line, "p50"),
-            p10=_optional(record[p10], source, line, "p10"),
-            p90=_optional(record[p90], source, line, "p90"),
+            p50=number(record[p50], source, line, "p50", error=AccuracyError),
+            p10=optional_number(
+                record[p10], source, line, "p10", expected="a finite number", error=AccuracyError
+            ),
+            p90=optional_number(
+                record[p90], source, line, "p90", expected="a finite number", error=AccuracyError
+            ),
         )
 
 
@@ -333,16 +344,12 @@ def time_text(stamp: datetime | None) -> str:
 # --- cells ------------------------------------------------------------------------------------
 
 
-def _where(source: str, line: int, column: str) -> str:
-    return f"{source}, line {line}, column {column!r}"
-
-
 def _timestamp(text: str, source: str, line: int) -> datetime:
     try:
         return datetime.fromisoformat(text.strip())
     except ValueError:
         raise AccuracyError(
-            f"{_where(source, line, 'timestamp')}: cannot parse {text!r}; expected "
+            f"{where(source, line, 'timestamp')}: cannot parse {text!r}; expected "
             "'YYYY-MM-DD HH:MM:SS' (and the utc_offset column, '+02:00' or empty)"
         ) from None
 
@@ -352,24 +359,5 @@ def _integer(text: str, source: str, line: int, column: str) -> int:
         return int(text)
     except ValueError:
         raise AccuracyError(
-            f"{_where(source, line, column)}: {text!r}; expected a whole number"
+            f"{where(source, line, column)}: {text!r}; expected a whole number"
         ) from None
-
-
-def _number(text: str, source: str, line: int, column: str) -> float:
-    value = _optional(text, source, line, column)
-    if value is None:
-        raise AccuracyError(f"{_where(source, line, column)}: empty; expected a number")
-    return value
-
-
-def _optional(text: str, source: str, line: int, column: str) -> float | None:
-    if not text.strip():
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise AccuracyError(f"{_where(source, line, column)}: {text!r}; expected a finite number")
-    return value

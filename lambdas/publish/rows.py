@@ -92,7 +92,7 @@ def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
             series_id=_required_text(fields[0], source, line, "series_id"),
             target=_required_text(fields[1], source, line, "target"),
             timestamp=_timestamp(fields[2], source, line, "timestamp"),
-            value=_number(fields[3], source, line, "value"),
+            value=number(fields[3], source, line, "value"),
             source=source,
             line=line,
         )
@@ -104,7 +104,7 @@ def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
         key = (row.series_id, row.target, row.timestamp)
         if key in seen:
             raise PublishError(
-                f"{_where(source, row.line, 'timestamp')}: duplicate value "
+                f"{where(source, row.line, 'timestamp')}: duplicate value "
                 f"{_format_time(row.timestamp)!r} for series {row.series_id!r}, target "
                 f"{row.target!r} (first at line {seen[key].line}); expected one value per "
                 "series_id, target and timestamp"
@@ -129,7 +129,7 @@ def check_one_time_zone_kind(rows: Sequence[ForecastRow | ActualRow]) -> None:
                 else f"{first.source}, line {first.line}"
             )
             raise PublishError(
-                f"{_where(row.source, row.line, 'timestamp')}: timestamp "
+                f"{where(row.source, row.line, 'timestamp')}: timestamp "
                 f"{_format_time(row.timestamp)!r} {has}, unlike "
                 f"{_format_time(first.timestamp)!r} at {first_at}; expected every timestamp of "
                 "the forecasts and actuals with an offset (like '+02:00'), or none without"
@@ -152,7 +152,7 @@ def check_unique_forecasts(rows: Sequence[ForecastRow]) -> None:
                 else f"{first.source}, line {first.line}"
             )
             raise PublishError(
-                f"{_where(row.source, row.line, 'timestamp')}: duplicate value "
+                f"{where(row.source, row.line, 'timestamp')}: duplicate value "
                 f"{_format_time(row.timestamp)!r} for series {row.series_id!r}, target "
                 f"{row.target!r}, model {row.model!r} version {row.model_version!r} "
                 f"(first at {first_at}); expected one row per series_id, target and timestamp"
@@ -225,9 +225,9 @@ def _forecast_row(fields: list[str], source: str, line: int) -> ForecastRow:
         target=_required_text(target, source, line, "target"),
         timestamp=_timestamp(stamp, source, line, "timestamp"),
         horizon_step=_horizon_step(step, source, line),
-        p50=_number(p50, source, line, "p50"),
-        p10=_optional_number(p10, source, line, "p10"),
-        p90=_optional_number(p90, source, line, "p90"),
+        p50=number(p50, source, line, "p50"),
+        p10=optional_number(p10, source, line, "p10"),
+        p90=optional_number(p90, source, line, "p90"),
         model=_partition_text(model, source, line, "model"),
         model_version=_partition_text(version, source, line, "model_version"),
         source=source,
@@ -236,20 +236,21 @@ def _forecast_row(fields: list[str], source: str, line: int) -> ForecastRow:
     if (row.p10 is None) != (row.p90 is None):
         missing = "p10" if row.p10 is None else "p90"
         raise PublishError(
-            f"{_where(source, line, missing)}: empty while the other quantile is given; "
+            f"{where(source, line, missing)}: empty while the other quantile is given; "
             "expected both p10 and p90, or neither (a point forecast)"
         )
     return row
 
 
-def _where(source: str, line: int, column: str) -> str:
+def where(source: str, line: int, column: str) -> str:
+    """A cell's place, as every parse error names it."""
     return f"{source}, line {line}, column {column!r}"
 
 
 def _required_text(value: str, source: str, line: int, column: str) -> str:
     text = value.strip()
     if not text:
-        raise PublishError(f"{_where(source, line, column)}: empty; expected a name")
+        raise PublishError(f"{where(source, line, column)}: empty; expected a name")
     return text
 
 
@@ -257,7 +258,7 @@ def _partition_text(value: str, source: str, line: int, column: str) -> str:
     text = _required_text(value, source, line, column)
     problem = partition_problem(text)
     if problem:
-        raise PublishError(f"{_where(source, line, column)}: {text!r} {problem}")
+        raise PublishError(f"{where(source, line, column)}: {text!r} {problem}")
     return text
 
 
@@ -265,14 +266,14 @@ def _timestamp(value: str, source: str, line: int, column: str) -> datetime:
     text = value.strip()
     if not text:
         raise PublishError(
-            f"{_where(source, line, column)}: empty; expected an ISO 8601 date/time "
+            f"{where(source, line, column)}: empty; expected an ISO 8601 date/time "
             "like '2017-07-01 00:00:00'"
         )
     try:
         stamp = datetime.fromisoformat(text)
     except ValueError:
         raise PublishError(
-            f"{_where(source, line, column)}: cannot parse timestamp {text!r}; expected an "
+            f"{where(source, line, column)}: cannot parse timestamp {text!r}; expected an "
             "ISO 8601 date/time like '2017-07-01 00:00:00', '2017-07-01T00:00:00' or "
             "'2017-07-01 00:00:00+02:00'"
         ) from None
@@ -285,40 +286,44 @@ def _horizon_step(value: str, source: str, line: int) -> int:
         step = int(text)
     except ValueError:
         raise PublishError(
-            f"{_where(source, line, 'horizon_step')}: {text!r} is not a whole number; "
+            f"{where(source, line, 'horizon_step')}: {text!r} is not a whole number; "
             "expected an integer of at least 1"
         ) from None
     if step < 1:
         raise PublishError(
-            f"{_where(source, line, 'horizon_step')}: {step}; expected an integer of at least 1"
+            f"{where(source, line, 'horizon_step')}: {step}; expected an integer of at least 1"
         )
     return step
 
 
-def _number(value: str, source: str, line: int, column: str) -> float:
-    number = _optional_number(value, source, line, column, expected="a finite number")
-    if number is None:
-        raise PublishError(f"{_where(source, line, column)}: empty; expected a number")
-    return number
+def number(
+    value: str, source: str, line: int, column: str, error: type[PublishError] = PublishError
+) -> float:
+    """A required finite number in a cell; ``error`` is the caller's error class."""
+    parsed = optional_number(value, source, line, column, expected="a finite number", error=error)
+    if parsed is None:
+        raise error(f"{where(source, line, column)}: empty; expected a number")
+    return parsed
 
 
-def _optional_number(
+def optional_number(
     value: str,
     source: str,
     line: int,
     column: str,
     expected: str = "a finite number or an empty cell",
+    error: type[PublishError] = PublishError,
 ) -> float | None:
     text = value.strip()
     if not text:
         return None
     try:
-        number = float(text)
+        parsed = float(text)
     except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        raise PublishError(f"{_where(source, line, column)}: {text!r}; expected {expected}")
-    return number
+        parsed = math.nan
+    if not math.isfinite(parsed):
+        raise error(f"{where(source, line, column)}: {text!r}; expected {expected}")
+    return parsed
 
 
 def utc_offset(stamp: datetime) -> str:
