@@ -27,6 +27,7 @@ DISPATCHERS = [
     PACKAGE / "inference" / "handler.py",
     PACKAGE / "pipeline" / "settings.py",
     ROOT / "local_mode" / "cli.py",
+    ROOT / "local_mode" / "commands.py",
     ROOT / "local_mode" / "inputs.py",
 ]
 
