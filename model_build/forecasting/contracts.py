@@ -28,11 +28,14 @@ def _first(data: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
 @dataclass(frozen=True)
 class Preprocessing:
     """preprocessing.json: the family it was prepared for, the input length and horizon it cut
-    the splits for, and the family's own fitted parameters (``fields``, as written)."""
+    the splits for, the data it read (every family records it), and the family's own fitted
+    parameters (``fields``, as written)."""
 
     model: str
     input_length: int
     horizon: int
+    source: str  # the file or data set read
+    synthetic: bool  # generated demo data, not a real data set
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -43,7 +46,19 @@ class Preprocessing:
                 f"{where} comes from an older preprocess that did not record the horizon; "
                 "rerun preprocess"
             )
-        return cls(str(data.get("model", OLDEST_FAMILY)), input_length, horizon, dict(data))
+        missing = [name for name in ("source", "synthetic") if name not in data]
+        if missing:
+            raise DataValidationError(
+                f"{where} has no {', '.join(missing)} field: it was not written by preprocess"
+            )
+        return cls(
+            model=str(data.get("model", OLDEST_FAMILY)),
+            input_length=input_length,
+            horizon=horizon,
+            source=str(data["source"]),
+            synthetic=bool(data["synthetic"]),
+            fields=dict(data),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +66,8 @@ class Preprocessing:
             "model": self.model,
             "input_length": self.input_length,
             "horizon": self.horizon,
+            "source": self.source,
+            "synthetic": self.synthetic,
         }
 
 
@@ -66,6 +83,13 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
             raise DataValidationError(f"ensemble_size {self.ensemble_size} must be at least 1")
+
+    @classmethod
+    def of_artifact(
+        cls, config: Mapping[str, Any], where: Path | str = "the model's config.json"
+    ) -> ModelConfig:
+        """The "model" of a whole config.json (as `forecasting.artifact.load` returns it)."""
+        return cls.from_dict(config.get("model", {}), where)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: Path | str) -> ModelConfig:

@@ -163,3 +163,18 @@ def test_the_readme_layout_names_every_module_of_a_family(name):
     described = set(re.findall(r"[a-z_]+", readme_layout_entry(name)))
     modules = {p.stem for p in (PACKAGE / "models" / name).glob("*.py") if p.stem != "__init__"}
     assert modules - described == set()
+
+
+@pytest.mark.parametrize(
+    ("name", "wanted"),
+    [("informer", "ett (ETT's published borders"), ("tft", "holdout")],
+)
+def test_a_family_names_the_split_its_preprocess_applied(name, wanted, tmp_path):
+    """What a local run announces after Preprocess, read from the written channel."""
+    from forecasting.channels import read_channel
+    from forecasting.steps import preprocess
+
+    windows = ["--seq-len", "16", "--pred-len", "4"]
+    preprocess.main(["--model", name, "--dataset", "demo", *windows, "--output-dir", str(tmp_path)])
+    train = read_channel(tmp_path / "train")
+    assert family(train.recorded.model).split_text(train).startswith(wanted)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from forecasting.contracts import Preprocessing
+
 if TYPE_CHECKING:
     import pandas as pd
     import torch
@@ -27,7 +29,12 @@ class PreparedData:
     """What preprocess writes: the three splits and what preprocessing.json records."""
 
     splits: dict[str, pd.DataFrame]
-    preprocessing: dict[str, Any]
+    preprocessing: dict[str, Any]  # as each split's preprocessing.json will hold it
+
+    @property
+    def recorded(self) -> Preprocessing:
+        """The typed contract of what preprocess will record."""
+        return Preprocessing.from_dict(self.preprocessing, "the prepared preprocessing.json")
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,9 @@ class Family(Protocol):
 
     def fitted(self, channel: Channel) -> object:
         """What preprocess fitted on the training rows: equal across the splits of one run."""
+
+    def split_text(self, channel: Channel) -> str:
+        """The split protocol preprocess applied, in the words a run announces."""
 
     def training_setup(
         self,

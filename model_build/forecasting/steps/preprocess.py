@@ -127,9 +127,10 @@ def main(argv: Sequence[str] | None = None) -> PreparedData:
     prepared = family(args.model).prepare(args)
     write_prepared(prepared, Path(args.output_dir))
     sizes = ", ".join(f"{k} {len(v)} rows" for k, v in prepared.splits.items())
+    recorded = prepared.recorded
     log.info(
         "wrote %s to %s (%s); input length %d, horizon %d",
-        sizes, args.output_dir, prepared.preprocessing["source"], args.seq_len, args.pred_len,
+        sizes, args.output_dir, recorded.source, recorded.input_length, recorded.horizon,
     )  # fmt: skip
     return prepared
 

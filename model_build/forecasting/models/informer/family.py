@@ -77,6 +77,9 @@ class InformerFamily:
     def fitted(self, channel: Channel) -> object:
         return channel.informer.scaler
 
+    def split_text(self, channel: Channel) -> str:
+        return f"{channel.informer.split} ({channel.informer.split_rule})"
+
     def training_setup(
         self,
         args: argparse.Namespace,

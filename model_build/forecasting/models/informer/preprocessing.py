@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forecasting.contracts import ModelConfig
 from forecasting.data.scaling import StandardScaler
 from forecasting.errors import DataValidationError
 
@@ -99,5 +100,5 @@ def read_config(config: Mapping[str, Any]) -> tuple[InformerPreprocessing, Windo
     """The Informer's typed view of a model's config.json (as `forecasting.artifact` loads it)."""
     return (
         InformerPreprocessing.from_dict(config["preprocessing"], "the model's config.json"),
-        WindowLengths.from_hparams(config["model"]["hparams"]),
+        WindowLengths.from_hparams(ModelConfig.of_artifact(config).hparams),
     )

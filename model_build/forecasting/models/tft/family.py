@@ -62,6 +62,9 @@ class TFTFamily:
     def fitted(self, channel: Channel) -> object:
         return channel.tft.dataset_parameters
 
+    def split_text(self, channel: Channel) -> str:
+        return channel.tft.cutoffs.protocol
+
     def training_setup(
         self,
         args: argparse.Namespace,
