@@ -33,5 +33,7 @@ def future_input(
 ) -> InferenceInput | str:
     """The data's last encoder window, with the backtest's actuals and that window as actuals;
     or, for a model that cannot forecast past the data, the reason why not."""
-    run_family = family(ModelConfig.of_artifact(config).family)
-    return run_family.future_request(preprocess_argv, config, backtest)
+    from forecasting.steps.preprocess import preprocess_options, resolved_args
+
+    options = preprocess_options(resolved_args(preprocess_argv))
+    return family(ModelConfig.of_artifact(config).family).future_request(options, config, backtest)

@@ -178,3 +178,22 @@ def test_a_family_names_the_split_its_preprocess_applied(name, wanted, tmp_path)
     preprocess.main(["--model", name, "--dataset", "demo", *windows, "--output-dir", str(tmp_path)])
     train = read_channel(tmp_path / "train")
     assert family(train.recorded.model).split_text(train).startswith(wanted)
+
+
+def test_the_preprocess_step_gives_the_families_typed_options_not_argparse():
+    """The step parses its flags once; data preparation and serving read a PreprocessOptions."""
+    from forecasting.models.family import PreprocessOptions
+    from forecasting.steps import preprocess
+
+    argv = ["--model", "tft", "--targets", " volume , ", "--static-reals", "a,b", "--seq-len", "8"]
+    options = preprocess.preprocess_options(preprocess.resolved_args(argv))
+    assert isinstance(options, PreprocessOptions)
+    assert (options.targets, options.covariates) == (("volume",), ())
+    assert (options.static_reals, options.known_reals) == (("a", "b"), ())
+    assert (options.seq_len, options.pred_len) == (8, FAMILIES["tft"].windows["pred_len"])
+    for each in FAMILIES.values():
+        for method in ("prepare", "future_request"):
+            annotation = inspect.signature(getattr(each, method)).parameters["options"].annotation
+            assert annotation in (PreprocessOptions, "PreprocessOptions"), (each.name, method)
+    readers = [*PACKAGE.glob("models/*/preparation.py"), *PACKAGE.glob("models/*/serving.py")]
+    assert readers and not [p for p in readers if "argparse" in p.read_text()]
