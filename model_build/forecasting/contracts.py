@@ -14,6 +14,7 @@ from typing import Any
 
 from forecasting.errors import DataValidationError
 
+ARTIFACT = "the model's config.json"  # where a loaded model's contracts come from
 # Before the TFT existed, preprocess recorded no family: such files are the Informer's.
 OLDEST_FAMILY = "informer"
 # Each family recorded its window under its own names before both used these.
@@ -37,6 +38,11 @@ class Preprocessing:
     source: str  # the file or data set read
     synthetic: bool  # generated demo data, not a real data set
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_artifact(cls, config: Mapping[str, Any], where: Path | str = ARTIFACT) -> Preprocessing:
+        """What a model was trained on: the preprocessing.json its config.json carries."""
+        return cls.from_dict(config.get("preprocessing", {}), where)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: Path | str) -> Preprocessing:
@@ -85,9 +91,7 @@ class ModelConfig:
             raise DataValidationError(f"ensemble_size {self.ensemble_size} must be at least 1")
 
     @classmethod
-    def of_artifact(
-        cls, config: Mapping[str, Any], where: Path | str = "the model's config.json"
-    ) -> ModelConfig:
+    def of_artifact(cls, config: Mapping[str, Any], where: Path | str = ARTIFACT) -> ModelConfig:
         """The "model" of a whole config.json (as `forecasting.artifact.load` returns it)."""
         return cls.from_dict(config.get("model", {}), where)
 

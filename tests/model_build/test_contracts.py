@@ -7,7 +7,6 @@ import pytest
 from forecasting.contracts import ModelConfig, Preprocessing
 from forecasting.errors import DataValidationError
 
-
 DATA = {"source": "ETTh1.csv", "synthetic": False}  # what every family records of its data
 
 
@@ -35,9 +34,15 @@ def test_a_file_without_its_source_names_itself_and_the_field():
         Preprocessing.from_dict({"context_length": 96, "pred_len": 24, "synthetic": 0}, "p.json")
 
 
-def test_a_model_config_is_read_from_a_whole_config_json():
-    config = {"format_version": 1, "model": {"family": "tft", "hparams": {"hidden_size": 8}}}
+def test_a_models_contracts_are_read_from_its_whole_config_json():
+    preprocessing = {"model": "tft", "max_encoder_length": 24, "horizon": 6, **DATA}
+    config = {
+        "format_version": 1,
+        "model": {"family": "tft", "hparams": {"hidden_size": 8}},
+        "preprocessing": preprocessing,
+    }
     assert ModelConfig.of_artifact(config) == ModelConfig("tft", {"hidden_size": 8})
+    assert Preprocessing.of_artifact(config).fields == preprocessing
     with pytest.raises(DataValidationError, match=r"c\.json: \"model\" must hold"):
         ModelConfig.of_artifact({"format_version": 1}, "c.json")
 
