@@ -25,7 +25,7 @@ from forecasting.errors import ConfigError, ForecastingError
 from forecasting.pipeline.definition import build_definition
 from forecasting.pipeline.images import Images
 from forecasting.pipeline.resources import Resources
-from forecasting.pipeline.source import package_source, source_key
+from forecasting.pipeline.source import package_sources, source_key
 from local_mode import files, interpreter, processing, step_cache, step_reuse, training
 from local_mode.layout import ACCOUNT, PROJECT, REGION, Home, container_path
 from local_mode.registry import Registry
@@ -315,18 +315,20 @@ class Runner:
 
 
 def local_resources(home: Home, group: str = PROJECT) -> Resources:
-    """The deployment's resources as local values; the training code is packed exactly as the
+    """The deployment's resources as local values; each step's code is packed exactly as the
     CodeBuild runner packs it and put at the same key in the local artifacts bucket."""
-    data, digest = package_source(SOURCE_DIR)
-    code_uri = f"s3://{home.artifacts_bucket}/{source_key(f'{home.project}/source', digest)}"
-    code = home.local_path(code_uri)
-    if not code.is_file():
-        files.atomic_write_bytes(code, data)
+    code_uris: dict[str, str] = {}
+    for step, (data, digest) in package_sources(SOURCE_DIR).items():
+        code_uri = f"s3://{home.artifacts_bucket}/{source_key(f'{home.project}/source', digest)}"
+        code = home.local_path(code_uri)
+        if not code.is_file():
+            files.atomic_write_bytes(code, data)
+        code_uris[step] = code_uri
     return Resources(
         pipeline_name=home.project,
         role_arn=f"arn:aws:iam::{ACCOUNT}:role/{home.project}-local",
         artifacts_bucket=home.artifacts_bucket,
-        code_uri=code_uri,
+        code_uris=code_uris,
         kms_key_id=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/local",
         region=REGION,
         model_package_group=group,

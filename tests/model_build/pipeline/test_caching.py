@@ -105,9 +105,9 @@ def test_unchanged_inputs_give_the_same_key_in_every_execution():
 @pytest.mark.parametrize(
     ("change", "missed"),
     [
-        # code: a new tarball is a new content-addressed key
-        (lambda s, r: (s, replace(r, code_uri=r.code_uri.replace("0123abcd", "4567ef01"))),
-         {"Preprocess", "Train", "Evaluate"}),
+        # code: a step's new tarball is a new content-addressed key, for that step only
+        *[(lambda s, r, step=step: (s, replace(r, code_uris={**r.code_uris, step: NEW_CODE})),
+           {step}) for step in ("Preprocess", "Train", "Evaluate")],
         # image: every job's container
         (lambda s, r: (s, replace(r, images=Images("t:2", "p:2", "i:2"))),
          {"Preprocess", "Train", "Evaluate"}),
@@ -124,6 +124,7 @@ def test_a_changed_input_misses_the_steps_that_read_it(change, missed):
 
 
 IMAGES = Images("t:1", "p:1", "i:1")
+NEW_CODE = "s3://ts-forecasting-artifacts/code/4567ef01/sourcedir.tar.gz"
 
 
 @pytest.mark.parametrize(
