@@ -96,6 +96,15 @@ def test_a_changed_parameter_misses_the_steps_that_read_it(home, first):
     assert runner.properties["Train"] != first[1].properties["Train"]
 
 
+def test_another_host_count_misses_train(home, first):
+    """ResourceConfig is no key attribute of a Training step; the count reaches its key
+    through the step's Environment (forecasting.pipeline.caching)."""
+    config = TINY.__class__(**{**TINY.to_dict(), "hosts": 2})
+    runner, said = run(home, "two-hosts", config=config, stop_after="Train")
+    assert reused(said) == ["Preprocess"]
+    assert runner.properties["Train"] != first[1].properties["Train"]
+
+
 def test_changed_code_misses(home):
     def other_code(steps):
         inputs = steps["Preprocess"]["Arguments"]["ProcessingInputs"]

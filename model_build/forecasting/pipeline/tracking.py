@@ -32,10 +32,12 @@ def with_tracking(
     for step in steps:
         arguments = step["Arguments"]
         if step["Name"] == "Train":
-            arguments["Environment"] = {TRACKING_URI: tracking_uri, EXPERIMENT_NAME: experiment}
+            arguments.setdefault("Environment", {}).update(
+                {TRACKING_URI: tracking_uri, EXPERIMENT_NAME: experiment}
+            )
             arguments["EnableNetworkIsolation"] = False
         elif step["Name"] == "Evaluate":
-            arguments["Environment"] = {ARTIFACT_URI: MODEL_ARTIFACT}
+            arguments.setdefault("Environment", {})[ARTIFACT_URI] = MODEL_ARTIFACT
             arguments["NetworkConfig"]["EnableNetworkIsolation"] = False
         elif step["Type"] == "Condition":
             for branch in arguments["IfSteps"]:
