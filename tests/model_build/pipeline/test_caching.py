@@ -261,7 +261,11 @@ def test_tracking_adds_no_per_execution_value_to_a_cached_step():
     }.items()  # fmt: skip
     metadata = steps["Register"]["Arguments"]["CustomerMetadataProperties"]
     assert metadata["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
-    assert metadata["mlflow_run_id"]["Std:JsonGet"]["Path"] == "mlflow.run_id"
+    assert metadata["mlflow_tracking_server"] == "arn:aws:sagemaker:x"
+    # the run id reaches the package through the run-tagging Lambda, which reads it from the
+    # registered evaluation.json: no Std:JsonGet in the metadata (forecasting.pipeline.tracking)
+    assert "mlflow_run_id" not in metadata
+    assert "Std:JsonGet" not in json.dumps(metadata)
     untracked = build_definition(SETTINGS, replace(RESOURCES, images=IMAGES))
     assert not any(
         "MLFLOW" in name for name in flat_steps(untracked["Steps"])[1]["Arguments"]["Environment"]
