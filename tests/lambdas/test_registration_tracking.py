@@ -26,6 +26,7 @@ from forecasting.pipeline import tracking as pipeline_tracking
 from lambdas.errors import ConfigError
 from lambdas.registration_tracking import handler as tagging
 from lambdas.registration_tracking.tracking_server import (
+    ACTIONS,
     TrackingServer,
     TrackingServerError,
 )
@@ -160,6 +161,12 @@ def test_the_requests_are_signed_for_sagemaker_mlflow_and_name_the_server():
         assert "x-mlflow-sm-tracking-server-arn" in headers["Authorization"]  # signed
         if method == "POST":
             assert headers["Content-Type"] == "application/json" and body
+    # every call the Lambda makes has its IAM action (the role is checked against these in
+    # tests/infra/test_mlflow_tracking.py)
+    called = {
+        urlsplit(url).path.removeprefix("/api/2.0/mlflow/") for _, url, _, _ in server.requests
+    }
+    assert called == set(ACTIONS)
 
 
 def test_a_version_without_a_run_is_skipped_and_said(caplog):
