@@ -115,10 +115,10 @@ def package_modules(root: Path, entry_points: tuple[str, ...]) -> set[str]:
     pending: list[str] = []
     for entry in entry_points:
         if entry.endswith(".py"):
-            path = root / entry
-            if not path.is_file():
-                raise ConfigError(f"{path}: the entry point is missing")
-            pending.extend(imported_names(path, entry.removesuffix(".py")))
+            program = root / entry
+            if not program.is_file():
+                raise ConfigError(f"{program}: the entry point is missing")
+            pending.extend(imported_names(program, entry.removesuffix(".py")))
         elif module_file(root, entry) is None:
             raise ConfigError(f"{entry}: no such module under {root / PACKAGE}")
         else:
