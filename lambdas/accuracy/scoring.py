@@ -1,10 +1,10 @@
 """How good the published forecasts were, once their actuals arrived: pure logic, no I/O.
 
 Inputs are the published partitions (``forecasts/model=M/version=V/run=R/forecasts.csv``, the
-publish Lambda's columns) and the actuals files under the actuals prefix (the publish Lambda's
-long format ``series_id,target,timestamp,value``). A forecast counts only once its actual is
-there: late or partial actuals leave the other forecasts *pending*, and every table says how many
-points it rests on.
+publish Lambda's columns) and the actuals, one per series, target and instant
+(:mod:`lambdas.accuracy.actuals` reads them from the files). A forecast counts only once its
+actual is there: late or partial actuals leave the other forecasts *pending*, and every table
+says how many points it rests on.
 
 Measures, per model version, series, target and horizon step (and per version overall):
 
@@ -34,7 +34,6 @@ from lambdas.publish.rows import (
     PublishError,
     number,
     optional_number,
-    parse_actuals,
     where,
 )
 
@@ -204,27 +203,6 @@ def iter_published(text: str | bytes, source: str) -> Iterator[Forecast]:
                 record[p90], source, line, "p90", expected="a finite number", error=AccuracyError
             ),
         )
-
-
-def merge_actuals(files: Iterable[tuple[str, bytes]]) -> dict[InstantKey, ActualRow]:
-    """Every actual of every file (``(source, body)``), one per series, target and instant.
-
-    A file sent again, or two files agreeing on a point, is fine; two files that disagree about
-    the same point are an error naming both places (replace the wrong file instead).
-    """
-    known: dict[InstantKey, ActualRow] = {}
-    for source, body in files:
-        for row in parse_actuals(body, source):
-            key = (row.series_id, row.target, row.timestamp)
-            first = known.setdefault(key, row)
-            if first.value != row.value:
-                raise AccuracyError(
-                    f"{row.source}, line {row.line}, column 'value': {row.value!r} for series "
-                    f"{row.series_id!r}, target {row.target!r} at {row.timestamp.isoformat()}, "
-                    f"but {first.source}, line {first.line} says {first.value!r}; expected one "
-                    "value per point across the actuals files"
-                )
-    return known
 
 
 # --- joining and measuring --------------------------------------------------------------------

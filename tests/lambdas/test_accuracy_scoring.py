@@ -9,11 +9,11 @@ import math
 
 import pytest
 
+from lambdas.accuracy.actuals import Arrived
 from lambdas.accuracy.scoring import (
     ACCURACY_COLUMNS,
     AccuracyError,
     format_accuracy_csv,
-    merge_actuals,
     parse_published,
     score,
 )
@@ -21,6 +21,11 @@ from lambdas.publish.publishing import PUBLISHED_COLUMNS
 from lambdas.publish.rows import PublishError
 
 ACTUALS_HEADER = "series_id,target,timestamp,value\n"
+
+
+def merge_actuals(files):
+    """The long-format actuals of ``files`` (no version's training columns needed)."""
+    return Arrived.read(files).for_version(None, "1")
 
 
 def published(rows: list[tuple[str, int, float, str, str, str]], offset: str = "") -> bytes:
@@ -125,9 +130,16 @@ def test_a_bad_actual_names_its_file_line_and_column(row, where):
         merge_actuals([("actuals/day.csv", (ACTUALS_HEADER + row + "\n").encode())])
 
 
-def test_a_wrong_actuals_header_is_named():
-    with pytest.raises(PublishError, match=r"x\.csv, line 1: column 1 is 'date'"):
-        merge_actuals([("x.csv", b"date,OT\n2026-01-01,1\n")])
+def test_a_misspelt_long_header_is_read_as_training_columns_and_named():
+    """Not the long header: the file is in the training data's columns, and names what lacks."""
+    from lambdas.accuracy.actuals import ColumnContract
+
+    contract = ColumnContract("date", (), ("OT",), "/", True)
+    arrived = Arrived.read([("x.csv", b"series_id,target,timestamp,valu\na,OT,2026-01-01,1\n")])
+    with pytest.raises(AccuracyError, match=r"x\.csv, line 1: no column 'date' \(the time\), "
+                       r"'OT' \(a target\); expected the columns version 1 was trained on: "
+                       r"date, OT \(or the long format 'series_id,target,timestamp,value'\)"):
+        arrived.for_version(contract, "1")
 
 
 def test_a_bad_published_cell_names_file_line_and_column():
