@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple
 
 from lambdas.publish.rows import (
     FORECAST_COLUMNS,
@@ -65,21 +65,6 @@ class AccuracyError(PublishError):
     """Input that cannot be scored; the message names the file, line and column."""
 
 
-class Forecast(NamedTuple):
-    """One published forecast step (a tuple: millions are built in one pass)."""
-
-    model: str
-    version: str
-    run: str
-    series_id: str
-    target: str
-    timestamp: datetime
-    horizon_step: int
-    p50: float
-    p10: float | None
-    p90: float | None
-
-
 @dataclass(slots=True)
 class Measures:
     """Running sums of one group of forecasts; the measures are read from them."""
@@ -96,14 +81,12 @@ class Measures:
     last: datetime | None = None
 
     def add(
-        self, stamp: datetime, difference: float | None, term: float | None, covered: int | None
+        self, stamp: datetime, difference: float, term: float | None, covered: int | None
     ) -> None:
-        """One forecast: ``difference`` p50 - actual (None while pending), its sMAPE ``term``
-        (None where undefined) and whether [p10, p90] ``covered`` the actual (None: no
-        quantiles)."""
+        """One forecast with its actual: ``difference`` p50 - actual, its sMAPE ``term`` (None
+        where undefined) and whether [p10, p90] ``covered`` the actual (None: no quantiles).
+        A pending forecast only counts in ``forecasts``."""
         self.forecasts += 1
-        if difference is None:
-            return
         self.matched += 1
         self.abs_error += abs(difference)
         self.error += difference
@@ -117,6 +100,21 @@ class Measures:
             self.first = stamp
         if self.last is None or stamp > self.last:
             self.last = stamp
+
+    def merge(self, other: Measures) -> None:
+        """Add another group's sums (a version's measures are its cells')."""
+        self.forecasts += other.forecasts
+        self.matched += other.matched
+        self.abs_error += other.abs_error
+        self.error += other.error
+        self.smape_sum += other.smape_sum
+        self.smape_points += other.smape_points
+        self.covered += other.covered
+        self.coverage_points += other.coverage_points
+        if other.first is not None and (self.first is None or other.first < self.first):
+            self.first = other.first
+        if other.last is not None and (self.last is None or other.last > self.last):
+            self.last = other.last
 
     @property
     def pending(self) -> int:
@@ -141,25 +139,47 @@ class Measures:
 
 @dataclass
 class Scores:
-    """The join's result: measures per (model, version, series, target, step) and per version,
-    and per version and forecast time the sum and count of sMAPE terms (for rolling windows:
-    as many entries as distinct times, not points)."""
+    """The join's result: measures per (model, version, series, target, step) and per version
+    (the sums of its cells), and per version and forecast time the sum and count of sMAPE terms
+    (for rolling windows: as many entries as distinct times, not points)."""
 
     cells: dict[tuple[str, str, str, str, int], Measures] = field(default_factory=dict)
-    versions: dict[tuple[str, str], Measures] = field(default_factory=dict)
     smape_by_time: dict[tuple[str, str], dict[datetime, list[float]]] = field(default_factory=dict)
+    _versions: dict[tuple[str, str], Measures] | None = None
+
+    @property
+    def versions(self) -> dict[tuple[str, str], Measures]:
+        """Each version's measures, summed from its cells in their sorted order (once)."""
+        if self._versions is None:
+            self._versions = {}
+            for (model, version, *_), cell in sorted(self.cells.items()):
+                total = self._versions.get((model, version))
+                if total is None:
+                    total = self._versions[model, version] = Measures()
+                total.merge(cell)
+        return self._versions
+
+    def invalidate(self) -> None:
+        self._versions = None
 
 
-# --- reading ----------------------------------------------------------------------------------
+# --- reading, joining and measuring -----------------------------------------------------------
 
 
-def parse_published(text: str | bytes, source: str) -> list[Forecast]:
-    """The forecasts of one published ``forecasts.csv``; a bad cell names file, line, column."""
-    return list(iter_published(text, source))
+def score(
+    text: str | bytes,
+    source: str,
+    actuals: Mapping[InstantKey, ActualRow],
+    scores: Scores | None = None,
+) -> Scores:
+    """Read one published ``forecasts.csv`` (a bad cell names file, line and column), join each
+    forecast with its actual (same series, target and instant) and measure; adds to ``scores``
+    when given (one call per file: a pass over many files holds none of them).
 
-
-def iter_published(text: str | bytes, source: str) -> Iterator[Forecast]:
-    """:func:`parse_published` one row at a time: a pass over many files holds none of them."""
+    One loop over the rows, without an object per row: this is the pass's hot path.
+    """
+    scores = Scores() if scores is None else scores
+    scores.invalidate()
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -173,96 +193,96 @@ def iter_published(text: str | bytes, source: str) -> Iterator[Forecast]:
             f"{source}, line 1: no column {', '.join(map(repr, missing))}; expected a "
             f"published forecasts.csv with {','.join(PUBLISHED_FIELDS)}"
         )
-    (series, target, stamp_at, step, p50, p10, p90, model, version, run, offset) = (
-        header.index(name) for name in PUBLISHED_FIELDS
+    (series_at, target_at, stamp_at, step_at, p50_at, p10_at, p90_at, model_at, version_at) = (
+        header.index(name) for name in FORECAST_COLUMNS
     )
+    offset_at = header.index("utc_offset")
+    cells, smape_by_time = scores.cells, scores.smape_by_time
     stamps: dict[str, datetime] = {}  # many series share each timestamp: parse it once
+    steps: dict[str, int] = {}  # and each horizon step
+    by_time: dict[datetime, list[float]] = {}
+    last_version: tuple[str, str] | None = None
+    finite, width = math.isfinite, len(header)
     for record in reader:
-        line = reader.line_num
-        if len(record) != len(header):
+        if len(record) != width:
             raise AccuracyError(
-                f"{source}, line {line}: {len(record)} fields; expected the header's {len(header)}"
+                f"{source}, line {reader.line_num}: {len(record)} fields; expected the "
+                f"header's {width}"
             )
-        text_stamp = record[stamp_at] + record[offset]
+        text_stamp = record[stamp_at] + record[offset_at]
         stamp = stamps.get(text_stamp)
         if stamp is None:
-            stamp = stamps[text_stamp] = _timestamp(text_stamp, source, line)
-        yield Forecast(
-            model=record[model],
-            version=record[version],
-            run=record[run],
-            series_id=record[series],
-            target=record[target],
-            timestamp=stamp,
-            horizon_step=_integer(record[step], source, line, "horizon_step"),
-            p50=number(record[p50], source, line, "p50", error=AccuracyError),
-            p10=optional_number(
-                record[p10], source, line, "p10", expected="a finite number", error=AccuracyError
-            ),
-            p90=optional_number(
-                record[p90], source, line, "p90", expected="a finite number", error=AccuracyError
-            ),
+            stamp = stamps[text_stamp] = _timestamp(text_stamp, source, reader.line_num)
+            check_same_time_kind(stamp, actuals)
+        step = steps.get(record[step_at])
+        if step is None:
+            step = steps[record[step_at]] = _integer(
+                record[step_at], source, reader.line_num, "horizon_step"
+            )
+        # float() of a cell is what number() computes; a cell it refuses, or a value that is
+        # not finite, takes the slow path, which names the cell or reads an empty quantile
+        try:
+            p50, low, high = float(record[p50_at]), record[p10_at], record[p90_at]
+            p10 = float(low) if low else None
+            p90 = float(high) if high else None
+            fast = finite(p50) and (p10 is None or finite(p10)) and (p90 is None or finite(p90))
+        except ValueError:
+            fast = False
+        if not fast:
+            p50, p10, p90 = _numbers(record, (p50_at, p10_at, p90_at), source, reader.line_num)
+        model, version, series_id, target = (
+            record[model_at],
+            record[version_at],
+            record[series_at],
+            record[target_at],
         )
-
-
-# --- joining and measuring --------------------------------------------------------------------
-
-
-def score(
-    forecasts: Iterable[Forecast],
-    actuals: Mapping[InstantKey, ActualRow],
-    scores: Scores | None = None,
-) -> Scores:
-    """Join each forecast with its actual (same series, target and instant) and measure; adds
-    to ``scores`` when given (one call per published file)."""
-    scores = Scores() if scores is None else scores
-    checked = False
-    for forecast in forecasts:
-        if not checked:
-            check_same_time_kind(forecast, actuals)
-            checked = True
-        found = actuals.get((forecast.series_id, forecast.target, forecast.timestamp))
-        difference = term = covered = None
-        if found is not None:
-            actual = found.value
-            difference = forecast.p50 - actual
-            scale = abs(forecast.p50) + abs(actual)
-            term = 200.0 * abs(difference) / scale if scale > 0 else None
-            if forecast.p10 is not None and forecast.p90 is not None:
-                covered = int(forecast.p10 <= actual <= forecast.p90)
-        cell = (
-            forecast.model,
-            forecast.version,
-            forecast.series_id,
-            forecast.target,
-            forecast.horizon_step,
-        )
-        version = (forecast.model, forecast.version)
-        cell_measures = scores.cells.get(cell)
-        if cell_measures is None:
-            cell_measures = scores.cells[cell] = Measures()
-        cell_measures.add(forecast.timestamp, difference, term, covered)
-        version_measures = scores.versions.get(version)
-        if version_measures is None:
-            version_measures = scores.versions[version] = Measures()
-        version_measures.add(forecast.timestamp, difference, term, covered)
+        key = (model, version, series_id, target, step)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Measures()
+        found = actuals.get((series_id, target, stamp))
+        if found is None:  # pending
+            cell.forecasts += 1
+            continue
+        actual = found.value
+        difference = p50 - actual
+        scale = abs(p50) + abs(actual)
+        term = 200.0 * abs(difference) / scale if scale > 0 else None
+        covered = None if p10 is None or p90 is None else int(p10 <= actual <= p90)
+        cell.add(stamp, difference, term, covered)
         if term is not None:
-            by_time = scores.smape_by_time.setdefault(version, {})
-            sums = by_time.get(forecast.timestamp)
+            if last_version != (model, version):  # a file is one version's: found once
+                last_version = (model, version)
+                by_time = smape_by_time.setdefault(last_version, {})
+            sums = by_time.get(stamp)
             if sums is None:
-                sums = by_time[forecast.timestamp] = [0.0, 0]
+                sums = by_time[stamp] = [0.0, 0]
             sums[0] += term
             sums[1] += 1
     return scores
 
 
-def check_same_time_kind(forecast: Forecast, actuals: Mapping[InstantKey, ActualRow]) -> None:
+def _numbers(
+    record: list[str], at: tuple[int, int, int], source: str, line: int
+) -> tuple[float, float | None, float | None]:
+    """p50, p10 and p90 of a row, or the error naming the cell."""
+    p50 = number(record[at[0]], source, line, "p50", error=AccuracyError)
+    p10, p90 = (
+        optional_number(
+            record[i], source, line, name, expected="a finite number", error=AccuracyError
+        )
+        for i, name in ((at[1], "p10"), (at[2], "p90"))
+    )
+    return p50, p10, p90
+
+
+def check_same_time_kind(stamp: datetime, actuals: Mapping[InstantKey, ActualRow]) -> None:
     """Forecasts and actuals both with UTC offsets or both without: a local time is no instant,
     so it would silently never match one that has an offset."""
     if not actuals:
         return
     actual = next(iter(actuals.values()))
-    if (actual.timestamp.tzinfo is not None) != (forecast.timestamp.tzinfo is not None):
+    if (actual.timestamp.tzinfo is not None) != (stamp.tzinfo is not None):
         kind = "has a UTC offset" if actual.timestamp.tzinfo is not None else "has none"
         raise AccuracyError(
             f"{actual.source}, line {actual.line}, column 'timestamp': "

@@ -26,7 +26,6 @@ from lambdas.accuracy.scoring import (
     AccuracyError,
     Scores,
     format_accuracy_csv,
-    iter_published,
     score,
 )
 from lambdas.publish.rows import partition_problem
@@ -118,7 +117,7 @@ def track(
         )
         actuals = arrived.for_version(contract, version)
         joined_sizes.append(len(actuals))
-        score(iter_published(forecasts_store.read(key), forecasts_store.uri(key)), actuals, scores)
+        score(forecasts_store.read(key), forecasts_store.uri(key), actuals, scores)
     forecasts = sum(measures.forecasts for measures in scores.versions.values())
     references = {(m, v): reference_smape(evaluation_of(v)) for m, v in scores.versions}
     state = load_state(forecasts_store, forecasts_prefix, model)

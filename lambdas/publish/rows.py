@@ -87,17 +87,22 @@ def parse_forecasts(text: str | bytes, source: str) -> list[ForecastRow]:
 
 def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
     """Parse the long actuals CSV (``series_id,target,timestamp,value``)."""
-    rows = [
-        ActualRow(
-            series_id=required_text(fields[0], source, line, "series_id"),
-            target=required_text(fields[1], source, line, "target"),
-            timestamp=parse_timestamp(fields[2], source, line, "timestamp"),
-            value=number(fields[3], source, line, "value"),
-            source=source,
-            line=line,
+    rows = []
+    stamps: dict[str, datetime] = {}  # many series share each timestamp: parse it once
+    for line, (series_id, target, stamp_text, value) in _records(text, source, ACTUAL_COLUMNS):
+        stamp = stamps.get(stamp_text)
+        if stamp is None:
+            stamp = stamps[stamp_text] = parse_timestamp(stamp_text, source, line, "timestamp")
+        rows.append(
+            ActualRow(
+                series_id=required_text(series_id, source, line, "series_id"),
+                target=required_text(target, source, line, "target"),
+                timestamp=stamp,
+                value=number(value, source, line, "value"),
+                source=source,
+                line=line,
+            )
         )
-        for line, fields in _records(text, source, ACTUAL_COLUMNS)
-    ]
     check_one_time_zone_kind(rows)
     seen: dict[tuple[str, str, datetime], ActualRow] = {}
     for row in rows:
