@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from lambdas.accuracy.scoring import AccuracyError, InstantKey
@@ -99,6 +100,12 @@ def training_shaped_rows(
     """The long rows of a file in the training data's columns, and the columns it ignored."""
     expected = f"the columns version {version} was trained on: {', '.join(contract.columns)}"
     header_line, header, records = read_table(text, source, expected)
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise AccuracyError(
+            f"{source}, line {header_line}: column(s) {', '.join(map(repr, twice))} more than "
+            "once; expected each column once"
+        )
     missing = [name for name in contract.columns if name not in header]
     if missing:
         roles = {contract.time_column: "the time"}
@@ -113,8 +120,12 @@ def training_shaped_rows(
     ids_at = [header.index(name) for name in contract.id_columns]
     targets_at = [(name, header.index(name)) for name in contract.targets]
     rows = []
+    stamps: dict[str, datetime] = {}  # many series share each timestamp: parse it once
     for line, fields in records:
-        stamp = parse_timestamp(fields[time_at], source, line, contract.time_column)
+        stamp = stamps.get(fields[time_at])
+        if stamp is None:
+            stamp = parse_timestamp(fields[time_at], source, line, contract.time_column)
+            stamps[fields[time_at]] = stamp
         ids = [
             required_text(fields[i], source, line, contract.id_columns[n])
             for n, i in enumerate(ids_at)

@@ -146,6 +146,7 @@ def test_long_and_training_shaped_files_mix_and_must_agree(tmp_path):
         ("date,HUFL,OT\n2018-06-27,4,1\n27/06/2018,4,1\n", r"a\.csv, line 3, column 'date'"),
         ("date,HUFL,OT\n2018-06-27,4,hot\n", r"a\.csv, line 2, column 'OT': 'hot'"),
         ("date,HUFL,OT\n2018-06-27,4,1\n2018-06-27,4,1\n", r"a\.csv, line 3: series 'HUFL'"),
+        ("date,OT,HUFL,OT\n2018-06-27,4,1,2\n", r"a\.csv, line 1: column\(s\) 'OT' more than once"),
     ],
 )
 def test_wrong_columns_and_bad_cells_name_file_line_and_column(tmp_path, text, message):
