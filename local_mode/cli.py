@@ -202,8 +202,9 @@ def add_accuracy_command(
         description="Join every published forecast of the group with the actuals under the "
         "local actuals prefix (<home>/s3/<project>-data/actuals/*.csv, in the training data's "
         "columns or series_id,target,timestamp,value), print each version's MAE, bias, sMAPE "
-        "and p10-p90 coverage, write the accuracy table beside the forecasts and apply the drift alarm: a version whose "
-        "rolling sMAPE exceeds RATIO x the sMAPE it registered is in alarm (reported once).",
+        "and p10-p90 coverage, write the accuracy table beside the forecasts and apply the "
+        "drift alarm: a version whose rolling sMAPE exceeds RATIO x the sMAPE it registered "
+        "is in alarm (reported once).",
     )
     accuracy.add_argument(
         "--ratio", type=float, default=drift.DEFAULT_ALARM_RATIO,
