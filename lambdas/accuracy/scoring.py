@@ -67,39 +67,19 @@ class AccuracyError(PublishError):
 
 @dataclass(slots=True)
 class Measures:
-    """Running sums of one group of forecasts; the measures are read from them."""
+    """Running sums of one group of forecasts (:func:`score` adds to them); the measures are
+    read from them. All but ``forecasts`` count only forecasts whose actual arrived."""
 
     forecasts: int = 0
     matched: int = 0
-    abs_error: float = 0.0
-    error: float = 0.0
-    smape_sum: float = 0.0
+    abs_error: float = 0.0  # sum of |p50 - actual|
+    error: float = 0.0  # sum of p50 - actual
+    smape_sum: float = 0.0  # sum of the sMAPE terms, where defined
     smape_points: int = 0
-    covered: int = 0
+    covered: int = 0  # actuals inside [p10, p90], of the forecasts with quantiles
     coverage_points: int = 0
-    first: datetime | None = None
+    first: datetime | None = None  # the matched forecasts' time span
     last: datetime | None = None
-
-    def add(
-        self, stamp: datetime, difference: float, term: float | None, covered: int | None
-    ) -> None:
-        """One forecast with its actual: ``difference`` p50 - actual, its sMAPE ``term`` (None
-        where undefined) and whether [p10, p90] ``covered`` the actual (None: no quantiles).
-        A pending forecast only counts in ``forecasts``."""
-        self.forecasts += 1
-        self.matched += 1
-        self.abs_error += abs(difference)
-        self.error += difference
-        if term is not None:
-            self.smape_sum += term
-            self.smape_points += 1
-        if covered is not None:
-            self.coverage_points += 1
-            self.covered += covered
-        if self.first is None or stamp < self.first:
-            self.first = stamp
-        if self.last is None or stamp > self.last:
-            self.last = stamp
 
     def merge(self, other: Measures) -> None:
         """Add another group's sums (a version's measures are its cells')."""
@@ -248,9 +228,21 @@ def score(
         difference = p50 - actual
         scale = abs(p50) + abs(actual)
         term = 200.0 * abs(difference) / scale if scale > 0 else None
-        covered = None if p10 is None or p90 is None else int(p10 <= actual <= p90)
-        cell.add(stamp, difference, term, covered)
+        # inlined rather than a method of Measures: this runs once per matched forecast
+        cell.forecasts += 1
+        cell.matched += 1
+        cell.abs_error += abs(difference)
+        cell.error += difference
+        if p10 is not None and p90 is not None:
+            cell.coverage_points += 1
+            cell.covered += p10 <= actual <= p90
+        if cell.first is None or stamp < cell.first:
+            cell.first = stamp
+        if cell.last is None or stamp > cell.last:
+            cell.last = stamp
         if term is not None:
+            cell.smape_sum += term
+            cell.smape_points += 1
             if last_version != (model, version):  # a file is one version's: found once
                 last_version = (model, version)
                 by_time = smape_by_time.setdefault(last_version, {})
