@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ from lambdas.publish.rows import (
 
 # The published CSV's columns this module reads (by name: columns added later do not matter).
 PUBLISHED_FIELDS = (*FORECAST_COLUMNS, "run", "utc_offset")
+PICKED = ("series_id", "target", "timestamp", "utc_offset", "horizon_step", "p50", "p10", "p90",
+          "model", "model_version")  # fmt: skip
 ACCURACY_COLUMNS = (
     "model",
     "model_version",
@@ -173,15 +176,13 @@ def score(
             f"{source}, line 1: no column {', '.join(map(repr, missing))}; expected a "
             f"published forecasts.csv with {','.join(PUBLISHED_FIELDS)}"
         )
-    (series_at, target_at, stamp_at, step_at, p50_at, p10_at, p90_at, model_at, version_at) = (
-        header.index(name) for name in FORECAST_COLUMNS
-    )
-    offset_at = header.index("utc_offset")
+    # each row's cells in this order, picked in one call whatever the file's column order
+    pick = operator.itemgetter(*(header.index(name) for name in PICKED))
     cells, smape_by_time = scores.cells, scores.smape_by_time
     stamps: dict[str, datetime] = {}  # many series share each timestamp: parse it once
     steps: dict[str, int] = {}  # and each horizon step
     by_time: dict[datetime, list[float]] = {}
-    last_version: tuple[str, str] | None = None
+    by_time_of = ("", "")  # the (model, version) whose by_time that is
     finite, width = math.isfinite, len(header)
     for record in reader:
         if len(record) != width:
@@ -189,33 +190,30 @@ def score(
                 f"{source}, line {reader.line_num}: {len(record)} fields; expected the "
                 f"header's {width}"
             )
-        text_stamp = record[stamp_at] + record[offset_at]
-        stamp = stamps.get(text_stamp)
+        series_id, target, text_stamp, offset, text_step, text_p50, low, high, model, version = (
+            pick(record)
+        )
+        stamp = stamps.get(text_stamp + offset)
         if stamp is None:
-            stamp = stamps[text_stamp] = _timestamp(text_stamp, source, reader.line_num)
-            check_same_time_kind(stamp, actuals)
-        step = steps.get(record[step_at])
-        if step is None:
-            step = steps[record[step_at]] = _integer(
-                record[step_at], source, reader.line_num, "horizon_step"
+            stamp = stamps[text_stamp + offset] = _timestamp(
+                text_stamp + offset, source, reader.line_num
             )
+            check_same_time_kind(stamp, actuals)
+        step = steps.get(text_step)
+        if step is None:
+            step = steps[text_step] = _integer(text_step, source, reader.line_num, "horizon_step")
         # float() of a cell is what number() computes; a cell it refuses, or a value that is
-        # not finite, takes the slow path, which names the cell or reads an empty quantile
+        # not finite (their sum is not: an overflowing sum only takes the slow path too), takes
+        # the slow path, which names the cell or reads an empty quantile
         try:
-            p50, low, high = float(record[p50_at]), record[p10_at], record[p90_at]
+            p50 = float(text_p50)
             p10 = float(low) if low else None
             p90 = float(high) if high else None
-            fast = finite(p50) and (p10 is None or finite(p10)) and (p90 is None or finite(p90))
+            fast = finite(p50 + (p10 or 0.0) + (p90 or 0.0))
         except ValueError:
             fast = False
         if not fast:
-            p50, p10, p90 = _numbers(record, (p50_at, p10_at, p90_at), source, reader.line_num)
-        model, version, series_id, target = (
-            record[model_at],
-            record[version_at],
-            record[series_at],
-            record[target_at],
-        )
+            p50, p10, p90 = _numbers(text_p50, low, high, source, reader.line_num)
         key = (model, version, series_id, target, step)
         cell = cells.get(key)
         if cell is None:
@@ -226,12 +224,12 @@ def score(
             continue
         actual = found.value
         difference = p50 - actual
+        miss = abs(difference)
         scale = abs(p50) + abs(actual)
-        term = 200.0 * abs(difference) / scale if scale > 0 else None
         # inlined rather than a method of Measures: this runs once per matched forecast
         cell.forecasts += 1
         cell.matched += 1
-        cell.abs_error += abs(difference)
+        cell.abs_error += miss
         cell.error += difference
         if p10 is not None and p90 is not None:
             cell.coverage_points += 1
@@ -240,12 +238,13 @@ def score(
             cell.first = stamp
         if cell.last is None or stamp > cell.last:
             cell.last = stamp
-        if term is not None:
+        if scale > 0:  # the sMAPE term is defined
+            term = 200.0 * miss / scale
             cell.smape_sum += term
             cell.smape_points += 1
-            if last_version != (model, version):  # a file is one version's: found once
-                last_version = (model, version)
-                by_time = smape_by_time.setdefault(last_version, {})
+            if version != by_time_of[1] or model != by_time_of[0]:  # a file is one version's
+                by_time_of = (model, version)
+                by_time = smape_by_time.setdefault(by_time_of, {})
             sums = by_time.get(stamp)
             if sums is None:
                 sums = by_time[stamp] = [0.0, 0]
@@ -255,17 +254,14 @@ def score(
 
 
 def _numbers(
-    record: list[str], at: tuple[int, int, int], source: str, line: int
+    p50: str, p10: str, p90: str, source: str, line: int
 ) -> tuple[float, float | None, float | None]:
     """p50, p10 and p90 of a row, or the error naming the cell."""
-    p50 = number(record[at[0]], source, line, "p50", error=AccuracyError)
-    p10, p90 = (
-        optional_number(
-            record[i], source, line, name, expected="a finite number", error=AccuracyError
-        )
-        for i, name in ((at[1], "p10"), (at[2], "p90"))
+    low, high = (
+        optional_number(text, source, line, name, expected="a finite number", error=AccuracyError)
+        for text, name in ((p10, "p10"), (p90, "p90"))
     )
-    return p50, p10, p90
+    return number(p50, source, line, "p50", error=AccuracyError), low, high
 
 
 def check_same_time_kind(stamp: datetime, actuals: Mapping[InstantKey, ActualRow]) -> None:
@@ -298,6 +294,14 @@ def format_accuracy_csv(scores: Scores) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(ACCURACY_COLUMNS)
+    times: dict[datetime | None, str] = {}  # the cells share few distinct times
+
+    def time_of(stamp: datetime | None) -> str:
+        text = times.get(stamp)
+        if text is None:
+            text = times[stamp] = time_text(stamp)
+        return text
+
     for (model, version, series_id, target, step), measures in sorted(scores.cells.items()):
         writer.writerow(
             (
@@ -315,8 +319,8 @@ def format_accuracy_csv(scores: Scores) -> str:
                 measures.smape_points,
                 decimal_text(measures.coverage),
                 measures.coverage_points,
-                time_text(measures.first),
-                time_text(measures.last),
+                time_of(measures.first),
+                time_of(measures.last),
             )
         )
     return buffer.getvalue()
@@ -324,7 +328,10 @@ def format_accuracy_csv(scores: Scores) -> str:
 
 def decimal_text(value: float | None) -> str:
     """Shortest round-trip digits, never scientific notation (QuickSight reads that as text)."""
-    return "" if value is None else format(Decimal(repr(value)), "f")
+    if value is None:
+        return ""
+    text = repr(value)  # already plain unless it has an exponent (or is inf or nan)
+    return text if "e" not in text and "n" not in text else format(Decimal(text), "f")
 
 
 def time_text(stamp: datetime | None) -> str:

@@ -93,16 +93,17 @@ def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
         stamp = stamps.get(stamp_text)
         if stamp is None:
             stamp = stamps[stamp_text] = parse_timestamp(stamp_text, source, line, "timestamp")
-        rows.append(
-            ActualRow(
-                series_id=required_text(series_id, source, line, "series_id"),
-                target=required_text(target, source, line, "target"),
-                timestamp=stamp,
-                value=number(value, source, line, "value"),
-                source=source,
-                line=line,
-            )
-        )
+        try:  # float() of a cell is what number() computes; it names a cell float() refuses
+            parsed = float(value)
+        except ValueError:
+            parsed = math.nan
+        if not math.isfinite(parsed):
+            parsed = number(value, source, line, "value")
+        series_id, target = series_id.strip(), target.strip()
+        if not series_id or not target:
+            required_text(series_id, source, line, "series_id")
+            required_text(target, source, line, "target")
+        rows.append(ActualRow(series_id, target, stamp, parsed, source, line))
     check_one_time_zone_kind(rows)
     seen: dict[tuple[str, str, datetime], ActualRow] = {}
     for row in rows:
