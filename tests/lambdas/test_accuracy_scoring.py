@@ -139,10 +139,33 @@ def test_a_misspelt_long_header_is_read_as_training_columns_and_named():
         arrived.for_version(contract, "1")
 
 
-def test_a_bad_published_cell_names_file_line_and_column():
-    bad = FORECASTS.replace(b",20.0,", b",twenty,")
-    with pytest.raises(AccuracyError, match=r"f\.csv, line 3, column 'p50'"):
+@pytest.mark.parametrize(
+    ("old", "new", "column"),
+    [
+        (b",20.0,", b",twenty,", "p50"),
+        (b",20.0,", b",inf,", "p50"),
+        (b",20.0,15,", b",20.0,nan,", "p10"),
+        (b",20.0,15,25,", b",20.0,15,1e999,", "p90"),
+        (b",2,20.0,", b",two,20.0,", "horizon_step"),
+    ],
+)
+def test_a_bad_published_cell_names_file_line_and_column(old, new, column):
+    bad = FORECASTS.replace(old, new)
+    assert bad != FORECASTS
+    with pytest.raises(AccuracyError, match=rf"f\.csv, line 3, column '{column}'"):
         score(bad, "f.csv", {})
+
+
+def test_blank_quantiles_are_a_point_forecast_and_blanks_around_numbers_are_read():
+    padded = FORECASTS.replace(b",20.0,15,25,", b", 20.0 ,15 , 25,").replace(
+        b",30.0,,,", b",30.0, , ,"
+    )
+    assert padded != FORECASTS
+    actuals = (ACTUALS_HEADER + "a,y,2026-01-02,20\na,y,2026-01-03,30\n").encode()
+    scores = score(padded, "f.csv", merge_actuals([("a.csv", actuals)]))
+    assert scores.cells["m", "1", "a", "y", 2].coverage == 1.0
+    assert scores.cells["m", "1", "a", "y", 3].coverage is None
+    assert scores.versions["m", "1"].mae == 0.0
 
 
 def test_the_accuracy_table_has_one_row_per_version_series_target_and_step():
@@ -178,3 +201,24 @@ def test_the_accuracy_lambda_needs_no_matplotlib_and_agrees_with_publishing():
     assert tracking.FORECASTS_FILE == publishing.FORECASTS_FILE
     uri = "s3://bucket/forecasts/accuracy/model=m/accuracy.csv"
     assert tracking.quicksight_manifest(uri) == publishing.quicksight_manifest([uri])
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (12.345, "12.345"),
+        (-0.5, "-0.5"),
+        (100.0, "100.0"),
+        (1e-05, "0.00001"),
+        (1.5e16, "15000000000000000"),
+        (float("inf"), "Infinity"),
+        (None, ""),
+    ],
+)
+def test_numbers_in_the_table_are_plain_decimals_that_read_back_exactly(value, text):
+    """QuickSight reads scientific notation as text; the digits are the shortest round trip."""
+    from lambdas.accuracy.scoring import decimal_text
+
+    assert decimal_text(value) == text
+    if value is not None:
+        assert float(text) == value
