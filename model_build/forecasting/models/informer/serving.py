@@ -90,7 +90,7 @@ def forecast(
     ).numpy()
     point = scaler.inverse_transform(scaled_forecast, columns=targets)  # [series, step, target]
     naming = series_naming(pre)
-    names = [naming.series_id([key], target) for key in ids for target in targets]
+    names = [naming.series_id([str(key)], target) for key in ids for target in targets]
     return pd.DataFrame(
         {
             "series_id": np.repeat(names, pred_len),
