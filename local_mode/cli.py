@@ -199,10 +199,11 @@ def add_accuracy_command(
         parents=[common, group_option],
         help="score the published forecasts against the actuals that have arrived",
         description="Join every published forecast of the group with the actuals under the "
-        "local actuals prefix (<home>/s3/<project>-data/actuals/*.csv: series_id,target,"
-        "timestamp,value), print each version's MAE, bias, sMAPE and p10-p90 coverage, write "
-        "the accuracy table beside the forecasts and apply the drift alarm: a version whose "
-        "rolling sMAPE exceeds RATIO x the sMAPE it registered is in alarm (reported once).",
+        "local actuals prefix (<home>/s3/<project>-data/actuals/*.csv, in the training data's "
+        "columns or series_id,target,timestamp,value), print each version's MAE, bias, sMAPE "
+        "and p10-p90 coverage, write the accuracy table beside the forecasts and apply the "
+        "drift alarm: a version whose rolling sMAPE exceeds RATIO x the sMAPE it registered "
+        "is in alarm (reported once).",
     )
     accuracy.add_argument(
         "--ratio", type=float, default=drift.DEFAULT_ALARM_RATIO,

@@ -20,6 +20,7 @@ from forecasting.errors import DataValidationError
 from forecasting.inference.handler import ACTUAL_KEY, actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
 from forecasting.models.family import ExampleRequest, PreprocessOptions
+from forecasting.models.informer.evaluation import series_naming
 from forecasting.models.informer.model import forecast_window, informer_network
 from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
 
@@ -88,7 +89,8 @@ def forecast(
         ),
     ).numpy()
     point = scaler.inverse_transform(scaled_forecast, columns=targets)  # [series, step, target]
-    names = [f"{key}/{target}" if key else target for key in ids for target in targets]
+    naming = series_naming(pre)
+    names = [naming.series_id([str(key)], target) for key in ids for target in targets]
     return pd.DataFrame(
         {
             "series_id": np.repeat(names, pred_len),
