@@ -202,7 +202,8 @@ def test_the_runner_starts_the_execution_on_the_snapshot_only_with_caching_on(
     environ = {"PIPELINE_NAME": "p", "PIPELINE_ROLE_ARN": "arn:aws:iam::1:role/r",
                "ARTIFACTS_BUCKET": "art", "KMS_KEY_ID": KMS, "AWS_REGION": "eu-west-1",
                "MODEL_PACKAGE_GROUP": "g", "DATA_URI": f"s3://{BUCKET}/input/",
-               "IMAGE_REPOSITORY_URI": "1.dkr.ecr.eu-west-1.amazonaws.com/p/jobs"}  # fmt: skip
+               "IMAGE_REPOSITORY_URI": "1.dkr.ecr.eu-west-1.amazonaws.com/p/jobs",
+               "APPROVED_MODEL_FUNCTION_ARN": "arn:aws:lambda:eu-west-1:1:function:f"}  # fmt: skip
     for expiry in ("P30D", None):
         settings = json.dumps({"cache_expire_after": expiry})
         args = codebuild.parse_args(["upsert", "--start", "--settings", settings])
