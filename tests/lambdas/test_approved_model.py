@@ -95,5 +95,5 @@ def test_a_version_rejected_after_the_listing_is_no_reference():
 @pytest.mark.parametrize("event", [{}, {"ModelPackageGroupName": GROUP},
                                    {**EVENT, "NoApprovedModelUri": "bucket/prefix"}])  # fmt: skip
 def test_a_malformed_step_argument_is_named(event):
-    with pytest.raises(ConfigError, match="NoApprovedModelUri|ModelPackageGroupName"):
+    with pytest.raises(ConfigError, match=r"NoApprovedModelUri|ModelPackageGroupName"):
         approved_handler.find_approved_model(event, None, None)

@@ -76,7 +76,7 @@ def test_no_approved_version_is_said(two_runs, tmp_path):
 
 def test_an_approved_model_that_reads_longer_inputs_is_announced(tmp_path, two_runs):
     """An approved model with seq_len 24 cannot read windows cut with 16 rows of context."""
-    approved, new = two_runs
+    _, new = two_runs
     longer = [*TINY_MODEL]
     longer[longer.index("--seq-len") + 1] = "24"
     csv = write_tiny_csv(tmp_path / "tiny.csv")
