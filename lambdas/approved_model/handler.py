@@ -16,12 +16,12 @@ from typing import Any
 
 from lambdas import aws
 from lambdas.approved_model.finding import (
-    APPROVED,
     approved_model,
     chosen_summary,
     marker_body,
     marker_key,
 )
+from lambdas.batch_transform.events import APPROVED
 from lambdas.errors import ConfigError
 from lambdas.uris import split_s3_uri
 

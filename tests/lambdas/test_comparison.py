@@ -310,7 +310,7 @@ def test_other_groups_and_decided_versions_are_not_compared(registry):
 
 
 def test_registration_compares_on_the_windows_the_pipeline_scored_both_on(registry):
-    sagemaker, s3 = registry
+    sagemaker, _ = registry
     approved, _ = _register(registry, "Approved", evaluation(0.10, 0.10, windows=2857))
     report = scored(evaluation(0.40, 0.20, windows=2900), approved,
                     on_windows(0.50, 0.30, windows=2900))  # fmt: skip
