@@ -48,7 +48,13 @@ def resolved_keys(
             "ProcessingOutputConfig": {"Outputs": outputs},
         },
         "Train": {"ModelArtifacts": {"S3ModelArtifacts": "s3://out/exec1/model.tar.gz"}},
-    }
+        # the same approved version in every execution (another one: see
+        # test_approved_model_step.py)
+        "FindApprovedModel": {"OutputParameters": {
+            "ModelDataUrl": "s3://out/exec0/model.tar.gz", "ModelPackageVersion": "1",
+            "ModelPackageArn": "arn:aws:sagemaker:eu-west-1:1:model-package/g/1",
+            "ModelFamily": "informer"}},
+    }  # fmt: skip
     evaluate = Evaluator(
         definition,
         parameter_values(definition, overrides or {}),
