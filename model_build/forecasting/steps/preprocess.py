@@ -124,8 +124,7 @@ def resolved_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def comma_names(text: str | None) -> tuple[str, ...] | None:
     """A flag's comma-separated column names (None when empty)."""
-    names = tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
-    return names or None
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip()) or None
 
 
 def preprocess_options(args: argparse.Namespace) -> PreprocessOptions:
