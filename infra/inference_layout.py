@@ -28,6 +28,7 @@ LAMBDA_ASSET_EXCLUDE = [
 BATCH_TRANSFORM_HANDLER = "lambdas.batch_transform.handler.handler"
 PUBLISH_HANDLER = "lambdas.publish.handler.handler"
 COMPARISON_HANDLER = "lambdas.comparison.handler.handler"
+APPROVED_MODEL_HANDLER = "lambdas.approved_model.handler.handler"
 
 INFERENCE_PREFIX = "inference/"  # data bucket: the histories every approved model forecasts
 # data bucket: the observed values the publish Lambda joins onto forecasts (long CSV

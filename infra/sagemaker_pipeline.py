@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from forecasting.pipeline import images
+from infra.approved_model import find_approved_model_function
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
 from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
@@ -153,6 +154,7 @@ class SageMakerPipelineConstruct(Construct):
             "pipeline's quality gate, approved by a person",
         )
         self.model_package_group.apply_removal_policy(removal_policy(settings.removal_mode))
+        self.approved_model_function = find_approved_model_function(self)
 
     @property
     def pipeline_arn(self) -> str:

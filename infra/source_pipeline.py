@@ -61,6 +61,7 @@ def runner_environment(
         "ARTIFACTS_BUCKET": storage.model_artifacts_bucket.bucket_name,
         "KMS_KEY_ID": storage.key.key_arn,
         "MODEL_PACKAGE_GROUP": str(pipeline.model_package_group.model_package_group_name),
+        "APPROVED_MODEL_FUNCTION_ARN": pipeline.approved_model_function.function_arn,
         "DATA_URI": pipeline.data_uri,
         "PROJECT_NAME": settings.project_name,
         "IMAGE_REPOSITORY_URI": image_repository.repository_uri,

@@ -1,8 +1,10 @@
 """Local mode's approval evidence: the comparison Lambda's rule on the local registry.
 
-The same :func:`lambdas.comparison.comparison.compare` and page as the cloud; the comparison
-goes into the version's customer metadata (as UpdateModelPackage puts it there) and beside the
-published forecasts, under ``forecasts/approvals/{group}/version={N}/``.
+The same :func:`lambdas.comparison.comparison.compare` and page as the cloud, on the version's
+registered evaluation.json: on the same test windows where the run's Evaluate step scored the
+approved version (its ``approved`` block), else the two registered evaluations, labelled. The
+comparison goes into the version's customer metadata (as UpdateModelPackage puts it there) and
+beside the published forecasts, under ``forecasts/approvals/{group}/version={N}/``.
 """
 
 from __future__ import annotations

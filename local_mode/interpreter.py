@@ -17,7 +17,7 @@ from typing import Any
 from forecasting.errors import ConfigError, ForecastingError
 from forecasting.pipeline.caching import CACHED_STEP_TYPES, parse_duration
 
-STEP_TYPES = ("Processing", "Training", "Condition", "RegisterModel", "Fail")
+STEP_TYPES = ("Processing", "Training", "Lambda", "Condition", "RegisterModel", "Fail")
 PARAMETER_TYPES: dict[str, Callable[[Any], Any]] = {
     "String": str,
     "Integer": int,

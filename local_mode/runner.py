@@ -26,7 +26,15 @@ from forecasting.pipeline.definition import build_definition
 from forecasting.pipeline.images import Images
 from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.source import package_sources, source_key
-from local_mode import files, interpreter, processing, step_cache, step_reuse, training
+from local_mode import (
+    files,
+    interpreter,
+    lambda_steps,
+    processing,
+    step_cache,
+    step_reuse,
+    training,
+)
 from local_mode.layout import ACCOUNT, PROJECT, REGION, Home, container_path
 from local_mode.registry import Registry
 from local_mode.runs import (
@@ -192,6 +200,7 @@ class Runner:
         action = {
             "Processing": self.processing,
             "Training": self.training,
+            "Lambda": self.invoke_lambda,
             "Condition": self.condition,
             "RegisterModel": self.register,
             "Fail": self.fail,
@@ -223,6 +232,28 @@ class Runner:
 
     def training(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
         return training.run(self, step)
+
+    def invoke_lambda(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
+        """A Lambda step: the project's function on the step's evaluated arguments; its answer's
+        keys that ``OutputParameters`` name become the step's outputs, as in SageMaker."""
+        name = step["Name"]
+        answer = lambda_steps.invoke(
+            self.home, step["FunctionArn"], self.evaluate(step["Arguments"], name)
+        )
+        if answer is None:
+            raise interpreter.UnsupportedError(
+                f"step {name}: local mode has no function {step['FunctionArn']}"
+            )
+        outputs = {}
+        for output in step.get("OutputParameters", []):
+            if output["OutputName"] not in answer:
+                raise interpreter.StepError(
+                    name, f"the function returned no {output['OutputName']}"
+                )
+            outputs[output["OutputName"]] = answer[output["OutputName"]]
+        for key, value in outputs.items():
+            self.say(f"    {key}: {value}")
+        return {"properties": {"OutputParameters": outputs}}
 
     def condition(self, step: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
         outcome = interpreter.evaluate_conditions(step, self.evaluate)
@@ -342,4 +373,7 @@ def local_resources(home: Home, group: str = PROJECT) -> Resources:
         data_uri=f"s3://{home.data_bucket}/input/",
         images=Images(training=LOCAL_IMAGE, processing=LOCAL_IMAGE, inference=LOCAL_IMAGE),
         mlflow_tracking_uri=home.mlflow_tracking_uri,
+        approved_model_function_arn=lambda_steps.function_arn(
+            home.project, lambda_steps.FIND_APPROVED_MODEL_FUNCTION
+        ),
     )

@@ -1,16 +1,24 @@
 """Evidence for the approver: a new version's test metrics against the approved version's.
 
 Pure logic, standard library only: the comparison Lambda (on registration) and local mode's
-``approve`` run this same rule on two ``evaluation.json`` objects.
+``approve`` run this same rule on ``evaluation.json`` objects.
 
 The rule:
 
 * No approved version yet (or one that registered no evaluation): nothing to compare with, and
   the comparison says so; it is never an error.
-* The test windows must be the same for the metrics to mean the same thing: the evaluation's
-  ``evaluation`` block records the split, the number of windows, the horizon, the targets, the
-  scale and the data source. Any difference is listed and the verdict says the metrics are not
-  on the same windows (each version's own windows are still shown).
+* **Same windows** (the basis wanted): the pipeline's Evaluate step scored the approved version's
+  model on the new version's test windows, into the new evaluation's ``approved`` block
+  (``forecasting.steps.evaluate``). When that block is for the version approved now, its metrics
+  are compared with the new version's. Where the two models' fitted scalers differ (data that
+  grew), metrics on a fitted scale are not comparable: when the evaluation reports
+  ``original_scale_metrics`` beside them, only those are compared, and a note says so.
+* **Registered evaluations** (the fallback, labelled as such): otherwise (an evaluation from
+  before this step, an approved model that could not score the windows, another version
+  approved since) each version's own registered evaluation is compared. Their test windows must
+  be the same for the metrics to mean the same thing: the ``evaluation`` block records the
+  split, the number of windows, the horizon, the targets, the scale and the data source. Any
+  difference is listed and the verdict says the metrics are not on the same windows.
 * Every metric evaluation.json holds is an error (the families' defaults and the pipeline's
   gate say so: lower is better). A metric is *worse* when the new value is higher than the
   approved one; metrics only one side has are listed, not compared.
@@ -35,6 +43,10 @@ MAX_METADATA_ENTRIES = 50
 MAX_METADATA_KEY = 128
 MAX_METADATA_VALUE = 256
 _NOT_METADATA = re.compile(r"[^\w\s.:/=+\-@]")
+APPROVED_BLOCK = "approved"  # forecasting.steps.evaluate.APPROVED_BLOCK
+SAME_WINDOWS = "same test windows"  # the basis: both scored by the new version's Evaluate step
+REGISTERED = "registered evaluations"  # the basis: each version's own test windows
+ORIGINAL_SCALE = "original_scale."
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,7 @@ class Comparison:
     only_approved: tuple[str, ...] = ()
     report_uri: str | None = None
     notes: tuple[str, ...] = field(default=())
+    basis: str = REGISTERED
 
     @property
     def comparable(self) -> bool:
@@ -87,11 +100,18 @@ class Comparison:
         approved = f"approved version {self.approved_version}"
         if not self.metrics:
             return f"{new}: no metric to compare with {approved} (" + "; ".join(self.notes) + ")"
-        windows = (
-            "on the same test windows"
-            if self.same_windows
-            else "NOT on the same test windows (" + "; ".join(self.window_differences) + ")"
-        )
+        if self.basis == SAME_WINDOWS:
+            windows = f"both scored on version {self.new_version}'s test windows"
+            if not self.same_windows:
+                windows += " (" + "; ".join(self.window_differences) + ")"
+        elif self.same_windows:
+            windows = "by their registered evaluations, on the same test windows"
+        else:
+            windows = (
+                "by their registered evaluations, NOT on the same test windows ("
+                + "; ".join(self.window_differences)
+                + ")"
+            )
         worse = self.worse
         if worse:
             outcome = f"worse than {approved} on {len(worse)} of {len(self.metrics)}: "
@@ -109,6 +129,7 @@ class Comparison:
                 f"{_number(metric.approved):>12}  {_change(metric)}"
                 + ("  WORSE" if metric.worse else "")
             )
+        lines += [f"  note: {note}" for note in self.notes if self.metrics]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,6 +138,7 @@ class Comparison:
             "new_version": self.new_version,
             "approved_version": self.approved_version,
             "verdict": self.verdict(),
+            "basis": self.basis if self.approved_version is not None else None,
             "same_test_windows": self.same_windows if self.approved_version else None,
             "window_differences": list(self.window_differences),
             "worse": list(self.worse),
@@ -145,6 +167,7 @@ class Comparison:
         entries = {
             "verdict": self.verdict(),
             "approved_version": str(self.approved_version or "none"),
+            "basis": self.basis if self.approved_version is not None else "none",
             "same_test_windows": (
                 str(self.same_windows).lower() if self.approved_version is not None else "none"
             ),
@@ -171,19 +194,67 @@ def compare(
     """Compare two evaluation.json objects by the rule in the module docstring."""
     if approved_version is None:
         return Comparison(group, new_version, None)
+    same_windows, why_not = scored_on_same_windows(new_evaluation, approved_version)
+    if same_windows is not None:
+        return _compared(group, new_version, approved_version, new_evaluation, same_windows,
+                         SAME_WINDOWS, ())  # fmt: skip
     if approved_evaluation is None:
         return Comparison(
             group,
             new_version,
             approved_version,
-            notes=(f"approved version {approved_version} registered no evaluation",),
+            notes=(why_not, f"approved version {approved_version} registered no evaluation"),
         )
+    return _compared(group, new_version, approved_version, new_evaluation, approved_evaluation,
+                     REGISTERED, (why_not,))  # fmt: skip
+
+
+def scored_on_same_windows(
+    new_evaluation: Mapping[str, Any], approved_version: int
+) -> tuple[Mapping[str, Any] | None, str]:
+    """The ``approved`` block of the new evaluation when it scored ``approved_version``; else
+    None and why the registered evaluations are compared instead."""
+    block = new_evaluation.get(APPROVED_BLOCK)
+    if not isinstance(block, Mapping):
+        return None, "this version's evaluation did not score the approved model on its windows"
+    scored = block.get("model_package_version")
+    if not block.get("scored"):
+        return None, "the approved model was not scored on this version's windows: " + str(
+            block.get("reason", "no reason recorded")
+        )
+    if scored != approved_version:
+        return None, (
+            f"this version's evaluation scored version {scored}, but version {approved_version} "
+            "is the approved one now"
+        )
+    return block, ""
+
+
+def _compared(
+    group: str,
+    new_version: int,
+    approved_version: int,
+    new_evaluation: Mapping[str, Any],
+    approved_evaluation: Mapping[str, Any],
+    basis: str,
+    notes: tuple[str, ...],
+) -> Comparison:
     new_metrics, approved_metrics = (
         metric_values(new_evaluation),
         metric_values(approved_evaluation),
     )
+    rescaled = (
+        basis == SAME_WINDOWS and approved_evaluation.get("same_fitted_preprocessing") is False
+    )
+    if rescaled and any(n.startswith(ORIGINAL_SCALE) for n in new_metrics):
+        new_metrics = {k: v for k, v in new_metrics.items() if k.startswith(ORIGINAL_SCALE)}
+        approved_metrics = {
+            k: v for k, v in approved_metrics.items() if k.startswith(ORIGINAL_SCALE)
+        }
+        notes += ("the two models' fitted scalers differ: only the original-scale metrics are "
+                  "compared",)  # fmt: skip
     common = [name for name in new_metrics if name in approved_metrics]
-    notes = () if common else ("the two evaluations share no metric",)
+    notes += () if common else ("the two evaluations share no metric",)
     return Comparison(
         group=group,
         new_version=new_version,
@@ -195,6 +266,7 @@ def compare(
         only_new=tuple(name for name in new_metrics if name not in approved_metrics),
         only_approved=tuple(name for name in approved_metrics if name not in new_metrics),
         notes=notes,
+        basis=basis,
     )
 
 

@@ -2,8 +2,11 @@
 
 EventBridge sends ``SageMaker Model Package State Change`` for this project's group with
 ``ModelApprovalStatus: PendingManualApproval`` (a registration: nothing returns to pending).
-The Lambda reads the new version's registered ``evaluation.json`` and the latest Approved
-version's, compares them (:func:`lambdas.comparison.comparison.compare`), writes the
+The Lambda reads the new version's registered ``evaluation.json`` (whose ``approved`` block
+holds the approved model's metrics on the new version's test windows, scored by the pipeline's
+Evaluate step) and the latest Approved version's, compares them
+(:func:`lambdas.comparison.comparison.compare`: on the same windows where it can, else the
+registered evaluations, labelled), writes the
 comparison as a page and JSON under ``{FORECASTS_PREFIX}/approvals/{group}/version={N}/``, and
 puts the verdict, the worse metrics, each metric and the page's URI into the new package's
 CustomerMetadataProperties (``comparison.*``), which the registry shows the approver.

@@ -19,12 +19,16 @@ def comparison_section(comparison: Comparison) -> str:
     if comparison.metrics:
         rows = "\n".join(_row(metric) for metric in comparison.metrics)
         parts.append(
+            f"<p>Basis: {escape(comparison.basis)}.</p>\n"
             '<table>\n<thead>\n<tr><th scope="col">Test metric (lower is better)</th>'
             f'<th scope="col">New: version {comparison.new_version}</th>'
             f'<th scope="col">Approved: version {comparison.approved_version}</th>'
             '<th scope="col">Change</th><th scope="col">Worse?</th></tr>\n</thead>\n'
             f"<tbody>\n{rows}\n</tbody>\n</table>"
         )
+    if comparison.notes and comparison.metrics:
+        items = "".join(f"<li>{escape(note)}</li>" for note in comparison.notes)
+        parts.append(f"<ul>{items}</ul>")
     for label, names in (
         ("Only the new version's evaluation has", comparison.only_new),
         ("Only the approved version's evaluation has", comparison.only_approved),

@@ -68,6 +68,9 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
             ["scheduler"] if stack.batch_inference.new_input_rule else []
         )
         return paths, services, stack.batch_inference.batch_transform_function.role
+    if who == "find-approved-model lambda":
+        paths = sorted((ROOT / "lambdas/approved_model").glob("*.py"))
+        return paths, ["sagemaker", "s3"], stack.pipeline.approved_model_function.role
     if who == "comparison lambda":
         paths = sorted((ROOT / "lambdas/comparison").glob("*.py"))
         return paths, ["sagemaker", "s3"], stack.batch_inference.comparison_function.role
@@ -101,6 +104,7 @@ def _required(paths: list[Path], services: list[str]) -> set[str]:
         "publish lambda",
         "comparison lambda",
         "accuracy lambda",
+        "find-approved-model lambda",
     ],
 )
 def test_every_call_is_allowed_and_no_action_is_a_wildcard(quicksight_app, who):
@@ -197,6 +201,7 @@ STEP_CALLS = {
     "Processing": "sagemaker:CreateProcessingJob",
     "Training": "sagemaker:CreateTrainingJob",
     "RegisterModel": "sagemaker:CreateModelPackage",
+    "Lambda": "lambda:InvokeFunction",  # SageMaker invokes a Lambda step's function as the role
 }
 TRAINING_FILE = ROOT / "model_build" / "training.json"
 RESOURCES = Resources(
@@ -212,6 +217,7 @@ RESOURCES = Resources(
     model_package_group="ts-forecasting",
     data_uri="s3://data/input/",
     image_repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
+    approved_model_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:find",
 )
 
 
@@ -258,6 +264,7 @@ CALLERS = [
     "comparison lambda",
     "publish lambda",
     "accuracy lambda",
+    "find-approved-model lambda",
 ]
 
 
@@ -273,7 +280,12 @@ def test_every_dependent_action_of_every_call_is_allowed(quicksight_app, who):
     needed = {dependent for action in actions for dependent in dependent_actions(action)}
     missing = sorted(a for a in actions | needed if not is_allowed(a, allowed))
     assert not missing, f"{who} needs {missing}, which its role does not allow"
-    if who not in ("publish lambda", "comparison lambda", "accuracy lambda"):  # calls without any
+    if who not in (
+        "publish lambda",
+        "comparison lambda",
+        "accuracy lambda",
+        "find-approved-model lambda",
+    ):  # calls without any
         assert needed, f"{who}: no dependent actions found; is the reference data there?"
 
 
@@ -316,3 +328,13 @@ def test_job_roles_may_create_and_write_their_log_groups(any_app, role_name, log
                     .replace("${LogStreamName}", "pipelines-abc-train/algo-1-1700000000")
                 )
                 assert allows(statements, action, arn), f"{role_name} role: {action} on {arn}"
+
+
+def test_the_pipeline_role_may_invoke_the_find_approved_model_function_and_no_other(any_app):
+    """The Lambda step runs with the pipeline's execution role (SageMaker Developer Guide,
+    "Lambda step": the role needs lambda:InvokeFunction on the function)."""
+    app = any_app
+    statements = allow_statements(app.template.to_json(), _role_id(app, app.stack.pipeline.role))
+    invoking = [s for s in statements if "lambda:InvokeFunction" in str(s["Action"])]
+    function = f"<{_role_id(app, app.stack.pipeline.approved_model_function)}.Arn>"
+    assert [concrete(s["Resource"]) for s in invoking] == [function]

@@ -41,7 +41,8 @@ def test_resource_counts(default_app: SynthesizedApp) -> None:
     template.resource_count_is("AWS::S3::BucketPolicy", 5)
     # Retained data needs no clean-up Lambda: only batch transform, publish and comparison.
     template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
-    template.resource_count_is("AWS::Lambda::Function", 4)  # the three above and accuracy
+    # the three above, accuracy and the pipeline's FindApprovedModel step
+    template.resource_count_is("AWS::Lambda::Function", 5)
 
 
 def test_key_rotates_and_has_project_alias(default_app: SynthesizedApp) -> None:

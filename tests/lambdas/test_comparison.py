@@ -49,6 +49,7 @@ def test_no_approved_version_yet_is_said_not_failed():
         "comparison.verdict": f"version 1: no version of {GROUP} is approved yet nothing to "
         "compare with",
         "comparison.approved_version": "none",
+        "comparison.basis": "none",
         "comparison.same_test_windows": "none",
         "comparison.worse": "none",
     }
@@ -60,8 +61,8 @@ def test_a_worse_new_version_names_each_worse_metric():
     assert comparison.same_windows
     assert comparison.worse == ("mae", "original_scale.mae")
     assert comparison.verdict() == (
-        "version 3 is worse than approved version 2 on 2 of 3: mae, original_scale.mae, on the "
-        "same test windows"
+        "version 3 is worse than approved version 2 on 2 of 3: mae, original_scale.mae, by "
+        "their registered evaluations, on the same test windows"
     )
     by_name = {m.name: m for m in comparison.metrics}
     assert by_name["mse"].worse is False
@@ -79,8 +80,8 @@ def test_a_better_version_on_other_windows_says_the_windows_differ():
     assert comparison.worse == ()
     assert comparison.window_differences == ("windows: 2900 vs 2857",)
     assert comparison.verdict().endswith(
-        "as good as or better than approved version 2 on all 3 metrics, NOT on the same test "
-        "windows (windows: 2900 vs 2857)"
+        "as good as or better than approved version 2 on all 3 metrics, by their registered "
+        "evaluations, NOT on the same test windows (windows: 2900 vs 2857)"
     )
     assert comparison.metadata()["comparison.same_test_windows"] == "false"
 
@@ -91,6 +92,64 @@ def test_metrics_only_one_side_has_are_listed_not_compared():
     )
     assert [m.name for m in comparison.metrics] == ["mse", "mae", "original_scale.mae"]
     assert (comparison.only_new, comparison.only_approved) == (("smape",), ("mape",))
+
+
+def scored(report: dict, version: int | None, block: dict) -> dict:
+    """``report`` with the ``approved`` block the Evaluate step writes."""
+    return {**report, "approved": {"model_package_version": version, **block}}
+
+
+def on_windows(mae: float, mse: float, same_fitted: bool = True, windows: int = 2857) -> dict:
+    return {"scored": True, "same_fitted_preprocessing": same_fitted,
+            **evaluation(mae, mse, windows)}  # fmt: skip
+
+
+def test_the_approved_model_scored_on_the_new_windows_is_compared_first():
+    """The registered evaluation of version 2 (0.10) is on other windows; the Evaluate step's
+    score of version 2 on version 3's windows (0.45) is the one compared."""
+    new = scored(evaluation(0.40, 0.20, windows=2900), 2, on_windows(0.45, 0.30, windows=2900))
+    comparison = compare(GROUP, 3, new, 2, evaluation(0.10, 0.10, windows=2857))
+    assert comparison.basis == "same test windows"
+    assert comparison.worse == ()
+    assert {m.name: m.approved for m in comparison.metrics}["mae"] == 0.45
+    assert comparison.verdict() == (
+        "version 3 is as good as or better than approved version 2 on all 3 metrics, both "
+        "scored on version 3's test windows"
+    )
+    assert comparison.metadata()["comparison.basis"] == "same test windows"
+    assert comparison.to_dict()["basis"] == "same test windows"
+    assert "both scored on version 3" in comparison_page(comparison)
+    # the approved version's registered evaluation is not needed for it
+    assert compare(GROUP, 3, new, 2, None).basis == "same test windows"
+
+
+@pytest.mark.parametrize(
+    ("block_version", "block", "note"),
+    [
+        (1, on_windows(0.45, 0.30), "scored version 1, but version 2 is the approved one now"),
+        (2, {"scored": False, "reason": "the approved version is a tft model"},
+         "not scored on this version's windows: the approved version is a tft model"),
+        (None, None, "did not score the approved model"),
+    ],
+)  # fmt: skip
+def test_otherwise_the_registered_evaluations_are_compared_and_labelled(block_version, block, note):
+    new = evaluation(0.40, 0.20)
+    if block is not None:
+        new = scored(new, block_version, block)
+    comparison = compare(GROUP, 3, new, 2, evaluation(0.35, 0.25))
+    assert comparison.basis == "registered evaluations"
+    assert comparison.worse == ("mae", "original_scale.mae")
+    assert "by their registered evaluations" in comparison.verdict()
+    assert any(note in line for line in comparison.notes), comparison.notes
+    assert any(note in line for line in comparison.lines())
+
+
+def test_metrics_on_differently_fitted_scales_are_left_out_and_said():
+    new = scored(evaluation(0.40, 0.20), 2, on_windows(0.30, 0.10, same_fitted=False))
+    comparison = compare(GROUP, 3, new, 2, evaluation(0.35, 0.25))
+    assert [m.name for m in comparison.metrics] == ["original_scale.mae"]
+    assert comparison.worse == ("original_scale.mae",)
+    assert "fitted scalers differ" in comparison.notes[0]
 
 
 def test_an_approved_version_without_evaluation_is_a_note():
@@ -117,6 +176,15 @@ def test_metadata_meets_sagemakers_limits_for_every_variant():
         compare(GROUP, 3, evaluation(0.4, 0.2), 2, evaluation(0.35, 0.25, windows=7)),
         compare(GROUP, 3, evaluation(0.4, 0.2, **many), 2, evaluation(0.35, 0.25, **many)),
         compare("g" * 63, 9999, evaluation(1e-300, 1e300), 9998, evaluation(0.0, -1e300)),
+        compare(
+            GROUP,
+            3,
+            scored(
+                evaluation(0.4, 0.2, **many), 2, {"scored": True, **evaluation(0.35, 0.25, **many)}
+            ),
+            2,
+            None,
+        ),
     ]
     for comparison in variants:
         for room in (50, 3, 0):
@@ -239,3 +307,16 @@ def test_other_groups_and_decided_versions_are_not_compared(registry):
     approved = _registered(version, arn)
     approved["detail"]["ModelApprovalStatus"] = "Approved"
     assert comparison_handler.handler(approved, None)["compared"] is False
+
+
+def test_registration_compares_on_the_windows_the_pipeline_scored_both_on(registry):
+    sagemaker, _ = registry
+    approved, _ = _register(registry, "Approved", evaluation(0.10, 0.10, windows=2857))
+    report = scored(evaluation(0.40, 0.20, windows=2900), approved,
+                    on_windows(0.50, 0.30, windows=2900))  # fmt: skip
+    version, arn = _register(registry, "PendingManualApproval", report)
+    result = comparison_handler.handler(_registered(version, arn), None)
+    assert (result["basis"], result["worse"]) == ("same test windows", [])
+    metadata = sagemaker.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"]
+    assert metadata["comparison.basis"] == "same test windows"
+    assert metadata["comparison.metric.mae"] == "new 0.4 approved 0.5 -20.0 pct"

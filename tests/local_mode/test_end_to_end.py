@@ -113,6 +113,7 @@ def test_the_run_is_laid_out_as_sagemaker_lays_out_its_containers(local):
     assert markers == {
         "Preprocess",
         "Train",
+        "FindApprovedModel",
         "Evaluate",
         "CheckMetric",
         "Register",
@@ -249,6 +250,16 @@ def test_approve_prints_the_comparison_and_writes_it_into_its_report(local):
     home, outputs = local
     verdict = "version 1: no version of ts-forecasting is approved yet; nothing to compare with"
     assert f"evidence: {verdict}" in outputs["approve"]
+    # the FindApprovedModel step found none: Evaluate read the marker and said so
+    evaluation = json.loads(
+        (home.run_dir("e2e") / "opt/ml/processing/evaluation/evaluation.json").read_text()
+    )
+    assert evaluation["approved"] == {
+        "model_package_version": None,
+        "model_package_arn": None,
+        "scored": False,
+        "reason": "no version of ts-forecasting is approved yet: nothing to compare with",
+    }
     forecasts_bucket = home.buckets / home.forecasts_bucket
     report = next(forecasts_bucket.glob("forecasts/reports/**/report.html"))
     page = report.read_text()
@@ -300,3 +311,40 @@ def test_scheduled_forecasts_publish_new_input_once_each_in_its_own_partition(lo
 def test_a_scheduled_forecast_with_no_approved_version_says_so(tmp_path):
     said = cli_output(["forecast", "--home", str(tmp_path)])
     assert "scheduled forecast: no Approved version of ts-forecasting yet" in said
+
+
+def test_the_next_run_scores_the_approved_version_on_its_windows_and_approve_shows_it(local):
+    """Version 1 is approved (above): run 2's FindApprovedModel step hands Evaluate version 1's
+    model, evaluation.json holds its metrics on run 2's test windows, and approving version 2
+    prints and writes the comparison on those windows."""
+    home, _ = local
+    at = ["--home", str(home.root)]
+    said = cli_output(["run", *at, "--run-id", "e2e-next", "--threshold", "100", *TINY])
+    version_1 = Registry(home.registry).get("ts-forecasting", 1)
+    assert f"ModelDataUrl: {version_1.model_data_url}" in said
+    evaluation = json.loads(
+        (home.run_dir("e2e-next") / "opt/ml/processing/evaluation/evaluation.json").read_text()
+    )
+    approved = evaluation["approved"]
+    assert approved["scored"] is True, approved
+    assert (approved["model_package_version"], approved["model_package_arn"]) == (
+        1, version_1.arn,
+    )  # fmt: skip
+    assert approved["evaluation"]["windows"] == evaluation["evaluation"]["windows"]
+    assert approved["regression_metrics"].keys() == evaluation["regression_metrics"].keys()
+
+    approve = cli_output(["approve", *at, "--latest"])
+    verdict = next(line for line in approve.splitlines() if line.startswith("evidence: version 2"))
+    assert verdict.endswith("both scored on version 2's test windows"), verdict
+    mae = approved["regression_metrics"]["mae"]["value"]
+    assert any(
+        line.split()[1:2] == ["mae"] and f"approved {mae:.6g}".replace(" ", "") in
+        line.replace(" ", "")
+        for line in approve.splitlines()
+    ), approve  # fmt: skip
+    forecasts_bucket = home.buckets / home.forecasts_bucket
+    evidence = forecasts_bucket / "forecasts/approvals/ts-forecasting/version=2/comparison.json"
+    saved = json.loads(evidence.read_text())
+    assert (saved["basis"], saved["approved_version"]) == ("same test windows", 1)
+    pages = [p.read_text() for p in forecasts_bucket.glob("forecasts/reports/**/report.html")]
+    assert any("both scored on version 2" in page for page in pages)

@@ -64,6 +64,6 @@ def test_approve_prints_the_comparison_before_forecasting(tmp_path: Path):
     evidence = [line for line in said if line.startswith("evidence: ")]
     assert evidence[0] == (
         "evidence: version 2 is as good as or better than approved version 1 on all 2 metrics, "
-        "NOT on the same test windows (windows: 120 vs 100)"
+        "by their registered evaluations, NOT on the same test windows (windows: 120 vs 100)"
     )
     assert any("mae" in line and "approved" in line for line in evidence[1:])

@@ -46,6 +46,9 @@ CLOUD = {
     "MLFLOW_TRACKING_SERVER_ARN": (
         "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/m"
     ),
+    "APPROVED_MODEL_FUNCTION_ARN": (
+        "arn:aws:lambda:eu-west-1:123456789012:function:ts-forecasting-find-approved-model"
+    ),
 }
 
 
@@ -83,6 +86,7 @@ def test_the_executed_definition_is_what_the_codebuild_runner_upserts(
         (CLOUD["KMS_KEY_ID"], local.kms_key_id),
         (CLOUD["DATA_URI"], local.data_uri),
         (CLOUD["MLFLOW_TRACKING_SERVER_ARN"], str(local.mlflow_tracking_uri)),
+        (CLOUD["APPROVED_MODEL_FUNCTION_ARN"], local.approved_model_function_arn),
         (CLOUD["ARTIFACTS_BUCKET"], local.artifacts_bucket),
         (CLOUD["AWS_REGION"], local.region),
     ]

@@ -201,6 +201,7 @@ def upsert_command(
         subnets=id_list(options.get("subnet_ids"), "subnet-ids"),
         security_groups=id_list(options.get("security_group_ids"), "security-group-ids"),
         mlflow_tracking_uri=options.get("mlflow_tracking_uri") or None,
+        approved_model_function_arn=options["approved_model_function_arn"],
     )
     if bool(resources.subnets) != bool(resources.security_groups):
         raise ConfigError("--subnet-ids and --security-group-ids go together: give both or neither")

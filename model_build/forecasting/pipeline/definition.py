@@ -13,9 +13,17 @@ import hashlib
 import json
 from typing import Any
 
+from forecasting.errors import ConfigError
 from forecasting.families import family
 from forecasting.pipeline.caching import with_cache
-from forecasting.pipeline.expressions import MODEL_ARTIFACT, get, join, output_uri, parameter
+from forecasting.pipeline.expressions import (
+    MODEL_ARTIFACT,
+    get,
+    join,
+    lambda_output,
+    output_uri,
+    parameter,
+)
 from forecasting.pipeline.images import Images, uses_gpu
 from forecasting.pipeline.processing_job import flag_text, flags, processing_job
 from forecasting.pipeline.project_image import project_images
@@ -27,9 +35,12 @@ from forecasting.pipeline.settings import (
 )
 from forecasting.pipeline.step_code import TRAIN_PROGRAM
 from forecasting.pipeline.steps import (
+    APPROVED_MODEL_OUTPUTS,
     EVALUATION_FILE,
     EVALUATION_PROPERTY_FILE,
+    FIND_APPROVED_MODEL,
     ISOLATED_STEPS,
+    NO_APPROVED_MODEL_PREFIX,
     step,
 )
 from forecasting.pipeline.tracking import with_tracking
@@ -191,18 +202,49 @@ def _checkpoint_config(resources: Resources, arguments: dict[str, Any]) -> dict[
     return {"S3Uri": uri, "LocalPath": "/opt/ml/checkpoints"}
 
 
+def find_approved_model_step(resources: Resources) -> dict[str, Any]:
+    """A Lambda step (the SageMaker Python SDK's ``LambdaStep.to_request`` shape): the group's
+    latest Approved version's model, or a marker object when none is approved, for Evaluate.
+    Not cached: which version is approved changes without the pipeline knowing."""
+    if not resources.approved_model_function_arn:
+        raise ConfigError(
+            "the FindApprovedModel step needs its Lambda's ARN (--approved-model-function-arn, "
+            "env APPROVED_MODEL_FUNCTION_ARN: the stack's FindApprovedModelFunction)"
+        )
+    marker = f"s3://{resources.artifacts_bucket}/{resources.pipeline_name}/"
+    return {
+        "Name": FIND_APPROVED_MODEL,
+        "Type": "Lambda",
+        "FunctionArn": resources.approved_model_function_arn,
+        "Arguments": {
+            "ModelPackageGroupName": resources.model_package_group,
+            "NoApprovedModelUri": f"{marker}{NO_APPROVED_MODEL_PREFIX}/",
+        },
+        "OutputParameters": [
+            {"OutputName": name, "OutputType": "String"} for name in APPROVED_MODEL_OUTPUTS
+        ],
+    }
+
+
 def evaluate_step(
     settings: PipelineSettings, resources: Resources, images: Images
 ) -> dict[str, Any]:
+    """Scores the new model and, on the same test windows, the approved one (its model, version
+    and ARN from the FindApprovedModel step: resolved, they are part of the cache key)."""
     inputs = dict(step("Evaluate").inputs)
+    approved = lambda_output(FIND_APPROVED_MODEL, "ModelDataUrl")
     definition = processing_job(
         "Evaluate",
         resources,
         images,
         settings,
-        {"model": MODEL_ARTIFACT, "test": output_uri("Preprocess", "test")},
+        {"model": MODEL_ARTIFACT, "test": output_uri("Preprocess", "test"),
+         "approved-model": approved},
         ["--model-dir", inputs["model"], "--test", inputs["test"],
-         "--output-dir", dict(step("Evaluate").outputs)["evaluation"]],
+         "--output-dir", dict(step("Evaluate").outputs)["evaluation"],
+         "--approved-model", inputs["approved-model"],
+         "--approved-version", lambda_output(FIND_APPROVED_MODEL, "ModelPackageVersion"),
+         "--approved-arn", lambda_output(FIND_APPROVED_MODEL, "ModelPackageArn")],
     )  # fmt: skip
     definition["PropertyFiles"] = [
         {
@@ -317,6 +359,7 @@ def build_definition(settings: PipelineSettings, resources: Resources) -> dict[s
                 [
                     preprocess_step(settings, resources, images),
                     train_step(settings, resources, images),
+                    find_approved_model_step(resources),
                     evaluate_step(settings, resources, images),
                     condition_step(settings, resources, images),
                 ],

@@ -25,4 +25,9 @@ def output_uri(step_name: str, output: str) -> dict[str, str]:
     return get(f"Steps.{step_name}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri")
 
 
+def lambda_output(step_name: str, output: str) -> dict[str, str]:
+    """A Lambda step's output parameter (the SageMaker Python SDK's ``LambdaOutput.expr``)."""
+    return get(f"Steps.{step_name}.OutputParameters['{output}']")
+
+
 MODEL_ARTIFACT = get("Steps.Train.ModelArtifacts.S3ModelArtifacts")

@@ -30,6 +30,8 @@ class Resources:
     security_groups: tuple[str, ...] = ()
     # MLflow: a tracking server's ARN or URI; None records no runs (forecasting.tracking)
     mlflow_tracking_uri: str | None = None
+    # the FindApprovedModel step's Lambda (lambdas/approved_model); the definition needs it
+    approved_model_function_arn: str = ""
 
     def code_uri(self, step: str) -> str:
         try:

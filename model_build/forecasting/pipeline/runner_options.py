@@ -51,6 +51,11 @@ OPTIONS = (
         "ECR repository URI of the project images the jobs run (see the images command)",
     ),
     EnvOption(
+        "approved-model-function-arn",
+        ("APPROVED_MODEL_FUNCTION_ARN",),
+        "ARN of the Lambda the FindApprovedModel step invokes (the stack's)",
+    ),
+    EnvOption(
         "subnet-ids",
         ("SUBNET_IDS",),
         "comma-separated subnets every job runs in (with --security-group-ids); default: none",

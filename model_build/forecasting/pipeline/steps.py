@@ -12,6 +12,12 @@ PROCESSING = "/opt/ml/processing"
 EVALUATION_FILE = "evaluation.json"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 SPLITS = ("train", "validation", "test")
+# The Lambda step that finds the approved version's model (lambdas/approved_model), its outputs
+# (lambdas.approved_model.finding.OUTPUTS; a test pins the two) and, under the pipeline's prefix,
+# where its marker for "none approved" goes.
+FIND_APPROVED_MODEL = "FindApprovedModel"
+APPROVED_MODEL_OUTPUTS = ("ModelDataUrl", "ModelPackageVersion", "ModelPackageArn", "ModelFamily")
+NO_APPROVED_MODEL_PREFIX = "no-approved-model"
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,16 @@ STEPS: tuple[Step, ...] = (
         ),
         outputs=(("model", "/opt/ml/model"),),
     ),
+    Step(FIND_APPROVED_MODEL, "Lambda"),
     Step(
         "Evaluate",
         "Processing",
         "forecasting.steps.evaluate",
-        inputs=(("model", f"{PROCESSING}/model"), ("test", f"{PROCESSING}/test")),
+        inputs=(
+            ("model", f"{PROCESSING}/model"),
+            ("test", f"{PROCESSING}/test"),
+            ("approved-model", f"{PROCESSING}/approved-model"),
+        ),
         outputs=(("evaluation", f"{PROCESSING}/evaluation"),),
     ),
     Step("CheckMetric", "Condition"),

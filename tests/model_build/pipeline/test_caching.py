@@ -48,7 +48,13 @@ def resolved_keys(
             "ProcessingOutputConfig": {"Outputs": outputs},
         },
         "Train": {"ModelArtifacts": {"S3ModelArtifacts": "s3://out/exec1/model.tar.gz"}},
-    }
+        # the same approved version in every execution (another one: see
+        # test_approved_model_step.py)
+        "FindApprovedModel": {"OutputParameters": {
+            "ModelDataUrl": "s3://out/exec0/model.tar.gz", "ModelPackageVersion": "1",
+            "ModelPackageArn": "arn:aws:sagemaker:eu-west-1:1:model-package/g/1",
+            "ModelFamily": "informer"}},
+    }  # fmt: skip
     evaluate = Evaluator(
         definition,
         parameter_values(definition, overrides or {}),
@@ -236,7 +242,8 @@ def test_the_runner_starts_the_execution_on_the_snapshot_only_with_caching_on(
     environ = {"PIPELINE_NAME": "p", "PIPELINE_ROLE_ARN": "arn:aws:iam::1:role/r",
                "ARTIFACTS_BUCKET": "art", "KMS_KEY_ID": KMS, "AWS_REGION": "eu-west-1",
                "MODEL_PACKAGE_GROUP": "g", "DATA_URI": f"s3://{BUCKET}/input/",
-               "IMAGE_REPOSITORY_URI": "1.dkr.ecr.eu-west-1.amazonaws.com/p/jobs"}  # fmt: skip
+               "IMAGE_REPOSITORY_URI": "1.dkr.ecr.eu-west-1.amazonaws.com/p/jobs",
+               "APPROVED_MODEL_FUNCTION_ARN": "arn:aws:lambda:eu-west-1:1:function:f"}  # fmt: skip
     for expiry in ("P30D", None):
         settings = json.dumps({"cache_expire_after": expiry})
         args = codebuild.parse_args(["upsert", "--start", "--settings", settings])

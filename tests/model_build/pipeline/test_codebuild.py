@@ -53,6 +53,7 @@ CLI_ENV = {
     "MODEL_PACKAGE_GROUP": "ts-forecasting",
     "DATA_URI": "s3://ts-forecasting-data/ETTh1/",
     "IMAGE_REPOSITORY_URI": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/ts-forecasting/jobs",
+    "APPROVED_MODEL_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:123456789012:function:find",
 }
 OTHER_ENV = (
     "AWS_DEFAULT_REGION", "PIPELINE_SETTINGS", "PROJECT_NAME", "SOURCE_DIR",
@@ -574,7 +575,8 @@ def test_the_runner_needs_neither_torch_nor_lightning(clean_env):
         f"code = {{s: 's3://b/' + d + '/c.tar.gz' for s, (_, d) in "
         f"source.package_sources({str(REPO_MODEL_BUILD)!r}).items()}}\n"
         "job_resources = resources.Resources('p', 'r', 'b', code, 'k', 'eu-west-1', "
-        "'g', 's3://d/', image_repository='1.dkr.ecr.eu-west-1.amazonaws.com/r')\n"
+        "'g', 's3://d/', image_repository='1.dkr.ecr.eu-west-1.amazonaws.com/r', "
+        "approved_model_function_arn='arn:aws:lambda:eu-west-1:1:function:f')\n"
         "definition.render_definition(settings.PipelineSettings(), job_resources)\n"
         "print(sorted({'torch', 'lightning', 'pytorch_forecasting'} & set(sys.modules)))\n"
     )

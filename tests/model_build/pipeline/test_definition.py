@@ -52,6 +52,8 @@ RESOURCES = Resources(
     model_package_group="ts-forecasting",
     data_uri="s3://ts-forecasting-data/ETTh1/",
     image_repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
+    approved_model_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:"
+    "ts-forecasting-find-approved-model",
 )
 GPU = PipelineSettings(training_instance_type="ml.g5.xlarge", training_instance_count=2)
 EXECUTION_VARIABLES = {"PipelineExecutionId", "PipelineExecutionArn", "PipelineName"}
@@ -178,6 +180,10 @@ def test_every_step_reference_names_an_earlier_step_and_a_property_it_has(built)
                 earlier = seen[name]
                 if earlier["Type"] == "Training":
                     assert prop == "ModelArtifacts.S3ModelArtifacts"
+                elif earlier["Type"] == "Lambda":  # LambdaOutput.expr in the SageMaker SDK
+                    match = re.fullmatch(r"OutputParameters\['(\w+)'\]", prop)
+                    names = {o["OutputName"] for o in earlier["OutputParameters"]}
+                    assert match and match[1] in names, prop
                 elif prop.startswith("PropertyFiles."):
                     files = {f["PropertyFileName"] for f in earlier.get("PropertyFiles", [])}
                     assert prop.removeprefix("PropertyFiles.") in files
@@ -223,7 +229,7 @@ def test_spot_sets_a_wait_time_only_when_on():
 
 
 def test_the_registered_model_serves_from_the_artifacts_own_code(built):
-    register = flat_steps(built["Steps"])[4]["Arguments"]
+    register = next(s for s in flat_steps(built["Steps"]) if s["Name"] == "Register")["Arguments"]
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"

@@ -41,6 +41,7 @@ RESOURCES = Resources(
     model_package_group="ts-forecasting",
     data_uri="s3://data/input/",
     image_repository=REPOSITORY,
+    approved_model_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:f",
 )
 CPU = PipelineSettings()
 GPU = PipelineSettings(training_instance_type="ml.g5.xlarge", training_instance_count=2)

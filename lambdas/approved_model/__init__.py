@@ -1,0 +1,1 @@
+"""The pipeline's FindApprovedModel step: the model a new version is compared with."""
