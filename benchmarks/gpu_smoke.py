@@ -36,6 +36,7 @@ from machine import machine
 
 from forecasting.channels import read_channel
 from forecasting.distributed import resolve_cluster
+from forecasting.families import FAMILIES
 from forecasting.models.moving_average import HostCountedEMA
 from forecasting.steps import preprocess, train
 
@@ -202,8 +203,12 @@ class SmokeRun:
         args = train.parse_args([*family, *run_paths(self.work / name, channels), *quick, *flags])
         spec = resolve_cluster({}, 1)
         train_channel, val_channel = read_channel(args.train), read_channel(args.validation)
-        setup = family(args.model).training_setup(
-            args, train_channel, val_channel, args.batch_size, pin_memory=True
+        setup = FAMILIES[args.model].training_setup(
+            train.training_options(args),
+            train_channel,
+            val_channel,
+            args.batch_size,
+            pin_memory=True,
         )
         trainer = train.build_trainer(
             args, spec, torch.cuda.is_available(), len(setup.train_loader),

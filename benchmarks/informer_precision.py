@@ -93,13 +93,13 @@ def flops_per_window(channels: Path) -> float:
 
     from forecasting.channels import read_channel
     from forecasting.models.informer.forecaster import InformerForecaster
-    from forecasting.models.informer.training import InformerOptions, model_hparams
+    from forecasting.models.informer.training import model_hparams
 
     args = train.parse_args(train_arguments(channels, channels, "32", 1, 1))  # parsed, not run
     channel = read_channel(args.train)
-    options = InformerOptions.from_arguments(args)
+    options = train.training_options(args)
     module = InformerForecaster(**model_hparams(options, channel.informer)).train()
-    windows = channel.windows(args.seq_len, args.label_len, args.pred_len)
+    windows = channel.windows(options.seq_len, options.label_len, options.pred_len)
     batch = next(iter(torch.utils.data.DataLoader(windows, batch_size=BATCH)))
     counter = FlopCounterMode(display=False)
     with counter:

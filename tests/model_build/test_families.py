@@ -197,3 +197,40 @@ def test_the_preprocess_step_gives_the_families_typed_options_not_argparse():
             assert annotation in (PreprocessOptions, "PreprocessOptions"), (each.name, method)
     readers = [*PACKAGE.glob("models/*/preparation.py"), *PACKAGE.glob("models/*/serving.py")]
     assert readers and not [p for p in readers if "argparse" in p.read_text()]
+
+
+def test_the_train_step_gives_the_families_typed_options_not_argparse():
+    """The step parses its flags once; the families declare their own flags as data, check them
+    and read a frozen TrainOptions, and nothing under forecasting/models/ sees argparse."""
+    import dataclasses
+
+    from forecasting.models.family import TrainOptions
+    from forecasting.models.informer.options import InformerOptions
+    from forecasting.models.tft.options import TFTOptions
+    from forecasting.steps.train_tracking import tracked_flags
+
+    args = train.parse_args(["--seq-len", "16", "--pred-len", "4", "--d-model", "8"])
+    options = train.training_options(args)
+    assert isinstance(options, InformerOptions) and isinstance(options, TrainOptions)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.dropout = 0.5
+    # The Informer completes label_len from the input length (48, or seq_len if shorter); the
+    # MLflow params record the value it trained with.
+    assert (options.seq_len, options.label_len, options.d_model) == (16, 16, 8)
+    assert args.label_len is None and tracked_flags(args, options)["train.label_len"] == 16
+    tft = train.training_options(train.parse_args(["--model", "tft", "--fast-data", "no"]))
+    assert isinstance(tft, TFTOptions) and not tft.fast_data
+    assert tft.gradient_clip == FAMILIES["tft"].fit_defaults["gradient_clip"]
+
+    parser_defaults = vars(train.parse_args([]))
+    for each in FAMILIES.values():
+        for flag in each.train_flags:  # the train step offers each with the family's default
+            assert parser_defaults[flag.name] == flag.default, (each.name, flag.name)
+        annotation = inspect.signature(each.training_setup).parameters["options"].annotation
+        assert annotation in (TrainOptions, "TrainOptions"), each.name
+    with pytest.raises(ConfigError, match="label_len 20 must not exceed seq_len 16"):
+        train.training_options(train.parse_args(["--seq-len", "16", "--label-len", "20"]))
+    with pytest.raises(ConfigError, match="d_model 10 must be divisible by n_heads 4"):
+        FAMILIES["informer"].check_train_flags(vars(train.parse_args(["--d-model", "10"])))
+    readers = sorted((PACKAGE / "models").rglob("*.py"))
+    assert readers and not [p for p in readers if "argparse" in p.read_text()]

@@ -7,10 +7,10 @@ builder reads them without torch); its methods import the heavy parts when calle
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from forecasting.contracts import Preprocessing
 
@@ -77,6 +77,35 @@ class PreprocessOptions:
     target_normalizer: str
 
 
+@dataclass(frozen=True)
+class TrainFlag:
+    """One of a family's own train flags; the train step offers it as ``--kebab-name`` and
+    ``--snake_name`` in the family's section of its ``--help``."""
+
+    name: str  # snake_case: the field of the family's TrainOptions it sets
+    type: type[Any] = str  # bool: written as people write it (true/false, yes/no, 1/0)
+    default: Any = None
+    help: str | None = None
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The train step's flags as a family's training reads them, built once by the step from
+    its command line once preprocess's windows are known (``forecasting.steps.train``; the
+    defaults live with the flags). Each family extends it with its own flags."""
+
+    learning_rate: float
+    dropout: float
+    gradient_clip: float | None
+    precision: str  # Lightning's: "32", "bf16-mixed" or "16-mixed"
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> Self:
+        """The options from the step's flag values by name (others are not read)."""
+        return cls(**{field.name: flags[field.name] for field in fields(cls)})
+
+
 class Family(Protocol):
     name: str
     windows: dict[str, int]  # seq_len and pred_len when preprocess is given none
@@ -86,11 +115,16 @@ class Family(Protocol):
     table_metrics: tuple[str, ...]  # what a list of model versions shows
     tiny_arguments: tuple[str, ...]  # train flags for a network a unit test trains in seconds
 
-    def add_train_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """The family's own train flags, with their defaults."""
+    train_flags_title: str  # the --help section of the family's own train flags
+    train_flags: tuple[TrainFlag, ...]  # with their defaults
 
-    def check_train_arguments(self, args: argparse.Namespace) -> None:
-        """Refuse values the family's network cannot be built with (a ConfigError)."""
+    def check_train_flags(self, flags: Mapping[str, Any]) -> None:
+        """Refuse flag values the family's network cannot be built with (a ConfigError), before
+        the data is read: the windows (``seq_len``, ``pred_len``) may still be None."""
+
+    def train_options(self, flags: Mapping[str, Any]) -> TrainOptions:
+        """The typed options from the step's flag values, the windows known: checked as above,
+        and with what depends on the windows completed."""
 
     def prepare(self, options: PreprocessOptions) -> PreparedData:
         """Preprocess: read the data the options name, split it, fit what training reuses."""
@@ -103,7 +137,7 @@ class Family(Protocol):
 
     def training_setup(
         self,
-        args: argparse.Namespace,
+        options: TrainOptions,
         train: Channel,
         validation: Channel,
         per_rank_batch: int,

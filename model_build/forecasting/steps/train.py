@@ -39,6 +39,7 @@ from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES, family
 from forecasting.files import atomic_path
 from forecasting.models.ensemble import Ensemble
+from forecasting.models.family import Family, TrainOptions
 from forecasting.models.training_setup import TrainingSetup
 from forecasting.steps.arguments import (
     add_option,
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_option(windows, "pred-len", type=int, help="horizon; as --seq-len")
     for each in FAMILIES.values():
-        each.add_train_arguments(p)
+        add_family_flags(p, each)
 
     fit = p.add_argument_group(f"training (family defaults: {' / '.join(FAMILIES)})")
     add_option(fit, "dropout", type=float, default=0.1)
@@ -149,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_family_flags(parser: argparse.ArgumentParser, each: Family) -> None:
+    """The family's own flags, in a section of their own."""
+    group = parser.add_argument_group(each.train_flags_title)
+    for flag in each.train_flags:
+        add_option(
+            group, flag.name.replace("_", "-"), default=flag.default, help=flag.help,
+            type=str2bool if flag.type is bool else flag.type, choices=flag.choices,
+        )  # fmt: skip
+
+
 def family_defaults(name: str) -> str:
     """``(informer 0.001 / tft 0.01)``: the help text's defaults, read from their one home."""
     values = (f"{name_} {each.fit_defaults[name]}" for name_, each in FAMILIES.items())
@@ -173,7 +184,12 @@ def take_windows(args: argparse.Namespace, train: Channel) -> None:
                 f"at preprocess: leave {flag} out here, or preprocess again with {flag} {given}"
             )
         setattr(args, name, value)
-    family(args.model).check_train_arguments(args)
+
+
+def training_options(args: argparse.Namespace) -> TrainOptions:
+    """What the family's training reads, built once the windows are known (checked again:
+    some checks need them)."""
+    return family(args.model).train_options(vars(args))
 
 
 def check_channels(args: argparse.Namespace, train: Channel, validation: Channel) -> None:
@@ -203,7 +219,7 @@ def check_config(args: argparse.Namespace, spec: ClusterSpec) -> None:
         )
     if not 0 <= args.ema_decay < 1:
         raise ConfigError(f"ema_decay must be at least 0 and below 1, got {args.ema_decay}")
-    family(args.model).check_train_arguments(args)
+    family(args.model).check_train_flags(vars(args))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -228,10 +244,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     train, validation = read_channel(args.train), read_channel(args.validation)
     check_channels(args, train, validation)
     take_windows(args, train)
+    options = training_options(args)
     pl.seed_everything(args.seed, workers=True, verbose=False)
     per_rank_batch = args.batch_size // spec.world_size
     setup = family(args.model).training_setup(
-        args, train, validation, per_rank_batch, pin_memory=has_cuda
+        options, train, validation, per_rank_batch, pin_memory=has_cuda
     )
     networks, members = [], []
     for member in range(args.ensemble_size):
@@ -240,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             module, network = setup.build_member()
         else:
             module, network = setup.module, setup.network
-        members.append(train_member(args, spec, has_cuda, setup, member, module, network))
+        members.append(train_member(args, options, spec, has_cuda, setup, member, module, network))
         networks.append(network)
     summary = {
         **combine_members(members),
@@ -295,6 +312,7 @@ def member_checkpoint_dir(args: argparse.Namespace, member: int) -> Path:
 
 def train_member(
     args: argparse.Namespace,
+    options: TrainOptions,
     spec: ClusterSpec,
     has_cuda: bool,
     setup: TrainingSetup,
@@ -326,7 +344,7 @@ def train_member(
     )  # fmt: skip
     if tracked and trainer.is_global_zero:  # the other ranks' loggers never create a run
         if member == 0:
-            tracked[0].log_hyperparams(tracked_flags(args))
+            tracked[0].log_hyperparams(tracked_flags(args, options))
         args.tracking = tracking.remember_run(*tracked, Path(args.checkpoint_dir))
     # Lightning sets Trainer.callbacks in its callback connector, undeclared on the class.
     callbacks: list[pl.Callback] = trainer.callbacks  # type: ignore[attr-defined]

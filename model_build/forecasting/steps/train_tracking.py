@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import MLFlowLogger
 
 from forecasting import tracking
+from forecasting.models.family import TrainOptions
 
 
 def tracking_logger(
@@ -29,9 +31,11 @@ def tracking_logger(
     return logger, configured
 
 
-def tracked_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The step's flags as ``train.*`` parameters; where the job's files are is not what it
-    trains, and a resumed job may see them elsewhere."""
+def tracked_flags(args: argparse.Namespace, options: TrainOptions) -> dict[str, Any]:
+    """The step's flags, with the values the family's training read (such as the Informer's
+    completed ``label_len``), as ``train.*`` parameters; where the job's files are is not what
+    it trains, and a resumed job may see them elsewhere."""
     hidden = {"tracking", "train", "validation", "model_dir", "output_data_dir", "checkpoint_dir"}
-    flags = {k: v for k, v in vars(args).items() if v is not None and k not in hidden}
+    given = {**vars(args), **asdict(options)}
+    flags = {k: v for k, v in given.items() if v is not None and k not in hidden}
     return {f"train.{k}": v for k, v in sorted(flags.items())}

@@ -7,7 +7,7 @@ import pytest
 from forecasting.channels import read_channel
 from forecasting.errors import DataValidationError
 from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
-from forecasting.models.informer.training import InformerOptions, setup
+from forecasting.models.informer.training import setup
 from forecasting.steps import preprocess, train
 from tests.model_build.steps.conftest import TINY_MODEL, write_tiny_csv
 
@@ -46,7 +46,7 @@ def test_a_file_without_a_field_names_the_file_and_the_field(channels, field):
 
 def test_training_is_set_up_from_typed_options(channels):
     argv = [*TINY_MODEL, "--seq-len", "16", "--label-len", "6", "--pred-len", "4"]
-    options = InformerOptions.from_arguments(train.parse_args(argv))
+    options = train.training_options(train.parse_args(argv))
     assert (options.seq_len, options.label_len, options.d_model, options.revin) == (16, 6, 16, True)
     train_channel, validation = (read_channel(channels / s) for s in ("train", "validation"))
     prepared = setup(options, train_channel, validation, per_rank_batch=8)

@@ -93,11 +93,11 @@ def test_tensor_cores_take_fp32_products_in_tf32():
 
 def test_loaders_pin_their_batches_for_a_gpu(channels, tft_channels):
     informer = family("informer").training_setup(
-        train.parse_args(TINY_MODEL), read_channel(channels / "train"),
+        train.training_options(train.parse_args(TINY_MODEL)), read_channel(channels / "train"),
         read_channel(channels / "validation"), 16, pin_memory=True,
     )  # fmt: skip
     tft = family("tft").training_setup(
-        train.parse_args(TINY_TFT), read_channel(tft_channels / "train"),
+        train.training_options(train.parse_args(TINY_TFT)), read_channel(tft_channels / "train"),
         read_channel(tft_channels / "validation"), 32, pin_memory=True,
     )  # fmt: skip
     for setup in (informer, tft):

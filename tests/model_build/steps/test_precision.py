@@ -29,8 +29,8 @@ def test_the_tft_attention_runs_in_half_precision(tft_channels):
     # decoder attends causally, so every forward pass applies the mask.
     args = train.parse_args([*TINY_TFT, "--precision", "16-mixed"])
     setup = family("tft").training_setup(
-        args, read_channel(tft_channels / "train"), read_channel(tft_channels / "validation"), 32,
-        pin_memory=False,
+        train.training_options(args), read_channel(tft_channels / "train"),
+        read_channel(tft_channels / "validation"), 32, pin_memory=False,
     )  # fmt: skip
     x, _ = next(iter(setup.val_loader))
     module = setup.module.eval()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecasting.errors import ConfigError
-from forecasting.models.family import ExampleRequest, PreparedData, PreprocessOptions
+from forecasting.models.family import (
+    ExampleRequest,
+    PreparedData,
+    PreprocessOptions,
+    TrainOptions,
+)
 from forecasting.models.informer import defaults
-from forecasting.steps.arguments import add_option, str2bool
+from forecasting.models.informer import options as informer_options
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,44 +34,14 @@ class InformerFamily:
     table_metrics = defaults.TABLE_METRICS
     tiny_arguments = defaults.TINY_ARGUMENTS
 
-    def add_train_arguments(self, parser: argparse.ArgumentParser) -> None:
-        arch = defaults.ARCHITECTURE
-        group = parser.add_argument_group(
-            "Informer. Defaults: our small configuration, tuned on ETTh1's validation split; "
-            f"the paper's is {' '.join(defaults.PAPER_ARGUMENTS)}"
-        )
-        add_option(
-            group, "label-len", type=int,
-            help=f"decoder start-token length ({defaults.LABEL_LEN}, or seq-len if shorter)",
-        )  # fmt: skip
-        for name in ("d_model", "n_heads", "e_layers", "d_layers", "d_ff"):
-            add_option(group, name.replace("_", "-"), type=int, default=arch[name])
-        add_option(group, "factor", type=int, default=arch["factor"], help="ProbSparse factor c")
-        add_option(group, "attention", default=arch["attention"], choices=["prob", "full"])
-        add_option(group, "activation", default=arch["activation"], choices=["gelu", "relu"])
-        for name, help in (
-            ("distil", "self-attention distilling"),
-            ("mix", "mix heads in decoder attention"),
-            ("revin", "reversible instance norm"),
-        ):
-            add_option(group, name, type=str2bool, default=arch[name], help=help)
-        add_option(
-            group, "lr-decay", type=float, default=defaults.LR_DECAY, help="lr factor per epoch"
-        )
+    train_flags_title = informer_options.TITLE
+    train_flags = informer_options.FLAGS
 
-    def check_train_arguments(self, args: argparse.Namespace) -> None:
-        """Also completes ``label_len`` once ``seq_len`` is known."""
-        if args.label_len is not None and args.label_len < 0:
-            raise ConfigError(f"label_len must be at least 0, got {args.label_len}")
-        if args.seq_len is not None:
-            if args.label_len is None:
-                args.label_len = min(defaults.LABEL_LEN, args.seq_len)
-            elif args.label_len > args.seq_len:
-                raise ConfigError(
-                    f"label_len {args.label_len} must not exceed seq_len {args.seq_len}"
-                )
-        if args.d_model % args.n_heads:
-            raise ConfigError(f"d_model {args.d_model} must be divisible by n_heads {args.n_heads}")
+    def check_train_flags(self, flags: Mapping[str, Any]) -> None:
+        informer_options.check(flags)
+
+    def train_options(self, flags: Mapping[str, Any]) -> TrainOptions:
+        return informer_options.options(flags)
 
     def prepare(self, options: PreprocessOptions) -> PreparedData:
         from forecasting.models.informer.preparation import prepare_from_options
@@ -82,15 +56,18 @@ class InformerFamily:
 
     def training_setup(
         self,
-        args: argparse.Namespace,
+        options: TrainOptions,
         train: Channel,
         validation: Channel,
         per_rank_batch: int,
         pin_memory: bool,
     ) -> TrainingSetup:
-        from forecasting.models.informer.training import InformerOptions, setup
+        from forecasting.models.informer.training import setup
 
-        options = InformerOptions.from_arguments(args)
+        if not isinstance(options, informer_options.InformerOptions):
+            raise TypeError(
+                f"{self.name} trains from InformerOptions, not {type(options).__name__}"
+            )
         return setup(options, train, validation, per_rank_batch, pin_memory=pin_memory)
 
     def evaluate(

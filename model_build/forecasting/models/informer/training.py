@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -12,36 +10,9 @@ from torch.utils.data import DataLoader
 from forecasting.channels import Channel
 from forecasting.contracts import ModelConfig
 from forecasting.models.informer.forecaster import InformerForecaster
+from forecasting.models.informer.options import InformerOptions
 from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.training_setup import TrainingSetup
-
-
-@dataclass(frozen=True)
-class InformerOptions:
-    """What Informer training reads from the train step's flags (``label_len`` completed by the
-    family's check)."""
-
-    seq_len: int
-    label_len: int
-    pred_len: int
-    learning_rate: float
-    lr_decay: float
-    dropout: float
-    factor: int
-    d_model: int
-    n_heads: int
-    e_layers: int
-    d_layers: int
-    d_ff: int
-    attention: str
-    activation: str
-    distil: bool
-    mix: bool
-    revin: bool
-
-    @classmethod
-    def from_arguments(cls, args: argparse.Namespace) -> InformerOptions:
-        return cls(**{name: getattr(args, name) for name in cls.__dataclass_fields__})
 
 
 def model_hparams(options: InformerOptions, preprocessing: InformerPreprocessing) -> dict[str, Any]:

@@ -3,14 +3,18 @@ call. pytorch-forecasting takes seconds to import, so every method imports what 
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecasting.errors import ConfigError
-from forecasting.models.family import ExampleRequest, PreparedData, PreprocessOptions
+from forecasting.models.family import (
+    ExampleRequest,
+    PreparedData,
+    PreprocessOptions,
+    TrainOptions,
+)
 from forecasting.models.tft import defaults
-from forecasting.steps.arguments import add_option, str2bool
+from forecasting.models.tft import options as tft_options
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,28 +35,14 @@ class TFTFamily:
     table_metrics = defaults.TABLE_METRICS
     tiny_arguments = defaults.TINY_ARGUMENTS
 
-    def add_train_arguments(self, parser: argparse.ArgumentParser) -> None:
-        arch = defaults.ARCHITECTURE
-        group = parser.add_argument_group(
-            "Temporal Fusion Transformer (encoder length and horizon come from preprocess)"
-        )
-        for name in ("hidden_size", "attention_head_size", "hidden_continuous_size", "lstm_layers"):
-            add_option(group, name.replace("_", "-"), type=int, default=arch[name])
-        add_option(
-            group, "reduce-on-plateau-patience", type=int,
-            default=defaults.REDUCE_ON_PLATEAU_PATIENCE, help="epochs, then lr/10",
-        )  # fmt: skip
-        add_option(
-            group, "fast-data", type=str2bool, default=True,
-            help="materialise windows once (false: pytorch-forecasting's per-sample loader)",
-        )  # fmt: skip
+    train_flags_title = tft_options.TITLE
+    train_flags = tft_options.FLAGS
 
-    def check_train_arguments(self, args: argparse.Namespace) -> None:
-        if args.hidden_size % args.attention_head_size:
-            raise ConfigError(
-                f"hidden_size {args.hidden_size} must be divisible by attention_head_size "
-                f"{args.attention_head_size}"
-            )
+    def check_train_flags(self, flags: Mapping[str, Any]) -> None:
+        tft_options.check(flags)
+
+    def train_options(self, flags: Mapping[str, Any]) -> TrainOptions:
+        return tft_options.options(flags)
 
     def prepare(self, options: PreprocessOptions) -> PreparedData:
         from forecasting.models.tft.preparation import prepare_from_options
@@ -67,15 +57,17 @@ class TFTFamily:
 
     def training_setup(
         self,
-        args: argparse.Namespace,
+        options: TrainOptions,
         train: Channel,
         validation: Channel,
         per_rank_batch: int,
         pin_memory: bool,
     ) -> TrainingSetup:
-        from forecasting.models.tft.training import TFTOptions, setup
+        from forecasting.models.tft.training import setup
 
-        return setup(TFTOptions.from_arguments(args), train, validation, per_rank_batch, pin_memory)
+        if not isinstance(options, tft_options.TFTOptions):
+            raise TypeError(f"{self.name} trains from TFTOptions, not {type(options).__name__}")
+        return setup(options, train, validation, per_rank_batch, pin_memory=pin_memory)
 
     def evaluate(
         self,

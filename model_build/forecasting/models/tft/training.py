@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -14,9 +12,10 @@ from pytorch_forecasting.metrics import QuantileLoss
 
 from forecasting.channels import Channel
 from forecasting.contracts import ModelConfig
-from forecasting.models.tft import codec, defaults
+from forecasting.models.tft import codec
 from forecasting.models.tft.dataset import split_dataset
 from forecasting.models.tft.module import QUANTILES, TFTForecaster
+from forecasting.models.tft.options import TFTOptions
 from forecasting.models.tft.preprocessing import TFTPreprocessing
 from forecasting.models.tft.windows import MaterializedWindows, fast_loader
 from forecasting.models.training_setup import TrainingSetup
@@ -25,26 +24,6 @@ from forecasting.models.training_setup import TrainingSetup
 # `masked_fill` once autocast runs the attention in half precision (16-mixed on CUDA). -1e4 is a
 # float16 value and still gives a masked position a softmax weight of exactly zero.
 MASK_BIAS = -1e4
-
-
-@dataclass(frozen=True)
-class TFTOptions:
-    """What TFT training reads from the train step's flags."""
-
-    learning_rate: float
-    dropout: float
-    gradient_clip: float | None
-    precision: str = "32"
-    hidden_size: int = defaults.ARCHITECTURE["hidden_size"]
-    attention_head_size: int = defaults.ARCHITECTURE["attention_head_size"]
-    hidden_continuous_size: int = defaults.ARCHITECTURE["hidden_continuous_size"]
-    lstm_layers: int = defaults.ARCHITECTURE["lstm_layers"]
-    reduce_on_plateau_patience: int = defaults.REDUCE_ON_PLATEAU_PATIENCE
-    fast_data: bool = True
-
-    @classmethod
-    def from_arguments(cls, args: argparse.Namespace) -> TFTOptions:
-        return cls(**{name: getattr(args, name) for name in cls.__dataclass_fields__})
 
 
 def optimizer_params(precision: str) -> dict[str, Any]:
