@@ -195,3 +195,21 @@ def test_dropout_must_be_below_one(tmp_path, channels, rate):
     args = [*TINY_MODEL, *train_paths(tmp_path, channels), "--dropout", rate]
     with pytest.raises(ConfigError, match=rf"dropout must be in \[0, 1\), got {float(rate)}"):
         train.main(args)
+
+
+@pytest.mark.parametrize(("flags", "clip"), [([], None), (["--gradient-clip", "0.5"], 0.5)])
+def test_the_informer_clips_gradients_when_asked(tmp_path, channels, monkeypatch, flags, clip):
+    """--gradient-clip reaches the Informer's Trainer (it was accepted and ignored); its default
+    stays no clipping."""
+    built = []
+
+    def recording_trainer(*args, **kwargs):
+        trainer = real_build_trainer(*args, **kwargs)
+        built.append(trainer.gradient_clip_val)
+        return trainer
+
+    real_build_trainer = train.build_trainer
+    monkeypatch.setattr(train, "build_trainer", recording_trainer)
+    train.main([*TINY_MODEL, *train_paths(tmp_path, channels), "--max-epochs", "1",
+                "--limit-train-batches", "1", "--limit-val-batches", "1", *flags])  # fmt: skip
+    assert built == [clip]

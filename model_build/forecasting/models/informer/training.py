@@ -76,4 +76,5 @@ def setup(
         network=network,
         build_member=build_member,
         train_windows=len(windows["train"]),
+        gradient_clip=options.gradient_clip,
     )
