@@ -94,6 +94,7 @@ def worker(variant: str, work: Path, repeats: int) -> dict[str, Any]:
 
         from forecasting.models.tft import serving as tft
         from forecasting.models.tft.dataset import from_parameters
+        from forecasting.models.tft.preprocessing import read_config
 
         raw, where = handler.input_fn(body, "text/csv")
         captured: dict[str, pd.DataFrame] = {}
@@ -105,7 +106,7 @@ def worker(variant: str, work: Path, repeats: int) -> dict[str, Any]:
 
         tft.from_parameters = capture  # the validated frame our path builds, reused as is
         tft.forecast(model.network, model.config, raw, where)
-        frame, parameters = captured["frame"], model.config["preprocessing"]["dataset_parameters"]
+        frame, parameters = captured["frame"], read_config(model.config).dataset_parameters
 
         def once() -> int:
             dataset = from_parameters(parameters, frame, predict=True)

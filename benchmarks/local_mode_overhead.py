@@ -43,7 +43,8 @@ TINY = {
 
 
 def prepare(work: Path) -> tuple[Path, Path]:
-    """The preprocessed demo data and the code tarball as the CodeBuild runner packs it."""
+    """The preprocessed demo data and the train step's code tarball, packed as the CodeBuild
+    runner packs it."""
     from forecasting.pipeline.source import package_source
     from local_mode.runner import SOURCE_DIR
 
@@ -54,7 +55,7 @@ def prepare(work: Path) -> tuple[Path, Path]:
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     archive = work / "sourcedir.tar.gz"
-    archive.write_bytes(package_source(SOURCE_DIR)[0])
+    archive.write_bytes(package_source(SOURCE_DIR, "Train")[0])
     return data, archive
 
 

@@ -4,18 +4,40 @@
 whose artifact store is a prefix of the model-artifact bucket; an ARN uses an existing server.
 Either way the pipeline's jobs get the ``sagemaker-mlflow`` actions their code calls (the
 MLflow client under Lightning's ``MLFlowLogger`` and :mod:`forecasting.tracking`), on that
-server only, and the CodeBuild runner passes its ARN into the pipeline definition.
+server only, and the CodeBuild runner passes its ARN into the pipeline definition. On every
+registration the run-tagging Lambda (``lambdas/registration_tracking``) tags the version's run
+with its model package, with the two ``sagemaker-mlflow`` actions it calls, on that server only.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects
+from infra.inference_layout import evaluation_objects
+from infra.nag import (
+    CDK_GRANT_ACTIONS,
+    acknowledge_wildcards,
+    bucket_objects,
+    prefixed_objects,
+    regional_arn,
+)
 from infra.settings import CREATE_MLFLOW_SERVER, InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
+from lambdas.batch_transform.events import DETAIL_TYPE, SOURCE
+from lambdas.registration_tracking.handler import PENDING
+from lambdas.registration_tracking.tracking_server import ACTIONS as TAGGING_ACTIONS
+
+if TYPE_CHECKING:
+    from infra.batch_inference import BatchInferenceConstruct
+
+RUN_TAGGING_HANDLER = "lambdas.registration_tracking.handler.handler"
 
 ARTIFACT_PREFIX = "mlflow/"
 # The MLflow REST calls a training job and an evaluation job make, as IAM actions (the Service
@@ -95,3 +117,66 @@ class MlflowTrackingConstruct(Construct):
                 resources=[self.tracking_server_arn],
             )
         )
+
+    def tag_registered_runs(
+        self, inference: BatchInferenceConstruct
+    ) -> tuple[lambda_.Function, events.Rule]:
+        """The run-tagging Lambda, its role and the registration rule that invokes it; built
+        with the batch-inference construct's function factory (dead-letter queue, retries)."""
+        group = inference.group_name
+        function = inference.setup_function(
+            "RunTaggingFunction",
+            handler=RUN_TAGGING_HANDLER,
+            description="tag the MLflow run of each registered version with its model package",
+            timeout=Duration.minutes(1),
+            memory_size=256,
+            environment={
+                "MODEL_PACKAGE_GROUP": group,
+                "TRACKING_SERVER_ARN": self.tracking_server_arn,
+            },
+        )
+        role = function.role
+        assert role is not None
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TagRuns",
+                actions=sorted(TAGGING_ACTIONS.values()),
+                resources=[self.tracking_server_arn],
+            )
+        )
+        packages = Stack.of(self).format_arn(
+            service="sagemaker", resource=f"model-package/{group}/*"
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadAndLinkVersions",
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                resources=[packages],
+            )
+        )
+        storage = inference.storage
+        evaluations = evaluation_objects(inference.settings.project_name)
+        storage.model_artifacts_bucket.grant_read(role, evaluations)
+        acknowledge_wildcards(
+            role.node.find_child("DefaultPolicy").node.default_child,
+            {
+                **CDK_GRANT_ACTIONS,
+                regional_arn("sagemaker", f"model-package/{group}/*"): "the versions of this "
+                "project's model package group: read the tracking metadata, name the run",
+                prefixed_objects(storage.model_artifacts_bucket, evaluations): "the "
+                "evaluation.json files of this project's pipeline executions, read-only",
+            },
+        )
+        rule = events.Rule(
+            inference,
+            "RunTaggingRule",
+            description=f"{inference.settings.project_name}: registered model version -> "
+            "tag its MLflow run",
+            event_pattern=events.EventPattern(
+                source=[SOURCE],
+                detail_type=[DETAIL_TYPE],
+                detail={"ModelPackageGroupName": [group], "ModelApprovalStatus": [PENDING]},
+            ),
+        )
+        rule.add_target(inference.lambda_target(function))
+        return function, rule

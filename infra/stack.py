@@ -57,6 +57,11 @@ class ForecastingStack(Stack):
             quicksight_data_set_id=self.quicksight.data_set_id if self.quicksight else None,
         )
         self.execution_ended_rule = self.pipeline.notify_execution_end(self.batch_inference.topic)
+        self.run_tagging_function = (
+            self.mlflow_tracking.tag_registered_runs(self.batch_inference)[0]
+            if self.mlflow_tracking
+            else None
+        )
         # the transform runs the registered model's image: the project inference image
         self.source_pipeline.image_repository.grant_pull(self.batch_inference.transform_role)
         for role in (self.pipeline.role, self.batch_inference.transform_role):

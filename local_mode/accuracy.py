@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from forecasting.errors import ConfigError
-from lambdas.accuracy.drift import Decision, DriftPolicy, Verdict, reference_smape
+from lambdas.accuracy.drift import Decision, DriftPolicy, Verdict
 from lambdas.accuracy.tracking import ACTUALS_PREFIX, Tracked, save_state, track
 from lambdas.publish.rows import PublishError
 from lambdas.publish.stores import LocalStore
@@ -46,9 +47,9 @@ def run_accuracy(
     registry = Registry(home.registry)
     known = {str(p.version): p for p in registry.list(group)}
 
-    def reference(version: str) -> float | None:
+    def registered(version: str) -> dict[str, Any] | None:
         package = known.get(version)
-        return reference_smape(package.metrics) if package else None
+        return package.metrics if package else None  # its evaluation.json
 
     store = LocalStore(home.buckets / home.forecasts_bucket)
     try:
@@ -58,7 +59,7 @@ def run_accuracy(
             model=group,
             forecasts_prefix=FORECASTS_PREFIX,
             actuals_prefix=ACTUALS_PREFIX,
-            reference=reference,
+            evaluation=registered,
             policy=policy,
         )
     except PublishError as error:  # a bad actuals or published file: one line, exit code 2
@@ -66,6 +67,8 @@ def run_accuracy(
     actuals_uri = f"s3://{home.data_bucket}/{ACTUALS_PREFIX}"
     for ignored in tracked.ignored_files:
         say(f"not read as actuals (not .csv): {ignored}")
+    for note in tracked.notes:
+        say(note)
     say(
         f"{tracked.forecasts} published forecasts of {group} in {tracked.forecast_files} file(s); "
         f"{tracked.actuals} actuals from {tracked.actual_files} file(s) under {actuals_uri} "

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from forecasting.contracts import ModelConfig
 from forecasting.families import family
 from forecasting.models.family import ExampleRequest
 
@@ -24,7 +25,7 @@ InferenceInput = ExampleRequest  # the name local mode's callers use
 
 def inference_input(test: pd.DataFrame, config: dict[str, Any]) -> InferenceInput:
     """The backtest request of the run's family (see the family's ``example_request``)."""
-    return family(config["model"]["family"]).example_request(test, config)
+    return family(ModelConfig.of_artifact(config).family).example_request(test, config)
 
 
 def future_input(
@@ -32,4 +33,7 @@ def future_input(
 ) -> InferenceInput | str:
     """The data's last encoder window, with the backtest's actuals and that window as actuals;
     or, for a model that cannot forecast past the data, the reason why not."""
-    return family(config["model"]["family"]).future_request(preprocess_argv, config, backtest)
+    from forecasting.steps.preprocess import preprocess_options, resolved_args
+
+    options = preprocess_options(resolved_args(preprocess_argv))
+    return family(ModelConfig.of_artifact(config).family).future_request(options, config, backtest)

@@ -25,10 +25,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from forecasting.channels import PREPROCESSING_FILE
+from forecasting.channels import read_channel
+from forecasting.families import family
 from forecasting.pipeline.definition import EVALUATION_FILE
 from forecasting.pipeline.processing_job import CODE_DIR, PROCESSING_SCRIPT
-from local_mode import files, interpreter, jobs
+from local_mode import interpreter, jobs
 from local_mode.layout import CONTAINER_ROOT
 
 if TYPE_CHECKING:
@@ -81,11 +82,8 @@ def run(runner: Runner, step: Mapping[str, Any]) -> dict[str, Any]:
     }
     outcome: dict[str, Any] = {"properties": properties, "argv": argv}
     if name == "Preprocess":
-        preprocessing = files.read_json(runner.output(name, "train") / PREPROCESSING_FILE)
-        if "split_rule" in preprocessing:
-            runner.say(f"    split: {preprocessing['split']} ({preprocessing['split_rule']})")
-        else:  # a panel: its protocol's cutoffs
-            runner.say(f"    split: {preprocessing['cutoffs']['protocol']}")
+        train = read_channel(runner.output(name, "train"))
+        runner.say(f"    split: {family(train.recorded.model).split_text(train)}")
     evaluation = runner.output(name, "evaluation") if name == "Evaluate" else None
     if evaluation is not None and (evaluation / EVALUATION_FILE).is_file():
         outcome["evaluation"] = str(evaluation / EVALUATION_FILE)

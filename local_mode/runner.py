@@ -25,7 +25,7 @@ from forecasting.errors import ConfigError, ForecastingError
 from forecasting.pipeline.definition import build_definition
 from forecasting.pipeline.images import Images
 from forecasting.pipeline.resources import Resources
-from forecasting.pipeline.source import package_source, source_key
+from forecasting.pipeline.source import package_sources, source_key
 from local_mode import (
     files,
     interpreter,
@@ -281,10 +281,11 @@ class Runner:
         metrics_path = self.home.local_path(metrics_uri)
         if not metrics_path.is_file():
             raise interpreter.StepError(name, f"ModelMetrics: no object at {metrics_uri}")
+        metrics = files.read_json(metrics_path)
         package = self.registry.register(
             group=arguments["ModelPackageGroupName"],
             model_family=arguments["CustomerMetadataProperties"]["model_family"],
-            metrics=files.read_json(metrics_path),
+            metrics=metrics,
             model_data_url=container["ModelDataUrl"],
             artifact_path=self.home.local_path(container["ModelDataUrl"]),
             image=container["Image"],
@@ -295,14 +296,20 @@ class Runner:
             approval_status=arguments["ModelApprovalStatus"],
         )
         metadata = arguments["CustomerMetadataProperties"]
-        if "mlflow_run_id" in metadata:  # the run links to the version, as the version to it
+        run_id = (metrics.get("mlflow") or {}).get("run_id")
+        if "mlflow_tracking_server" in metadata and run_id:
+            # what the cloud's run-tagging Lambda does (lambdas/registration_tracking): the run
+            # links to the version, as the version to it
             from forecasting.tracking import tag_run
 
-            run = {"tracking_uri": metadata["mlflow_tracking_server"],
-                   "run_id": metadata["mlflow_run_id"]}  # fmt: skip
-            execution = metadata["pipeline_execution_arn"]
-            tag_run(run, {"model_package_arn": package.arn, "pipeline_execution_arn": execution})
-            self.say(f"    MLflow run {metadata['mlflow_run_id']} in {run['tracking_uri']}")
+            run = {"tracking_uri": metadata["mlflow_tracking_server"], "run_id": run_id}
+            tag_run(run, {
+                "model_package_arn": package.arn, "model_package_group": package.group,
+                "model_package_version": str(package.version),
+                "pipeline_execution_arn": metadata["pipeline_execution_arn"],
+            })  # fmt: skip
+            self.registry.update_metadata(package.group, package.version, {"mlflow_run_id": run_id})
+            self.say(f"    MLflow run {run_id} in {run['tracking_uri']}")
         return {
             "group": package.group,
             "version": package.version,
@@ -346,18 +353,20 @@ class Runner:
 
 
 def local_resources(home: Home, group: str = PROJECT) -> Resources:
-    """The deployment's resources as local values; the training code is packed exactly as the
+    """The deployment's resources as local values; each step's code is packed exactly as the
     CodeBuild runner packs it and put at the same key in the local artifacts bucket."""
-    data, digest = package_source(SOURCE_DIR)
-    code_uri = f"s3://{home.artifacts_bucket}/{source_key(f'{home.project}/source', digest)}"
-    code = home.local_path(code_uri)
-    if not code.is_file():
-        files.atomic_write_bytes(code, data)
+    code_uris: dict[str, str] = {}
+    for step, (data, digest) in package_sources(SOURCE_DIR).items():
+        code_uri = f"s3://{home.artifacts_bucket}/{source_key(f'{home.project}/source', digest)}"
+        code = home.local_path(code_uri)
+        if not code.is_file():
+            files.atomic_write_bytes(code, data)
+        code_uris[step] = code_uri
     return Resources(
         pipeline_name=home.project,
         role_arn=f"arn:aws:iam::{ACCOUNT}:role/{home.project}-local",
         artifacts_bucket=home.artifacts_bucket,
-        code_uri=code_uri,
+        code_uris=code_uris,
         kms_key_id=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/local",
         region=REGION,
         model_package_group=group,

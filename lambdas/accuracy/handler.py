@@ -140,8 +140,8 @@ def handle_event(
     logger.info("s3://%s/%s arrived; scoring %s", bucket, key, settings.model_package_group)
     group = settings.model_package_group
 
-    def reference(version: str) -> float | None:
-        """The sMAPE the version registered (its package's evaluation.json)."""
+    def registered(version: str) -> dict[str, Any] | None:
+        """The evaluation.json the version registered: its sMAPE, its training columns."""
         if not version.isdigit():
             return None
         arn = scope.model_package_arn(group, int(version))
@@ -152,7 +152,7 @@ def handle_event(
                 raise
             logger.warning("%s is not in the registry (%s); not judged", arn, error)
             return None
-        return drift.reference_smape(found)
+        return found
 
     forecasts_store = S3Store(s3, settings.forecasts_bucket, settings.kms_key_id)
     tracked = track(
@@ -161,11 +161,13 @@ def handle_event(
         model=group,
         forecasts_prefix=settings.forecasts_prefix,
         actuals_prefix=settings.actuals_prefix,
-        reference=reference,
+        evaluation=registered,
         policy=settings.policy,
     )
     for uri in tracked.ignored_files:
         logger.warning("%s is not a .csv file; not read as actuals", uri)
+    for note in tracked.notes:
+        logger.warning(note)
     decision = tracked.decision
     put_metrics(cloudwatch, settings.metric_namespace, tracked)
     notified = [notify_alarm(sns, settings.notification_topic_arn, v) for v in decision.notify]
@@ -179,6 +181,7 @@ def handle_event(
         "trigger": f"s3://{bucket}/{key}",
         "forecasts": tracked.forecasts,
         "actuals": tracked.actuals,
+        "notes": list(tracked.notes),
         "accuracy_uri": forecasts_store.uri(tracked.accuracy_key) if tracked.accuracy_key else None,
         "manifest_uri": forecasts_store.uri(tracked.manifest_key) if tracked.manifest_key else None,
         "versions": [verdict_summary(v) for v in decision.verdicts],

@@ -1,10 +1,10 @@
 """How good the published forecasts were, once their actuals arrived: pure logic, no I/O.
 
 Inputs are the published partitions (``forecasts/model=M/version=V/run=R/forecasts.csv``, the
-publish Lambda's columns) and the actuals files under the actuals prefix (the publish Lambda's
-long format ``series_id,target,timestamp,value``). A forecast counts only once its actual is
-there: late or partial actuals leave the other forecasts *pending*, and every table says how many
-points it rests on.
+publish Lambda's columns) and the actuals, one per series, target and instant
+(:mod:`lambdas.accuracy.actuals` reads them from the files). A forecast counts only once its
+actual is there: late or partial actuals leave the other forecasts *pending*, and every table
+says how many points it rests on.
 
 Measures, per model version, series, target and horizon step (and per version overall):
 
@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+import math
+import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple
 
 from lambdas.publish.rows import (
     FORECAST_COLUMNS,
@@ -34,12 +35,13 @@ from lambdas.publish.rows import (
     PublishError,
     number,
     optional_number,
-    parse_actuals,
     where,
 )
 
 # The published CSV's columns this module reads (by name: columns added later do not matter).
 PUBLISHED_FIELDS = (*FORECAST_COLUMNS, "run", "utc_offset")
+PICKED = ("series_id", "target", "timestamp", "utc_offset", "horizon_step", "p50", "p10", "p90",
+          "model", "model_version")  # fmt: skip
 ACCURACY_COLUMNS = (
     "model",
     "model_version",
@@ -66,58 +68,36 @@ class AccuracyError(PublishError):
     """Input that cannot be scored; the message names the file, line and column."""
 
 
-class Forecast(NamedTuple):
-    """One published forecast step (a tuple: millions are built in one pass)."""
-
-    model: str
-    version: str
-    run: str
-    series_id: str
-    target: str
-    timestamp: datetime
-    horizon_step: int
-    p50: float
-    p10: float | None
-    p90: float | None
-
-
 @dataclass(slots=True)
 class Measures:
-    """Running sums of one group of forecasts; the measures are read from them."""
+    """Running sums of one group of forecasts (:func:`score` adds to them); the measures are
+    read from them. All but ``forecasts`` count only forecasts whose actual arrived."""
 
     forecasts: int = 0
     matched: int = 0
-    abs_error: float = 0.0
-    error: float = 0.0
-    smape_sum: float = 0.0
+    abs_error: float = 0.0  # sum of |p50 - actual|
+    error: float = 0.0  # sum of p50 - actual
+    smape_sum: float = 0.0  # sum of the sMAPE terms, where defined
     smape_points: int = 0
-    covered: int = 0
+    covered: int = 0  # actuals inside [p10, p90], of the forecasts with quantiles
     coverage_points: int = 0
-    first: datetime | None = None
+    first: datetime | None = None  # the matched forecasts' time span
     last: datetime | None = None
 
-    def add(
-        self, stamp: datetime, difference: float | None, term: float | None, covered: int | None
-    ) -> None:
-        """One forecast: ``difference`` p50 - actual (None while pending), its sMAPE ``term``
-        (None where undefined) and whether [p10, p90] ``covered`` the actual (None: no
-        quantiles)."""
-        self.forecasts += 1
-        if difference is None:
-            return
-        self.matched += 1
-        self.abs_error += abs(difference)
-        self.error += difference
-        if term is not None:
-            self.smape_sum += term
-            self.smape_points += 1
-        if covered is not None:
-            self.coverage_points += 1
-            self.covered += covered
-        if self.first is None or stamp < self.first:
-            self.first = stamp
-        if self.last is None or stamp > self.last:
-            self.last = stamp
+    def merge(self, other: Measures) -> None:
+        """Add another group's sums (a version's measures are its cells')."""
+        self.forecasts += other.forecasts
+        self.matched += other.matched
+        self.abs_error += other.abs_error
+        self.error += other.error
+        self.smape_sum += other.smape_sum
+        self.smape_points += other.smape_points
+        self.covered += other.covered
+        self.coverage_points += other.coverage_points
+        if other.first is not None and (self.first is None or other.first < self.first):
+            self.first = other.first
+        if other.last is not None and (self.last is None or other.last > self.last):
+            self.last = other.last
 
     @property
     def pending(self) -> int:
@@ -142,25 +122,47 @@ class Measures:
 
 @dataclass
 class Scores:
-    """The join's result: measures per (model, version, series, target, step) and per version,
-    and per version and forecast time the sum and count of sMAPE terms (for rolling windows:
-    as many entries as distinct times, not points)."""
+    """The join's result: measures per (model, version, series, target, step) and per version
+    (the sums of its cells), and per version and forecast time the sum and count of sMAPE terms
+    (for rolling windows: as many entries as distinct times, not points)."""
 
     cells: dict[tuple[str, str, str, str, int], Measures] = field(default_factory=dict)
-    versions: dict[tuple[str, str], Measures] = field(default_factory=dict)
     smape_by_time: dict[tuple[str, str], dict[datetime, list[float]]] = field(default_factory=dict)
+    _versions: dict[tuple[str, str], Measures] | None = None
+
+    @property
+    def versions(self) -> dict[tuple[str, str], Measures]:
+        """Each version's measures, summed from its cells in their sorted order (once)."""
+        if self._versions is None:
+            self._versions = {}
+            for (model, version, *_), cell in sorted(self.cells.items()):
+                total = self._versions.get((model, version))
+                if total is None:
+                    total = self._versions[model, version] = Measures()
+                total.merge(cell)
+        return self._versions
+
+    def invalidate(self) -> None:
+        self._versions = None
 
 
-# --- reading ----------------------------------------------------------------------------------
+# --- reading, joining and measuring -----------------------------------------------------------
 
 
-def parse_published(text: str | bytes, source: str) -> list[Forecast]:
-    """The forecasts of one published ``forecasts.csv``; a bad cell names file, line, column."""
-    return list(iter_published(text, source))
+def score(
+    text: str | bytes,
+    source: str,
+    actuals: Mapping[InstantKey, ActualRow],
+    scores: Scores | None = None,
+) -> Scores:
+    """Read one published ``forecasts.csv`` (a bad cell names file, line and column), join each
+    forecast with its actual (same series, target and instant) and measure; adds to ``scores``
+    when given (one call per file: a pass over many files holds none of them).
 
-
-def iter_published(text: str | bytes, source: str) -> Iterator[Forecast]:
-    """:func:`parse_published` one row at a time: a pass over many files holds none of them."""
+    One loop over the rows, without an object per row: this is the pass's hot path.
+    """
+    scores = Scores() if scores is None else scores
+    scores.invalidate()
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -174,117 +176,101 @@ def iter_published(text: str | bytes, source: str) -> Iterator[Forecast]:
             f"{source}, line 1: no column {', '.join(map(repr, missing))}; expected a "
             f"published forecasts.csv with {','.join(PUBLISHED_FIELDS)}"
         )
-    (series, target, stamp_at, step, p50, p10, p90, model, version, run, offset) = (
-        header.index(name) for name in PUBLISHED_FIELDS
-    )
+    # each row's cells in this order, picked in one call whatever the file's column order
+    pick = operator.itemgetter(*(header.index(name) for name in PICKED))
+    cells, smape_by_time = scores.cells, scores.smape_by_time
     stamps: dict[str, datetime] = {}  # many series share each timestamp: parse it once
+    steps: dict[str, int] = {}  # and each horizon step
+    by_time: dict[datetime, list[float]] = {}
+    by_time_of = ("", "")  # the (model, version) whose by_time that is
+    finite, width = math.isfinite, len(header)
     for record in reader:
-        line = reader.line_num
-        if len(record) != len(header):
+        if len(record) != width:
             raise AccuracyError(
-                f"{source}, line {line}: {len(record)} fields; expected the header's {len(header)}"
+                f"{source}, line {reader.line_num}: {len(record)} fields; expected the "
+                f"header's {width}"
             )
-        text_stamp = record[stamp_at] + record[offset]
-        stamp = stamps.get(text_stamp)
+        series_id, target, text_stamp, offset, text_step, text_p50, low, high, model, version = (
+            pick(record)
+        )
+        stamp = stamps.get(text_stamp + offset)
         if stamp is None:
-            stamp = stamps[text_stamp] = _timestamp(text_stamp, source, line)
-        yield Forecast(
-            model=record[model],
-            version=record[version],
-            run=record[run],
-            series_id=record[series],
-            target=record[target],
-            timestamp=stamp,
-            horizon_step=_integer(record[step], source, line, "horizon_step"),
-            p50=number(record[p50], source, line, "p50", error=AccuracyError),
-            p10=optional_number(
-                record[p10], source, line, "p10", expected="a finite number", error=AccuracyError
-            ),
-            p90=optional_number(
-                record[p90], source, line, "p90", expected="a finite number", error=AccuracyError
-            ),
-        )
-
-
-def merge_actuals(files: Iterable[tuple[str, bytes]]) -> dict[InstantKey, ActualRow]:
-    """Every actual of every file (``(source, body)``), one per series, target and instant.
-
-    A file sent again, or two files agreeing on a point, is fine; two files that disagree about
-    the same point are an error naming both places (replace the wrong file instead).
-    """
-    known: dict[InstantKey, ActualRow] = {}
-    for source, body in files:
-        for row in parse_actuals(body, source):
-            key = (row.series_id, row.target, row.timestamp)
-            first = known.setdefault(key, row)
-            if first.value != row.value:
-                raise AccuracyError(
-                    f"{row.source}, line {row.line}, column 'value': {row.value!r} for series "
-                    f"{row.series_id!r}, target {row.target!r} at {row.timestamp.isoformat()}, "
-                    f"but {first.source}, line {first.line} says {first.value!r}; expected one "
-                    "value per point across the actuals files"
-                )
-    return known
-
-
-# --- joining and measuring --------------------------------------------------------------------
-
-
-def score(
-    forecasts: Iterable[Forecast],
-    actuals: Mapping[InstantKey, ActualRow],
-    scores: Scores | None = None,
-) -> Scores:
-    """Join each forecast with its actual (same series, target and instant) and measure; adds
-    to ``scores`` when given (one call per published file)."""
-    scores = Scores() if scores is None else scores
-    checked = False
-    for forecast in forecasts:
-        if not checked:
-            check_same_time_kind(forecast, actuals)
-            checked = True
-        found = actuals.get((forecast.series_id, forecast.target, forecast.timestamp))
-        difference = term = covered = None
-        if found is not None:
-            actual = found.value
-            difference = forecast.p50 - actual
-            scale = abs(forecast.p50) + abs(actual)
-            term = 200.0 * abs(difference) / scale if scale > 0 else None
-            if forecast.p10 is not None and forecast.p90 is not None:
-                covered = int(forecast.p10 <= actual <= forecast.p90)
-        cell = (
-            forecast.model,
-            forecast.version,
-            forecast.series_id,
-            forecast.target,
-            forecast.horizon_step,
-        )
-        version = (forecast.model, forecast.version)
-        cell_measures = scores.cells.get(cell)
-        if cell_measures is None:
-            cell_measures = scores.cells[cell] = Measures()
-        cell_measures.add(forecast.timestamp, difference, term, covered)
-        version_measures = scores.versions.get(version)
-        if version_measures is None:
-            version_measures = scores.versions[version] = Measures()
-        version_measures.add(forecast.timestamp, difference, term, covered)
-        if term is not None:
-            by_time = scores.smape_by_time.setdefault(version, {})
-            sums = by_time.get(forecast.timestamp)
+            stamp = stamps[text_stamp + offset] = _timestamp(
+                text_stamp + offset, source, reader.line_num
+            )
+            check_same_time_kind(stamp, actuals)
+        step = steps.get(text_step)
+        if step is None:
+            step = steps[text_step] = _integer(text_step, source, reader.line_num, "horizon_step")
+        # float() of a cell is what number() computes; a cell it refuses, or a value that is
+        # not finite (their sum is not: an overflowing sum only takes the slow path too), takes
+        # the slow path, which names the cell or reads an empty quantile
+        try:
+            p50 = float(text_p50)
+            p10 = float(low) if low else None
+            p90 = float(high) if high else None
+            fast = finite(p50 + (p10 or 0.0) + (p90 or 0.0))
+        except ValueError:
+            fast = False
+        if not fast:
+            p50, p10, p90 = _numbers(text_p50, low, high, source, reader.line_num)
+        key = (model, version, series_id, target, step)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Measures()
+        found = actuals.get((series_id, target, stamp))
+        if found is None:  # pending
+            cell.forecasts += 1
+            continue
+        actual = found.value
+        difference = p50 - actual
+        miss = abs(difference)
+        scale = abs(p50) + abs(actual)
+        # inlined rather than a method of Measures: this runs once per matched forecast
+        cell.forecasts += 1
+        cell.matched += 1
+        cell.abs_error += miss
+        cell.error += difference
+        if p10 is not None and p90 is not None:
+            cell.coverage_points += 1
+            cell.covered += p10 <= actual <= p90
+        if cell.first is None or stamp < cell.first:
+            cell.first = stamp
+        if cell.last is None or stamp > cell.last:
+            cell.last = stamp
+        if scale > 0:  # the sMAPE term is defined
+            term = 200.0 * miss / scale
+            cell.smape_sum += term
+            cell.smape_points += 1
+            if version != by_time_of[1] or model != by_time_of[0]:  # a file is one version's
+                by_time_of = (model, version)
+                by_time = smape_by_time.setdefault(by_time_of, {})
+            sums = by_time.get(stamp)
             if sums is None:
-                sums = by_time[forecast.timestamp] = [0.0, 0]
+                sums = by_time[stamp] = [0.0, 0]
             sums[0] += term
             sums[1] += 1
     return scores
 
 
-def check_same_time_kind(forecast: Forecast, actuals: Mapping[InstantKey, ActualRow]) -> None:
+def _numbers(
+    p50: str, p10: str, p90: str, source: str, line: int
+) -> tuple[float, float | None, float | None]:
+    """p50, p10 and p90 of a row, or the error naming the cell."""
+    low, high = (
+        optional_number(text, source, line, name, expected="a finite number", error=AccuracyError)
+        for text, name in ((p10, "p10"), (p90, "p90"))
+    )
+    return number(p50, source, line, "p50", error=AccuracyError), low, high
+
+
+def check_same_time_kind(stamp: datetime, actuals: Mapping[InstantKey, ActualRow]) -> None:
     """Forecasts and actuals both with UTC offsets or both without: a local time is no instant,
     so it would silently never match one that has an offset."""
     if not actuals:
         return
     actual = next(iter(actuals.values()))
-    if (actual.timestamp.tzinfo is not None) != (forecast.timestamp.tzinfo is not None):
+    if (actual.timestamp.tzinfo is not None) != (stamp.tzinfo is not None):
         kind = "has a UTC offset" if actual.timestamp.tzinfo is not None else "has none"
         raise AccuracyError(
             f"{actual.source}, line {actual.line}, column 'timestamp': "
@@ -308,6 +294,14 @@ def format_accuracy_csv(scores: Scores) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(ACCURACY_COLUMNS)
+    times: dict[datetime | None, str] = {}  # the cells share few distinct times
+
+    def time_of(stamp: datetime | None) -> str:
+        text = times.get(stamp)
+        if text is None:
+            text = times[stamp] = time_text(stamp)
+        return text
+
     for (model, version, series_id, target, step), measures in sorted(scores.cells.items()):
         writer.writerow(
             (
@@ -325,8 +319,8 @@ def format_accuracy_csv(scores: Scores) -> str:
                 measures.smape_points,
                 decimal_text(measures.coverage),
                 measures.coverage_points,
-                time_text(measures.first),
-                time_text(measures.last),
+                time_of(measures.first),
+                time_of(measures.last),
             )
         )
     return buffer.getvalue()
@@ -334,7 +328,10 @@ def format_accuracy_csv(scores: Scores) -> str:
 
 def decimal_text(value: float | None) -> str:
     """Shortest round-trip digits, never scientific notation (QuickSight reads that as text)."""
-    return "" if value is None else format(Decimal(repr(value)), "f")
+    if value is None:
+        return ""
+    text = repr(value)  # already plain unless it has an exponent (or is inf or nan)
+    return text if "e" not in text and "n" not in text else format(Decimal(text), "f")
 
 
 def time_text(stamp: datetime | None) -> str:

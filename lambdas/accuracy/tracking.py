@@ -9,24 +9,31 @@ the new state with :func:`save_state`, so a failed notification is tried again n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.accuracy.drift import AlarmState, Decision, DriftPolicy, decide, verdicts
+from lambdas.accuracy.actuals import Arrived, ColumnContract
+from lambdas.accuracy.drift import (
+    AlarmState,
+    Decision,
+    DriftPolicy,
+    decide,
+    reference_smape,
+    verdicts,
+)
 from lambdas.accuracy.scoring import (
     AccuracyError,
     Scores,
     format_accuracy_csv,
-    iter_published,
-    merge_actuals,
     score,
 )
 from lambdas.publish.rows import partition_problem
 from lambdas.publish.stores import Store
 
-# Data bucket: the actuals, in the publish Lambda's long CSV (series_id,target,timestamp,value),
-# one or more *.csv files; the publish Lambda's own actuals file lies here too.
+# Data bucket: the actuals, one or more *.csv files in the training data's columns or the publish
+# Lambda's long format (lambdas.accuracy.actuals); the publish Lambda's own actuals file lies here
+# too.
 ACTUALS_PREFIX = "actuals/"
 ACTUALS_SUFFIX = ".csv"
 # The publish Lambda's partition file (lambdas.publish.publishing.FORECASTS_FILE; not imported:
@@ -49,6 +56,7 @@ class Tracked:
     actual_files: int
     actuals: int
     ignored_files: tuple[str, ...]  # under the actuals prefix but not *.csv
+    notes: tuple[str, ...]  # what was not joined or not read, and why
     accuracy_key: str | None  # None when nothing is published yet
     manifest_key: str | None
 
@@ -67,6 +75,11 @@ def published_keys(store: Store, forecasts_prefix: str, model: str) -> list[str]
     return [key for key in store.list(folder) if key.endswith(f"/{FORECASTS_FILE}")]
 
 
+def partition_version(key: str) -> str:
+    """V of a published ``.../model=M/version=V/run=R/forecasts.csv`` key."""
+    return next((part[8:] for part in key.split("/") if part.startswith("version=")), "")
+
+
 def track(
     forecasts_store: Store,
     actuals_store: Store,
@@ -74,24 +87,39 @@ def track(
     model: str,
     forecasts_prefix: str,
     actuals_prefix: str = ACTUALS_PREFIX,
-    reference: Callable[[str], float | None],
+    evaluation: Callable[[str], Mapping[str, Any] | None],
     policy: DriftPolicy,
 ) -> Tracked:
     """Score ``model``'s published forecasts against the actuals and write the accuracy table.
 
-    ``reference(version)`` is the sMAPE the version registered (None when unknown). Everything
-    is read and validated before the first write.
+    ``evaluation(version)`` is the ``evaluation.json`` the version registered (None when
+    unknown): its sMAPE is the alarm's reference, its training columns say how to read actuals
+    in that shape. Everything is read and validated before the first write.
     """
     keys = actuals_store.list(actuals_prefix)
     csv_keys = [key for key in keys if key.endswith(ACTUALS_SUFFIX)]
     ignored = tuple(actuals_store.uri(key) for key in keys if not key.endswith(ACTUALS_SUFFIX))
-    actuals = merge_actuals((actuals_store.uri(key), actuals_store.read(key)) for key in csv_keys)
+    arrived = Arrived.read((actuals_store.uri(key), actuals_store.read(key)) for key in csv_keys)
+    registered: dict[str, Mapping[str, Any] | None] = {}
+
+    def evaluation_of(version: str) -> Mapping[str, Any] | None:
+        if version not in registered:
+            registered[version] = evaluation(version)
+        return registered[version]
+
     scores = Scores()
     published = published_keys(forecasts_store, forecasts_prefix, model)
+    joined_sizes = [len(arrived.long)]
     for key in published:  # one file at a time: only the measures are kept
-        score(iter_published(forecasts_store.read(key), forecasts_store.uri(key)), actuals, scores)
+        version = partition_version(key)
+        contract = ColumnContract.from_evaluation(
+            evaluation_of(version), f"{model} version {version}'s evaluation.json"
+        )
+        actuals = arrived.for_version(contract, version)
+        joined_sizes.append(len(actuals))
+        score(forecasts_store.read(key), forecasts_store.uri(key), actuals, scores)
     forecasts = sum(measures.forecasts for measures in scores.versions.values())
-    references = {(m, v): reference(v) for m, v in scores.versions}
+    references = {(m, v): reference_smape(evaluation_of(v)) for m, v in scores.versions}
     state = load_state(forecasts_store, forecasts_prefix, model)
     decision = decide(verdicts(scores, references, policy), state, policy)
     accuracy_key = manifest_key = None
@@ -109,8 +137,9 @@ def track(
         forecast_files=len(published),
         forecasts=forecasts,
         actual_files=len(csv_keys),
-        actuals=len(actuals),
+        actuals=max(joined_sizes),
         ignored_files=ignored,
+        notes=tuple(dict.fromkeys(arrived.notes)),
         accuracy_key=accuracy_key,
         manifest_key=manifest_key,
     )

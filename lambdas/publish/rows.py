@@ -87,17 +87,23 @@ def parse_forecasts(text: str | bytes, source: str) -> list[ForecastRow]:
 
 def parse_actuals(text: str | bytes, source: str) -> list[ActualRow]:
     """Parse the long actuals CSV (``series_id,target,timestamp,value``)."""
-    rows = [
-        ActualRow(
-            series_id=_required_text(fields[0], source, line, "series_id"),
-            target=_required_text(fields[1], source, line, "target"),
-            timestamp=_timestamp(fields[2], source, line, "timestamp"),
-            value=number(fields[3], source, line, "value"),
-            source=source,
-            line=line,
-        )
-        for line, fields in _records(text, source, ACTUAL_COLUMNS)
-    ]
+    rows = []
+    stamps: dict[str, datetime] = {}  # many series share each timestamp: parse it once
+    for line, (series_id, target, stamp_text, value) in _records(text, source, ACTUAL_COLUMNS):
+        stamp = stamps.get(stamp_text)
+        if stamp is None:
+            stamp = stamps[stamp_text] = parse_timestamp(stamp_text, source, line, "timestamp")
+        try:  # float() of a cell is what number() computes; it names a cell float() refuses
+            parsed = float(value)
+        except ValueError:
+            parsed = math.nan
+        if not math.isfinite(parsed):
+            parsed = number(value, source, line, "value")
+        series_id, target = series_id.strip(), target.strip()
+        if not series_id or not target:
+            required_text(series_id, source, line, "series_id")
+            required_text(target, source, line, "target")
+        rows.append(ActualRow(series_id, target, stamp, parsed, source, line))
     check_one_time_zone_kind(rows)
     seen: dict[tuple[str, str, datetime], ActualRow] = {}
     for row in rows:
@@ -163,6 +169,17 @@ def _records(
     text: str | bytes, source: str, columns: Sequence[str]
 ) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of each non-blank data row, after checking the header."""
+    header_line, header, rows = read_table(text, source, f"the header {','.join(columns)!r}")
+    _check_header(header, source, header_line, columns)
+    return rows
+
+
+def read_table(
+    text: str | bytes, source: str, expected: str
+) -> tuple[int, list[str], Iterator[tuple[int, list[str]]]]:
+    """A CSV file's header line, its column names (stripped) and then (line number, fields) of
+    each non-blank data row, each with the header's number of fields; ``expected`` says what
+    header an empty file lacks."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -170,36 +187,43 @@ def _records(
             raise PublishError(
                 f"{source}: byte {error.start} is not UTF-8; expected a UTF-8 CSV file"
             ) from None
-    text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+
+    def invalid(error: csv.Error) -> PublishError:
+        return PublishError(
+            f"{source}, line {reader.line_num}: not valid CSV ({error}); expected "
+            "comma-separated fields with double-quoted text"
+        )
+
     try:
         header = next(reader, None)
         while header is not None and not header:
             header = next(reader, None)
-        if header is None:
-            raise PublishError(
-                f"{source}: the file is empty; expected the header {','.join(columns)!r} "
-                "and data rows"
-            )
-        _check_header([name.strip() for name in header], source, reader.line_num, columns)
-        n_rows = 0
-        for fields in reader:
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue  # blank lines (a trailing newline too many) carry no data
-            if len(fields) != len(columns):
-                raise PublishError(
-                    f"{source}, line {reader.line_num}: {len(fields)} fields; expected "
-                    f"{len(columns)} ({','.join(columns)})"
-                )
-            n_rows += 1
-            yield reader.line_num, fields
     except csv.Error as error:
-        raise PublishError(
-            f"{source}, line {reader.line_num}: not valid CSV ({error}); expected "
-            "comma-separated fields with double-quoted text"
-        ) from None
-    if n_rows == 0:
-        raise PublishError(f"{source}: no data rows below the header; expected at least one")
+        raise invalid(error) from None
+    if header is None:
+        raise PublishError(f"{source}: the file is empty; expected {expected} and data rows")
+    names = [name.strip() for name in header]
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        n_rows = 0
+        try:
+            for fields in reader:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue  # blank lines (a trailing newline too many) carry no data
+                if len(fields) != len(names):
+                    raise PublishError(
+                        f"{source}, line {reader.line_num}: {len(fields)} fields; expected "
+                        f"{len(names)} ({','.join(names)})"
+                    )
+                n_rows += 1
+                yield reader.line_num, fields
+        except csv.Error as error:
+            raise invalid(error) from None
+        if n_rows == 0:
+            raise PublishError(f"{source}: no data rows below the header; expected at least one")
+
+    return reader.line_num, names, rows()
 
 
 def _check_header(header: Sequence[str], source: str, line: int, columns: Sequence[str]) -> None:
@@ -221,9 +245,9 @@ def _check_header(header: Sequence[str], source: str, line: int, columns: Sequen
 def _forecast_row(fields: list[str], source: str, line: int) -> ForecastRow:
     series_id, target, stamp, step, p50, p10, p90, model, version = fields
     row = ForecastRow(
-        series_id=_required_text(series_id, source, line, "series_id"),
-        target=_required_text(target, source, line, "target"),
-        timestamp=_timestamp(stamp, source, line, "timestamp"),
+        series_id=required_text(series_id, source, line, "series_id"),
+        target=required_text(target, source, line, "target"),
+        timestamp=parse_timestamp(stamp, source, line, "timestamp"),
         horizon_step=_horizon_step(step, source, line),
         p50=number(p50, source, line, "p50"),
         p10=optional_number(p10, source, line, "p10"),
@@ -247,7 +271,7 @@ def where(source: str, line: int, column: str) -> str:
     return f"{source}, line {line}, column {column!r}"
 
 
-def _required_text(value: str, source: str, line: int, column: str) -> str:
+def required_text(value: str, source: str, line: int, column: str) -> str:
     text = value.strip()
     if not text:
         raise PublishError(f"{where(source, line, column)}: empty; expected a name")
@@ -255,14 +279,14 @@ def _required_text(value: str, source: str, line: int, column: str) -> str:
 
 
 def _partition_text(value: str, source: str, line: int, column: str) -> str:
-    text = _required_text(value, source, line, column)
+    text = required_text(value, source, line, column)
     problem = partition_problem(text)
     if problem:
         raise PublishError(f"{where(source, line, column)}: {text!r} {problem}")
     return text
 
 
-def _timestamp(value: str, source: str, line: int, column: str) -> datetime:
+def parse_timestamp(value: str, source: str, line: int, column: str) -> datetime:
     text = value.strip()
     if not text:
         raise PublishError(

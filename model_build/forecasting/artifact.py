@@ -100,7 +100,7 @@ def load(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"{config_path}: format_version {config.get('format_version')!r} is not supported "
             f"(expected {FORMAT_VERSION})"
         )
-    model_config = ModelConfig.from_dict(config.get("model", {}), config_path)
+    model_config = ModelConfig.of_artifact(config, config_path)
     if model_config.family not in FAMILIES:
         raise DataValidationError(f"{config_path}: unknown model family {model_config.family!r}")
     build = FAMILIES[model_config.family].build_network

@@ -14,6 +14,7 @@ from typing import Any
 
 from forecasting.errors import DataValidationError
 
+ARTIFACT = "the model's config.json"  # where a loaded model's contracts come from
 # Before the TFT existed, preprocess recorded no family: such files are the Informer's.
 OLDEST_FAMILY = "informer"
 # Each family recorded its window under its own names before both used these.
@@ -28,12 +29,20 @@ def _first(data: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
 @dataclass(frozen=True)
 class Preprocessing:
     """preprocessing.json: the family it was prepared for, the input length and horizon it cut
-    the splits for, and the family's own fitted parameters (``fields``, as written)."""
+    the splits for, the data it read (every family records it), and the family's own fitted
+    parameters (``fields``, as written)."""
 
     model: str
     input_length: int
     horizon: int
+    source: str  # the file or data set read
+    synthetic: bool  # generated demo data, not a real data set
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_artifact(cls, config: Mapping[str, Any], where: Path | str = ARTIFACT) -> Preprocessing:
+        """What a model was trained on: the preprocessing.json its config.json carries."""
+        return cls.from_dict(config.get("preprocessing", {}), where)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: Path | str) -> Preprocessing:
@@ -43,7 +52,19 @@ class Preprocessing:
                 f"{where} comes from an older preprocess that did not record the horizon; "
                 "rerun preprocess"
             )
-        return cls(str(data.get("model", OLDEST_FAMILY)), input_length, horizon, dict(data))
+        missing = [name for name in ("source", "synthetic") if name not in data]
+        if missing:
+            raise DataValidationError(
+                f"{where} has no {', '.join(missing)} field: it was not written by preprocess"
+            )
+        return cls(
+            model=str(data.get("model", OLDEST_FAMILY)),
+            input_length=input_length,
+            horizon=horizon,
+            source=str(data["source"]),
+            synthetic=bool(data["synthetic"]),
+            fields=dict(data),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +72,8 @@ class Preprocessing:
             "model": self.model,
             "input_length": self.input_length,
             "horizon": self.horizon,
+            "source": self.source,
+            "synthetic": self.synthetic,
         }
 
 
@@ -66,6 +89,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
             raise DataValidationError(f"ensemble_size {self.ensemble_size} must be at least 1")
+
+    @classmethod
+    def of_artifact(cls, config: Mapping[str, Any], where: Path | str = ARTIFACT) -> ModelConfig:
+        """The "model" of a whole config.json (as `forecasting.artifact.load` returns it)."""
+        return cls.from_dict(config.get("model", {}), where)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: Path | str) -> ModelConfig:

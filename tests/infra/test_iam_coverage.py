@@ -15,6 +15,7 @@ from aws_cdk import Stack
 from forecasting.pipeline.definition import build_definition
 from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.settings import PipelineSettings
+from forecasting.pipeline.step_code import ENTRY_POINTS
 from lambdas.batch_transform.planning import Settings as TransformSettings
 from lambdas.batch_transform.planning import Skip, plan_transform
 from tests.infra.aws_calls import (
@@ -207,7 +208,10 @@ RESOURCES = Resources(
     pipeline_name="ts-forecasting",
     role_arn="arn:aws:iam::123456789012:role/pipeline",
     artifacts_bucket="artifacts",
-    code_uri="s3://artifacts/ts-forecasting/source/0/sourcedir.tar.gz",
+    code_uris={
+        step: f"s3://artifacts/ts-forecasting/source/{step.lower()}0123/sourcedir.tar.gz"
+        for step in ENTRY_POINTS
+    },
     kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     region="eu-west-1",
     model_package_group="ts-forecasting",

@@ -9,15 +9,24 @@ against a file store, at MLflow's store interface, whose methods are the REST ca
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from policy_sentry.querying.actions import get_action_data
 
 from forecasting.errors import ConfigError
-from infra.mlflow_tracking import TRACKING_ACTIONS
+from infra.mlflow_tracking import RUN_TAGGING_HANDLER, TRACKING_ACTIONS
 from infra.settings import InfrastructureSettings, load_cdk_json_context
-from tests.infra.aws_calls import allowed_actions
+from lambdas.registration_tracking.tracking_server import ACTIONS as TAGGING_ACTIONS
+from tests.infra.aws_calls import (
+    allow_statements,
+    allowed_actions,
+    api_calls,
+    dependent_actions,
+    iam_actions,
+    is_allowed,
+)
 from tests.infra.synthesized import SynthesizedApp
 
 SERVER_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team"
@@ -173,3 +182,84 @@ def test_the_jobs_role_allows_every_mlflow_call_a_tracked_job_makes(
     assert not missing, f"a tracked job calls {missing}, which the jobs' role does not allow"
     unused = sorted(set(TRACKING_ACTIONS) - needed)
     assert not unused, f"the jobs' role allows {unused}, which no job calls"
+
+
+# --- the run-tagging Lambda -----------------------------------------------------------------
+
+LAMBDA_CODE = sorted(
+    (Path(__file__).resolve().parents[2] / "lambdas/registration_tracking").glob("*.py")
+)
+
+
+def _tagging_function(app: SynthesizedApp) -> dict[str, Any]:
+    functions = app.template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": RUN_TAGGING_HANDLER}}
+    )
+    (function,) = functions.values()
+    return function
+
+
+def test_no_run_tagging_without_tracking(default_app: SynthesizedApp):
+    assert default_app.stack.run_tagging_function is None
+    assert RUN_TAGGING_HANDLER not in json.dumps(default_app.template.to_json())
+
+
+def test_each_registration_of_the_group_invokes_the_run_tagging_lambda(mlflow_app):
+    template = mlflow_app.template
+    ((server_id, _),) = template.find_resources("AWS::SageMaker::MlflowTrackingServer").items()
+    variables = _tagging_function(mlflow_app)["Properties"]["Environment"]["Variables"]
+    assert variables["TRACKING_SERVER_ARN"] == {"Fn::GetAtt": [server_id, "TrackingServerArn"]}
+    function_id = mlflow_app.stack.resolve(
+        mlflow_app.stack.run_tagging_function.node.default_child.logical_id
+    )
+    rules = [
+        r["Properties"]
+        for r in template.find_resources("AWS::Events::Rule").values()
+        if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r["Properties"]["Targets"])
+    ]
+    (rule,) = rules
+    assert rule["EventPattern"]["detail-type"] == ["SageMaker Model Package State Change"]
+    assert rule["EventPattern"]["detail"]["ModelApprovalStatus"] == ["PendingManualApproval"]
+    assert "DeadLetterConfig" in rule["Targets"][0]
+
+
+def test_the_run_tagging_role_allows_its_calls_on_this_server_only(mlflow_app):
+    """Its boto3 calls (found in its code) and its MLflow REST calls (each path's IAM action,
+    tracking_server.ACTIONS), each real per the Service Authorization Reference."""
+    stack = mlflow_app.stack
+    role_id = str(stack.resolve(stack.run_tagging_function.role.node.default_child.logical_id))
+    template = mlflow_app.template.to_json()
+    calls = iam_actions(api_calls(LAMBDA_CODE, ["sagemaker", "s3"]))
+    assert {
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:UpdateModelPackage",
+        "s3:GetObject",
+    } <= calls
+    needed = calls | set(TAGGING_ACTIONS.values())
+    needed |= {d for action in needed for d in dependent_actions(action)}
+    allowed = allowed_actions(template, role_id)
+    assert "*" not in allowed and not any(a.endswith(":*") for a in allowed), allowed
+    missing = sorted(a for a in needed if not is_allowed(a, allowed))
+    assert not missing, f"the run-tagging Lambda calls {missing}, which its role does not allow"
+    ((server_id, _),) = mlflow_app.template.find_resources(
+        "AWS::SageMaker::MlflowTrackingServer"
+    ).items()
+    mlflow_statements = [
+        s for s in allow_statements(template, role_id)
+        if any(str(a).startswith("sagemaker-mlflow:") for a in _as_list(s["Action"]))
+    ]  # fmt: skip
+    assert mlflow_statements and all(
+        s["Resource"] == {"Fn::GetAtt": [server_id, "TrackingServerArn"]} for s in mlflow_statements
+    )
+    granted = {a for s in mlflow_statements for a in _as_list(s["Action"])}
+    assert granted == set(TAGGING_ACTIONS.values())
+    for action in granted:
+        service, name = action.split(":")
+        (data,) = get_action_data(service, name)[service]
+        assert data["resource_arn_format"].endswith(
+            ":mlflow-tracking-server/${MlflowTrackingServerName}"
+        ), action
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -28,7 +28,7 @@ def scores_with(days: dict[str, list[float]]) -> Scores:
     """Per version, one matched point per day with the given sMAPE terms."""
     scores = Scores()
     for version, terms in days.items():
-        scores.versions["m", version] = Measures()
+        scores.cells["m", version, "s", "y", 1] = Measures()  # a version is its cells
         scores.smape_by_time["m", version] = {
             DAY0 + timedelta(days=i): [term, 1] for i, term in enumerate(terms)
         }

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from forecasting.series_naming import SeriesNaming
 from lambdas.accuracy import handler as accuracy_handler
 from lambdas.accuracy.handler import InvalidEventError, Settings
 from lambdas.accuracy.scoring import ACCURACY_COLUMNS
@@ -153,6 +154,33 @@ def test_actuals_day_by_day_alarm_once_and_retrain_once(aws):
 def test_a_new_partition_triggers_a_pass_too(aws):
     result = accuracy_handler.handler(object_created(FORECASTS, PARTITION), CONTEXT)
     assert result["forecasts"] == 5 and result["actuals"] == 0
+
+
+def test_training_shaped_actuals_are_read_with_the_columns_the_version_registered(aws):
+    """evaluation.json's "columns" (as the TFT's evaluation records them: one id column, the
+    target not in the id) say how the training file's rows name the forecast series."""
+    columns = SeriesNaming("day", ("store",), ("y",), target_in_id=False).to_dict()
+    report = {"regression_metrics": {"smape": {"value": 4.0}}, "evaluation": {"columns": columns}}
+    aws.s3.put_object(
+        Bucket=DATA, Key=f"{GROUP}/exec-1/evaluation.json", Body=json.dumps(report).encode()
+    )
+    key = "actuals/2026-01.csv"
+    body = "day,store,price,y\n2026-01-01,s1,2.5,101\n2026-01-02,s1,2.5,\n2026-01-01,s2,1,7\n"
+    aws.s3.put_object(Bucket=DATA, Key=key, Body=body.encode())
+    result = accuracy_handler.handler(object_created(DATA, key), CONTEXT)
+    assert result["actuals"] == 2 and result["forecasts"] == 5
+    table = aws.s3.get_object(
+        Bucket=FORECASTS, Key=f"forecasts/accuracy/model={GROUP}/accuracy.csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(table["Body"].read().decode())))
+    assert [(r["horizon_step"], r["matched"], r["mae"]) for r in rows[:2]] == [
+        ("1", "1", "1.0"),
+        ("2", "0", ""),
+    ]
+    assert result["notes"] == [
+        f"s3://{DATA}/{key}: column(s) 'price' neither the time, a series id nor a target of "
+        "version 1: ignored"
+    ]
 
 
 def test_a_bad_actuals_file_names_its_line_and_column_and_writes_nothing(aws):

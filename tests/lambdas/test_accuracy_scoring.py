@@ -9,18 +9,22 @@ import math
 
 import pytest
 
+from lambdas.accuracy.actuals import Arrived
 from lambdas.accuracy.scoring import (
     ACCURACY_COLUMNS,
     AccuracyError,
     format_accuracy_csv,
-    merge_actuals,
-    parse_published,
     score,
 )
 from lambdas.publish.publishing import PUBLISHED_COLUMNS
 from lambdas.publish.rows import PublishError
 
 ACTUALS_HEADER = "series_id,target,timestamp,value\n"
+
+
+def merge_actuals(files):
+    """The long-format actuals of ``files`` (no version's training columns needed)."""
+    return Arrived.read(files).for_version(None, "1")
 
 
 def published(rows: list[tuple[str, int, float, str, str, str]], offset: str = "") -> bytes:
@@ -45,13 +49,15 @@ FORECASTS = published(
 
 
 def test_only_matched_points_count_and_late_actuals_join_when_they_arrive():
-    forecasts = parse_published(FORECASTS, "f.csv")
+    forecasts = FORECASTS
     day_one = (ACTUALS_HEADER + "a,y,2026-01-01 00:00:00,12\n").encode()
-    early = score(forecasts, merge_actuals([("actuals/1.csv", day_one)]))
+    early = score(forecasts, "f.csv", merge_actuals([("actuals/1.csv", day_one)]))
     assert (early.versions["m", "1"].matched, early.versions["m", "1"].pending) == (1, 2)
     # the next delivery repeats day 1 (same value: fine) and adds day 2; day 3 stays pending
     day_two = (ACTUALS_HEADER + "a,y,2026-01-01 00:00:00,12\na,y,2026-01-02 00:00:00,20\n").encode()
-    late = score(forecasts, merge_actuals([("actuals/1.csv", day_one), ("actuals/2.csv", day_two)]))
+    late = score(
+        forecasts, "f.csv", merge_actuals([("actuals/1.csv", day_one), ("actuals/2.csv", day_two)])
+    )
     version = late.versions["m", "1"]
     assert (version.forecasts, version.matched, version.pending) == (3, 2, 1)
     # hand computation: errors -2 and 0
@@ -71,38 +77,31 @@ def test_only_matched_points_count_and_late_actuals_join_when_they_arrive():
 
 
 def test_smape_leaves_out_points_where_forecast_and_actual_are_both_zero():
-    forecasts = parse_published(
-        published(
-            [
-                ("2026-01-01 00:00:00", 1, 0.0, "", "", "1"),
-                ("2026-01-02 00:00:00", 2, 1, "", "", "1"),
-            ]
-        ),
-        "f.csv",
+    forecasts = published(
+        [
+            ("2026-01-01 00:00:00", 1, 0.0, "", "", "1"),
+            ("2026-01-02 00:00:00", 2, 1, "", "", "1"),
+        ]
     )
     actuals = (ACTUALS_HEADER + "a,y,2026-01-01,0\na,y,2026-01-02,3\n").encode()
-    version = score(forecasts, merge_actuals([("a.csv", actuals)])).versions["m", "1"]
+    version = score(forecasts, "f.csv", merge_actuals([("a.csv", actuals)])).versions["m", "1"]
     assert (version.matched, version.smape_points) == (2, 1)
     assert version.smape == pytest.approx(200 * 2 / 4)
     assert version.mae == pytest.approx(1.0) and version.coverage is None
 
 
 def test_actuals_join_as_instants_across_utc_offsets():
-    forecasts = parse_published(
-        published([("2026-01-01 18:00:00", 1, 10.0, "", "", "1")], offset="+02:00"), "f.csv"
-    )
+    forecasts = published([("2026-01-01 18:00:00", 1, 10.0, "", "", "1")], offset="+02:00")
     actuals = (ACTUALS_HEADER + "a,y,2026-01-01 16:00:00+00:00,11\n").encode()
-    version = score(forecasts, merge_actuals([("a.csv", actuals)])).versions["m", "1"]
+    version = score(forecasts, "f.csv", merge_actuals([("a.csv", actuals)])).versions["m", "1"]
     assert version.matched == 1 and version.mae == pytest.approx(1.0)
 
 
 def test_actuals_without_offsets_for_forecasts_with_offsets_are_an_error():
-    forecasts = parse_published(
-        published([("2026-01-01 18:00:00", 1, 10.0, "", "", "1")], offset="+02:00"), "f.csv"
-    )
+    forecasts = published([("2026-01-01 18:00:00", 1, 10.0, "", "", "1")], offset="+02:00")
     actuals = (ACTUALS_HEADER + "a,y,2026-01-01 16:00:00,11\n").encode()
     with pytest.raises(AccuracyError, match=r"a\.csv, line 2, column 'timestamp'.*offset"):
-        score(forecasts, merge_actuals([("a.csv", actuals)]))
+        score(forecasts, "f.csv", merge_actuals([("a.csv", actuals)]))
 
 
 def test_two_files_that_disagree_about_a_point_are_named():
@@ -125,21 +124,54 @@ def test_a_bad_actual_names_its_file_line_and_column(row, where):
         merge_actuals([("actuals/day.csv", (ACTUALS_HEADER + row + "\n").encode())])
 
 
-def test_a_wrong_actuals_header_is_named():
-    with pytest.raises(PublishError, match=r"x\.csv, line 1: column 1 is 'date'"):
-        merge_actuals([("x.csv", b"date,OT\n2026-01-01,1\n")])
+def test_a_misspelt_long_header_is_read_as_training_columns_and_named():
+    """Not the long header: the file is in the training data's columns, and names what lacks."""
+    from lambdas.accuracy.actuals import ColumnContract
+
+    contract = ColumnContract("date", (), ("OT",), "/", True)
+    arrived = Arrived.read([("x.csv", b"series_id,target,timestamp,valu\na,OT,2026-01-01,1\n")])
+    with pytest.raises(
+        AccuracyError,
+        match=r"x\.csv, line 1: no column 'date' \(the time\), "
+        r"'OT' \(a target\); expected the columns version 1 was trained on: "
+        r"date, OT \(or the long format 'series_id,target,timestamp,value'\)",
+    ):
+        arrived.for_version(contract, "1")
 
 
-def test_a_bad_published_cell_names_file_line_and_column():
-    bad = FORECASTS.replace(b",20.0,", b",twenty,")
-    with pytest.raises(AccuracyError, match=r"f\.csv, line 3, column 'p50'"):
-        parse_published(bad, "f.csv")
+@pytest.mark.parametrize(
+    ("old", "new", "column"),
+    [
+        (b",20.0,", b",twenty,", "p50"),
+        (b",20.0,", b",inf,", "p50"),
+        (b",20.0,15,", b",20.0,nan,", "p10"),
+        (b",20.0,15,25,", b",20.0,15,1e999,", "p90"),
+        (b",2,20.0,", b",two,20.0,", "horizon_step"),
+    ],
+)
+def test_a_bad_published_cell_names_file_line_and_column(old, new, column):
+    bad = FORECASTS.replace(old, new)
+    assert bad != FORECASTS
+    with pytest.raises(AccuracyError, match=rf"f\.csv, line 3, column '{column}'"):
+        score(bad, "f.csv", {})
+
+
+def test_blank_quantiles_are_a_point_forecast_and_blanks_around_numbers_are_read():
+    padded = FORECASTS.replace(b",20.0,15,25,", b", 20.0 ,15 , 25,").replace(
+        b",30.0,,,", b",30.0, , ,"
+    )
+    assert padded != FORECASTS
+    actuals = (ACTUALS_HEADER + "a,y,2026-01-02,20\na,y,2026-01-03,30\n").encode()
+    scores = score(padded, "f.csv", merge_actuals([("a.csv", actuals)]))
+    assert scores.cells["m", "1", "a", "y", 2].coverage == 1.0
+    assert scores.cells["m", "1", "a", "y", 3].coverage is None
+    assert scores.versions["m", "1"].mae == 0.0
 
 
 def test_the_accuracy_table_has_one_row_per_version_series_target_and_step():
-    forecasts = parse_published(FORECASTS, "f.csv")
+    forecasts = FORECASTS
     actuals = (ACTUALS_HEADER + "a,y,2026-01-01,12\n").encode()
-    text = format_accuracy_csv(score(forecasts, merge_actuals([("a.csv", actuals)])))
+    text = format_accuracy_csv(score(forecasts, "f.csv", merge_actuals([("a.csv", actuals)])))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0]) == ACCURACY_COLUMNS
     assert [r["horizon_step"] for r in rows] == ["1", "2", "3"]
@@ -169,3 +201,24 @@ def test_the_accuracy_lambda_needs_no_matplotlib_and_agrees_with_publishing():
     assert tracking.FORECASTS_FILE == publishing.FORECASTS_FILE
     uri = "s3://bucket/forecasts/accuracy/model=m/accuracy.csv"
     assert tracking.quicksight_manifest(uri) == publishing.quicksight_manifest([uri])
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (12.345, "12.345"),
+        (-0.5, "-0.5"),
+        (100.0, "100.0"),
+        (1e-05, "0.00001"),
+        (1.5e16, "15000000000000000"),
+        (float("inf"), "Infinity"),
+        (None, ""),
+    ],
+)
+def test_numbers_in_the_table_are_plain_decimals_that_read_back_exactly(value, text):
+    """QuickSight reads scientific notation as text; the digits are the shortest round trip."""
+    from lambdas.accuracy.scoring import decimal_text
+
+    assert decimal_text(value) == text
+    if value is not None:
+        assert float(text) == value

@@ -2,10 +2,10 @@
 
 day 1: a tiny Informer is trained, registered and approved; approval forecasts and publishes
 (the backtest, whose actuals the run already put under the actuals prefix, and the future);
-day 2: the first half of the future's actuals arrive, close to the forecast: accuracy is
-computed, no alarm; day 3: the rest arrive far off (drift): the alarm fires and ``--retrain``
-starts a run that registers version 2; day 4: the same actuals again: no second alarm, no
-second retrain (cool-down).
+day 2: the first half of the future's actuals arrive, in the training data's columns (as
+version 1 registered them), close to the forecast: accuracy is computed, no alarm; day 3: the
+rest arrive far off (drift): the alarm fires and ``--retrain`` starts a run that registers
+version 2; day 4: the same actuals again: no second alarm, no second retrain (cool-down).
 
 The scheduled ``forecast`` command is the ops-schedule engineer's; this test forecasts through
 the approval path that exists on this branch.
@@ -60,13 +60,18 @@ def version_line(output: str, version: str) -> list[str]:
 
 
 def arrive(home: Home, name: str, rows: list[dict[str, str]], value) -> None:
-    """An actuals file for ``rows`` of the published forecasts, ``value(p50)`` each."""
-    folder = home.local_path(f"s3://{home.data_bucket}/actuals/")
-    lines = ["series_id,target,timestamp,value"]
-    lines += [
-        f"{r['series_id']},{r['target']},{r['timestamp']},{value(float(r['p50']))}" for r in rows
-    ]
-    (folder / name).write_text("\n".join(lines) + "\n")
+    """An actuals file for ``rows`` of the published forecasts, ``value(p50)`` each, in the
+    training data's columns (the time, then each target), as version 1 registered them."""
+    columns = Registry(home.registry).get(GROUP, 1).metrics["evaluation"]["columns"]
+    time, targets = columns["time_column"], columns["targets"]
+    by_time: dict[str, dict[str, str]] = {}
+    for r in rows:
+        by_time.setdefault(r["timestamp"], {})[r["target"]] = str(value(float(r["p50"])))
+    lines = [",".join([time, *targets])]
+    lines += [",".join([stamp, *(cells[t] for t in targets)]) for stamp, cells in by_time.items()]
+    (home.local_path(f"s3://{home.data_bucket}/actuals/") / name).write_text(
+        "\n".join(lines) + "\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +101,17 @@ def days(tmp_path_factory) -> tuple[Home, dict[str, str]]:
     out["day 4"] = said(["accuracy", *at, *ratio])
     out["models"] = said(["models", *at])
     return home, out
+
+
+def test_the_version_registered_its_training_columns(days):
+    home, _ = days
+    columns = Registry(home.registry).get(GROUP, 1).metrics["evaluation"]["columns"]
+    assert columns == {
+        "time_column": "date",
+        "id_columns": [],
+        "targets": ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"],
+        "series_id": {"separator": "/", "target_appended": True},
+    }
 
 
 def test_day_one_scores_the_backtest_and_keeps_the_future_pending(days):

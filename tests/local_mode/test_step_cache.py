@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from forecasting.errors import ForecastingError
-from local_mode import interpreter, step_cache
+from local_mode import interpreter, runs, step_cache
+from local_mode import runner as runner_module
 from local_mode.cli import build_parser
 from local_mode.layout import Home
 from local_mode.runner import Runner
@@ -95,6 +96,15 @@ def test_a_changed_parameter_misses_the_steps_that_read_it(home, first):
     assert runner.properties["Train"] != first[1].properties["Train"]
 
 
+def test_another_host_count_misses_train(home, first):
+    """ResourceConfig is no key attribute of a Training step; the count reaches its key
+    through the step's Environment (forecasting.pipeline.caching)."""
+    config = TINY.__class__(**{**TINY.to_dict(), "hosts": 2})
+    runner, said = run(home, "two-hosts", config=config, stop_after="Train")
+    assert reused(said) == ["Preprocess"]
+    assert runner.properties["Train"] != first[1].properties["Train"]
+
+
 def test_changed_code_misses(home):
     def other_code(steps):
         inputs = steps["Preprocess"]["Arguments"]["ProcessingInputs"]
@@ -108,6 +118,28 @@ def test_changed_code_misses(home):
 
     _, said = run(home, "code", definition=mutated(home, other_code), stop_after="Preprocess")
     assert reused(said) == []
+
+
+def test_an_edit_of_the_evaluation_code_reruns_evaluate_alone(home, first, tmp_path, monkeypatch):
+    """The push of issue 23: each step's code is a tarball of what it runs, so Preprocess and
+    Train keep their code URIs and are reused from the first run."""
+    source = tmp_path / "model_build"
+    shutil.copytree(
+        runs.SOURCE_DIR / "forecasting",
+        source / "forecasting",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(runs.SOURCE_DIR / "entry_train.py", source)
+    evaluate = source / "forecasting" / "steps" / "evaluate.py"
+    evaluate.write_text(evaluate.read_text() + "# an edit of the evaluation code\n")
+    monkeypatch.setattr(runner_module, "SOURCE_DIR", source)
+    runner, said = run(home, "evaluation-edited")
+    assert reused(said) == ["Preprocess", "Train"]
+    assert "Preprocess: cached from run first" in said and "Train: cached from run first" in said
+    before, after = (
+        {name: r.resources.code_uri(name) for name in CACHED} for r in (first[1], runner)
+    )
+    assert {n for n in CACHED if before[n] != after[n]} == {"Evaluate"}
 
 
 def test_a_changed_image_misses(home):

@@ -137,3 +137,37 @@ def test_non_negative_forecasts_are_clipped_in_evaluation_and_serving(meter_run)
     unclipped_config = {**config, "preprocessing": unclipped.to_dict()}
     signed = forecast(model, unclipped_config, raw, Location(str(request)))
     assert (signed["p10"] < 0).all()
+
+
+def test_actuals_in_the_files_own_columns_score_as_the_long_ones(meter_run, tmp_path):
+    """The backtest's truth in my.csv's columns (the covariate ignored, and said so), read with
+    what the TFT registered, gives the same table as the long actuals file the run wrote:
+    ``meter_id`` names the series as the served forecasts name them."""
+    home, _, _ = meter_run
+    forecasts = home.buckets / home.forecasts_bucket
+    (published,) = forecasts.glob("forecasts/model=*/version=1/run=*/forecasts.csv")
+    rows = pd.read_csv(published, dtype=str, keep_default_na=False)
+    assert (rows["actual"] != "").all()
+
+    def accuracy() -> tuple[str, pd.DataFrame]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            cli.main(["accuracy", "--home", str(home.root)])
+        (table,) = forecasts.glob("forecasts/accuracy/model=*/accuracy.csv")
+        return out.getvalue(), pd.read_csv(table)
+
+    _, from_long = accuracy()
+    folder = home.local_path(f"s3://{home.data_bucket}/actuals/")
+    for long_file in folder.glob("*.csv"):
+        long_file.rename(tmp_path / long_file.name)
+    shaped = pd.DataFrame(
+        {"meter_id": rows["series_id"], "ts": rows["timestamp"], "load_kw": rows["actual"]}
+    )
+    shaped["temp_c"] = "20"
+    shaped.to_csv(folder / "meters-today.csv", index=False)
+    said, from_shaped = accuracy()
+    assert "meters-today.csv: column(s) 'temp_c' neither the time, a series id nor a target" in said
+    assert from_shaped["matched"].sum() == len(rows) and set(from_shaped["series_id"]) == set(
+        METERS
+    )
+    pd.testing.assert_frame_equal(from_shaped, from_long)

@@ -347,7 +347,7 @@ def test_informer_input_is_the_last_window_before_a_known_horizon():
     )  # fmt: skip
     config = {
         "preprocessing": preprocessing.to_dict(),
-        "model": {"hparams": {"seq_len": 16, "label_len": 8, "pred_len": 4}},
+        "model": {"family": "informer", "hparams": {"seq_len": 16, "label_len": 8, "pred_len": 4}},
     }
     made = informer_input(test, config)
     assert list(made.request.columns) == ["date", "load", "temp"]
@@ -449,7 +449,7 @@ def test_synthetic_data_is_named_in_the_registry_listing_and_the_report(tmp_path
 
 def test_the_tft_says_why_it_forecasts_no_future():
     """Its known covariates (prices, promotions) are not in the data past its end."""
-    reason = future_input([], {"model": {"family": "tft"}}, backtest=None)
+    reason = future_input([], {"model": {"family": "tft", "hparams": {}}}, backtest=None)
     assert isinstance(reason, str) and "known covariates" in reason
 
 

@@ -27,6 +27,7 @@ DISPATCHERS = [
     PACKAGE / "inference" / "handler.py",
     PACKAGE / "pipeline" / "settings.py",
     ROOT / "local_mode" / "cli.py",
+    ROOT / "local_mode" / "commands.py",
     ROOT / "local_mode" / "inputs.py",
 ]
 
@@ -162,3 +163,37 @@ def test_the_readme_layout_names_every_module_of_a_family(name):
     described = set(re.findall(r"[a-z_]+", readme_layout_entry(name)))
     modules = {p.stem for p in (PACKAGE / "models" / name).glob("*.py") if p.stem != "__init__"}
     assert modules - described == set()
+
+
+@pytest.mark.parametrize(
+    ("name", "wanted"),
+    [("informer", "ett (ETT's published borders"), ("tft", "holdout")],
+)
+def test_a_family_names_the_split_its_preprocess_applied(name, wanted, tmp_path):
+    """What a local run announces after Preprocess, read from the written channel."""
+    from forecasting.channels import read_channel
+    from forecasting.steps import preprocess
+
+    windows = ["--seq-len", "16", "--pred-len", "4"]
+    preprocess.main(["--model", name, "--dataset", "demo", *windows, "--output-dir", str(tmp_path)])
+    train = read_channel(tmp_path / "train")
+    assert family(train.recorded.model).split_text(train).startswith(wanted)
+
+
+def test_the_preprocess_step_gives_the_families_typed_options_not_argparse():
+    """The step parses its flags once; data preparation and serving read a PreprocessOptions."""
+    from forecasting.models.family import PreprocessOptions
+    from forecasting.steps import preprocess
+
+    argv = ["--model", "tft", "--targets", " volume , ", "--static-reals", "a,b", "--seq-len", "8"]
+    options = preprocess.preprocess_options(preprocess.resolved_args(argv))
+    assert isinstance(options, PreprocessOptions)
+    assert (options.targets, options.covariates) == (("volume",), ())
+    assert (options.static_reals, options.known_reals) == (("a", "b"), ())
+    assert (options.seq_len, options.pred_len) == (8, FAMILIES["tft"].windows["pred_len"])
+    for each in FAMILIES.values():
+        for method in ("prepare", "future_request"):
+            annotation = inspect.signature(getattr(each, method)).parameters["options"].annotation
+            assert annotation in (PreprocessOptions, "PreprocessOptions"), (each.name, method)
+    readers = [*PACKAGE.glob("models/*/preparation.py"), *PACKAGE.glob("models/*/serving.py")]
+    assert readers and not [p for p in readers if "argparse" in p.read_text()]

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from forecasting import artifact
+from forecasting.contracts import ModelConfig
 from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
 from forecasting.families import family
@@ -95,13 +96,9 @@ def actual_rows(
 class LoadedModel:
     network: torch.nn.Module
     config: dict[str, Any]
+    model_config: ModelConfig
     name: str
     version: str
-
-    @property
-    def family(self) -> str:
-        family: str = self.config["model"]["family"]
-        return family
 
 
 def available_cores() -> int:
@@ -114,11 +111,12 @@ def model_fn(model_dir: str) -> LoadedModel:
     (``TRANSFORM_SETTINGS``) computes with a thread per core."""
     torch.set_num_threads(available_cores())
     network, config = artifact.load(model_dir)
-    family = config["model"]["family"]
+    model_config = ModelConfig.of_artifact(config)
     return LoadedModel(
         network,
         config,
-        name=os.environ.get(MODEL_NAME_ENV, family),
+        model_config,
+        name=os.environ.get(MODEL_NAME_ENV, model_config.family),
         version=os.environ.get(MODEL_VERSION_ENV, "unregistered"),
     )
 
@@ -130,7 +128,7 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> tuple[pd.D
 def predict_fn(input_data: tuple[pd.DataFrame, Location], model: LoadedModel) -> pd.DataFrame:
     """Validate the whole request, then forecast every series in one forward pass."""
     raw, where = input_data
-    table = family(model.family).forecast(model.network, model.config, raw, where)
+    table = family(model.model_config.family).forecast(model.network, model.config, raw, where)
     table["timestamp"] = format_timestamps(pd.DatetimeIndex(table["timestamp"]))
     table["model"], table["model_version"] = model.name, model.version
     return table[list(FORECAST_COLUMNS)]

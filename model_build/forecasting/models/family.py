@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from forecasting.contracts import Preprocessing
+
 if TYPE_CHECKING:
     import pandas as pd
     import torch
@@ -27,7 +29,12 @@ class PreparedData:
     """What preprocess writes: the three splits and what preprocessing.json records."""
 
     splits: dict[str, pd.DataFrame]
-    preprocessing: dict[str, Any]
+    preprocessing: dict[str, Any]  # as each split's preprocessing.json will hold it
+
+    @property
+    def recorded(self) -> Preprocessing:
+        """The typed contract of what preprocess will record."""
+        return Preprocessing.from_dict(self.preprocessing, "the prepared preprocessing.json")
 
 
 @dataclass(frozen=True)
@@ -41,9 +48,33 @@ class ExampleRequest:
     series: int
 
 
-def comma_names(text: str | None) -> list[str] | None:
-    """A flag's comma-separated column names (None when empty)."""
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+@dataclass(frozen=True)
+class PreprocessOptions:
+    """The preprocess step's flags as a family's data preparation reads them, built once by the
+    step from its command line (``forecasting.steps.preprocess``; the defaults live there).
+    Column lists are parsed; an empty list is ``None`` for the targets (the data's own)."""
+
+    model: str
+    dataset: str | None
+    data: str | None  # a file
+    time_column: str | None
+    targets: tuple[str, ...] | None
+    covariates: tuple[str, ...]
+    freq: str | None
+    seq_len: int  # the input (encoder) length
+    pred_len: int  # the horizon
+    split: str | None  # None: the family's default, announced
+    group_columns: tuple[str, ...]  # a panel's column roles, from here to unknown_reals
+    static_categoricals: tuple[str, ...]
+    static_reals: tuple[str, ...]
+    known_categoricals: tuple[str, ...]
+    known_reals: tuple[str, ...]
+    unknown_categoricals: tuple[str, ...]
+    unknown_reals: tuple[str, ...]
+    min_encoder_length: int | None
+    calendar_features: bool
+    test_origins: int | None
+    target_normalizer: str
 
 
 class Family(Protocol):
@@ -61,11 +92,14 @@ class Family(Protocol):
     def check_train_arguments(self, args: argparse.Namespace) -> None:
         """Refuse values the family's network cannot be built with (a ConfigError)."""
 
-    def prepare(self, args: argparse.Namespace) -> PreparedData:
-        """Preprocess: read the data the flags name, split it, fit what training reuses."""
+    def prepare(self, options: PreprocessOptions) -> PreparedData:
+        """Preprocess: read the data the options name, split it, fit what training reuses."""
 
     def fitted(self, channel: Channel) -> object:
         """What preprocess fitted on the training rows: equal across the splits of one run."""
+
+    def split_text(self, channel: Channel) -> str:
+        """The split protocol preprocess applied, in the words a run announces."""
 
     def training_setup(
         self,
@@ -101,6 +135,6 @@ class Family(Protocol):
         """A backtest request: the last encoder window of the test split with a horizon after."""
 
     def future_request(
-        self, preprocess_argv: list[str], config: dict[str, Any], backtest: ExampleRequest
+        self, options: PreprocessOptions, config: dict[str, Any], backtest: ExampleRequest
     ) -> ExampleRequest | str:
         """A request whose forecast lies past the data's end, or the reason there is none."""

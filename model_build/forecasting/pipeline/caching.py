@@ -11,6 +11,11 @@ step reads must be content-addressed: the code tarball's key carries its digest,
 is a snapshot under its digest (:mod:`forecasting.pipeline.data_snapshot`), and the steps read
 each other's outputs under the producing execution's id.
 
+A Training step's ``ResourceConfig`` is not a key attribute, yet a job on two hosts is not the
+job on one (the batches split across ranks, another instance type computes differently): its
+instance type and count are copied into the step's ``Environment``, which is
+(:data:`RESOURCE_ENVIRONMENT`; the training code reads neither).
+
 Local mode computes the same key over the same attributes (:mod:`local_mode.step_cache`).
 Condition, RegisterModel and Fail steps are never cached: a registration must happen for every
 execution that passes the gate.
@@ -26,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.pipeline.expressions import join
 
 DEFAULT_EXPIRE_AFTER = "P30D"
 # The attributes SageMaker compares, per cached step type (the AWS page cited above).
@@ -42,6 +48,11 @@ KEY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     ),
 }
 CACHED_STEP_TYPES = tuple(KEY_ATTRIBUTES)
+# ResourceConfig fields that must split a Training step's key, and the variable each goes to.
+RESOURCE_ENVIRONMENT = {
+    "InstanceType": "FORECASTING_TRAINING_INSTANCE_TYPE",
+    "InstanceCount": "FORECASTING_TRAINING_INSTANCE_COUNT",
+}
 # "The ExpireAfter duration can be a year, month, week, day, hour, or minute value" (AWS,
 # "Turn on step caching", pipelines-caching-enabling.html): ISO 8601 without seconds.
 _DURATION = re.compile(
@@ -81,11 +92,35 @@ def cache_config(expire_after: str | None) -> dict[str, Any]:
 
 
 def with_cache(steps: list[dict[str, Any]], expire_after: str | None) -> list[dict[str, Any]]:
-    """The top-level steps, Processing and Training ones with ``CacheConfig``."""
+    """The top-level steps, Processing and Training ones with ``CacheConfig``, Training ones
+    with their resources in the key."""
     return [
-        {**s, "CacheConfig": cache_config(expire_after)} if s["Type"] in CACHED_STEP_TYPES else s
+        {**_with_resources_in_key(s), "CacheConfig": cache_config(expire_after)}
+        if s["Type"] in CACHED_STEP_TYPES
+        else s
         for s in steps
     ]
+
+
+def _with_resources_in_key(step: dict[str, Any]) -> dict[str, Any]:
+    if step["Type"] != "Training":
+        return step
+    arguments = step["Arguments"]
+    resources = arguments["ResourceConfig"]
+    environment = {
+        # Environment values are strings: Std:Join turns the Integer parameter into one
+        variable: join(resources[field])
+        if isinstance(resources[field], dict)
+        else str(resources[field])
+        for field, variable in RESOURCE_ENVIRONMENT.items()
+    }
+    return {
+        **step,
+        "Arguments": {
+            **arguments,
+            "Environment": {**arguments.get("Environment", {}), **environment},
+        },
+    }
 
 
 def cache_key(step_type: str, resolved_arguments: Mapping[str, Any]) -> str:

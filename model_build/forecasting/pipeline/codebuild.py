@@ -163,7 +163,7 @@ def upsert_command(
     echo = echo or functools.partial(print, flush=True)  # CodeBuild shows lines as they come
     from forecasting.pipeline.definition import render_definition
     from forecasting.pipeline.resources import Resources
-    from forecasting.pipeline.source import package_source, source_key, upload_source
+    from forecasting.pipeline.source import package_sources, source_key, upload_source
 
     options = resolve_options(args, environ)
     source_dir = args.source_dir or Path(environ.get("SOURCE_DIR") or DEFAULT_SOURCE_DIR)
@@ -180,15 +180,19 @@ def upsert_command(
         options["pipeline_name"], options["artifacts_bucket"], options["kms_key_id"]
     )  # fmt: skip
 
-    data, digest = package_source(source_dir)
+    packages = package_sources(source_dir)
     prefix = f"{name}/source"
-    echo(f"packaged {source_dir} ({len(data)} bytes, sha256 {digest[:12]})")
+    for step_name, (data, digest) in packages.items():
+        echo(f"packaged {step_name}'s code ({len(data)} bytes, sha256 {digest[:12]})")
     # render (and check the overrides) before touching AWS, so a mistake changes nothing
     resources = Resources(
         pipeline_name=name,
         role_arn=options["role_arn"],
         artifacts_bucket=bucket,
-        code_uri=f"s3://{bucket}/{source_key(prefix, digest)}",
+        code_uris={
+            step_name: f"s3://{bucket}/{source_key(prefix, digest)}"
+            for step_name, (_, digest) in packages.items()
+        },
         kms_key_id=kms_key_id,
         region=options["region"],
         model_package_group=options["model_package_group"],
@@ -206,13 +210,15 @@ def upsert_command(
 
     sm, s3 = make_clients(options["region"])
     try:
-        code_uri = upload_source(s3, bucket, prefix, data, digest, kms_key_id=kms_key_id)
+        for data, digest in packages.values():
+            upload_source(s3, bucket, prefix, data, digest, kms_key_id=kms_key_id)
         arn = upsert_pipeline(
             sm,
             name=name,
             definition=definition,
             role_arn=options["role_arn"],
-            description=f"Forecasting training pipeline; source {code_uri}",
+            description="Forecasting training pipeline; code "
+            + ", ".join(f"{step} {uri}" for step, uri in resources.code_uris.items()),
             project=options.get("project_name"),
         )
     except Exception as err:

@@ -33,6 +33,7 @@ from forecasting.pipeline.settings import (
     TRANSFORM_INSTANCE_TYPE,
     PipelineSettings,
 )
+from forecasting.pipeline.step_code import TRAIN_PROGRAM
 from forecasting.pipeline.steps import (
     APPROVED_MODEL_OUTPUTS,
     EVALUATION_FILE,
@@ -46,7 +47,6 @@ from forecasting.pipeline.tracking import with_tracking
 
 VERSION = "2020-12-01"
 CONTENT_TYPES = ["text/csv", "application/jsonlines"]
-TRAIN_PROGRAM = "entry_train.py"  # the training toolkit runs this file from the source dir
 # The source reaches the training job as an input channel, not as an S3 URI for the toolkit to
 # download: the job runs network-isolated (the toolkit unpacks a local tarball just the same).
 CODE_CHANNEL = "code"
@@ -105,7 +105,7 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
         # every other hyperparameter as a --flag (the source holds no requirements.txt)
         "sagemaker_program": json.dumps(TRAIN_PROGRAM),
         "sagemaker_submit_directory": json.dumps(
-            f"{CHANNELS_DIR}/{CODE_CHANNEL}/{resources.code_uri.rsplit('/', 1)[1]}"
+            f"{CHANNELS_DIR}/{CODE_CHANNEL}/{resources.code_uri('Train').rsplit('/', 1)[1]}"
         ),
         "sagemaker_region": json.dumps(resources.region),
         "sagemaker_container_log_level": "20",
@@ -144,7 +144,7 @@ def train_step(settings: PipelineSettings, resources: Resources, images: Images)
             "DataSource": {
                 "S3DataSource": {
                     "S3DataType": "S3Prefix",
-                    "S3Uri": resources.code_uri,
+                    "S3Uri": resources.code_uri("Train"),
                     "S3DataDistributionType": "FullyReplicated",
                 }
             },

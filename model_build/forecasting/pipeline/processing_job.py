@@ -1,4 +1,4 @@
-"""The processing job that runs one step's module from the source tarball (Preprocess, Evaluate)."""
+"""The processing job that runs one step's module from its code tarball (Preprocess, Evaluate)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from forecasting.pipeline.settings import PipelineSettings
 from forecasting.pipeline.steps import ISOLATED_STEPS, PROCESSING, step
 
 CODE_DIR = f"{PROCESSING}/input/code"
-# Processing jobs get the source tarball as an input: unpack it, then run the step's module with
-# the step's arguments ($0 is the module). The project image holds every requirement: no job
-# installs packages when it starts.
+# Processing jobs get their step's code tarball as an input: unpack it, then run the step's
+# module with the step's arguments ($0 is the module). The project image holds every
+# requirement: no job installs packages when it starts.
 PROCESSING_SCRIPT = (
-    # the code input is the uploaded source tarball (sourcedir.tar.gz), under its S3 name
+    # the code input is the step's uploaded tarball (sourcedir.tar.gz), under its S3 name
     f'set -euo pipefail; cd {CODE_DIR}; for a in *.gz; do tar -xzf "$a"; done; '
     'exec python -m "$0" "$@"'
 )
@@ -44,7 +44,7 @@ def processing_job(
 ) -> dict[str, Any]:
     spec = step(name)
     paths = dict(spec.inputs)
-    s3_inputs = [("code", resources.code_uri, CODE_DIR)] + [
+    s3_inputs = [("code", resources.code_uri(name), CODE_DIR)] + [
         (input_name, uri, paths[input_name]) for input_name, uri in inputs.items()
     ]
     return {

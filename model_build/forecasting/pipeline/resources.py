@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from forecasting.errors import ConfigError
 from forecasting.pipeline.expressions import get, join
 from forecasting.pipeline.images import Images, supports_volume_key
 
@@ -16,7 +18,8 @@ class Resources:
     pipeline_name: str
     role_arn: str
     artifacts_bucket: str
-    code_uri: str  # s3://…/sourcedir.tar.gz
+    # each step's code, s3://…/<digest>/sourcedir.tar.gz by step name (forecasting.pipeline.source)
+    code_uris: Mapping[str, str]
     kms_key_id: str
     region: str
     model_package_group: str
@@ -29,6 +32,12 @@ class Resources:
     mlflow_tracking_uri: str | None = None
     # the FindApprovedModel step's Lambda (lambdas/approved_model); the definition needs it
     approved_model_function_arn: str = ""
+
+    def code_uri(self, step: str) -> str:
+        try:
+            return self.code_uris[step]
+        except KeyError:
+            raise ConfigError(f"no code packaged for the {step} step") from None
 
 
 def vpc_config(resources: Resources) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""The training code as SageMaker receives it: a reproducible ``sourcedir.tar.gz`` on S3.
+"""The code as SageMaker receives it: one reproducible ``sourcedir.tar.gz`` per step on S3.
 
-The tarball is built so that the same source tree always gives the same bytes (sorted entries,
-no timestamps, owners or umask in it). Its key carries the content digest, so an unchanged tree
-maps to the same S3 object and the same pipeline definition, and a rerun uploads nothing.
+Each step's tarball holds only the code that step runs (:mod:`forecasting.pipeline.step_code`)
+and is built so that the same files always give the same bytes (sorted entries, no timestamps,
+owners or umask in it). Its key carries the content digest, so unchanged code maps to the same
+S3 object, the same definition and the same step cache key, and a rerun uploads nothing.
 """
 
 from __future__ import annotations
@@ -11,35 +12,24 @@ import gzip
 import hashlib
 import io
 import logging
-import os
 import tarfile
 from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.pipeline.step_code import ENTRY_POINTS, PACKAGE, step_files
 
 log = logging.getLogger("forecasting.pipeline")
 
-PACKAGE = "forecasting"
 ARCHIVE_NAME = "sourcedir.tar.gz"
 REQUIREMENTS = "requirements.txt"
-# Files beside the package that belong in the tarball (pyproject.toml, buildspec.yml, README.md,
-# the training entry point); data, models or checkpoints left in the folder by a local run do not.
-# The image/ folder (the project image's build context) is not in it either.
-TOP_LEVEL_SUFFIXES = frozenset({".py", ".toml", ".txt", ".yml", ".yaml", ".md", ".cfg"})
-EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
-EXCLUDED_NAMES = frozenset({"__pycache__"})
 
 
-def _excluded(name: str) -> bool:
-    """Caches, build metadata and hidden files (``.pytest_cache``, ``.DS_Store``, ``.git``)."""
-    return name.startswith(".") or name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES)
-
-
-def source_files(root: Path) -> list[tuple[str, Path]]:
-    """``(archive name, path)`` of every entry to pack, directories included, sorted by name."""
-    package = root / PACKAGE
-    if not package.is_dir():
+def source_files(root: Path, step: str) -> list[tuple[str, Path]]:
+    """``(archive name, path)`` of every entry of the step's tarball, its package folders
+    included, sorted by name: the files :func:`forecasting.pipeline.step_code.step_files`
+    finds, nothing else (no data, models or checkpoints a local run left in the folder)."""
+    if not (root / PACKAGE).is_dir():
         raise ConfigError(
             f"--source-dir {root} holds no {PACKAGE}/ package; point it at the model_build folder"
         )
@@ -51,19 +41,11 @@ def source_files(root: Path) -> list[tuple[str, Path]]:
             f"requirement to {root / 'image' / REQUIREMENTS} (baked into the project image, "
             "rebuilt on the next push)"
         )
-    entries = [
-        (path.name, path)
-        for path in root.iterdir()
-        if path.is_file() and not _excluded(path.name) and path.suffix in TOP_LEVEL_SUFFIXES
-    ]
-    entries.append((PACKAGE, package))
-    for folder, dirs, files in os.walk(package):
-        dirs[:] = [d for d in dirs if not _excluded(d)]
-        for name in [*dirs, *files]:
-            path = Path(folder, name)
-            if not _excluded(name) and (path.is_dir() or path.is_file()):
-                entries.append((path.relative_to(root).as_posix(), path))
-    return sorted(entries)
+    names = set(step_files(root, step))
+    for name in list(names):
+        parts = name.split("/")[:-1]
+        names.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return [(name, root / name) for name in sorted(names)]
 
 
 def _tar_info(name: str, path: Path) -> tuple[tarfile.TarInfo, bytes | None]:
@@ -82,8 +64,9 @@ def _tar_info(name: str, path: Path) -> tuple[tarfile.TarInfo, bytes | None]:
     return info, data
 
 
-def package_source(root: Path) -> tuple[bytes, str]:
-    """The ``model_build`` folder as a deterministic ``sourcedir.tar.gz`` and its digest.
+def package_source(root: Path, step: str) -> tuple[bytes, str]:
+    """The step's code from the ``model_build`` folder as a deterministic ``sourcedir.tar.gz``
+    and its digest.
 
     The digest is the SHA-256 of the uncompressed tar stream, not of the gzip bytes: two zlib
     builds (a laptop and the CodeBuild image) may compress the same tar differently, and the
@@ -91,7 +74,7 @@ def package_source(root: Path) -> tuple[bytes, str]:
     """
     tar_buffer = io.BytesIO()
     with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, path in source_files(Path(root)):
+        for name, path in source_files(Path(root), step):
             info, data = _tar_info(name, path)
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     raw = tar_buffer.getvalue()
@@ -100,6 +83,11 @@ def package_source(root: Path) -> tuple[bytes, str]:
     with gzip.GzipFile(filename="", mode="wb", fileobj=gz_buffer, mtime=0, compresslevel=9) as gz:
         gz.write(raw)
     return gz_buffer.getvalue(), hashlib.sha256(raw).hexdigest()
+
+
+def package_sources(root: Path) -> dict[str, tuple[bytes, str]]:
+    """Every step's tarball and digest, by step name (the steps that run code)."""
+    return {step: package_source(root, step) for step in ENTRY_POINTS}
 
 
 def source_key(prefix: str, digest: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from forecasting.channels import SPLITS, write_channel
 from forecasting.errors import ConfigError
 from forecasting.families import FAMILIES, family
-from forecasting.models.family import PreparedData
+from forecasting.models.family import PreparedData, PreprocessOptions
 from forecasting.models.informer.preparation import SPLITS_OF_SERIES
 from forecasting.models.tft.defaults import PANEL_ROLES, PROTOCOLS, TARGET_NORMALIZERS
 from forecasting.steps.arguments import add_option, run_step, str2bool
@@ -122,14 +122,42 @@ def resolved_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def comma_names(text: str | None) -> tuple[str, ...] | None:
+    """A flag's comma-separated column names (None when empty)."""
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip()) or None
+
+
+def preprocess_options(args: argparse.Namespace) -> PreprocessOptions:
+    """The resolved flags as the families read them (they never see argparse)."""
+    return PreprocessOptions(
+        model=args.model,
+        dataset=args.dataset,
+        data=args.data,
+        time_column=args.time_column,
+        targets=comma_names(args.targets),
+        covariates=comma_names(args.covariates) or (),
+        freq=args.freq,
+        seq_len=args.seq_len,
+        pred_len=args.pred_len,
+        split=args.split,
+        group_columns=comma_names(args.group_columns) or (),
+        **{role: comma_names(getattr(args, role)) or () for role in PANEL_ROLES},
+        min_encoder_length=args.min_encoder_length,
+        calendar_features=args.calendar_features,
+        test_origins=args.test_origins,
+        target_normalizer=args.target_normalizer,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> PreparedData:
     args = resolved_args(argv)
-    prepared = family(args.model).prepare(args)
+    prepared = family(args.model).prepare(preprocess_options(args))
     write_prepared(prepared, Path(args.output_dir))
     sizes = ", ".join(f"{k} {len(v)} rows" for k, v in prepared.splits.items())
+    recorded = prepared.recorded
     log.info(
         "wrote %s to %s (%s); input length %d, horizon %d",
-        sizes, args.output_dir, prepared.preprocessing["source"], args.seq_len, args.pred_len,
+        sizes, args.output_dir, recorded.source, recorded.input_length, recorded.horizon,
     )  # fmt: skip
     return prepared
 

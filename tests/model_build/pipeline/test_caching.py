@@ -111,9 +111,9 @@ def test_unchanged_inputs_give_the_same_key_in_every_execution():
 @pytest.mark.parametrize(
     ("change", "missed"),
     [
-        # code: a new tarball is a new content-addressed key
-        (lambda s, r: (s, replace(r, code_uri=r.code_uri.replace("0123abcd", "4567ef01"))),
-         {"Preprocess", "Train", "Evaluate"}),
+        # code: a step's new tarball is a new content-addressed key, for that step only
+        *[(lambda s, r, step=step: (s, replace(r, code_uris={**r.code_uris, step: NEW_CODE})),
+           {step}) for step in ("Preprocess", "Train", "Evaluate")],
         # image: every job's container
         (lambda s, r: (s, replace(r, images=Images("t:2", "p:2", "i:2"))),
          {"Preprocess", "Train", "Evaluate"}),
@@ -132,12 +132,46 @@ def test_a_changed_input_misses_the_steps_that_read_it(change, missed):
 IMAGES = Images("t:1", "p:1", "i:1")
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_another_instance_type_misses_the_training_step_only(count):
+    """Two CPU types share one image: only the copy in Environment tells their jobs apart."""
+    resources = replace(RESOURCES, images=IMAGES)
+    settings = replace(SETTINGS, training_instance_count=count)
+    base = resolved_keys(build_definition(settings, resources), "e")
+    other = replace(settings, training_instance_type="ml.m5.2xlarge")
+    keys = resolved_keys(build_definition(other, resources), "e")
+    assert {name for name in base if keys[name] != base[name]} == {"Train"}
+
+
+def test_the_training_resources_split_the_key_as_sagemaker_resolves_them():
+    """The key attributes of CreateTrainingJob hold the instance type and the count as the
+    execution resolves them (``TrainingInstanceCount`` is a run-time parameter)."""
+    definition = build_definition(SETTINGS, replace(RESOURCES, images=IMAGES))
+    (train,) = [s for s in definition["Steps"] if s["Type"] == "Training"]
+    evaluate = Evaluator(
+        definition, parameter_values(definition, {"TrainingInstanceCount": "3"}), "e", {},
+        lambda *_: {},
+    )  # fmt: skip
+    arguments = evaluate(
+        {k: train["Arguments"][k] for k in ("ResourceConfig", "Environment")}, "Train"
+    )
+    assert arguments["ResourceConfig"]["InstanceCount"] == 3
+    assert {k: v for k, v in arguments["Environment"].items() if "INSTANCE" in k} == {
+        "FORECASTING_TRAINING_INSTANCE_TYPE": SETTINGS.training_instance_type,
+        "FORECASTING_TRAINING_INSTANCE_COUNT": "3",
+    }
+
+
+NEW_CODE = "s3://ts-forecasting-artifacts/code/4567ef01/sourcedir.tar.gz"
+
+
 @pytest.mark.parametrize(
     ("overrides", "missed"),
     [({"InputDataUri": "s3://data/snapshots/other/"}, {"Preprocess"}),
      ({"MaxEpochs": "3"}, {"Train"}),
      ({"MetricThreshold": "0.1"}, set()),  # read by the gate only, which is not cached
-     ({"TrainingInstanceCount": "4"}, set())],  # ResourceConfig is not a key attribute
+     # ResourceConfig is not a key attribute: the count reaches Train's Environment
+     ({"TrainingInstanceCount": "4"}, {"Train"})],
 )  # fmt: skip
 def test_a_changed_run_time_parameter_misses_the_steps_that_read_it(overrides, missed):
     definition = build_definition(SETTINGS, replace(RESOURCES, images=IMAGES))
@@ -229,14 +263,20 @@ def test_tracking_adds_no_per_execution_value_to_a_cached_step():
     definition = build_definition(SETTINGS, tracked)
     assert resolved_keys(definition, "e1") == resolved_keys(definition, "e2")
     steps = {s["Name"]: s for s in flat_steps(definition["Steps"])}
-    assert steps["Train"]["Arguments"]["Environment"] == {
+    assert steps["Train"]["Arguments"]["Environment"].items() >= {
         "MLFLOW_TRACKING_URI": "arn:aws:sagemaker:x", "MLFLOW_EXPERIMENT_NAME": "ts-forecasting"
-    }  # fmt: skip
+    }.items()  # fmt: skip
     metadata = steps["Register"]["Arguments"]["CustomerMetadataProperties"]
     assert metadata["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
-    assert metadata["mlflow_run_id"]["Std:JsonGet"]["Path"] == "mlflow.run_id"
+    assert metadata["mlflow_tracking_server"] == "arn:aws:sagemaker:x"
+    # the run id reaches the package through the run-tagging Lambda, which reads it from the
+    # registered evaluation.json: no Std:JsonGet in the metadata (forecasting.pipeline.tracking)
+    assert "mlflow_run_id" not in metadata
+    assert "Std:JsonGet" not in json.dumps(metadata)
     untracked = build_definition(SETTINGS, replace(RESOURCES, images=IMAGES))
-    assert "Environment" not in flat_steps(untracked["Steps"])[1]["Arguments"]
+    assert not any(
+        "MLFLOW" in name for name in flat_steps(untracked["Steps"])[1]["Arguments"]["Environment"]
+    )
 
 
 def test_data_the_build_may_not_read_is_started_as_is_and_said(s3):

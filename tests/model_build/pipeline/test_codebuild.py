@@ -24,7 +24,7 @@ from moto.sagemaker import models as moto_sagemaker
 from moto.sagemaker.exceptions import ResourceNotFound
 
 from forecasting.errors import ConfigError
-from forecasting.pipeline import codebuild
+from forecasting.pipeline import codebuild, step_code
 from forecasting.pipeline.codebuild import main
 from forecasting.pipeline.execution import (
     PipelineFailed,
@@ -32,7 +32,7 @@ from forecasting.pipeline.execution import (
     upsert_pipeline,
     wait_for_execution,
 )
-from forecasting.pipeline.source import package_source, source_key, upload_source
+from forecasting.pipeline.source import package_source, package_sources, source_key, upload_source
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -140,9 +140,12 @@ def tree(tmp_path) -> Path:
     root = tmp_path / "model_build"
     for name in ("pyproject.toml", "README.md", "buildspec.yml"):
         write(root / name, f"{name}\n")
-    write(root / "entry_train.py")
+    write(root / "entry_train.py", "from forecasting.steps.train import main\n")
     write(root / "forecasting" / "__init__.py")
+    write(root / "forecasting" / "steps" / "__init__.py")
     write(root / "forecasting" / "steps" / "train.py").chmod(0o755)
+    write(root / "forecasting" / "inference" / "__init__.py")
+    write(root / "forecasting" / "inference" / "handler.py")
     # none of these belong in the tarball
     write(root / "forecasting" / "__pycache__" / "train.cpython-311.pyc")
     write(root / "forecasting" / "stale.pyc")
@@ -161,35 +164,36 @@ def members(data: bytes) -> list[tarfile.TarInfo]:
 
 
 def test_the_same_tree_gives_byte_identical_tarballs(tree, tmp_path):
-    first, digest = package_source(tree)
+    first, digest = package_source(tree, "Train")
     # other clocks, another umask and another folder: none of it may reach the bytes
     for path in tree.rglob("*"):
         os.utime(path, (1_700_000_000, 1_700_000_000))
-    (tree / "README.md").chmod(0o600)
+    (tree / "entry_train.py").chmod(0o600)
     copy = shutil.copytree(tree, tmp_path / "elsewhere" / "model_build")
-    assert package_source(tree) == (first, digest)
-    assert package_source(copy) == (first, digest)
+    assert package_source(tree, "Train") == (first, digest)
+    assert package_source(copy, "Train") == (first, digest)
     assert first[4:8] == b"\0\0\0\0"  # the gzip header's mtime
 
 
-def test_the_tarball_holds_the_package_and_its_build_files_only(tree):
-    data, _ = package_source(tree)
+def test_the_tarball_holds_the_code_the_step_runs_only(tree):
+    data, _ = package_source(tree, "Train")
     entries = members(data)
     assert [m.name for m in entries] == [
-        "README.md", "buildspec.yml", "entry_train.py", "forecasting", "forecasting/__init__.py",
-        "forecasting/steps", "forecasting/steps/train.py", "pyproject.toml",
+        "entry_train.py", "forecasting", "forecasting/__init__.py", "forecasting/inference",
+        "forecasting/inference/__init__.py", "forecasting/inference/handler.py",
+        "forecasting/steps", "forecasting/steps/__init__.py", "forecasting/steps/train.py",
     ]  # fmt: skip
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in entries} == {(0, 0, 0, "", "")}
     modes = {m.name: m.mode for m in entries}
     assert modes["forecasting/steps/train.py"] == modes["forecasting/steps"] == 0o755
-    assert modes["README.md"] == modes["forecasting/__init__.py"] == 0o644
+    assert modes["entry_train.py"] == modes["forecasting/__init__.py"] == 0o644
 
 
 def test_a_changed_file_changes_the_digest(tree):
-    data, digest = package_source(tree)
+    data, digest = package_source(tree, "Train")
     assert digest == hashlib.sha256(gzip.decompress(data)).hexdigest()
     write(tree / "forecasting" / "steps" / "train.py", "x = 2\n")
-    assert package_source(tree)[1] != digest
+    assert package_source(tree, "Train")[1] != digest
 
 
 def test_a_requirements_file_in_the_code_is_refused_naming_the_image_folder(tree):
@@ -197,28 +201,33 @@ def test_a_requirements_file_in_the_code_is_refused_naming_the_image_folder(tree
     write(tree / "requirements.txt", "lightning==2.6.6\n")
     expected = r"requirements.txt: jobs install no packages .*model_build/image/requirements.txt"
     with pytest.raises(ConfigError, match=expected):
-        package_source(tree)
+        package_source(tree, "Train")
 
 
 def test_a_folder_without_the_package_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="no forecasting/ package"):
-        package_source(tmp_path)
+        package_source(tmp_path, "Train")
 
 
 def test_the_real_source_holds_what_the_jobs_run():
-    data, digest = package_source(REPO_MODEL_BUILD)
-    names = {m.name for m in members(data)}
-    assert {"entry_train.py", "forecasting/pipeline/codebuild.py"} <= names
-    assert not any(name.endswith("requirements.txt") or name.startswith("image") for name in names)
-    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
-    assert package_source(REPO_MODEL_BUILD) == (data, digest)
+    packages = package_sources(REPO_MODEL_BUILD)
+    assert list(packages) == ["Preprocess", "Train", "Evaluate"]
+    for step, (data, digest) in packages.items():
+        names = {m.name for m in members(data)}
+        assert f"{step_code.ENTRY_POINTS[step][0].replace('.', '/')}.py" in names
+        # the pipeline builder runs in CodeBuild, never in a job
+        assert not any(name.startswith("forecasting/pipeline") for name in names), step
+        assert not any(n.endswith("requirements.txt") or n.startswith("image") for n in names)
+        assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+        assert package_source(REPO_MODEL_BUILD, step) == (data, digest)
+    assert "entry_train.py" in {m.name for m in members(packages["Train"][0])}
 
 
 def test_upload_puts_the_tarball_under_its_digest_once(aws, tree):
     s3 = boto3.client("s3", region_name=REGION)
     puts: list[str] = []
     s3.meta.events.register("before-call.s3.PutObject", lambda **_: puts.append("put"))
-    data, digest = package_source(tree)
+    data, digest = package_source(tree, "Train")
 
     uri = upload_source(s3, BUCKET, "ts-forecasting/source/", data, digest, kms_key_id=KEY)
     key = f"ts-forecasting/source/{digest}/sourcedir.tar.gz"
@@ -484,10 +493,11 @@ def test_upsert_and_start_end_to_end(aws, cli_env, sm, capsys, tmp_path):
 
     code, out, _ = run_cli(argv, capsys)
     assert code == 0
-    _, digest = package_source(REPO_MODEL_BUILD)
-    code_uri = f"s3://{BUCKET}/ts-forecasting/source/{digest}/sourcedir.tar.gz"
     described = sm.describe_pipeline(PipelineName="ts-forecasting")
-    assert code_uri in described["PipelineDefinition"]
+    for _, digest in package_sources(REPO_MODEL_BUILD).values():
+        code_uri = f"s3://{BUCKET}/ts-forecasting/source/{digest}/sourcedir.tar.gz"
+        assert code_uri in described["PipelineDefinition"]
+        assert code_uri in described["PipelineDescription"]
     assert described["RoleArn"] == ROLE
     assert f"pipeline {described['PipelineArn']}" in out
     (execution,) = sm.list_pipeline_executions(PipelineName="ts-forecasting")[
@@ -561,7 +571,10 @@ def test_the_runner_needs_neither_torch_nor_lightning(clean_env):
     script = (
         "import sys\n"
         "from forecasting.pipeline import codebuild, definition, execution, resources, settings\n"
-        "job_resources = resources.Resources('p', 'r', 'b', 's3://b/c.tar.gz', 'k', 'eu-west-1', "
+        "from forecasting.pipeline import source\n"
+        f"code = {{s: 's3://b/' + d + '/c.tar.gz' for s, (_, d) in "
+        f"source.package_sources({str(REPO_MODEL_BUILD)!r}).items()}}\n"
+        "job_resources = resources.Resources('p', 'r', 'b', code, 'k', 'eu-west-1', "
         "'g', 's3://d/', image_repository='1.dkr.ecr.eu-west-1.amazonaws.com/r', "
         "approved_model_function_arn='arn:aws:lambda:eu-west-1:1:function:f')\n"
         "definition.render_definition(settings.PipelineSettings(), job_resources)\n"

@@ -26,6 +26,7 @@ from forecasting.pipeline.settings import (
     TRANSFORM_INSTANCE_TYPE,
     PipelineSettings,
 )
+from forecasting.pipeline.step_code import ENTRY_POINTS
 from forecasting.pipeline.steps import STEPS
 from forecasting.steps import evaluate, preprocess, train
 from tests.model_build.steps.conftest import (
@@ -42,7 +43,10 @@ RESOURCES = Resources(
     pipeline_name="ts-forecasting",
     role_arn="arn:aws:iam::123456789012:role/ts-forecasting-sagemaker",
     artifacts_bucket="ts-forecasting-artifacts",
-    code_uri="s3://ts-forecasting-artifacts/code/0123abcd/sourcedir.tar.gz",
+    code_uris={
+        step: f"s3://ts-forecasting-artifacts/code/{step.lower()}0123/sourcedir.tar.gz"
+        for step in ENTRY_POINTS
+    },
     kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     region="eu-west-1",
     model_package_group="ts-forecasting",

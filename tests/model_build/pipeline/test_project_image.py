@@ -23,6 +23,7 @@ from forecasting.pipeline.project_image import (
 )
 from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.settings import TRAINING_FILE, PipelineSettings
+from forecasting.pipeline.step_code import ENTRY_POINTS
 from forecasting.pipeline.steps import ISOLATED_STEPS
 
 MODEL_BUILD = Path(__file__).resolve().parents[3] / "model_build"
@@ -31,7 +32,10 @@ RESOURCES = Resources(
     pipeline_name="ts-forecasting",
     role_arn="arn:aws:iam::123456789012:role/pipeline",
     artifacts_bucket="artifacts",
-    code_uri="s3://artifacts/ts-forecasting/source/0123/sourcedir.tar.gz",
+    code_uris={
+        step: f"s3://artifacts/ts-forecasting/source/{step.lower()}0123/sourcedir.tar.gz"
+        for step in ENTRY_POINTS
+    },
     kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     region="eu-west-1",
     model_package_group="ts-forecasting",
@@ -186,7 +190,9 @@ def test_isolated_jobs_are_handed_no_uri_they_would_have_to_fetch(settings):
             channels = {c["ChannelName"]: c for c in arguments["InputDataConfig"]}
             submitted = json.loads(arguments["HyperParameters"]["sagemaker_submit_directory"])
             assert submitted == "/opt/ml/input/data/code/sourcedir.tar.gz"
-            assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == RESOURCES.code_uri
+            assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == RESOURCES.code_uri(
+                "Train"
+            )
         else:
             continue
         assert not S3_URI.search(json.dumps(handed)), (kind, handed)

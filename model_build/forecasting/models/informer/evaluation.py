@@ -15,6 +15,13 @@ from forecasting.models.ensemble import Ensemble
 from forecasting.models.informer.model import Informer, forecast_window, informer_network
 from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
 from forecasting.models.informer.windows import WindowDataset
+from forecasting.series_naming import SeriesNaming
+
+
+def series_naming(preprocessing: InformerPreprocessing) -> SeriesNaming:
+    """Each target of the series is a forecast series of its own, named by the target (after
+    the request's ``series_id``, when it has one; a training file has none)."""
+    return SeriesNaming(preprocessing.time_column, (), tuple(preprocessing.targets), True)
 
 
 def evaluate(
@@ -76,5 +83,6 @@ def evaluation_report(
             "split_protocol": preprocessing.split,
             "split_rule": preprocessing.split_rule,
             "mape": mape_coverage(original_true),
+            "columns": series_naming(preprocessing).to_dict(),
         },
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecasting.errors import ConfigError
-from forecasting.models.family import ExampleRequest, PreparedData
+from forecasting.models.family import ExampleRequest, PreparedData, PreprocessOptions
 from forecasting.models.informer import defaults
 from forecasting.steps.arguments import add_option, str2bool
 
@@ -69,13 +69,16 @@ class InformerFamily:
         if args.d_model % args.n_heads:
             raise ConfigError(f"d_model {args.d_model} must be divisible by n_heads {args.n_heads}")
 
-    def prepare(self, args: argparse.Namespace) -> PreparedData:
-        from forecasting.models.informer.preparation import prepare_from_arguments
+    def prepare(self, options: PreprocessOptions) -> PreparedData:
+        from forecasting.models.informer.preparation import prepare_from_options
 
-        return prepare_from_arguments(args)
+        return prepare_from_options(options)
 
     def fitted(self, channel: Channel) -> object:
         return channel.informer.scaler
+
+    def split_text(self, channel: Channel) -> str:
+        return f"{channel.informer.split} ({channel.informer.split_rule})"
 
     def training_setup(
         self,
@@ -124,11 +127,11 @@ class InformerFamily:
         return example_request(test, config)
 
     def future_request(
-        self, preprocess_argv: list[str], config: dict[str, Any], backtest: ExampleRequest
+        self, options: PreprocessOptions, config: dict[str, Any], backtest: ExampleRequest
     ) -> ExampleRequest | str:
         from forecasting.models.informer.serving import future_request
 
-        return future_request(preprocess_argv, config, backtest)
+        return future_request(options, config, backtest)
 
 
 INFORMER = InformerFamily()

@@ -3,7 +3,6 @@ rows."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 from forecasting.data.ett import split_bounds
@@ -12,7 +11,7 @@ from forecasting.data.series import SeriesFrame
 from forecasting.data.sources import resolve_dataset
 from forecasting.data.time_features import n_time_features
 from forecasting.errors import ConfigError
-from forecasting.models.family import PreparedData, comma_names
+from forecasting.models.family import PreparedData, PreprocessOptions
 from forecasting.models.informer.preprocessing import InformerPreprocessing
 from forecasting.models.tft.defaults import PROTOCOLS
 
@@ -67,33 +66,33 @@ def prepare(series: SeriesFrame, seq_len: int, pred_len: int, split: str) -> Pre
     return PreparedData(splits=splits, preprocessing=preprocessing.to_dict())
 
 
-def informer_series(args: argparse.Namespace) -> SeriesFrame:
+def informer_series(options: PreprocessOptions) -> SeriesFrame:
     """The whole series an Informer run uses, before splitting (local mode also forecasts past
     its end)."""
     return resolve_dataset(
-        args.dataset or "ETTh1",
-        args.data,
-        time_column=args.time_column or "date",
-        targets=comma_names(args.targets),
-        covariates=comma_names(args.covariates) or (),
-        freq=args.freq,
-        encoder_length=args.seq_len,
-        horizon=args.pred_len,
+        options.dataset or "ETTh1",
+        options.data,
+        time_column=options.time_column or "date",
+        targets=list(options.targets) if options.targets else None,
+        covariates=list(options.covariates),
+        freq=options.freq,
+        encoder_length=options.seq_len,
+        horizon=options.pred_len,
     )
 
 
-def prepare_from_arguments(args: argparse.Namespace) -> PreparedData:
+def prepare_from_options(options: PreprocessOptions) -> PreparedData:
     """The preprocess step's Informer path: refuse the panel flags, announce the split."""
-    if args.split in PROTOCOLS:
-        raise ConfigError(f"--split {args.split} is for panels (--model tft)")
-    if args.test_origins is not None:
+    if options.split in PROTOCOLS:
+        raise ConfigError(f"--split {options.split} is for panels (--model tft)")
+    if options.test_origins is not None:
         raise ConfigError("--test-origins is for panels (--model tft)")
-    if not args.calendar_features:
+    if not options.calendar_features:
         raise ConfigError("--calendar-features is for panels; the Informer always has them")
-    series = informer_series(args)
+    series = informer_series(options)
     # The default rests on what was asked for (a named ETT-shaped set, or a file), never on a
     # file's name, and is announced.
-    split = args.split or ("ratio" if args.data else "ett")
-    how = "--split" if args.split else "the default; choose with --split ett|ratio"
+    split = options.split or ("ratio" if options.data else "ett")
+    how = "--split" if options.split else "the default; choose with --split ett|ratio"
     log.info("split: %s (%s): %s", split, how, SPLIT_RULES[split])
-    return prepare(series, seq_len=args.seq_len, pred_len=args.pred_len, split=split)
+    return prepare(series, seq_len=options.seq_len, pred_len=options.pred_len, split=split)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forecasting.contracts import ARTIFACT, ModelConfig, Preprocessing
 from forecasting.data.scaling import StandardScaler
 from forecasting.errors import DataValidationError
 
@@ -98,6 +99,6 @@ class WindowLengths:
 def read_config(config: Mapping[str, Any]) -> tuple[InformerPreprocessing, WindowLengths]:
     """The Informer's typed view of a model's config.json (as `forecasting.artifact` loads it)."""
     return (
-        InformerPreprocessing.from_dict(config["preprocessing"], "the model's config.json"),
-        WindowLengths.from_hparams(config["model"]["hparams"]),
+        InformerPreprocessing.from_dict(Preprocessing.of_artifact(config).fields, ARTIFACT),
+        WindowLengths.from_hparams(ModelConfig.of_artifact(config).hparams),
     )

@@ -19,7 +19,8 @@ from forecasting.data.validation import Location
 from forecasting.errors import DataValidationError
 from forecasting.inference.handler import ACTUAL_KEY, actual_rows, format_timestamps
 from forecasting.inference.history import check_increasing, too_short
-from forecasting.models.family import ExampleRequest
+from forecasting.models.family import ExampleRequest, PreprocessOptions
+from forecasting.models.informer.evaluation import series_naming
 from forecasting.models.informer.model import forecast_window, informer_network
 from forecasting.models.informer.preprocessing import InformerPreprocessing, read_config
 
@@ -88,7 +89,8 @@ def forecast(
         ),
     ).numpy()
     point = scaler.inverse_transform(scaled_forecast, columns=targets)  # [series, step, target]
-    names = [f"{key}/{target}" if key else target for key in ids for target in targets]
+    naming = series_naming(pre)
+    names = [naming.series_id([str(key)], target) for key in ids for target in targets]
     return pd.DataFrame(
         {
             "series_id": np.repeat(names, pred_len),
@@ -121,20 +123,19 @@ def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleReques
 
 
 def future_request(
-    preprocess_argv: list[str], config: dict[str, Any], backtest: ExampleRequest
+    options: PreprocessOptions, config: dict[str, Any], backtest: ExampleRequest
 ) -> ExampleRequest:
     """The data's last encoder window, with the backtest's actuals and that window as actuals.
 
-    The series is loaded as the Preprocess step loaded it (same arguments, same function), so
+    The series is loaded as the Preprocess step loaded it (same options, same function), so
     "the data's end" is the end of the user's file, also where a split protocol leaves rows
     after the test split unused.
     """
     from forecasting.models.informer.preparation import informer_series
-    from forecasting.steps.preprocess import resolved_args
 
     pre, lengths = read_config(config)
     seq_len = lengths.seq_len
-    history = informer_series(resolved_args(preprocess_argv)).frame.iloc[-seq_len:]
+    history = informer_series(options).frame.iloc[-seq_len:]
     actuals = pd.concat([backtest.actuals, _actuals(history, pre)], ignore_index=True)
     return ExampleRequest(
         request=_request(history, pre),

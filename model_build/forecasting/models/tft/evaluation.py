@@ -30,6 +30,7 @@ from forecasting.models.tft.dataset import clip_forecasts, split_dataset
 from forecasting.models.tft.module import TFTForecaster, tft_network
 from forecasting.models.tft.preprocessing import TFTPreprocessing, read_config
 from forecasting.models.tft.windows import MaterializedWindows
+from forecasting.series_naming import SeriesNaming
 
 INTERPRETATION_FILE = "interpretation.json"  # variable importances, encoder attention, figures
 FORECASTS_FILE = "forecasts.csv"  # p10/p50/p90 beside the actuals of the test horizon
@@ -42,6 +43,12 @@ class TFTEvaluation:
     interpretation: dict[str, Any]  # interpretation.json
     forecasts: pd.DataFrame  # one row per series x horizon step
     figures: dict[str, Any]  # matplotlib figures by name
+
+
+def series_naming(preprocessing: TFTPreprocessing) -> SeriesNaming:
+    """A series is named by its group columns' values; its one target is not part of it."""
+    schema = preprocessing.schema
+    return SeriesNaming(schema.time_column, schema.group_columns, (schema.target,), False)
 
 
 def quantile_index(quantiles: list[float], q: float) -> int:
@@ -101,6 +108,7 @@ def evaluate_split(
             "targets": preprocessing.targets,
             "source": preprocessing.source,
             "synthetic": preprocessing.synthetic,
+            "columns": series_naming(preprocessing).to_dict(),
         },
     }
     forecasts = _forecast_table(dataset, x, preprocessing, true, band, mask)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecasting.errors import ConfigError
-from forecasting.models.family import ExampleRequest, PreparedData
+from forecasting.models.family import ExampleRequest, PreparedData, PreprocessOptions
 from forecasting.models.tft import defaults
 from forecasting.steps.arguments import add_option, str2bool
 
@@ -54,13 +54,16 @@ class TFTFamily:
                 f"{args.attention_head_size}"
             )
 
-    def prepare(self, args: argparse.Namespace) -> PreparedData:
-        from forecasting.models.tft.preparation import prepare_from_arguments
+    def prepare(self, options: PreprocessOptions) -> PreparedData:
+        from forecasting.models.tft.preparation import prepare_from_options
 
-        return prepare_from_arguments(args)
+        return prepare_from_options(options)
 
     def fitted(self, channel: Channel) -> object:
         return channel.tft.dataset_parameters
+
+    def split_text(self, channel: Channel) -> str:
+        return channel.tft.cutoffs.protocol
 
     def training_setup(
         self,
@@ -107,7 +110,7 @@ class TFTFamily:
         return example_request(test, config)
 
     def future_request(
-        self, preprocess_argv: list[str], config: dict[str, Any], backtest: ExampleRequest
+        self, options: PreprocessOptions, config: dict[str, Any], backtest: ExampleRequest
     ) -> ExampleRequest | str:
         return (
             "the TFT needs its known covariates for the forecast horizon, which the data does "

@@ -3,44 +3,49 @@ and test windows with the encoders and normalizer fitted on the training rows.""
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 from forecasting.data.panel_roles import PanelRoles
 from forecasting.data.sources import resolve_panel
 from forecasting.data.stallion import is_stallion
 from forecasting.errors import ConfigError
-from forecasting.models.family import PreparedData, comma_names
+from forecasting.models.family import PreparedData, PreprocessOptions
 from forecasting.models.tft.dataset import prepare_panel
-from forecasting.models.tft.defaults import PANEL_ROLES, PROTOCOLS
+from forecasting.models.tft.defaults import PROTOCOLS
 
 log = logging.getLogger("forecasting.preprocess")
 
 
-def panel_roles(args: argparse.Namespace) -> PanelRoles:
-    targets = comma_names(args.targets) or []
+def panel_roles(options: PreprocessOptions) -> PanelRoles:
+    targets = options.targets or ()
     if len(targets) > 1:
-        raise ConfigError(f"--model tft takes one target column, got --targets {args.targets!r}")
+        given = ",".join(targets)
+        raise ConfigError(f"--model tft takes one target column, got --targets {given!r}")
     return PanelRoles(
-        time_column=args.time_column,
-        group_columns=tuple(comma_names(args.group_columns) or ()),
+        time_column=options.time_column,
+        group_columns=options.group_columns,
         target=targets[0] if targets else None,
-        freq=args.freq,
-        calendar=args.calendar_features,
-        **{role: tuple(comma_names(getattr(args, role)) or ()) for role in PANEL_ROLES},
+        freq=options.freq,
+        calendar=options.calendar_features,
+        static_categoricals=options.static_categoricals,
+        static_reals=options.static_reals,
+        known_categoricals=options.known_categoricals,
+        known_reals=options.known_reals,
+        unknown_categoricals=options.unknown_categoricals,
+        unknown_reals=options.unknown_reals,
     )
 
 
-def prepare_tft(args: argparse.Namespace) -> PreparedData:
-    seq_len, pred_len = args.seq_len, args.pred_len
-    min_encoder = args.min_encoder_length or max(1, seq_len // 2)
+def prepare_tft(options: PreprocessOptions, protocol: str) -> PreparedData:
+    seq_len, pred_len = options.seq_len, options.pred_len
+    min_encoder = options.min_encoder_length or max(1, seq_len // 2)
     panel = resolve_panel(
-        args.dataset,
-        args.data,
-        panel_roles(args),
+        options.dataset,
+        options.data,
+        panel_roles(options),
         min_length=min_encoder + pred_len,
     )
-    test_origins = args.test_origins
+    test_origins = options.test_origins
     if test_origins is None and is_stallion(panel.schema):
         test_origins = 1  # the single test horizon of the published Stallion numbers
     splits, preprocessing = prepare_panel(
@@ -48,8 +53,8 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
         max_encoder_length=seq_len,
         min_encoder_length=min_encoder,
         horizon=pred_len,
-        protocol=args.split,
-        normalizer=args.target_normalizer,
+        protocol=protocol,
+        normalizer=options.target_normalizer,
         test_origins=test_origins,
     )
     cutoffs = preprocessing.cutoffs
@@ -65,11 +70,11 @@ def prepare_tft(args: argparse.Namespace) -> PreparedData:
     return PreparedData(splits=splits, preprocessing=preprocessing.to_dict())
 
 
-def prepare_from_arguments(args: argparse.Namespace) -> PreparedData:
+def prepare_from_options(options: PreprocessOptions) -> PreparedData:
     """The preprocess step's TFT path: a panel protocol, chosen or announced."""
-    if args.split not in (None, *PROTOCOLS):
-        raise ConfigError(f"--split {args.split} is for single series; use one of {PROTOCOLS}")
-    how = "--split" if args.split else f"the default; choose with --split {'|'.join(PROTOCOLS)}"
-    args.split = args.split or "holdout"
-    log.info("split: %s (%s)", args.split, how)
-    return prepare_tft(args)
+    if options.split not in (None, *PROTOCOLS):
+        raise ConfigError(f"--split {options.split} is for single series; use one of {PROTOCOLS}")
+    how = "--split" if options.split else f"the default; choose with --split {'|'.join(PROTOCOLS)}"
+    split = options.split or "holdout"
+    log.info("split: %s (%s)", split, how)
+    return prepare_tft(options, split)

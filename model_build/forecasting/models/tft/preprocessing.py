@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forecasting.contracts import ARTIFACT, Preprocessing
 from forecasting.data.panel import PanelSchema
 from forecasting.errors import ConfigError, DataValidationError
 from forecasting.models.tft.defaults import PROTOCOLS
@@ -142,4 +143,4 @@ class TFTPreprocessing:
 
 def read_config(config: Mapping[str, Any]) -> TFTPreprocessing:
     """The TFT's typed view of a model's config.json (as `forecasting.artifact` loads it)."""
-    return TFTPreprocessing.from_dict(config["preprocessing"], "the model's config.json")
+    return TFTPreprocessing.from_dict(Preprocessing.of_artifact(config).fields, ARTIFACT)

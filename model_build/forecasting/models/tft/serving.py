@@ -30,6 +30,7 @@ from forecasting.models.tft.evaluation import BAND, quantile_index
 from forecasting.models.tft.module import tft_network
 from forecasting.models.tft.preprocessing import read_config
 from forecasting.models.tft.windows import MaterializedWindows
+from forecasting.series_naming import SEPARATOR
 
 PLACEHOLDER = "0"  # stands in for values the decoder never reads (target, unknown reals)
 
@@ -125,7 +126,7 @@ def forecast(
     for step in range(horizon):
         part = pd.DataFrame(
             {
-                "series_id": _joined(index, groups, "/"),
+                "series_id": _joined(index, groups, SEPARATOR),
                 "target": schema.target,
                 "timestamp": stamps.reindex(index[TIME_IDX].to_numpy() + step).to_numpy(),
                 "horizon_step": step + 1,
@@ -155,7 +156,7 @@ def example_request(test: pd.DataFrame, config: dict[str, Any]) -> ExampleReques
     columns = list(request.columns)
     blank = [c for c in (target, *schema.unknown_reals) if c in columns]
     request.loc[future, blank] = ""
-    ids = window[groups].astype(str).agg("/".join, axis=1)
+    ids = window[groups].astype(str).agg(SEPARATOR.join, axis=1)
     actuals = actual_rows(ids, target, window[time], window[target])
     return ExampleRequest(
         request=request.reset_index(drop=True),
