@@ -13,8 +13,8 @@ each other's outputs under the producing execution's id.
 
 A Training step's ``ResourceConfig`` is not a key attribute, yet a job on two hosts is not the
 job on one (the batches split across ranks, another instance type computes differently): its
-instance type and count are copied into the step's ``Environment``, which is
-(:data:`RESOURCE_ENVIRONMENT`; the training code reads neither).
+instance type and count are copied into the step's ``Environment`` (:data:`RESOURCE_ENVIRONMENT`),
+a key attribute; the training code reads neither variable.
 
 Local mode computes the same key over the same attributes (:mod:`local_mode.step_cache`).
 Condition, RegisterModel and Fail steps are never cached: a registration must happen for every

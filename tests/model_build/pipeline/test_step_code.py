@@ -26,9 +26,16 @@ from forecasting.pipeline import step_code
 from forecasting.pipeline.definition import Images, build_definition
 from forecasting.pipeline.settings import PipelineSettings
 from forecasting.pipeline.source import package_sources, source_key
+from tests.model_build.inference.test_handler import tft_request
 from tests.model_build.pipeline.test_caching import resolved_keys
 from tests.model_build.pipeline.test_definition import RESOURCES
-from tests.model_build.steps.conftest import TINY_MODEL, write_tiny_csv
+from tests.model_build.steps.conftest import (
+    PRED_LEN,
+    SEQ_LEN,
+    TINY_MODEL,
+    TINY_TFT,
+    write_tiny_csv,
+)
 
 MODEL_BUILD = Path(__file__).resolve().parents[3] / "model_build"
 STEPS = ("Preprocess", "Train", "Evaluate")
@@ -178,20 +185,31 @@ def run_from(code: Path, entry: str, *argv: str) -> set[str]:
     return loaded
 
 
-def test_every_step_runs_from_its_own_tarball_and_loads_only_its_set(tmp_path):
+def family_flags(family: str, csv: Path) -> tuple[list[str], list[str]]:
+    """The preprocess step's data flags and the train step's model flags of a tiny run."""
+    if family == "tft":
+        data = ["--model", "tft", "--dataset", "demo", "--seq-len", str(SEQ_LEN),
+                "--pred-len", str(PRED_LEN)]  # fmt: skip
+        return data, TINY_TFT
+    return ["--data", str(csv), "--seq-len", "16", "--pred-len", "4"], TINY_MODEL
+
+
+@pytest.mark.parametrize("family", ["informer", "tft"])
+def test_every_step_runs_from_its_own_tarball_and_loads_only_its_set(tmp_path, family):
     """A module the import reading missed would fail the job (the tarball holds nothing else)
-    or, found elsewhere on the path, be named here."""
+    or, found elsewhere on the path, be named here. Each family, as each dispatches to its own
+    modules."""
     sets = {s: step_code.package_modules(MODEL_BUILD, step_code.ENTRY_POINTS[s]) for s in STEPS}
     csv = write_tiny_csv(tmp_path / "tiny.csv")
+    data_flags, model_flags = family_flags(family, csv)
     channels, model, evaluation = tmp_path / "channels", tmp_path / "model", tmp_path / "evaluation"
-    windows = ["--seq-len", "16", "--pred-len", "4"]
     loaded = {
         "Preprocess": run_from(
             unpack("Preprocess", tmp_path / "preprocess"), "forecasting.steps.preprocess",
-            "--data", str(csv), *windows, "--output-dir", str(channels),
+            *data_flags, "--output-dir", str(channels),
         ),
         "Train": run_from(
-            unpack("Train", tmp_path / "train"), step_code.TRAIN_PROGRAM, *TINY_MODEL,
+            unpack("Train", tmp_path / "train"), step_code.TRAIN_PROGRAM, *model_flags,
             "--train", str(channels / "train"), "--validation", str(channels / "validation"),
             "--model-dir", str(model), "--output-data-dir", str(tmp_path / "output"),
             "--checkpoint-dir", str(tmp_path / "checkpoints"), "--max-epochs", "1",
@@ -206,7 +224,10 @@ def test_every_step_runs_from_its_own_tarball_and_loads_only_its_set(tmp_path):
     # the artifact serves with the train step's code: the inference container imports
     # code/inference.py with code/ on the path
     request = tmp_path / "request.csv"
-    request.write_text("".join(csv.read_text().splitlines(keepends=True)[:41]))
+    if family == "tft":
+        tft_request(channels / "test").to_csv(request, index=False)
+    else:  # the first 40 rows of the data
+        request.write_text("".join(csv.read_text().splitlines(keepends=True)[:41]))
     (model / "code" / "serve.py").write_text(
         "import sys, inference\nm = inference.model_fn(sys.argv[1])\n"
         "body = inference.input_fn(open(sys.argv[2], 'rb').read(), 'text/csv')\n"
