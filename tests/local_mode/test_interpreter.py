@@ -130,7 +130,7 @@ def test_steps_run_after_what_they_read_and_what_they_depend_on():
 @pytest.mark.parametrize(
     ("change", "refused"),
     [
-        (lambda d: d["Steps"].append({"Name": "X", "Type": "Lambda"}), "type 'Lambda'"),
+        (lambda d: d["Steps"].append({"Name": "X", "Type": "Callback"}), "type 'Callback'"),
         (lambda d: d["Steps"][0].update(RetryPolicies=[]), "RetryPolicies"),
         (lambda d: d.update(Version="2019-01-01"), "version"),
     ],

@@ -82,7 +82,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     model, config = artifact.load(args.model_dir)
-    model_family = ModelConfig.from_dict(config["model"], Path(args.model_dir)).family
+    model_family = ModelConfig.of_artifact(
+        config, Path(args.model_dir) / artifact.CONFIG_FILE
+    ).family
     test = read_channel(args.test)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -131,7 +133,7 @@ def score_approved(
         model, config = artifact.load(folder)
     except ForecastingError as error:
         return {"scored": False, "reason": f"the approved model could not be loaded: {error}"}
-    approved_family = ModelConfig.from_dict(config["model"], folder).family
+    approved_family = ModelConfig.of_artifact(config, folder / artifact.CONFIG_FILE).family
     about: dict[str, Any] = {"model_family": approved_family}
     if approved_family != model_family:
         reason = (
