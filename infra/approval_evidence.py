@@ -16,13 +16,11 @@ from aws_cdk import aws_lambda as lambda_
 
 from infra.inference_layout import COMPARISON_HANDLER, evaluation_objects
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
-from lambdas.batch_transform.events import DETAIL_TYPE, SOURCE
+from lambdas.batch_transform.events import DETAIL_TYPE, PENDING, SOURCE
 from lambdas.comparison.comparison import REPORT_FOLDER
 
 if TYPE_CHECKING:
     from infra.batch_inference import BatchInferenceConstruct
-
-PENDING = "PendingManualApproval"
 
 
 def approval_evidence(
@@ -82,16 +80,29 @@ def approval_evidence(
             "evidence folder of the forecasts bucket, write-only",
         },
     )
+    rule = registration_rule(
+        inference, "ModelRegisteredRule", function, "comparison with the approved one"
+    )
+    return function, rule
+
+
+def registration_rule(
+    inference: BatchInferenceConstruct, rule_id: str, function: lambda_.IFunction, action: str
+) -> events.Rule:
+    """An EventBridge rule that sends each registration of a version in the project's group
+    (its state change to PendingManualApproval: nothing returns to pending) to ``function``."""
     rule = events.Rule(
         inference,
-        "ModelRegisteredRule",
-        description=f"{settings.project_name}: registered model version -> comparison with "
-        "the approved one",
+        rule_id,
+        description=f"{inference.settings.project_name}: registered model version -> {action}",
         event_pattern=events.EventPattern(
             source=[SOURCE],
             detail_type=[DETAIL_TYPE],
-            detail={"ModelPackageGroupName": [group], "ModelApprovalStatus": [PENDING]},
+            detail={
+                "ModelPackageGroupName": [inference.group_name],
+                "ModelApprovalStatus": [PENDING],
+            },
         ),
     )
     rule.add_target(inference.lambda_target(function))
-    return function, rule
+    return rule

@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.approval_evidence import registration_rule
 from infra.inference_layout import evaluation_objects
 from infra.nag import (
     CDK_GRANT_ACTIONS,
@@ -30,8 +31,6 @@ from infra.nag import (
 )
 from infra.settings import CREATE_MLFLOW_SERVER, InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
-from lambdas.batch_transform.events import DETAIL_TYPE, SOURCE
-from lambdas.registration_tracking.handler import PENDING
 from lambdas.registration_tracking.tracking_server import ACTIONS as TAGGING_ACTIONS
 
 if TYPE_CHECKING:
@@ -167,16 +166,5 @@ class MlflowTrackingConstruct(Construct):
                 "evaluation.json files of this project's pipeline executions, read-only",
             },
         )
-        rule = events.Rule(
-            inference,
-            "RunTaggingRule",
-            description=f"{inference.settings.project_name}: registered model version -> "
-            "tag its MLflow run",
-            event_pattern=events.EventPattern(
-                source=[SOURCE],
-                detail_type=[DETAIL_TYPE],
-                detail={"ModelPackageGroupName": [group], "ModelApprovalStatus": [PENDING]},
-            ),
-        )
-        rule.add_target(inference.lambda_target(function))
+        rule = registration_rule(inference, "RunTaggingRule", function, "tag its MLflow run")
         return function, rule

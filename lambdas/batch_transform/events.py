@@ -27,7 +27,8 @@ REQUEST_DETAIL_TYPE = "Forecast Requested"
 REQUEST_SOURCE = "forecasting.requests"
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 APPROVED = "Approved"
-APPROVAL_STATUSES = frozenset({APPROVED, "Rejected", "PendingManualApproval"})
+PENDING = "PendingManualApproval"  # a registration: nothing returns to pending
+APPROVAL_STATUSES = frozenset({APPROVED, "Rejected", PENDING})
 # The forecast schedule's input (infra/forecast_schedule.py writes it; Scheduler fills in the
 # time and execution id of each invocation).
 SCHEDULE_DETAIL_TYPE = "Forecast Scheduled"

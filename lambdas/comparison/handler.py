@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas import aws
-from lambdas.batch_transform.events import parse_event
+from lambdas.batch_transform.events import PENDING, parse_event
 from lambdas.batch_transform.schedule import latest_approved
 from lambdas.comparison.comparison import (
     MAX_METADATA_ENTRIES,
@@ -44,7 +44,6 @@ from lambdas.errors import ConfigError
 from lambdas.publish.evaluation import evaluation_uri, parse_evaluation
 from lambdas.uris import split_s3_uri
 
-PENDING = "PendingManualApproval"
 DEFAULT_FORECASTS_PREFIX = "forecasts"
 
 logger = logging.getLogger(__name__)

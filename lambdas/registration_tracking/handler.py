@@ -32,13 +32,12 @@ from typing import Any
 import botocore.session
 
 from lambdas import aws
-from lambdas.batch_transform.events import parse_event
+from lambdas.batch_transform.events import PENDING, parse_event
 from lambdas.errors import ConfigError
 from lambdas.publish.evaluation import evaluation_uri, parse_evaluation
 from lambdas.registration_tracking.tracking_server import TrackingServer
 from lambdas.uris import split_s3_uri
 
-PENDING = "PendingManualApproval"
 # CustomerMetadataProperties the pipeline writes (forecasting.pipeline.tracking) and this adds
 SERVER_KEY = "mlflow_tracking_server"
 EXECUTION_KEY = "pipeline_execution_arn"
