@@ -13,7 +13,7 @@ from typing import Any
 from lambdas.approved_model.finding import approved_model, chosen_summary, marker_body, marker_key
 from local_mode import files
 from local_mode.layout import ACCOUNT, REGION, Home, split_s3_uri
-from local_mode.registry import ModelPackage, Registry
+from local_mode.registry import Registry
 
 FIND_APPROVED_MODEL_FUNCTION = "find-approved-model"
 
@@ -21,17 +21,6 @@ FIND_APPROVED_MODEL_FUNCTION = "find-approved-model"
 def function_arn(project: str, function: str) -> str:
     """The local ARN of one of the project's functions."""
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{project}-{function}"
-
-
-def describe(package: ModelPackage) -> dict[str, Any]:
-    """``DescribeModelPackage``'s answer, as far as the functions read it, from the registry."""
-    return {
-        "ModelPackageArn": package.arn,
-        "ModelPackageVersion": package.version,
-        "ModelApprovalStatus": package.approval_status,
-        "InferenceSpecification": package.inference_specification,
-        "CustomerMetadataProperties": package.customer_metadata,
-    }
 
 
 def find_approved_model(home: Home, event: Mapping[str, Any]) -> dict[str, str]:
@@ -42,7 +31,7 @@ def find_approved_model(home: Home, event: Mapping[str, Any]) -> dict[str, str]:
         {"ModelPackageVersion": p.version, "ModelApprovalStatus": p.approval_status}
         for p in packages.values()
     )
-    package = describe(packages[int(summary["ModelPackageVersion"])]) if summary else None
+    package = packages[int(summary["ModelPackageVersion"])].described() if summary else None
     found = approved_model(group, package, marker_uri)
     if found.reason is not None:
         bucket, prefix = split_s3_uri(marker_uri)

@@ -105,6 +105,17 @@ class ModelPackage:
     created_at: datetime
     updated_at: datetime
 
+    def described(self) -> dict[str, Any]:
+        """``DescribeModelPackage``'s answer, as far as the project's functions read it."""
+        return {
+            "ModelPackageGroupName": self.group,
+            "ModelPackageVersion": self.version,
+            "ModelPackageArn": self.arn,
+            "ModelApprovalStatus": self.approval_status,
+            "InferenceSpecification": self.inference_specification,
+            "CustomerMetadataProperties": self.customer_metadata,
+        }
+
     def metric(self, name: str) -> float | None:
         value = self.metrics.get("regression_metrics", {}).get(name, {}).get("value")
         return float(value) if value is not None else None

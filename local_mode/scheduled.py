@@ -14,7 +14,6 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from lambdas.batch_transform.events import parse_scheduled, scheduled_event
 from lambdas.batch_transform.planning import Settings, Skip
@@ -32,18 +31,7 @@ from local_mode.approval import (
     save_event,
 )
 from local_mode.layout import REGION, Home, split_s3_uri
-from local_mode.registry import ModelPackage, Registry
-
-
-def described(package: ModelPackage) -> dict[str, Any]:
-    """The DescribeModelPackage fields the plan reads, from the registry record."""
-    return {
-        "ModelPackageGroupName": package.group,
-        "ModelPackageVersion": package.version,
-        "ModelPackageArn": package.arn,
-        "ModelApprovalStatus": package.approval_status,
-        "InferenceSpecification": package.inference_specification,
-    }
+from local_mode.registry import Registry
 
 
 def list_local_input(home: Home, input_uri: str) -> list[InputObject]:
@@ -68,7 +56,7 @@ def scheduled_forecast(
     """Forecast the local inference input with the latest approved version, then publish."""
     registry = Registry(home.registry)
     packages = {p.version: p for p in registry.list(group)}
-    chosen = latest_approved(described(p) for p in packages.values())
+    chosen = latest_approved(p.described() for p in packages.values())
     package = packages[int(chosen["ModelPackageVersion"])] if chosen else None
     settings = (
         local_settings(home, package)
@@ -81,7 +69,7 @@ def scheduled_forecast(
     say(f"event: {outcome.event_path}")
     objects = list_local_input(home, settings.input_uri) if package else []
     plan = plan_scheduled(
-        parse_scheduled(event), described(package) if package else None, objects, settings
+        parse_scheduled(event), package.described() if package else None, objects, settings
     )
     if isinstance(plan, Skip):
         outcome.skipped = plan.reason
