@@ -9,7 +9,7 @@ SageMaker pipeline. Its failures go to the batch-inference dead-letter queue, li
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +19,7 @@ from constructs import Construct
 from infra.batch_inference import FORECASTS_PREFIX, BatchInferenceConstruct, prefixed_objects
 from infra.inference_layout import evaluation_objects
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, regional_arn
+from infra.sagemaker_arns import model_versions_arn
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct
 from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, enable_event_bridge
@@ -107,7 +108,7 @@ class AccuracyConstruct(Construct):
 
     def grant(self, role: iam.IRole) -> None:
         """Exactly what the handler calls (tests/infra/test_iam_coverage.py reads its source)."""
-        storage, stack = self.storage, Stack.of(self)
+        storage = self.storage
         group = self.batch_inference.group_name
         # the published partitions and the alarm state (read), the accuracy table (write)
         storage.forecasts_bucket.grant_read(role, f"{FORECASTS_PREFIX}/*")
@@ -118,9 +119,7 @@ class AccuracyConstruct(Construct):
             iam.PolicyStatement(
                 sid="DescribeModelVersions",
                 actions=["sagemaker:DescribeModelPackage"],
-                resources=[
-                    stack.format_arn(service="sagemaker", resource=f"model-package/{group}/*")
-                ],
+                resources=[model_versions_arn(self, group)],
             )
         )
         evaluations = evaluation_objects(self.settings.project_name)

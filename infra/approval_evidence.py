@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
 from infra.inference_layout import COMPARISON_HANDLER, evaluation_objects
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
+from infra.sagemaker_arns import list_model_packages, model_versions_arn
 from lambdas.batch_transform.events import DETAIL_TYPE, PENDING, SOURCE
 from lambdas.comparison.comparison import REPORT_FOLDER
 
@@ -44,24 +45,14 @@ def approval_evidence(
     )
     role = function.role
     assert role is not None
-    stack = Stack.of(inference)
-    packages = stack.format_arn(service="sagemaker", resource=f"model-package/{group}/*")
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="ReadAndAnnotateVersions",
             actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
-            resources=[packages],
+            resources=[model_versions_arn(inference, group)],
         )
     )
-    # The Service Authorization Reference authorizes ListModelPackages on the model-package
-    # resource type; a listing names no one group.
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid="FindApprovedVersion",
-            actions=["sagemaker:ListModelPackages"],
-            resources=[stack.format_arn(service="sagemaker", resource="model-package/*")],
-        )
-    )
+    role.add_to_principal_policy(list_model_packages(inference, "FindApprovedVersion"))
     evaluations = evaluation_objects(settings.project_name)
     storage.model_artifacts_bucket.grant_read(role, evaluations)
     storage.forecasts_bucket.grant_put(role, f"{report_prefix}/*")

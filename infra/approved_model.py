@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -24,6 +24,7 @@ from infra.inference_layout import (
     REPO_ROOT,
 )
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
+from infra.sagemaker_arns import list_model_packages, model_versions_arn
 from infra.storage import removal_policy
 
 if TYPE_CHECKING:
@@ -64,23 +65,14 @@ def find_approved_model_function(pipeline: SageMakerPipelineConstruct) -> lambda
         memory_size=256,
         log_group=log_group,
     )
-    stack = Stack.of(pipeline)
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="DescribeVersions",
             actions=["sagemaker:DescribeModelPackage"],
-            resources=[stack.format_arn(service="sagemaker", resource=f"model-package/{group}/*")],
+            resources=[model_versions_arn(pipeline, group)],
         )
     )
-    # The Service Authorization Reference authorizes ListModelPackages on the model-package
-    # resource type; a listing names no one group.
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid="FindApprovedVersion",
-            actions=["sagemaker:ListModelPackages"],
-            resources=[stack.format_arn(service="sagemaker", resource="model-package/*")],
-        )
-    )
+    role.add_to_principal_policy(list_model_packages(pipeline, "FindApprovedVersion"))
     marker = f"{name}/{NO_APPROVED_MODEL_PREFIX}/*"
     storage.model_artifacts_bucket.grant_put(role, marker)
     pipeline.role.add_to_principal_policy(

@@ -20,7 +20,7 @@ the same topic, so no failure is only a log line (:mod:`infra.failure_path`).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -54,6 +54,7 @@ from infra.nag import acknowledge_wildcards, regional_arn
 from infra.nag import prefixed_objects as prefixed_objects  # infra/accuracy.py imports it here
 from infra.networking import vpc_environment
 from infra.publish_function import publish_function
+from infra.sagemaker_arns import list_model_packages, model_versions_arn, sagemaker_arn
 from infra.sagemaker_pipeline import SageMakerPipelineConstruct, grant_volume_key
 from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
@@ -202,11 +203,6 @@ class BatchInferenceConstruct(Construct):
         )
         role = function.role
         assert role is not None
-        stack = Stack.of(self)
-
-        def sagemaker_arn(resource: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource)
-
         # The handler names models {group}-v{version} and jobs {group}-v{version}-{digest}.
         # SageMaker lowercases names in ARNs; the project name (= group) is lowercase already,
         # and is short enough (<= 32) that the handler never truncates it.
@@ -219,8 +215,8 @@ class BatchInferenceConstruct(Construct):
                     "sagemaker:AddTags",
                 ],
                 resources=[
-                    sagemaker_arn(f"model/{group}-v*"),
-                    sagemaker_arn(f"transform-job/{group}-v*"),
+                    sagemaker_arn(self, f"model/{group}-v*"),
+                    sagemaker_arn(self, f"transform-job/{group}-v*"),
                 ],
             )
         )
@@ -237,7 +233,7 @@ class BatchInferenceConstruct(Construct):
             iam.PolicyStatement(
                 sid="DescribeOwnTransformJobs",
                 actions=["sagemaker:DescribeTransformJob"],
-                resources=[sagemaker_arn(f"transform-job/{group}-v*")],
+                resources=[sagemaker_arn(self, f"transform-job/{group}-v*")],
             )
         )
         # A re-forecast request names a version; the Lambda reads its package from the registry.
@@ -245,19 +241,12 @@ class BatchInferenceConstruct(Construct):
             iam.PolicyStatement(
                 sid="DescribeRequestedVersions",
                 actions=["sagemaker:DescribeModelPackage"],
-                resources=[sagemaker_arn(f"model-package/{group}/*")],
+                resources=[model_versions_arn(self, group)],
             )
         )
         # A scheduled run finds the latest approved version and lists the input, to name its
-        # job after the content. The Service Authorization Reference authorizes
-        # ListModelPackages on the model-package resource type; a listing names no one group.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="FindLatestApprovedVersion",
-                actions=["sagemaker:ListModelPackages"],
-                resources=[sagemaker_arn("model-package/*")],
-            )
-        )
+        # job after the content.
+        role.add_to_principal_policy(list_model_packages(self, "FindLatestApprovedVersion"))
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ListInferenceInput",

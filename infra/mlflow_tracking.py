@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -29,6 +29,7 @@ from infra.nag import (
     prefixed_objects,
     regional_arn,
 )
+from infra.sagemaker_arns import model_versions_arn
 from infra.settings import CREATE_MLFLOW_SERVER, InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
 from lambdas.registration_tracking.tracking_server import ACTIONS as TAGGING_ACTIONS
@@ -143,14 +144,11 @@ class MlflowTrackingConstruct(Construct):
                 resources=[self.tracking_server_arn],
             )
         )
-        packages = Stack.of(self).format_arn(
-            service="sagemaker", resource=f"model-package/{group}/*"
-        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadAndLinkVersions",
                 actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
-                resources=[packages],
+                resources=[model_versions_arn(self, group)],
             )
         )
         storage = inference.storage

@@ -20,6 +20,7 @@ from infra.inference_layout import (
 )
 from infra.lambda_layers import plotting_layer
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, prefixed_objects, regional_arn
+from infra.sagemaker_arns import model_versions_arn
 
 if TYPE_CHECKING:
     from infra.batch_inference import BatchInferenceConstruct
@@ -75,11 +76,7 @@ def publish_function(
         iam.PolicyStatement(
             sid="DescribeModelVersions",
             actions=["sagemaker:DescribeModelPackage"],
-            resources=[
-                Stack.of(inference).format_arn(
-                    service="sagemaker", resource=f"model-package/{inference.group_name}/*"
-                )
-            ],
+            resources=[model_versions_arn(inference, inference.group_name)],
         )
     )
     evaluations = evaluation_objects(inference.settings.project_name)

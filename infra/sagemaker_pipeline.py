@@ -22,6 +22,7 @@ from constructs import Construct
 from forecasting.pipeline import images
 from infra.approved_model import find_approved_model_function
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
+from infra.sagemaker_arns import model_versions_arn, sagemaker_arn
 from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
 
@@ -54,12 +55,6 @@ def dlc_finding() -> str:
         separators=(",", ":"),
     )
     return f"Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:{account}:{DLC_REPOSITORY_PATTERN}"
-
-
-def sagemaker_arn(scope: Construct, resource: str) -> str:
-    """``arn:<partition>:sagemaker:<region>:<account>:<resource>`` of the scope's stack; the
-    one helper for the SageMaker resources that the stack's roles are granted."""
-    return Stack.of(scope).format_arn(service="sagemaker", resource=resource)
 
 
 def log_group_arns(stack: Stack, log_group_name: str) -> list[str]:
@@ -214,7 +209,7 @@ class SageMakerPipelineConstruct(Construct):
                     "sagemaker:AddTags",
                 ],
                 resources=[
-                    sagemaker_arn(self, f"model-package/{name}/*"),
+                    model_versions_arn(self, name),
                     sagemaker_arn(self, f"model-package-group/{name}"),
                 ],
             )

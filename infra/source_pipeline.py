@@ -24,12 +24,8 @@ from infra.image_repository import grant_image_build, project_image_repository
 from infra.model_build_source import model_build_source
 from infra.nag import CDK_GRANT_ACTIONS, acknowledge_wildcards, bucket_objects, regional_arn
 from infra.networking import vpc_environment
-from infra.sagemaker_pipeline import (
-    DATA_PREFIX,
-    SageMakerPipelineConstruct,
-    dlc_finding,
-    sagemaker_arn,
-)
+from infra.sagemaker_arns import sagemaker_arn
+from infra.sagemaker_pipeline import DATA_PREFIX, SageMakerPipelineConstruct, dlc_finding
 from infra.settings import InfrastructureSettings
 from infra.storage import StorageConstruct, removal_policy
 
