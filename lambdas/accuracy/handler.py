@@ -30,7 +30,7 @@ from lambdas import aws, uris
 from lambdas.accuracy import drift
 from lambdas.accuracy.drift import Decision, DriftPolicy, Verdict
 from lambdas.accuracy.tracking import ACTUALS_PREFIX, Tracked, save_state, track
-from lambdas.errors import ConfigError
+from lambdas.errors import ConfigError, required_env
 from lambdas.publish import evaluation
 from lambdas.publish.stores import S3Store
 
@@ -62,12 +62,6 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        def required(name: str) -> str:
-            value = environ.get(name, "").strip()
-            if not value:
-                raise ConfigError(f"environment variable {name} is not set")
-            return value
-
         def number(name: str, default: float, kind: type[int] | type[float]) -> Any:
             text = environ.get(name, "").strip()
             try:
@@ -98,11 +92,11 @@ class Settings:
                 "to start when RETRAIN is true"
             )
         return cls(
-            forecasts_bucket=required("FORECASTS_BUCKET"),
-            data_bucket=required("DATA_BUCKET"),
-            model_package_group=required("MODEL_PACKAGE_GROUP"),
-            metric_namespace=required("METRIC_NAMESPACE"),
-            notification_topic_arn=required("NOTIFICATION_TOPIC_ARN"),
+            forecasts_bucket=required_env(environ, "FORECASTS_BUCKET"),
+            data_bucket=required_env(environ, "DATA_BUCKET"),
+            model_package_group=required_env(environ, "MODEL_PACKAGE_GROUP"),
+            metric_namespace=required_env(environ, "METRIC_NAMESPACE"),
+            notification_topic_arn=required_env(environ, "NOTIFICATION_TOPIC_ARN"),
             policy=policy,
             forecasts_prefix=environ.get("FORECASTS_PREFIX", DEFAULT_FORECASTS_PREFIX).strip("/"),
             actuals_prefix=environ.get("ACTUALS_PREFIX", ACTUALS_PREFIX).strip(),

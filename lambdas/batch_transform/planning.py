@@ -28,7 +28,7 @@ from lambdas.batch_transform.events import (
     parse_container,
     parse_event,
 )
-from lambdas.errors import ConfigError
+from lambdas.errors import ConfigError, required_env
 from lambdas.uris import split_s3_uri
 
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
@@ -87,20 +87,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        group = _required(environ, "MODEL_PACKAGE_GROUP", "the model package group to watch")
+        group = required_env(environ, "MODEL_PACKAGE_GROUP", "the model package group to watch")
         if not NAME_PATTERN.match(group):
             raise ConfigError(
                 f"environment variable MODEL_PACKAGE_GROUP is {group!r}; expected a SageMaker "
                 "name (letters, digits and single hyphens, at most 63 characters)"
             )
-        role = _required(environ, "SAGEMAKER_ROLE_ARN", "the role the model and job run as")
+        role = required_env(environ, "SAGEMAKER_ROLE_ARN", "the role the model and job run as")
         if not (role.startswith("arn:") and ":role/" in role):
             raise ConfigError(
                 f"environment variable SAGEMAKER_ROLE_ARN is {role!r}; expected an IAM role ARN"
             )
-        input_uri = _required(environ, "INPUT_URI", "the s3:// prefix of the histories")
+        input_uri = required_env(environ, "INPUT_URI", "the s3:// prefix of the histories")
         split_s3_uri(input_uri, "environment variable INPUT_URI", error=ConfigError)
-        forecasts_bucket = _required(environ, "FORECASTS_BUCKET", "the transform output bucket")
+        forecasts_bucket = required_env(environ, "FORECASTS_BUCKET", "the transform output bucket")
         if "/" in forecasts_bucket or ":" in forecasts_bucket:
             raise ConfigError(
                 f"environment variable FORECASTS_BUCKET is {forecasts_bucket!r}; expected a "
@@ -117,7 +117,7 @@ class Settings:
             role_arn=role,
             input_uri=input_uri,
             forecasts_bucket=forecasts_bucket,
-            kms_key_id=_required(environ, "KMS_KEY_ID", "the KMS key for output and volumes"),
+            kms_key_id=required_env(environ, "KMS_KEY_ID", "the KMS key for output and volumes"),
             region=region.strip(),
             instance_type=environ.get("TRANSFORM_INSTANCE_TYPE", "").strip()
             or DEFAULT_INSTANCE_TYPE,
@@ -312,10 +312,3 @@ def input_digest(settings: Settings) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:INPUT_DIGEST_LENGTH]
-
-
-def _required(environ: Mapping[str, str], name: str, meaning: str) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"environment variable {name} is not set; expected {meaning}")
-    return value

@@ -40,7 +40,7 @@ from lambdas.comparison.comparison import (
     report_folder,
 )
 from lambdas.comparison.page import comparison_page
-from lambdas.errors import ConfigError
+from lambdas.errors import required_env
 from lambdas.publish.evaluation import evaluation_uri, parse_evaluation
 from lambdas.uris import split_s3_uri
 
@@ -59,14 +59,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        values = {}
-        for name in ("MODEL_PACKAGE_GROUP", "REPORT_BUCKET"):
-            values[name] = environ.get(name, "").strip()
-            if not values[name]:
-                raise ConfigError(f"environment variable {name} is not set")
         return cls(
-            model_package_group=values["MODEL_PACKAGE_GROUP"],
-            report_bucket=values["REPORT_BUCKET"],
+            model_package_group=required_env(environ, "MODEL_PACKAGE_GROUP"),
+            report_bucket=required_env(environ, "REPORT_BUCKET"),
             forecasts_prefix=environ.get("FORECASTS_PREFIX", DEFAULT_FORECASTS_PREFIX)
             .strip()
             .strip("/"),

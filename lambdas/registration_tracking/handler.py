@@ -33,7 +33,7 @@ import botocore.session
 
 from lambdas import aws
 from lambdas.batch_transform.events import PENDING, parse_event
-from lambdas.errors import ConfigError
+from lambdas.errors import required_env
 from lambdas.publish.evaluation import evaluation_uri, parse_evaluation
 from lambdas.registration_tracking.tracking_server import TrackingServer
 from lambdas.uris import split_s3_uri
@@ -58,12 +58,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        values = {}
-        for name in ("MODEL_PACKAGE_GROUP", "TRACKING_SERVER_ARN"):
-            values[name] = environ.get(name, "").strip()
-            if not values[name]:
-                raise ConfigError(f"environment variable {name} is not set")
-        return cls(values["MODEL_PACKAGE_GROUP"], values["TRACKING_SERVER_ARN"])
+        return cls(
+            required_env(environ, "MODEL_PACKAGE_GROUP"),
+            required_env(environ, "TRACKING_SERVER_ARN"),
+        )
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
