@@ -28,6 +28,9 @@ from lambdas.accuracy.scoring import (
     format_accuracy_csv,
     score,
 )
+
+# lambdas.publish.keys, not publishing: that needs matplotlib, which only the publish Lambda has
+from lambdas.publish.keys import FORECASTS_FILE, quicksight_manifest
 from lambdas.publish.rows import partition_problem
 from lambdas.publish.stores import Store
 
@@ -36,9 +39,6 @@ from lambdas.publish.stores import Store
 # too.
 ACTUALS_PREFIX = "actuals/"
 ACTUALS_SUFFIX = ".csv"
-# The publish Lambda's partition file (lambdas.publish.publishing.FORECASTS_FILE; not imported:
-# that module needs matplotlib, which only the publish Lambda's layer brings; a test pins both).
-FORECASTS_FILE = "forecasts.csv"
 ACCURACY_FOLDER = "accuracy"  # under the forecasts prefix, beside the model=... partitions
 ACCURACY_FILE = "accuracy.csv"
 MANIFEST_FILE = "manifest.json"
@@ -127,7 +127,7 @@ def track(
         folder = accuracy_folder(forecasts_prefix, model)
         accuracy_key, manifest_key = f"{folder}/{ACCURACY_FILE}", f"{folder}/{MANIFEST_FILE}"
         forecasts_store.write(accuracy_key, format_accuracy_csv(scores).encode(), "text/csv")
-        manifest = quicksight_manifest(forecasts_store.uri(accuracy_key))
+        manifest = quicksight_manifest([forecasts_store.uri(accuracy_key)])
         forecasts_store.write(
             manifest_key, json.dumps(manifest, indent=2).encode(), "application/json"
         )
@@ -149,19 +149,6 @@ def check_model(model: str) -> None:
     problem = partition_problem(model)
     if problem:
         raise AccuracyError(f"model {model!r} {problem}")
-
-
-def quicksight_manifest(uri: str) -> dict[str, Any]:
-    """A QuickSight S3 manifest over the accuracy table alone, in the publish Lambda's format."""
-    return {
-        "fileLocations": [{"URIPrefixes": [uri]}],
-        "globalUploadSettings": {
-            "format": "CSV",
-            "delimiter": ",",
-            "textqualifier": '"',
-            "containsHeader": "true",
-        },
-    }
 
 
 def load_state(store: Store, forecasts_prefix: str, model: str) -> AlarmState:

@@ -20,8 +20,7 @@ from typing import Any
 
 from lambdas.publish import report
 
-# lambdas/accuracy imports FORECASTS_FILE, check_partition_part and quicksight_manifest from
-# here (explicit re-exports: their home is lambdas.publish.keys)
+# explicit re-exports: their home is lambdas.publish.keys
 from lambdas.publish.keys import FORECASTS_FILE as FORECASTS_FILE
 from lambdas.publish.keys import (
     TRANSFORM_SUFFIX,

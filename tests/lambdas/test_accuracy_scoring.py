@@ -188,8 +188,8 @@ def test_the_accuracy_table_has_one_row_per_version_series_target_and_step():
 
 
 def test_the_accuracy_lambda_needs_no_matplotlib_and_agrees_with_publishing():
-    """Only the publish Lambda has the plotting layer; the accuracy code repeats the two facts
-    it shares with lambdas.publish.publishing instead of importing it."""
+    """Only the publish Lambda has the plotting layer; the accuracy code takes the two facts it
+    shares with lambdas.publish.publishing from their light home, lambdas.publish.keys."""
     import subprocess
     import sys
 
@@ -200,7 +200,7 @@ def test_the_accuracy_lambda_needs_no_matplotlib_and_agrees_with_publishing():
     assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
     assert tracking.FORECASTS_FILE == publishing.FORECASTS_FILE
     uri = "s3://bucket/forecasts/accuracy/model=m/accuracy.csv"
-    assert tracking.quicksight_manifest(uri) == publishing.quicksight_manifest([uri])
+    assert tracking.quicksight_manifest([uri]) == publishing.quicksight_manifest([uri])
 
 
 @pytest.mark.parametrize(
