@@ -13,9 +13,7 @@ import pytest
 from aws_cdk import Stack
 
 from forecasting.pipeline.definition import build_definition
-from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.settings import PipelineSettings
-from forecasting.pipeline.step_code import ENTRY_POINTS
 from lambdas.batch_transform.planning import Settings as TransformSettings
 from lambdas.batch_transform.planning import Skip, plan_transform
 from tests.infra.aws_calls import (
@@ -34,6 +32,7 @@ from tests.infra.aws_calls import (
 )
 from tests.infra.synthesized import SynthesizedApp
 from tests.lambdas.batch_transform_events import ENVIRON, EVENT
+from tests.model_build.pipeline.test_definition import RESOURCES
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PACKAGE = ROOT / "model_build/forecasting/pipeline"
@@ -204,21 +203,6 @@ STEP_CALLS = {
     "Lambda": "lambda:InvokeFunction",  # SageMaker invokes a Lambda step's function as the role
 }
 TRAINING_FILE = ROOT / "model_build" / "training.json"
-RESOURCES = Resources(
-    pipeline_name="ts-forecasting",
-    role_arn="arn:aws:iam::123456789012:role/pipeline",
-    artifacts_bucket="artifacts",
-    code_uris={
-        step: f"s3://artifacts/ts-forecasting/source/{step.lower()}0123/sourcedir.tar.gz"
-        for step in ENTRY_POINTS
-    },
-    kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    region="eu-west-1",
-    model_package_group="ts-forecasting",
-    data_uri="s3://data/input/",
-    image_repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs",
-    approved_model_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:find",
-)
 
 
 def _pipeline_requests() -> list[tuple[str, dict]]:

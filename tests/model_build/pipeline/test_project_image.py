@@ -23,26 +23,11 @@ from forecasting.pipeline.project_image import (
 )
 from forecasting.pipeline.resources import Resources
 from forecasting.pipeline.settings import TRAINING_FILE, PipelineSettings
-from forecasting.pipeline.step_code import ENTRY_POINTS
 from forecasting.pipeline.steps import ISOLATED_STEPS
+from tests.model_build.pipeline.test_definition import RESOURCES
 
 MODEL_BUILD = Path(__file__).resolve().parents[3] / "model_build"
-REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ts-forecasting/jobs"
-RESOURCES = Resources(
-    pipeline_name="ts-forecasting",
-    role_arn="arn:aws:iam::123456789012:role/pipeline",
-    artifacts_bucket="artifacts",
-    code_uris={
-        step: f"s3://artifacts/ts-forecasting/source/{step.lower()}0123/sourcedir.tar.gz"
-        for step in ENTRY_POINTS
-    },
-    kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    region="eu-west-1",
-    model_package_group="ts-forecasting",
-    data_uri="s3://data/input/",
-    image_repository=REPOSITORY,
-    approved_model_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:f",
-)
+REPOSITORY = RESOURCES.image_repository
 CPU = PipelineSettings()
 GPU = PipelineSettings(training_instance_type="ml.g5.xlarge", training_instance_count=2)
 SETTINGS = [CPU, GPU, PipelineSettings.from_file(MODEL_BUILD / TRAINING_FILE)]
