@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lambdas.approved_model.finding import approved_model, chosen_summary, marker_body, marker_key
+from lambdas.approved_model.finding import approved_model, marker_body, marker_key
+from lambdas.batch_transform.schedule import latest_approved
 from local_mode import files
 from local_mode.layout import ACCOUNT, REGION, Home, split_s3_uri
 from local_mode.registry import Registry
@@ -26,12 +27,9 @@ def function_arn(project: str, function: str) -> str:
 def find_approved_model(home: Home, event: Mapping[str, Any]) -> dict[str, str]:
     """lambdas/approved_model's handler on the local registry and buckets."""
     group, marker_uri = str(event["ModelPackageGroupName"]), str(event["NoApprovedModelUri"])
-    packages = {p.version: p for p in Registry(home.registry).list(group)}
-    summary = chosen_summary(
-        {"ModelPackageVersion": p.version, "ModelApprovalStatus": p.approval_status}
-        for p in packages.values()
-    )
-    package = packages[int(summary["ModelPackageVersion"])].described() if summary else None
+    packages = {p.version: p.described() for p in Registry(home.registry).list(group)}
+    summary = latest_approved(packages.values())
+    package = packages[int(summary["ModelPackageVersion"])] if summary else None
     found = approved_model(group, package, marker_uri)
     if found.reason is not None:
         bucket, prefix = split_s3_uri(marker_uri)

@@ -2,7 +2,7 @@
 
 Pure logic, standard library only: the Lambda (boto3's answers) and local mode (its registry)
 pass in what ``ListModelPackages`` and ``DescribeModelPackage`` answered and get the same
-outputs. The rule for "latest approved" is the scheduled forecast's
+outputs. Both choose the version with the scheduled forecast's rule for "latest approved"
 (:func:`lambdas.batch_transform.schedule.latest_approved`): one home for it.
 
 The outputs are the Lambda step's ``OutputParameters`` (strings of at most 1024 characters:
@@ -15,12 +15,11 @@ records (``forecasting.steps.evaluate.NO_APPROVED_MODEL_FILE``; a test pins the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lambdas.batch_transform.events import APPROVED, parse_container
-from lambdas.batch_transform.schedule import latest_approved
 
 NO_APPROVED_MODEL_FILE = "NO_APPROVED_MODEL.json"
 NONE = "none"  # the version, ARN and family outputs when no version is approved
@@ -45,12 +44,6 @@ class ApprovedModel:
             "ModelPackageArn": self.arn,
             "ModelFamily": self.family,
         }
-
-
-def chosen_summary(summaries: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The summary of the version to describe (``ListModelPackages``' items): the latest
-    Approved one; rejected and pending versions never count."""
-    return latest_approved(summaries)
 
 
 def marker_key(marker_prefix: str) -> str:

@@ -17,11 +17,11 @@ from typing import Any
 from lambdas import aws
 from lambdas.approved_model.finding import (
     approved_model,
-    chosen_summary,
     marker_body,
     marker_key,
 )
 from lambdas.batch_transform.events import APPROVED
+from lambdas.batch_transform.schedule import latest_approved
 from lambdas.errors import ConfigError
 from lambdas.uris import split_s3_uri
 
@@ -47,7 +47,7 @@ def find_approved_model(event: Mapping[str, Any], sagemaker: Any, s3: Any) -> di
         SortOrder="Descending",
         MaxResults=PAGE_SIZE,
     )
-    summary = chosen_summary(listing.get("ModelPackageSummaryList", []))
+    summary = latest_approved(listing.get("ModelPackageSummaryList", []))
     package = (
         sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
         if summary
