@@ -41,8 +41,7 @@ from lambdas.comparison.comparison import (
 )
 from lambdas.comparison.page import comparison_page
 from lambdas.errors import required_env
-from lambdas.publish.evaluation import evaluation_uri, parse_evaluation
-from lambdas.uris import split_s3_uri
+from lambdas.publish.evaluation import registered_evaluation
 
 DEFAULT_FORECASTS_PREFIX = "forecasts"
 
@@ -85,9 +84,11 @@ def handle_event(
         logger.info(reason)
         return {"compared": False, "reason": reason}
     new = sagemaker.describe_model_package(ModelPackageName=package.arn)
-    new_evaluation = read_evaluation(s3, new)
+    new_evaluation, _ = registered_evaluation(s3, new, package.arn)
     approved = approved_package(sagemaker, package.group, package.version)
-    approved_evaluation = read_evaluation(s3, approved) if approved else None
+    approved_evaluation = (
+        registered_evaluation(s3, approved, approved["ModelPackageArn"])[0] if approved else None
+    )
     comparison = compare(
         package.group,
         package.version,
@@ -131,15 +132,6 @@ def approved_package(sagemaker: Any, group: str, new_version: int) -> dict[str, 
         ModelPackageName=summary["ModelPackageArn"]
     )
     return described
-
-
-def read_evaluation(s3: Any, package: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The package's registered evaluation.json; None when it registered none."""
-    uri = evaluation_uri(package)
-    if uri is None:
-        return None
-    bucket, key = split_s3_uri(uri, "ModelMetrics.ModelQuality.Statistics.S3Uri", require_key=True)
-    return parse_evaluation(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), uri)
 
 
 def record_in_registry(

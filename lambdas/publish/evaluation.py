@@ -54,7 +54,14 @@ def parse_evaluation(body: bytes, uri: str) -> dict[str, Any]:
 
 def read_evaluation(sagemaker: Any, s3: Any, arn: str) -> tuple[dict[str, Any] | None, str | None]:
     """(evaluation, its URI) of the package version; (None, None) when it registered none."""
-    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    return registered_evaluation(s3, sagemaker.describe_model_package(ModelPackageName=arn), arn)
+
+
+def registered_evaluation(
+    s3: Any, package: Mapping[str, Any], arn: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(evaluation, its URI) of package ``arn`` as DescribeModelPackage answered; (None, None)
+    when it registered none."""
     uri = evaluation_uri(package)
     if uri is None:
         return None, None

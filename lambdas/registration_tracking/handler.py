@@ -34,9 +34,8 @@ import botocore.session
 from lambdas import aws
 from lambdas.batch_transform.events import PENDING, parse_event
 from lambdas.errors import required_env
-from lambdas.publish.evaluation import evaluation_uri, parse_evaluation
+from lambdas.publish.evaluation import registered_evaluation
 from lambdas.registration_tracking.tracking_server import TrackingServer
-from lambdas.uris import split_s3_uri
 
 # CustomerMetadataProperties the pipeline writes (forecasting.pipeline.tracking) and this adds
 SERVER_KEY = "mlflow_tracking_server"
@@ -123,13 +122,9 @@ def handle_event(
 def registered_run_id(s3: Any, arn: str, package: Mapping[str, Any]) -> str | None:
     """``mlflow.run_id`` of the version's registered evaluation.json; None if it names none.
     A tracked version without a readable evaluation is an error."""
-    uri = evaluation_uri(package)
-    if uri is None:
+    evaluation, _ = registered_evaluation(s3, package, arn)
+    if evaluation is None:
         raise RunTaggingError(f"{arn}: registered with MLflow tracking but without ModelMetrics")
-    bucket, key = split_s3_uri(
-        uri, f"{arn} ModelMetrics.ModelQuality.Statistics.S3Uri", require_key=True
-    )
-    evaluation = parse_evaluation(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), uri)
     tracking = evaluation.get("mlflow")
     run_id = tracking.get("run_id") if isinstance(tracking, Mapping) else None
     return str(run_id) if run_id else None
