@@ -71,7 +71,9 @@ def _code(app: SynthesizedApp, who: str) -> tuple[list[Path], list[str], object]
         paths = sorted((ROOT / "lambdas/approved_model").glob("*.py"))
         return paths, ["sagemaker", "s3"], stack.pipeline.approved_model_function.role
     if who == "comparison lambda":
+        # the handler, its rule, and the publish code it reads the registered evaluations with
         paths = sorted((ROOT / "lambdas/comparison").glob("*.py"))
+        paths += [ROOT / "lambdas/publish/evaluation.py"]
         return paths, ["sagemaker", "s3"], stack.batch_inference.comparison_function.role
     if who == "accuracy lambda":
         # the handler, its tracking pass, and the publish code it reads evaluations and S3 with

@@ -186,9 +186,12 @@ def test_the_jobs_role_allows_every_mlflow_call_a_tracked_job_makes(
 
 # --- the run-tagging Lambda -----------------------------------------------------------------
 
-LAMBDA_CODE = sorted(
-    (Path(__file__).resolve().parents[2] / "lambdas/registration_tracking").glob("*.py")
-)
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+# the Lambda, and the publish code it reads the registered evaluation.json with
+LAMBDA_CODE = [
+    *sorted((LAMBDAS / "registration_tracking").glob("*.py")),
+    LAMBDAS / "publish/evaluation.py",
+]
 
 
 def _tagging_function(app: SynthesizedApp) -> dict[str, Any]:
